@@ -1,0 +1,91 @@
+"""Byte-range access to a source file, the engine's only way to read data.
+
+The cutout engine reads through :class:`RangeReader` so the same code cuts a
+local file, a plain HTTP object or a Cloud Storage object.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+__all__ = ["CountingReader", "LocalFileReader", "RangeReader", "ReadStats"]
+
+
+@runtime_checkable
+class RangeReader(Protocol):
+    """Reads byte ranges of one immutable object."""
+
+    @property
+    def name(self) -> str:
+        """A name for logs and provenance (e.g. ``gs://bucket/path.fits``)."""
+        ...
+
+    def size(self) -> int:
+        """Return the object's length in bytes."""
+        ...
+
+    def read_range(self, start: int, stop: int) -> bytes:
+        """Return bytes ``[start, stop)``; shorter only at the end of the object."""
+        ...
+
+
+class LocalFileReader:
+    """A :class:`RangeReader` over a file on local disk."""
+
+    def __init__(self, path: Path | str) -> None:
+        self._path = Path(path)
+
+    @property
+    def name(self) -> str:
+        """The file's path."""
+        return str(self._path)
+
+    def size(self) -> int:
+        """Return the file's length in bytes."""
+        return self._path.stat().st_size
+
+    def read_range(self, start: int, stop: int) -> bytes:
+        """Return bytes ``[start, stop)`` of the file."""
+        with self._path.open("rb") as f:
+            f.seek(start)
+            return f.read(max(0, stop - start))
+
+
+class ReadStats:
+    """Thread-safe count of requests and bytes read."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.requests = 0
+        self.bytes = 0
+
+    def add(self, nbytes: int) -> None:
+        """Count one request that returned ``nbytes`` bytes."""
+        with self._lock:
+            self.requests += 1
+            self.bytes += nbytes
+
+
+class CountingReader:
+    """Wraps a :class:`RangeReader` and counts its requests and bytes."""
+
+    def __init__(self, inner: RangeReader, stats: ReadStats | None = None) -> None:
+        self._inner = inner
+        self.stats = stats if stats is not None else ReadStats()
+
+    @property
+    def name(self) -> str:
+        """The wrapped reader's name."""
+        return self._inner.name
+
+    def size(self) -> int:
+        """Return the wrapped object's size."""
+        return self._inner.size()
+
+    def read_range(self, start: int, stop: int) -> bytes:
+        """Read through the wrapped reader and count the request."""
+        data = self._inner.read_range(start, stop)
+        self.stats.add(len(data))
+        return data
