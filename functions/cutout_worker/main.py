@@ -1,0 +1,40 @@
+"""Cloud Function entry point: run the cutouts of one job message from Pub/Sub."""
+
+from __future__ import annotations
+
+import base64
+import logging
+from functools import lru_cache
+
+import functions_framework
+from cloudevents.http import CloudEvent
+from pydantic import ValidationError
+
+from skycut.clients import Clients
+from skycut.config import get_settings
+from skycut.jobs.messages import JobMessage
+from skycut.logs import configure_logging, log
+from skycut.worker.headers import HeaderCache
+from skycut.worker.run import Worker
+
+__all__ = ["cutout_worker"]
+
+
+@lru_cache(maxsize=1)
+def _worker() -> Worker:
+    configure_logging()
+    return Worker(clients=Clients(get_settings()), headers=HeaderCache())
+
+
+@functions_framework.cloud_event
+def cutout_worker(event: CloudEvent) -> None:
+    """Run one job message; raising makes Pub/Sub deliver it again."""
+    payload = event.data.get("message", {}).get("data", "") if event.data else ""
+    try:
+        message = JobMessage.model_validate_json(base64.b64decode(payload))
+    except (ValidationError, ValueError) as e:
+        # A message no delivery can fix: acknowledge it so it is not retried forever.
+        _worker()
+        log(logging.ERROR, "unreadable job message dropped", event_id=event["id"], error=str(e))
+        return
+    _worker().handle(message)

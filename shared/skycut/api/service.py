@@ -1,0 +1,182 @@
+"""What the SODA API does, independent of HTTP: jobs created, run, waited for."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from skycut.clients import Clients
+from skycut.errors import (
+    ConflictError,
+    MultiValuedParamNotSupportedError,
+    ServiceUnavailableError,
+)
+from skycut.jobs.messages import CutoutTask
+from skycut.jobs.records import JobRecord, StoredResult
+from skycut.soda.params import SodaRequest, group_params, parse_soda_request
+from skycut.uws.model import (
+    ACTIVE_PHASES,
+    FINAL_PHASES,
+    ExecutionPhase,
+    Job,
+    JobParameter,
+)
+
+__all__ = ["SodaService", "SyncOutcome"]
+
+
+@dataclass(frozen=True, slots=True)
+class SyncOutcome:
+    """How a sync request ended: a result to redirect to, no overlap, or an error."""
+
+    record: JobRecord
+    result: StoredResult | None
+
+
+class SodaService:
+    """SODA operations over the job store and queue."""
+
+    def __init__(self, *, clients: Clients) -> None:
+        self._clients = clients
+        self._settings = clients.settings
+
+    def parse(self, pairs: Sequence[tuple[str, str]], *, complete: bool) -> SodaRequest:
+        """Validate SODA parameters (raises ``UsageError`` on bad input)."""
+        return parse_soda_request(
+            group_params(pairs),
+            allowed_buckets=self._settings.source_buckets,
+            require_complete=complete,
+        )
+
+    def create_job(
+        self,
+        pairs: Sequence[tuple[str, str]],
+        *,
+        owner: str,
+        run: bool = False,
+    ) -> JobRecord:
+        """Create an async job (PENDING, or QUEUED and published when ``run``)."""
+        request = self.parse(pairs, complete=run)
+        now = datetime.now(UTC)
+        job = Job(
+            job_id=uuid.uuid4().hex,
+            owner=owner,
+            phase=ExecutionPhase.PENDING,
+            creation_time=now,
+            run_id=request.run_id,
+            destruction=now + timedelta(days=self._settings.destruction_days),
+            parameters=[JobParameter(name, value) for name, value in pairs],
+        )
+        record = JobRecord(job=job, response_format=request.response_format)
+        self._clients.jobs.create(record)
+        if run:
+            return self.run(job.job_id, owner=owner)
+        return record
+
+    def run(self, job_id: str, *, owner: str) -> JobRecord:
+        """Queue a PENDING job and publish its cutouts (PHASE=RUN).
+
+        Raises
+        ------
+        ConflictError
+            If the job is not PENDING (a job runs once).
+        """
+        record = self._clients.jobs.get_for(job_id, owner=owner)
+        if record.job.phase in (ExecutionPhase.QUEUED, ExecutionPhase.EXECUTING):
+            return record  # RUN on a running job is harmless, as in vo-cutouts
+        pairs = [(p.name, p.value) for p in record.job.parameters]
+        request = self.parse(pairs, complete=True)
+        tasks = [
+            CutoutTask(
+                index=i,
+                source_id=spec.source.uri,
+                circle=(spec.circle.ra, spec.circle.dec, spec.circle.radius),
+            )
+            for i, spec in enumerate(request.combinations())
+        ]
+        queued = self._clients.jobs.transition(
+            job_id,
+            allowed_from={ExecutionPhase.PENDING},
+            to=ExecutionPhase.QUEUED,
+            fields={
+                "tasks": [t.model_dump() for t in tasks],
+                "progress": {"total": len(tasks), "done": 0, "failed": 0},
+            },
+        )
+        if queued is None:
+            raise ConflictError(f"job {job_id} is {record.job.phase}; only PENDING jobs can run")
+        try:
+            self._clients.queue.publish(job_id, tasks)
+        except Exception as e:
+            message = "ServiceUnavailable: the job queue could not be reached"
+            self._clients.jobs.update(
+                job_id,
+                {"phase": ExecutionPhase.ERROR.value,
+                 "error": {"message": message, "type": "transient"}},
+            )
+            raise ServiceUnavailableError(message) from e
+        return queued
+
+    def abort(self, job_id: str, *, owner: str) -> JobRecord:
+        """Abort a job that has not finished (PHASE=ABORT)."""
+        record = self._clients.jobs.get_for(job_id, owner=owner)
+        changed = self._clients.jobs.transition(
+            job_id,
+            allowed_from=ACTIVE_PHASES | {ExecutionPhase.HELD, ExecutionPhase.SUSPENDED},
+            to=ExecutionPhase.ABORTED,
+            fields={"end_time": datetime.now(UTC)},
+        )
+        if changed is None:
+            raise ConflictError(f"job {job_id} is {record.job.phase} and cannot be aborted")
+        return changed
+
+    def sync(self, pairs: Sequence[tuple[str, str]], *, owner: str) -> SyncOutcome:
+        """Run one cutout as a job and wait for it (SODA {sync}).
+
+        Raises
+        ------
+        MultiValuedParamNotSupportedError
+            If the request names more than one ID or stencil.
+        ServiceUnavailableError
+            If the job does not finish within the sync timeout.
+        """
+
+        request = self.parse(pairs, complete=True)
+        if len(request.sources) > 1:
+            raise MultiValuedParamNotSupportedError("sync takes one ID; use async for several")
+        if len(request.circles) > 1:
+            raise MultiValuedParamNotSupportedError(
+                "sync takes one stencil; use async for several"
+            )
+        record = self.create_job(pairs, owner=owner, run=True)
+        job_id = record.job.job_id
+        final = self._clients.jobs.wait(
+            job_id,
+            until=lambda r: r.job.phase in FINAL_PHASES,
+            timeout=self._settings.sync_timeout_seconds,
+        )
+        if final is None or final.job.phase not in FINAL_PHASES:
+            raise ServiceUnavailableError(
+                f"the cutout did not finish within {self._settings.sync_timeout_seconds:g} s; "
+                f"it goes on as async job {job_id}"
+            )
+        results = self._clients.jobs.results(job_id)
+        return SyncOutcome(record=final, result=results[0] if results else None)
+
+    def results(self, job_id: str) -> list[StoredResult]:
+        """Return a job's stored results."""
+        return self._clients.jobs.results(job_id)
+
+    def wait(self, record: JobRecord, *, seconds: float, phase: ExecutionPhase | None) -> JobRecord:
+        """Block (UWS WAIT) while the job stays in its phase, up to ``seconds``."""
+        start_phase = record.job.phase
+        if start_phase not in ACTIVE_PHASES or (phase is not None and phase != start_phase):
+            return record
+        latest = self._clients.jobs.wait(
+            record.job.job_id,
+            until=lambda r: r.job.phase != start_phase,
+            timeout=seconds,
+        )
+        return latest or record

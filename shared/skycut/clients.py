@@ -1,0 +1,73 @@
+"""The one place Google clients are built; everything else receives them.
+
+Emulators are picked up by the client libraries themselves from
+``PUBSUB_EMULATOR_HOST``, ``FIRESTORE_EMULATOR_HOST`` and
+``STORAGE_EMULATOR_HOST``; nothing here knows about them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from skycut.config import Settings
+from skycut.jobs.queue import JobQueue
+from skycut.jobs.store import JobStore
+from skycut.storage.gcs import ResultWriter
+
+__all__ = ["Clients"]
+
+
+@dataclass
+class Clients:
+    """Lazily built clients and services for one process."""
+
+    settings: Settings
+
+    @cached_property
+    def firestore(self) -> Any:
+        """The Firestore client."""
+        from google.cloud import firestore
+
+        return firestore.Client(project=self.settings.project_id)
+
+    @cached_property
+    def publisher(self) -> Any:
+        """The Pub/Sub publisher, batching messages client-side."""
+        from google.cloud import pubsub_v1
+
+        return pubsub_v1.PublisherClient(
+            batch_settings=pubsub_v1.types.BatchSettings(max_messages=100, max_latency=0.01)
+        )
+
+    @cached_property
+    def storage(self) -> Any:
+        """The Cloud Storage client."""
+        from google.cloud import storage
+
+        return storage.Client(project=self.settings.project_id)
+
+    @cached_property
+    def jobs(self) -> JobStore:
+        """The job store."""
+        return JobStore(client=self.firestore, collection=self.settings.jobs_collection)
+
+    @cached_property
+    def queue(self) -> JobQueue:
+        """The job message queue."""
+        return JobQueue(
+            publisher=self.publisher,
+            topic_path=f"projects/{self.settings.project_id}/topics/{self.settings.job_topic}",
+            tasks_per_message=self.settings.tasks_per_message,
+        )
+
+    @cached_property
+    def results(self) -> ResultWriter:
+        """The results bucket writer."""
+        return ResultWriter(
+            client=self.storage,
+            bucket=self.settings.results_bucket,
+            public_base_url=self.settings.results_public_base_url,
+            signed_url_seconds=self.settings.signed_url_seconds,
+        )

@@ -1,0 +1,87 @@
+"""Settings of every skycut function, read once from the environment."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+__all__ = ["Settings", "get_settings"]
+
+
+class Settings(BaseSettings):
+    """Configuration shared by the API, the worker and bulk submission.
+
+    Every field is read from an environment variable named ``SKYCUT_<FIELD>``
+    (e.g. ``SKYCUT_RESULTS_BUCKET``). The Google clients find emulators only
+    through the standard ``*_EMULATOR_HOST`` variables, never through these.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="SKYCUT_", extra="ignore")
+
+    project_id: str = Field(
+        "skycut-local", description="Google Cloud project holding Firestore and Pub/Sub."
+    )
+    base_path: str = Field(
+        "/api/image/soda", description="URL path under which the SODA service is served."
+    )
+    public_base_url: str | None = Field(
+        None,
+        description="Externally visible service base URL; derived from each request if unset.",
+    )
+    source_buckets: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["skycut-sources"],
+        description="Buckets an ID may name (comma separated in the environment).",
+    )
+    results_bucket: str = Field("skycut-results", description="Bucket receiving cutouts.")
+    drop_bucket: str = Field("skycut-drop", description="Bucket whose new files start bulk jobs.")
+    results_public_base_url: str | None = Field(
+        None,
+        description=(
+            "If set, results are linked as <this>/<bucket>/<object> (a public bucket or a "
+            "storage emulator); otherwise as V4 signed URLs."
+        ),
+    )
+    signed_url_seconds: int = Field(3600, gt=0, description="Lifetime of signed result URLs.")
+    jobs_collection: str = Field("skycut-jobs", description="Firestore collection of jobs.")
+    job_topic: str = Field("skycut-cutout-jobs", description="Pub/Sub topic of job messages.")
+    sync_timeout_seconds: float = Field(
+        60.0, gt=0, description="How long a sync request waits for its job."
+    )
+    destruction_days: float = Field(
+        7.0, gt=0, description="Default (and maximum) lifetime of a job and its results."
+    )
+    dev_identity: str = Field(
+        "dev", description="Owner of requests when not running behind API Gateway."
+    )
+    trust_gateway_identity: bool = Field(
+        False,
+        description="Read the caller from X-Apigateway-Api-Userinfo (only behind API Gateway).",
+    )
+    header_chunk_bytes: int = Field(
+        65536, gt=2879, description="First read of a FITS file, to catch its headers."
+    )
+    max_bulk_rows: int = Field(100_000, gt=0, description="Rows accepted in one drop file.")
+    tasks_per_message: int = Field(
+        50, gt=0, description="Cutouts carried by one job message of a bulk job."
+    )
+
+    @field_validator("source_buckets", mode="before")
+    @classmethod
+    def _split_buckets(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [b.strip() for b in value.split(",") if b.strip()]
+        return value
+
+    @field_validator("base_path")
+    @classmethod
+    def _normalise_base_path(cls, value: str) -> str:
+        return "/" + value.strip("/") if value.strip("/") else ""
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Return the process-wide settings, read from the environment once."""
+    return Settings()

@@ -1,0 +1,278 @@
+"""The HDU layout of a FITS file, read through a :class:`RangeReader`.
+
+The index reads headers only: one first chunk, which for most files holds the
+primary header and the first extensions' headers, then one block-aligned read
+per header that chunk did not reach. Data are never read here; the index
+records where each HDU's data start and how long they are (FITS 4.0 §4.4.1,
+§7), so the engine can read the few rows it needs in one request.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from astropy.io import fits
+
+from skycut.cutout.reader import RangeReader
+from skycut.errors import UnsupportedSourceError
+
+__all__ = ["BLOCK_SIZE", "FitsIndex", "HduInfo", "named_image", "scan_fits", "select_image_hdu"]
+
+BLOCK_SIZE = 2880
+"""The FITS logical record length; headers and data are padded to it."""
+
+_CARD = 80
+_END_CARD = b"END" + b" " * 77
+_BITPIX = frozenset({8, 16, 32, 64, -32, -64})
+
+
+@dataclass(frozen=True)
+class HduInfo:
+    """Where one HDU lies in the file, and its header.
+
+    Attributes
+    ----------
+    index
+        Position of the HDU in the file, 0 for the primary.
+    header
+        The parsed header; shared, so copy it before changing it.
+    header_offset
+        Byte offset of the header's first card.
+    data_offset
+        Byte offset of the first data byte.
+    data_size
+        Length of the data, padded to whole 2880-byte blocks.
+    extname
+        ``EXTNAME`` without trailing blanks, or `None`.
+    is_compressed
+        Whether this is a tile-compressed image (a ``BINTABLE`` with ``ZIMAGE = T``).
+
+    """
+
+    index: int
+    header: fits.Header
+    header_offset: int
+    data_offset: int
+    data_size: int
+    extname: str | None
+    is_compressed: bool
+
+    @property
+    def name(self) -> str:
+        """``EXTNAME`` if set, else ``PRIMARY`` or ``HDU<index>``."""
+        if self.extname:
+            return self.extname
+        return "PRIMARY" if self.index == 0 else f"HDU{self.index}"
+
+
+@dataclass(frozen=True)
+class FitsIndex:
+    """The HDUs of one FITS file, in file order.
+
+    Attributes
+    ----------
+    source
+        The reader's name.
+    hdus
+        The HDUs scanned.
+    complete
+        `False` if scanning stopped early, so later HDUs may exist.
+
+    """
+
+    source: str
+    hdus: tuple[HduInfo, ...]
+    complete: bool
+
+
+class _Blocks:
+    """Serves 2880-byte blocks from the last chunk read, reading a new one on a miss."""
+
+    def __init__(self, reader: RangeReader, chunk_size: int) -> None:
+        self._reader = reader
+        self._chunk = max(1, math.ceil(chunk_size / BLOCK_SIZE)) * BLOCK_SIZE
+        self._start = 0
+        self._data = b""
+        self.eof: int | None = None
+
+    def holds(self, offset: int) -> bool:
+        return self._start <= offset < self._start + len(self._data)
+
+    def block(self, offset: int) -> bytes:
+        if not self.holds(offset):
+            self._data = self._reader.read_range(offset, offset + self._chunk)
+            self._start = offset
+            if len(self._data) < self._chunk:
+                self.eof = offset + len(self._data)
+        pos = offset - self._start
+        return self._data[pos : pos + BLOCK_SIZE]
+
+    def at_eof(self, offset: int) -> bool:
+        if self.holds(offset):
+            return False
+        if self.eof is None:
+            # Only asked when the next header lies beyond the chunk in hand.
+            self.eof = self._reader.size()
+        return offset >= self.eof
+
+
+def scan_fits(
+    reader: RangeReader,
+    *,
+    stop_after: Callable[[HduInfo], bool] | None = None,
+    chunk_size: int = 65536,
+) -> FitsIndex:
+    """Index the HDUs of a FITS file, reading only their headers.
+
+    Parameters
+    ----------
+    reader
+        Where the file's bytes come from.
+    stop_after
+        Called with each HDU as it is indexed; scanning stops when it returns
+        `True` (e.g. `named_image`).
+    chunk_size
+        Bytes per read, rounded up to whole 2880-byte blocks. The first read
+        starts at byte 0; later ones start at a header that read did not reach.
+
+    Returns
+    -------
+    FitsIndex
+        The HDUs found.
+
+    Raises
+    ------
+    skycut.errors.UnsupportedSourceError
+        If the file is not FITS or its primary header is malformed or truncated.
+
+    """
+    blocks = _Blocks(reader, chunk_size)
+    hdus: list[HduInfo] = []
+    offset = 0
+    while True:
+        first = blocks.block(offset)
+        expected = b"SIMPLE  =" if not hdus else b"XTENSION="
+        if not first.startswith(expected):
+            if not hdus:
+                raise UnsupportedSourceError(f"{reader.name} is not a FITS file")
+            break  # trailing bytes after the last HDU, ignored as astropy does
+        hdu = _read_hdu(blocks, offset, len(hdus), reader.name)
+        if hdu is None:
+            break  # truncated extension header; keep what came before
+        hdus.append(hdu)
+        offset = hdu.data_offset + hdu.data_size
+        if stop_after is not None and stop_after(hdu):
+            return FitsIndex(reader.name, tuple(hdus), complete=False)
+        if blocks.at_eof(offset):
+            break
+    return FitsIndex(reader.name, tuple(hdus), complete=True)
+
+
+def _read_hdu(blocks: _Blocks, offset: int, index: int, source: str) -> HduInfo | None:
+    raw: list[bytes] = []
+    pos = offset
+    while True:
+        block = blocks.block(pos)
+        if len(block) < BLOCK_SIZE:
+            if index == 0:
+                raise UnsupportedSourceError(f"{source}: primary header is truncated")
+            return None
+        raw.append(block)
+        pos += BLOCK_SIZE
+        if any(block[i : i + _CARD] == _END_CARD for i in range(0, BLOCK_SIZE, _CARD)):
+            break
+    try:
+        header = fits.Header.fromstring(b"".join(raw).decode("ascii"))
+        size = _data_size(header, primary=index == 0)
+    except (UnicodeDecodeError, ValueError, KeyError) as e:
+        raise UnsupportedSourceError(f"{source}: malformed header in HDU {index}: {e}") from e
+    extname = header.get("EXTNAME")
+    return HduInfo(
+        index=index,
+        header=header,
+        header_offset=offset,
+        data_offset=pos,
+        data_size=math.ceil(size / BLOCK_SIZE) * BLOCK_SIZE,
+        extname=extname.rstrip() if isinstance(extname, str) else None,
+        is_compressed=header.get("XTENSION") == "BINTABLE" and header.get("ZIMAGE") is True,
+    )
+
+
+def _int_card(header: fits.Header, key: str, default: int | None = None) -> int:
+    value = header.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or (value < 0 and key != "BITPIX"):
+        raise ValueError(f"{key} = {value!r} is not a valid count")
+    return value
+
+
+def _data_size(header: fits.Header, *, primary: bool) -> int:
+    """Unpadded data length in bytes (FITS 4.0 eq. 2, random groups eq. 4)."""
+    bitpix = _int_card(header, "BITPIX")
+    if bitpix not in _BITPIX:
+        raise ValueError(f"BITPIX = {bitpix} is not a FITS data type")
+    naxis = _int_card(header, "NAXIS")
+    if naxis == 0:
+        return 0
+    dims = [_int_card(header, f"NAXIS{i}") for i in range(1, naxis + 1)]
+    if primary and header.get("GROUPS") is True and dims[0] == 0:
+        dims = dims[1:]  # random groups: NAXIS1 = 0 is a marker, not a length
+    gcount = _int_card(header, "GCOUNT", 1)
+    pcount = _int_card(header, "PCOUNT", 0)
+    return abs(bitpix) // 8 * gcount * (pcount + math.prod(dims))
+
+
+def named_image(hdu: HduInfo) -> bool:
+    """Whether ``hdu`` is named ``IMAGE``; pass as ``stop_after`` to stop at it.
+
+    Parameters
+    ----------
+    hdu
+        An indexed HDU.
+
+    Returns
+    -------
+    bool
+        `True` if its ``EXTNAME`` is ``IMAGE`` in any case.
+
+    """
+    return hdu.extname is not None and hdu.extname.strip().upper() == "IMAGE"
+
+
+def _is_2d_image(hdu: HduInfo) -> bool:
+    header = hdu.header
+    if hdu.is_compressed:
+        return header.get("ZNAXIS") == 2  # type: ignore[no-any-return]
+    if hdu.index != 0 and header.get("XTENSION", "").rstrip() != "IMAGE":
+        return False
+    return bool(header.get("NAXIS") == 2 and hdu.data_size > 0)
+
+
+def select_image_hdu(index: FitsIndex) -> HduInfo:
+    """Choose the HDU to cut.
+
+    Parameters
+    ----------
+    index
+        The file's index.
+
+    Returns
+    -------
+    HduInfo
+        The HDU named ``IMAGE`` (any case) if there is one, else the first
+        2-D image HDU, plain or tile-compressed.
+
+    Raises
+    ------
+    skycut.errors.UnsupportedSourceError
+        If the file has no such HDU.
+
+    """
+    for hdu in index.hdus:
+        if named_image(hdu):
+            return hdu
+    for hdu in index.hdus:
+        if _is_2d_image(hdu):
+            return hdu
+    raise UnsupportedSourceError(f"{index.source} has no 2-D image HDU")

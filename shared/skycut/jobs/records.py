@@ -1,0 +1,154 @@
+"""How jobs and results are laid out as Firestore documents.
+
+A job is one document in the jobs collection; each of its results is a
+document in the job's ``results`` sub-collection, so a bulk job with a
+million cutouts never outgrows Firestore's 1 MiB document limit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from skycut.jobs.messages import CutoutTask
+from skycut.uws.model import ErrorSummary, ExecutionPhase, Job, JobParameter, Progress
+
+__all__ = ["JobKind", "JobRecord", "ResultStatus", "StoredResult"]
+
+JobKind = Literal["soda", "bulk"]
+ResultStatus = Literal["ok", "no_overlap", "error"]
+
+
+@dataclass(slots=True)
+class JobRecord:
+    """A job as stored: its UWS view plus what the worker needs to run it."""
+
+    job: Job
+    kind: JobKind = "soda"
+    tasks: list[CutoutTask] = field(default_factory=list)
+    response_format: str = "application/fits"
+
+    def to_document(self) -> dict[str, Any]:
+        """Return the Firestore document of this job."""
+        job = self.job
+        return {
+            "owner": job.owner,
+            "phase": job.phase.value,
+            "run_id": job.run_id,
+            "creation_time": job.creation_time,
+            "start_time": job.start_time,
+            "end_time": job.end_time,
+            "execution_duration": job.execution_duration,
+            "destruction": job.destruction,
+            "quote": job.quote,
+            "parameters": [{"name": p.name, "value": p.value} for p in job.parameters],
+            "error": (
+                None
+                if job.error is None
+                else {"message": job.error.message, "type": job.error.error_type}
+            ),
+            "progress": (
+                None
+                if job.progress is None
+                else {
+                    "total": job.progress.total,
+                    "done": job.progress.done,
+                    "failed": job.progress.failed,
+                }
+            ),
+            "kind": self.kind,
+            "tasks": [t.model_dump() for t in self.tasks],
+            "response_format": self.response_format,
+        }
+
+    @classmethod
+    def from_document(cls, job_id: str, doc: dict[str, Any]) -> JobRecord:
+        """Rebuild a record from its Firestore document."""
+        error = doc.get("error")
+        progress = doc.get("progress")
+        job = Job(
+            job_id=job_id,
+            owner=doc.get("owner"),
+            phase=ExecutionPhase(doc["phase"]),
+            creation_time=doc["creation_time"],
+            run_id=doc.get("run_id"),
+            start_time=doc.get("start_time"),
+            end_time=doc.get("end_time"),
+            execution_duration=int(doc.get("execution_duration") or 0),
+            destruction=doc.get("destruction"),
+            quote=doc.get("quote"),
+            parameters=[JobParameter(p["name"], p["value"]) for p in doc.get("parameters", [])],
+            error=(
+                None
+                if not error
+                else ErrorSummary(message=error["message"], error_type=error["type"])
+            ),
+            progress=(
+                None
+                if not progress
+                else Progress(
+                    total=int(progress["total"]),
+                    done=int(progress.get("done", 0)),
+                    failed=int(progress.get("failed", 0)),
+                )
+            ),
+        )
+        return cls(
+            job=job,
+            kind=doc.get("kind", "soda"),
+            tasks=[CutoutTask.model_validate(t) for t in doc.get("tasks", [])],
+            response_format=doc.get("response_format", "application/fits"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResult:
+    """One result of a job: a cutout in the results bucket, or why there is none."""
+
+    result_id: str
+    index: int
+    status: ResultStatus
+    bucket: str
+    object_name: str
+    mime_type: str
+    size: int
+    message: str | None = None
+    label: str | None = None
+    requests: int = 0
+    bytes_read: int = 0
+    created: datetime | None = None
+
+    def to_document(self) -> dict[str, Any]:
+        """Return the Firestore document of this result."""
+        return {
+            "index": self.index,
+            "status": self.status,
+            "bucket": self.bucket,
+            "object": self.object_name,
+            "mime_type": self.mime_type,
+            "size": self.size,
+            "message": self.message,
+            "label": self.label,
+            "requests": self.requests,
+            "bytes_read": self.bytes_read,
+            "created": self.created,
+        }
+
+    @classmethod
+    def from_document(cls, result_id: str, doc: dict[str, Any]) -> StoredResult:
+        """Rebuild a result from its Firestore document."""
+        return cls(
+            result_id=result_id,
+            index=int(doc["index"]),
+            status=doc["status"],
+            bucket=doc["bucket"],
+            object_name=doc["object"],
+            mime_type=doc["mime_type"],
+            size=int(doc["size"]),
+            message=doc.get("message"),
+            label=doc.get("label"),
+            requests=int(doc.get("requests", 0)),
+            bytes_read=int(doc.get("bytes_read", 0)),
+            created=doc.get("created"),
+        )

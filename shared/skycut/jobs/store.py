@@ -1,0 +1,234 @@
+"""Jobs in Firestore: creation, owner-scoped reads, guarded phase changes, waiting.
+
+Phase changes go through transactions that re-read the phase, so two
+writers (an ABORT and a worker finishing, or two deliveries of one message)
+can never both win. Progress counters use atomic increments, never a
+read-modify-write on the hot job document.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Collection, Iterable
+from datetime import datetime
+from typing import Any
+
+from google.api_core import exceptions as gexc
+from google.cloud import firestore
+
+from skycut.errors import NotFoundError, PermissionDeniedError
+from skycut.jobs.records import JobRecord, StoredResult
+from skycut.uws.model import ExecutionPhase
+
+__all__ = ["JobStore"]
+
+_RESULTS = "results"
+
+
+class JobStore:
+    """Reads and writes jobs and their results."""
+
+    def __init__(self, *, client: firestore.Client, collection: str) -> None:
+        self._client = client
+        self._jobs = client.collection(collection)
+
+    # -- creation and reads ------------------------------------------------
+    def create(self, record: JobRecord) -> bool:
+        """Store a new job; return False if a job with that id already exists."""
+        try:
+            self._jobs.document(record.job.job_id).create(record.to_document())
+        except gexc.AlreadyExists:
+            return False
+        return True
+
+    def load(self, job_id: str) -> JobRecord | None:
+        """Return the job, whoever owns it, or None."""
+        snap = self._jobs.document(job_id).get()
+        if not snap.exists:
+            return None
+        return JobRecord.from_document(job_id, snap.to_dict() or {})
+
+    def get_for(self, job_id: str, *, owner: str | None) -> JobRecord:
+        """Return the job if ``owner`` may see it.
+
+        Raises
+        ------
+        NotFoundError
+            If there is no such job or it belongs to someone else (other
+            users' jobs are invisible, not forbidden).
+        """
+        record = self.load(job_id)
+        if record is None or record.job.owner != owner:
+            raise NotFoundError(f"no job {job_id!r}")
+        return record
+
+    def list_for(
+        self,
+        *,
+        owner: str | None,
+        phases: Collection[ExecutionPhase] = (),
+        after: datetime | None = None,
+        last: int | None = None,
+    ) -> list[JobRecord]:
+        """Return the owner's jobs, newest first, filtered as UWS §2.2.2.1 says."""
+        query: Any = self._jobs.where(filter=firestore.FieldFilter("owner", "==", owner))
+        if after is not None:
+            query = query.where(filter=firestore.FieldFilter("creation_time", ">", after))
+        query = query.order_by("creation_time", direction=firestore.Query.DESCENDING)
+        records = []
+        for snap in query.stream():
+            record = JobRecord.from_document(snap.id, snap.to_dict() or {})
+            phase = record.job.phase
+            if phases and phase not in phases:
+                continue
+            if not phases and phase == ExecutionPhase.ARCHIVED:
+                continue
+            records.append(record)
+            if last is not None and len(records) >= last:
+                break
+        return records
+
+    # -- changes -----------------------------------------------------------
+    def change(
+        self, job_id: str, decide: Callable[[JobRecord], dict[str, Any] | None]
+    ) -> JobRecord | None:
+        """Apply the fields ``decide`` returns for the job as it is now, atomically.
+
+        ``decide`` sees the job inside a transaction and returns the fields to
+        set (``phase`` among them, as a string) or None to leave it alone.
+
+        Returns
+        -------
+        JobRecord or None
+            The job after the change, or None if no change was made.
+
+        Raises
+        ------
+        NotFoundError
+            If the job does not exist.
+        """
+        ref = self._jobs.document(job_id)
+
+        @firestore.transactional  # type: ignore[misc]
+        def attempt(transaction: firestore.Transaction) -> JobRecord | None:
+            snap = ref.get(transaction=transaction)
+            if not snap.exists:
+                raise NotFoundError(f"no job {job_id!r}")
+            record = JobRecord.from_document(job_id, snap.to_dict() or {})
+            update = decide(record)
+            if update is None:
+                return None
+            transaction.update(ref, update)
+            return JobRecord.from_document(job_id, record.to_document() | update)
+
+        result: JobRecord | None = attempt(self._client.transaction())
+        return result
+
+    def transition(
+        self,
+        job_id: str,
+        *,
+        allowed_from: Collection[ExecutionPhase],
+        to: ExecutionPhase,
+        fields: dict[str, Any] | None = None,
+    ) -> JobRecord | None:
+        """Move a job to ``to`` if its phase is in ``allowed_from``; see :meth:`change`."""
+
+        def decide(record: JobRecord) -> dict[str, Any] | None:
+            if record.job.phase not in allowed_from:
+                return None
+            return {"phase": to.value, **(fields or {})}
+
+        return self.change(job_id, decide)
+
+    def update_pending(self, job_id: str, *, owner: str | None, fields: dict[str, Any]) -> None:
+        """Change fields of a job that must still be PENDING (e.g. its parameters).
+
+        Raises
+        ------
+        PermissionDeniedError
+            If the job has left PENDING.
+        """
+        self.get_for(job_id, owner=owner)
+        changed = self.transition(
+            job_id,
+            allowed_from={ExecutionPhase.PENDING},
+            to=ExecutionPhase.PENDING,
+            fields=fields,
+        )
+        if changed is None:
+            raise PermissionDeniedError(f"job {job_id!r} is no longer PENDING")
+
+    def update(self, job_id: str, fields: dict[str, Any]) -> None:
+        """Set fields of a job unconditionally (times, quotes, counters)."""
+        self._jobs.document(job_id).update(fields)
+
+    def delete(self, job_id: str) -> None:
+        """Forget a job and its result documents."""
+        ref = self._jobs.document(job_id)
+        for snap in ref.collection(_RESULTS).stream():
+            snap.reference.delete()
+        ref.delete()
+
+    # -- results -----------------------------------------------------------
+    def record_result(self, job_id: str, result: StoredResult) -> bool:
+        """Store a result once and count it in the job's progress.
+
+        Returns
+        -------
+        bool
+            False if this result was already recorded (a duplicate delivery),
+            in which case the progress is left alone.
+        """
+        ref = self._jobs.document(job_id)
+        try:
+            ref.collection(_RESULTS).document(result.result_id).create(result.to_document())
+        except gexc.AlreadyExists:
+            return False
+        counter = "progress.done" if result.status != "error" else "progress.failed"
+        ref.update({counter: firestore.Increment(1)})
+        return True
+
+    def results(self, job_id: str) -> list[StoredResult]:
+        """Return the job's results in task order."""
+        snaps: Iterable[Any] = (
+            self._jobs.document(job_id).collection(_RESULTS).order_by("index").stream()
+        )
+        return [StoredResult.from_document(s.id, s.to_dict() or {}) for s in snaps]
+
+    # -- waiting -----------------------------------------------------------
+    def wait(
+        self,
+        job_id: str,
+        *,
+        until: Callable[[JobRecord], bool],
+        timeout: float,
+    ) -> JobRecord | None:
+        """Block until the job satisfies ``until`` or ``timeout`` seconds pass.
+
+        A Firestore listener delivers each change of the job document, so no
+        polling loop runs while waiting.
+
+        Returns
+        -------
+        JobRecord or None
+            The job as last seen (or None if it disappeared).
+        """
+        done = threading.Event()
+        latest: list[JobRecord | None] = [None]
+
+        def on_change(snapshots: list[Any], _changes: Any, _read_time: Any) -> None:
+            for snap in snapshots:
+                latest[0] = (
+                    JobRecord.from_document(job_id, snap.to_dict() or {}) if snap.exists else None
+                )
+            record = latest[0]
+            if record is None or until(record):
+                done.set()
+
+        watch = self._jobs.document(job_id).on_snapshot(on_change)
+        try:
+            done.wait(timeout)
+        finally:
+            watch.unsubscribe()
+        return latest[0]

@@ -1,0 +1,246 @@
+"""VOSI 1.1 availability and capabilities documents, built with lxml.
+
+The capabilities list one ``capability`` per resource (SODA 1.0 §2.5, VOSI
+1.1 §4): SODA sync and async, UWS 1.1 for the async resource, and the two
+VOSI resources.  Interfaces are ``vod:ParamHTTP``; SODA resources give their
+URL as a base to add parameters to, VOSI ones as the full URL (VOSI §4).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from lxml import etree
+
+from skycut.uws.xml import XSI_NS, format_time
+
+__all__ = [
+    "AVAILABILITY_NS",
+    "CAPABILITIES_NS",
+    "SODA_PARAMETERS",
+    "VODATASERVICE_NS",
+    "SodaParameter",
+    "availability_xml",
+    "capabilities_xml",
+]
+
+AVAILABILITY_NS = "http://www.ivoa.net/xml/VOSIAvailability/v1.0"
+CAPABILITIES_NS = "http://www.ivoa.net/xml/VOSICapabilities/v1.0"
+VODATASERVICE_NS = "http://www.ivoa.net/xml/VODataService/v1.1"
+
+_SODA_SYNC = "ivo://ivoa.net/std/SODA#sync-1.0"
+_SODA_ASYNC = "ivo://ivoa.net/std/SODA#async-1.0"
+_UWS = "ivo://ivoa.net/std/UWS#rest-1.1"
+_VOSI_CAPABILITIES = "ivo://ivoa.net/std/VOSI#capabilities"
+_VOSI_AVAILABILITY = "ivo://ivoa.net/std/VOSI#availability"
+
+
+SodaParameter = Literal["ID", "POS", "CIRCLE", "POLYGON", "BAND", "TIME", "POL", "RESPONSEFORMAT"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Param:
+    """One SODA input parameter with its three-factor semantics (SODA §3.5)."""
+
+    name: SodaParameter
+    description: str
+    ucd: str | None
+    unit: str | None
+    datatype: Literal["char", "double"]
+    arraysize: str
+    xtype: str | None = None
+    required: bool = False
+
+
+_SODA_PARAMS: tuple[_Param, ...] = (
+    _Param(
+        "ID",
+        "Identifier of the dataset to cut out",
+        "meta.ref.url;meta.curation",
+        None,
+        "char",
+        "*",
+        required=True,
+    ),
+    _Param(
+        "POS",
+        "Region to cut out: CIRCLE lon lat r, RANGE lon1 lon2 lat1 lat2 or POLYGON lon lat ...",
+        "pos.outline;obs",
+        None,
+        "char",
+        "*",
+    ),
+    _Param(
+        "CIRCLE",
+        "Circle to cut out: lon lat radius (ICRS degrees)",
+        "pos.outline;obs",
+        "deg",
+        "double",
+        "3",
+        xtype="circle",
+    ),
+    _Param(
+        "POLYGON",
+        "Polygon to cut out: lon1 lat1 lon2 lat2 ... (ICRS degrees)",
+        "pos.outline;obs",
+        "deg",
+        "double",
+        "*",
+        xtype="polygon",
+    ),
+    _Param(
+        "BAND",
+        "Wavelength interval to keep (barycentric, metres)",
+        "em.wl;stat.interval",
+        "m",
+        "double",
+        "2",
+        xtype="interval",
+    ),
+    _Param(
+        "TIME",
+        "Time interval to keep (MJD, UTC)",
+        "time.interval;obs.exposure",
+        "d",
+        "double",
+        "2",
+        xtype="interval",
+    ),
+    _Param(
+        "POL",
+        "Polarization states to keep (ObsCore pol_states values)",
+        "meta.code;phys.polarization",
+        None,
+        "char",
+        "*",
+    ),
+    _Param(
+        "RESPONSEFORMAT",
+        "Media type of the result",
+        None,
+        None,
+        "char",
+        "*",
+    ),
+)
+
+SODA_PARAMETERS: tuple[SodaParameter, ...] = tuple(p.name for p in _SODA_PARAMS)
+"""Every SODA parameter :func:`capabilities_xml` can describe, in its order."""
+
+
+def availability_xml(
+    *, available: bool, up_since: datetime | None, notes: Sequence[str] = ()
+) -> bytes:
+    """Build the VOSI availability document.
+
+    Parameters
+    ----------
+    available
+        Whether the service accepts requests now.
+    up_since
+        When it last became available, if known (naive means UTC).
+    notes
+        Free-text notes, e.g. which back end is down.
+
+    Returns
+    -------
+    document
+        A ``vosi:availability`` document, valid against
+        VOSIAvailability-v1.0.xsd.
+
+    """
+    root = etree.Element(f"{{{AVAILABILITY_NS}}}availability", nsmap={"vosi": AVAILABILITY_NS})
+    etree.SubElement(root, f"{{{AVAILABILITY_NS}}}available").text = (
+        "true" if available else "false"
+    )
+    if up_since is not None:
+        etree.SubElement(root, f"{{{AVAILABILITY_NS}}}upSince").text = format_time(up_since)
+    for note in notes:
+        etree.SubElement(root, f"{{{AVAILABILITY_NS}}}note").text = note
+    return _serialize(root)
+
+
+def capabilities_xml(
+    *, base_url: str, parameters: Iterable[SodaParameter] = SODA_PARAMETERS
+) -> bytes:
+    """Build the VOSI capabilities document of a SODA service.
+
+    Parameters
+    ----------
+    base_url
+        The service's base URL; resources are ``<base_url>/sync``,
+        ``/async``, ``/capabilities`` and ``/availability``.
+    parameters
+        The SODA parameters to describe on the sync and async interfaces;
+        SODA 1.0 §4 asks to list only the supported ones (and POS only if
+        all of its shapes are). They are listed in the order of
+        :data:`SODA_PARAMETERS`.
+
+    Returns
+    -------
+    document
+        A ``vosi:capabilities`` document, valid against VOSICapabilities-v1.0
+        with VODataService-v1.2.
+
+    """
+    base = base_url.rstrip("/")
+    root = etree.Element(
+        f"{{{CAPABILITIES_NS}}}capabilities",
+        nsmap={"vosi": CAPABILITIES_NS, "vod": VODATASERVICE_NS, "xsi": XSI_NS},
+    )
+    wanted = set(parameters)
+    params = [p for p in _SODA_PARAMS if p.name in wanted]
+    _soda_capability(root, _SODA_SYNC, f"{base}/sync", params)
+    _soda_capability(root, _SODA_ASYNC, f"{base}/async", params)
+    _interface(_capability(root, _UWS), f"{base}/async", use="base")
+    _interface(_capability(root, _VOSI_CAPABILITIES), f"{base}/capabilities", use="full")
+    _interface(_capability(root, _VOSI_AVAILABILITY), f"{base}/availability", use="full")
+    return _serialize(root)
+
+
+def _capability(root: etree._Element, standard_id: str) -> etree._Element:
+    # VOSICapabilities declares capability unqualified, as VOResource does its children
+    return etree.SubElement(root, "capability", standardID=standard_id)
+
+
+def _interface(
+    capability: etree._Element, url: str, *, use: Literal["base", "full"]
+) -> etree._Element:
+    interface = etree.SubElement(capability, "interface", role="std")
+    interface.set(f"{{{XSI_NS}}}type", "vod:ParamHTTP")
+    etree.SubElement(interface, "accessURL", use=use).text = url
+    return interface
+
+
+def _soda_capability(
+    root: etree._Element, standard_id: str, url: str, params: Iterable[_Param]
+) -> None:
+    interface = _interface(_capability(root, standard_id), url, use="base")
+    for method in ("GET", "POST"):
+        etree.SubElement(interface, "queryType").text = method
+    etree.SubElement(interface, "resultType").text = "application/fits"
+    for param in params:
+        _add_param(interface, param)
+
+
+def _add_param(interface: etree._Element, param: _Param) -> None:
+    element = etree.SubElement(interface, "param", use="required" if param.required else "optional")
+    etree.SubElement(element, "name").text = param.name
+    etree.SubElement(element, "description").text = param.description
+    if param.unit is not None:
+        etree.SubElement(element, "unit").text = param.unit
+    if param.ucd is not None:
+        etree.SubElement(element, "ucd").text = param.ucd
+    datatype = etree.SubElement(element, "dataType", arraysize=param.arraysize)
+    # VODataService 1.2 asks DALI-compliant services for VOTable types here
+    datatype.set(f"{{{XSI_NS}}}type", "vod:VOTableType")
+    if param.xtype is not None:
+        datatype.set("extendedType", param.xtype)
+    datatype.text = param.datatype
+
+
+def _serialize(root: etree._Element) -> bytes:
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
