@@ -61,7 +61,7 @@ def pixel_separations(wcs: WCS, shape: tuple[int, int], circle: Circle) -> np.nd
     sep = angular_separation(
         np.radians(ra), np.radians(dec), math.radians(circle.ra), math.radians(circle.dec)
     )
-    return np.degrees(sep)
+    return np.asarray(np.degrees(sep))
 
 
 def assert_covers_tightly(wcs: WCS, shape: tuple[int, int], circle: Circle, box: PixelBox) -> None:
@@ -113,7 +113,8 @@ def test_coverage_and_tightness(circle: Circle) -> None:
 
 def test_clipping_to_the_image() -> None:
     wcs = tan_wcs((10.0, 20.0), sip=False)
-    box = circle_pixel_box(wcs, SHAPE, Circle(10.0 + 0.0145 / math.cos(math.radians(20)), 20.0, 0.002))
+    ra = 10.0 + 0.0145 / math.cos(math.radians(20.0))  # 145 px left of the centre
+    box = circle_pixel_box(wcs, SHAPE, Circle(ra, 20.0, 0.002))
     assert box.x0 == 0  # RA grows to the left
     assert 0 < box.x1 < 30
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from skycut.bulk.rows import parse_csv_rows
+from skycut.bulk.rows import BadRow, parse_csv_rows
 from skycut.clients import Clients
 from skycut.errors import SkycutError
-from skycut.jobs.records import JobRecord
+from skycut.jobs.records import JobRecord, StoredResult
 from skycut.logs import log
 from skycut.uws.model import ErrorSummary, ExecutionPhase, Job, JobParameter, Progress
 
@@ -94,15 +96,36 @@ class BulkSubmitter:
             log(logging.INFO, "bulk file refused", job_id=job_id, error=e.to_text())
             return job_id
         job.progress = Progress(total=len(rows.tasks))
-        for bad in rows.bad:
-            job.parameters.append(JobParameter("BADROW", f"line {bad.line}: {bad.reason}"))
         if not rows.tasks:
             job.phase = ExecutionPhase.ERROR
             job.end_time = now
             job.error = ErrorSummary(message="UsageError: the drop file has no valid rows")
         record = JobRecord(job=job, kind="bulk", tasks=rows.tasks)
-        if store.create(record) and rows.tasks:
+        if not store.create(record):
+            return job_id
+        if rows.bad:
+            self._attach_errors(job_id, rows.bad)
+        if rows.tasks:
             count = self._clients.queue.publish(job_id, rows.tasks)
             log(logging.INFO, "bulk job submitted", job_id=job_id, tasks=len(rows.tasks),
                 bad_rows=len(rows.bad), messages=count)
         return job_id
+
+    def _attach_errors(self, job_id: str, bad: list[BadRow]) -> None:
+        """Publish the rows that cannot run as a CSV result named ``errors``."""
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(["line", "row", "reason"])
+        for row in bad:
+            writer.writerow([row.line, row.row, row.reason])
+        data = buffer.getvalue().encode()
+        results = self._clients.results
+        name = f"jobs/{job_id}/errors.csv"
+        size = results.write(name, data, content_type="text/csv")
+        self._clients.jobs.attach_result(
+            job_id,
+            StoredResult(result_id="errors", index=-1, status="error", bucket=results.bucket_name,
+                         object_name=name, mime_type="text/csv", size=size,
+                         message=f"{len(bad)} row(s) could not be used",
+                         created=datetime.now(UTC)),
+        )

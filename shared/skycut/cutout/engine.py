@@ -212,5 +212,6 @@ def _image_header(hdu: HduInfo, box: PixelBox) -> fits.Header:
     for axis, shift in shifts.items():
         ltv = float(header.get(f"LTV{axis}", 0.0))
         header[f"LTV{axis}"] = (ltv - shift, "IRAF: image = LTM * physical + LTV")
-    header["COMMENT"] = f"Cut from pixels [{box.y0}:{box.y1}, {box.x0}:{box.x1}] of HDU {hdu.name}"
+    where = f"[{box.y0}:{box.y1}, {box.x0}:{box.x1}]"
+    header["COMMENT"] = f"Cut from numpy slice {where} of HDU {hdu.name}"
     return header

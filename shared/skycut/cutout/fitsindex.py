@@ -23,7 +23,6 @@ __all__ = ["BLOCK_SIZE", "FitsIndex", "HduInfo", "named_image", "scan_fits", "se
 BLOCK_SIZE = 2880
 """The FITS logical record length; headers and data are padded to it."""
 
-_CARD = 80
 _END_CARD = b"END" + b" " * 77
 _BITPIX = frozenset({8, 16, 32, 64, -32, -64})
 
@@ -181,7 +180,7 @@ def _read_hdu(blocks: _Blocks, offset: int, index: int, source: str) -> HduInfo 
             return None
         raw.append(block)
         pos += BLOCK_SIZE
-        if any(block[i : i + _CARD] == _END_CARD for i in range(0, BLOCK_SIZE, _CARD)):
+        if any(block[i : i + 80] == _END_CARD for i in range(0, BLOCK_SIZE, 80)):
             break
     try:
         header = fits.Header.fromstring(b"".join(raw).decode("ascii"))
@@ -241,12 +240,10 @@ def named_image(hdu: HduInfo) -> bool:
 
 
 def _is_2d_image(hdu: HduInfo) -> bool:
-    header = hdu.header
     if hdu.is_compressed:
-        return header.get("ZNAXIS") == 2  # type: ignore[no-any-return]
-    if hdu.index != 0 and header.get("XTENSION", "").rstrip() != "IMAGE":
-        return False
-    return bool(header.get("NAXIS") == 2 and hdu.data_size > 0)
+        return bool(hdu.header.get("ZNAXIS") == 2)
+    is_image = hdu.index == 0 or hdu.header.get("XTENSION") == "IMAGE"
+    return bool(is_image and hdu.header.get("NAXIS") == 2 and hdu.data_size > 0)
 
 
 def select_image_hdu(index: FitsIndex) -> HduInfo:

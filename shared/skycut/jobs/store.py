@@ -189,6 +189,12 @@ class JobStore:
         ref.update({counter: firestore.Increment(1)})
         return True
 
+    def attach_result(self, job_id: str, result: StoredResult) -> None:
+        """Store a result that is not a cutout (e.g. a report); progress is not counted."""
+        self._jobs.document(job_id).collection(_RESULTS).document(result.result_id).set(
+            result.to_document()
+        )
+
     def results(self, job_id: str) -> list[StoredResult]:
         """Return the job's results in task order."""
         snaps: Iterable[Any] = (

@@ -16,10 +16,12 @@ catalogued star shows that star at its centre:
 
 Output depends only on ``seed`` and ``size_scale`` (byte-identical files for
 the same numpy and astropy on the same machine).  A ``manifest.json`` records
-both with the generator version; when it matches and the files are there,
-nothing is regenerated.  With ``size_scale`` below 1 the images have fewer,
-larger pixels over the same sky, so the catalogue and the overlaps stay the
-same and unit tests stay fast.
+both with the generator version and every file's size; when it matches and
+the files are there with those sizes, nothing is regenerated.  Every file is
+written to a temporary name and renamed into place, the manifest last.
+
+With ``size_scale`` below 1 the images have fewer, larger pixels over the same
+sky, so the catalogue and the overlaps stay the same and unit tests stay fast.
 """
 
 from __future__ import annotations
