@@ -135,6 +135,17 @@ def test_provenance(sip_file: Path) -> None:
         assert [h.name for h in out] == ["PRIMARY", "IMAGE"]
 
 
+@pytest.mark.parametrize("length", [20, 45, 60, 68, 69])
+def test_provenance_of_ids_of_any_length_writes_no_warning(sip_file: Path, length: int) -> None:
+    # ids too long for their comment must not make astropy truncate (and warn)
+    source_id = "gs://b/" + "y" * (length - 7)
+    circle = Circle(10.000000000001, 20.000000000001, 0.0020000000001)
+    cutout = cut_circle(LocalFileReader(sip_file), circle, source_id=source_id)
+    with open_cutout(cutout) as out:
+        assert out[0].header["SC_ID"] == source_id
+        assert out[0].header["SC_STENC"] == circle.to_soda()
+
+
 @pytest.mark.parametrize(
     ("dtype", "scaling"),
     [

@@ -178,14 +178,21 @@ def _primary_header(index: FitsIndex, hdu: HduInfo, circle: Circle, source_id: s
         _copy_cards(index.hdus[0].header, header)
         for key in _SCALING:
             header.remove(key, ignore_missing=True)
-    header["SC_ID"] = (source_id, "skycut source identifier")
-    header["SC_STENC"] = (circle.to_soda(), "skycut stencil (ICRS, deg)")
-    header["SC_HDU"] = (hdu.name, "source HDU cut")
-    header["SC_HDUNO"] = (hdu.index, "source HDU number, 0 = primary")
-    header["SC_VERS"] = (skycut.__version__, "skycut version")
-    header["DATE"] = (datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"), "UTC file creation")
+    _set(header, "SC_ID", source_id, "skycut source identifier")
+    _set(header, "SC_STENC", circle.to_soda(), "skycut stencil (ICRS, deg)")
+    _set(header, "SC_HDU", hdu.name, "source HDU cut")
+    _set(header, "SC_HDUNO", hdu.index, "source HDU number, 0 = primary")
+    _set(header, "SC_VERS", skycut.__version__, "skycut version")
+    _set(header, "DATE", datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"), "UTC file creation")
     header.add_history(f"skycut {skycut.__version__}: {circle.to_soda()} of {source_id}")
     return header
+
+
+def _set(header: fits.Header, key: str, value: str | int, comment: str) -> None:
+    # A comment that does not fit would be truncated with a warning; long IDs
+    # (CONTINUE cards) and long stencils simply go without one.
+    used = len(fits.Card(key, value).image.rstrip())
+    header[key] = (value, comment) if used + 3 + len(comment) <= 80 else value
 
 
 def _image_header(hdu: HduInfo, box: PixelBox) -> fits.Header:

@@ -1,0 +1,37 @@
+"""The real function apps, built by functions-framework as in production."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from functions_framework import create_app
+
+from emulators.stack import REPO
+
+DATA = Path(__file__).parent / "data"
+
+
+def function_client(target: str, signature: str) -> Any:
+    """A Flask test client of ``functions/<target>/main.py``."""
+    app = create_app(target, str(REPO / "functions" / target / "main.py"), signature)
+    return app.test_client()
+
+
+@pytest.fixture
+def make_client() -> Callable[[str, str], Any]:
+    return function_client
+
+
+def push_envelope(name: str, *, data: bytes | None = None, **attributes: str) -> dict[str, Any]:
+    """A Pub/Sub push request body from ``data/<name>.json``."""
+    envelope: dict[str, Any] = copy.deepcopy(json.loads((DATA / f"{name}.json").read_text()))
+    if data is not None:
+        envelope["message"]["data"] = base64.b64encode(data).decode()
+    envelope["message"]["attributes"].update(attributes)
+    return envelope

@@ -1,0 +1,62 @@
+"""The soda_api function as functions-framework serves it."""
+
+from __future__ import annotations
+
+import pytest
+from lxml import etree
+
+from skycut.xsd import load_schema
+
+BASE = "/api/image/soda"
+
+
+@pytest.fixture
+def api(make_client):
+    return make_client("soda_api", "http")
+
+
+def test_capabilities_need_no_back_end_and_validate(api):
+    response = api.get(f"{BASE}/capabilities", headers={"X-Forwarded-Proto": "https",
+                                                         "X-Forwarded-Host": "sky.example.org"})
+    assert response.status_code == 200
+    doc = etree.fromstring(response.data)
+    assert load_schema("capabilities").validate(doc)
+    urls = {u.text for u in doc.iter("accessURL")}
+    assert f"https://sky.example.org{BASE}/sync" in urls
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_sync_validates_before_touching_any_back_end(api, method):
+    response = getattr(api, method)(f"{BASE}/sync", query_string={"pos": "CIRCLE 1 2"})
+    assert response.status_code == 400
+    assert response.content_type.startswith("text/plain")
+    assert response.get_data(as_text=True).startswith("UsageError: ")
+
+
+def test_unknown_paths_and_examples_are_404(api):
+    assert api.get(f"{BASE}/examples").status_code == 404
+    response = api.get("/elsewhere")
+    assert response.status_code == 404
+    assert response.get_data(as_text=True).startswith("NotFound: ")
+
+
+def test_wrong_method_is_405_with_a_label(api):
+    response = api.delete(f"{BASE}/sync")
+    assert response.status_code == 405
+    assert response.get_data(as_text=True).startswith("UsageError: ")
+
+
+def test_base_path_is_configurable(make_client, monkeypatch):
+    monkeypatch.setenv("SKYCUT_BASE_PATH", "/soda")
+    api = make_client("soda_api", "http")
+    assert api.get("/soda/capabilities").status_code == 200
+    assert api.get(f"{BASE}/capabilities").status_code == 404
+
+
+@pytest.mark.integration
+def test_sync_through_the_function_app(api, stack, http):
+    source_id = f"gs://{stack.config.sources_bucket}/sample/deepcoadd-i-0001.fits"
+    response = api.get(f"{BASE}/sync", query_string={"ID": source_id,
+                                                       "CIRCLE": "150.1 2.2 0.001"})
+    assert response.status_code == 303
+    assert http.get(response.headers["Location"], timeout=30).content[:9] == b"SIMPLE  ="
