@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -41,6 +42,7 @@ def wait_for_http(url: str, *, timeout: float, process: ManagedProcess | None = 
     ------
     StackStartError
         If it does not answer within ``timeout`` or its process exits.
+
     """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -106,9 +108,7 @@ class ManagedProcess:
             except subprocess.TimeoutExpired:
                 continue
             # the leader is gone; make sure no child (e.g. a JVM) outlives it
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(pgid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             break
         self._popen = None

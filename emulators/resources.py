@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -36,18 +37,16 @@ def create_topics_and_subscriptions(
     The push URL ends with the topic path so functions-framework gives the
     CloudEvent the topic as its source, as in production.
     """
-    from google.cloud import pubsub_v1
+    from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
     with client_environment(env):
         publisher = pubsub_v1.PublisherClient()
         subscriber = pubsub_v1.SubscriberClient()
         for topic, endpoint in push.items():
             topic_path = publisher.topic_path(project_id, topic)
-            try:
+            with contextlib.suppress(gexc.AlreadyExists):
                 publisher.create_topic(name=topic_path)
-            except gexc.AlreadyExists:
-                pass
-            try:
+            with contextlib.suppress(gexc.AlreadyExists):
                 subscriber.create_subscription(
                     request={
                         "name": subscriber.subscription_path(project_id, f"{topic}-push"),
@@ -56,19 +55,15 @@ def create_topics_and_subscriptions(
                         "ack_deadline_seconds": _ACK_DEADLINE_SECONDS,
                     }
                 )
-            except gexc.AlreadyExists:
-                pass
         subscriber.close()
 
 
 def create_buckets(env: Mapping[str, str], names: list[str]) -> None:
     """Create the buckets (existing ones are kept, with their objects)."""
-    from google.cloud import storage
+    from google.cloud import storage  # type: ignore[attr-defined]
 
     with client_environment(env):
         client = storage.Client(project=env.get("SKYCUT_PROJECT_ID"))
         for name in names:
-            try:
+            with contextlib.suppress(gexc.Conflict):
                 client.create_bucket(name)
-            except gexc.Conflict:
-                pass

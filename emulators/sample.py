@@ -34,8 +34,9 @@ def upload_files(
     -------
     dict
         File name → the ID a SODA request uses for it.
+
     """
-    from google.cloud import storage
+    from google.cloud import storage  # type: ignore[attr-defined]
 
     ids = {}
     with client_environment(env):

@@ -65,10 +65,18 @@ class StackConfig:
 
     @classmethod
     def on_free_ports(cls, state_dir: Path, **overrides: object) -> StackConfig:
-        """A configuration whose every port is free now (for tests)."""
-        ports = {name: free_port() for name in (
-            "api_port", "worker_port", "bulk_port", "pubsub_port", "firestore_port",
-            "storage_port")}
+        """Return a configuration whose every port is free now (for tests)."""
+        ports = {
+            name: free_port()
+            for name in (
+                "api_port",
+                "worker_port",
+                "bulk_port",
+                "pubsub_port",
+                "firestore_port",
+                "storage_port",
+            )
+        }
         return replace(cls(state_dir=state_dir), **ports, **overrides)  # type: ignore[arg-type]
 
     @property
@@ -82,7 +90,7 @@ class StackConfig:
         return f"http://{self.host}:{self.storage_port}"
 
     def client_env(self) -> dict[str, str]:
-        """The environment a client of this stack needs (what ``.skycut/env`` exports)."""
+        """Return the environment a client of this stack needs (what ``.skycut/env`` exports)."""
         return {
             "PUBSUB_EMULATOR_HOST": f"{self.host}:{self.pubsub_port}",
             "FIRESTORE_EMULATOR_HOST": f"{self.host}:{self.firestore_port}",
@@ -124,16 +132,29 @@ class Stack:
         ------
         StackStartError
             If a prerequisite is missing or a part does not come up.
+
         """
         problems = missing_prerequisites()
         if problems:
             raise StackStartError("cannot start the stack:\n  " + "\n  ".join(problems))
         cfg = self.config
-        busy = [p for p in (cfg.api_port, cfg.worker_port, cfg.bulk_port, cfg.pubsub_port,
-                            cfg.firestore_port, cfg.storage_port) if not port_is_free(p)]
+        busy = [
+            p
+            for p in (
+                cfg.api_port,
+                cfg.worker_port,
+                cfg.bulk_port,
+                cfg.pubsub_port,
+                cfg.firestore_port,
+                cfg.storage_port,
+            )
+            if not port_is_free(p)
+        ]
         if busy:
-            raise StackStartError(f"ports already in use on {cfg.host}: {busy}; "
-                                  "is another stack running? (ports are options of the command)")
+            raise StackStartError(
+                f"ports already in use on {cfg.host}: {busy}; "
+                "is another stack running? (ports are options of the command)"
+            )
         try:
             self._start_all(progress=progress)
         except BaseException:
@@ -150,23 +171,64 @@ class Stack:
         env = cfg.client_env()
         t0 = time.monotonic()
         self._say(progress, "starting Pub/Sub, Firestore and Cloud Storage emulators")
-        pubsub = self._spawn("pubsub", [
-            "gcloud", "beta", "emulators", "pubsub", "start",
-            f"--host-port={cfg.host}:{cfg.pubsub_port}", f"--project={cfg.project_id}",
-        ], logs)
-        firestore = self._spawn("firestore", [
-            "gcloud", "emulators", "firestore", "start",
-            f"--host-port={cfg.host}:{cfg.firestore_port}", f"--project={cfg.project_id}",
-        ], logs)
+        pubsub = self._spawn(
+            "pubsub",
+            [
+                "gcloud",
+                "beta",
+                "emulators",
+                "pubsub",
+                "start",
+                f"--host-port={cfg.host}:{cfg.pubsub_port}",
+                f"--project={cfg.project_id}",
+            ],
+            logs,
+        )
+        firestore = self._spawn(
+            "firestore",
+            [
+                "gcloud",
+                "emulators",
+                "firestore",
+                "start",
+                f"--host-port={cfg.host}:{cfg.firestore_port}",
+                f"--project={cfg.project_id}",
+            ],
+            logs,
+        )
         gcs_root = cfg.state_dir / "gcs"
-        storage = self._spawn("storage", [
-            str(_fake_gcs_binary()), "-scheme", "http", "-host", cfg.host,
-            "-port", str(cfg.storage_port), "-public-host", f"{cfg.host}:{cfg.storage_port}",
-            "-external-url", cfg.storage_url, "-backend", "filesystem",
-            "-filesystem-root", str(gcs_root), "-log-level", "warn",
-            "-event.pubsub-project-id", cfg.project_id, "-event.pubsub-topic", cfg.drop_topic,
-            "-event.bucket", cfg.drop_bucket, "-event.list", "finalize",
-        ], logs, env={"PUBSUB_EMULATOR_HOST": env["PUBSUB_EMULATOR_HOST"]})
+        storage = self._spawn(
+            "storage",
+            [
+                str(_fake_gcs_binary()),
+                "-scheme",
+                "http",
+                "-host",
+                cfg.host,
+                "-port",
+                str(cfg.storage_port),
+                "-public-host",
+                f"{cfg.host}:{cfg.storage_port}",
+                "-external-url",
+                cfg.storage_url,
+                "-backend",
+                "filesystem",
+                "-filesystem-root",
+                str(gcs_root),
+                "-log-level",
+                "warn",
+                "-event.pubsub-project-id",
+                cfg.project_id,
+                "-event.pubsub-topic",
+                cfg.drop_topic,
+                "-event.bucket",
+                cfg.drop_bucket,
+                "-event.list",
+                "finalize",
+            ],
+            logs,
+            env={"PUBSUB_EMULATOR_HOST": env["PUBSUB_EMULATOR_HOST"]},
+        )
         wait_for_http(f"http://{cfg.host}:{cfg.pubsub_port}/", timeout=60, process=pubsub)
         wait_for_http(f"http://{cfg.host}:{cfg.firestore_port}/", timeout=60, process=firestore)
         wait_for_http(f"{cfg.storage_url}/storage/v1/b", timeout=30, process=storage)
@@ -178,11 +240,31 @@ class Stack:
         ]
         started = []
         for target, signature, port, extra in functions:
-            started.append((self._spawn(target, [
-                sys.executable, "-m", "functions_framework", "--target", target,
-                "--source", str(REPO / "functions" / target / "main.py"),
-                "--signature-type", signature, "--host", cfg.host, "--port", str(port),
-            ], logs, env={**env, **extra}), port))
+            started.append(
+                (
+                    self._spawn(
+                        target,
+                        [
+                            sys.executable,
+                            "-m",
+                            "functions_framework",
+                            "--target",
+                            target,
+                            "--source",
+                            str(REPO / "functions" / target / "main.py"),
+                            "--signature-type",
+                            signature,
+                            "--host",
+                            cfg.host,
+                            "--port",
+                            str(port),
+                        ],
+                        logs,
+                        env={**env, **extra},
+                    ),
+                    port,
+                )
+            )
         create_topics_and_subscriptions(
             env,
             project_id=cfg.project_id,
@@ -201,10 +283,12 @@ class Stack:
         self.write_env_file()
         self._say(progress, f"ready in {time.monotonic() - t0:.1f} s")
 
-    def _spawn(self, name: str, argv: list[str], logs: Path,
-               env: dict[str, str] | None = None) -> ManagedProcess:
-        process = ManagedProcess(name=name, argv=argv, log_path=logs / f"{name}.log",
-                                 env=env or {}, cwd=REPO)
+    def _spawn(
+        self, name: str, argv: list[str], logs: Path, env: dict[str, str] | None = None
+    ) -> ManagedProcess:
+        process = ManagedProcess(
+            name=name, argv=argv, log_path=logs / f"{name}.log", env=env or {}, cwd=REPO
+        )
         process.start()
         self.processes.append(process)
         return process
@@ -225,7 +309,7 @@ class Stack:
 
 
 def banner(stack: Stack) -> str:
-    """The text printed once the stack is ready: where it is and how to call it."""
+    """Return the text printed once the stack is ready: where it is and how to call it."""
     cfg = stack.config
     example_id = f"gs://{cfg.sources_bucket}/sample/<file>.fits"
     ra, dec = 150.1, 2.2
@@ -236,11 +320,11 @@ def banner(stack: Stack) -> str:
     return f"""
 skycut is running.
   SODA base URL : {cfg.base_url}
-  environment   : {cfg.state_dir / 'env'}  (source it to talk to the stack)
-  logs          : {cfg.state_dir / 'logs'}/
+  environment   : {cfg.state_dir / "env"}  (source it to talk to the stack)
+  logs          : {cfg.state_dir / "logs"}/
 
 Try it:
-  curl -L -o cutout.fits '{cfg.base_url}/sync?ID={example_id}&POS={pos.replace(' ', '%20')}'
+  curl -L -o cutout.fits '{cfg.base_url}/sync?ID={example_id}&POS={pos.replace(" ", "%20")}'
 
   python -c "
 from pyvo.dal.adhoc import SodaQuery
@@ -257,17 +341,34 @@ def main(argv: list[str] | None = None) -> int:
     """Run the stack in the foreground until Ctrl-C."""
     parser = argparse.ArgumentParser(description="Run skycut on the local emulators.")
     defaults = StackConfig()
-    for name in ("api_port", "worker_port", "bulk_port", "pubsub_port", "firestore_port",
-                 "storage_port"):
-        parser.add_argument(f"--{name.replace('_', '-')}", type=int,
-                            default=getattr(defaults, name))
+    for name in (
+        "api_port",
+        "worker_port",
+        "bulk_port",
+        "pubsub_port",
+        "firestore_port",
+        "storage_port",
+    ):
+        parser.add_argument(
+            f"--{name.replace('_', '-')}", type=int, default=getattr(defaults, name)
+        )
     parser.add_argument("--base-path", default=defaults.base_path)
     parser.add_argument("--no-sample", action="store_true", help="do not load the sample survey")
     args = parser.parse_args(argv)
     config = replace(
         defaults,
-        **{n: getattr(args, n) for n in ("api_port", "worker_port", "bulk_port", "pubsub_port",
-                                         "firestore_port", "storage_port", "base_path")},
+        **{
+            n: getattr(args, n)
+            for n in (
+                "api_port",
+                "worker_port",
+                "bulk_port",
+                "pubsub_port",
+                "firestore_port",
+                "storage_port",
+                "base_path",
+            )
+        },
         load_sample=not args.no_sample,
     )
     stack = Stack(config)
@@ -282,8 +383,9 @@ def main(argv: list[str] | None = None) -> int:
         while True:
             for process in stack.processes:
                 if process.exited():
-                    print(f"[skycut] {process.name} stopped; see {process.log_path}",
-                          file=sys.stderr)
+                    print(
+                        f"[skycut] {process.name} stopped; see {process.log_path}", file=sys.stderr
+                    )
                     return 1
             time.sleep(1)
     except StackStartError as e:

@@ -34,8 +34,9 @@ def _drop_object(event: CloudEvent) -> DropObject | None:
             generation=str(attributes.get("objectGeneration", "0")),
         )
     if "bucket" in data and "name" in data:  # an Eventarc storage.object.v1.finalized event
-        return DropObject(bucket=data["bucket"], name=data["name"],
-                          generation=str(data.get("generation", "0")))
+        return DropObject(
+            bucket=data["bucket"], name=data["name"], generation=str(data.get("generation", "0"))
+        )
     return None
 
 

@@ -35,7 +35,7 @@ class Clients:
     @cached_property
     def publisher(self) -> Any:
         """The Pub/Sub publisher, batching messages client-side."""
-        from google.cloud import pubsub_v1
+        from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
         return pubsub_v1.PublisherClient(
             batch_settings=pubsub_v1.types.BatchSettings(max_messages=100, max_latency=0.01)
@@ -44,7 +44,7 @@ class Clients:
     @cached_property
     def storage(self) -> Any:
         """The Cloud Storage client."""
-        from google.cloud import storage
+        from google.cloud import storage  # type: ignore[attr-defined]
 
         return storage.Client(project=self.settings.project_id)
 

@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from functions_framework import create_app
-
 from emulators.stack import REPO
+from functions_framework import create_app
 
 DATA = Path(__file__).parent / "data"
 

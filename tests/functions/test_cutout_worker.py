@@ -22,8 +22,7 @@ def worker(make_client):
 
 
 def test_unreadable_message_is_acknowledged_not_retried(worker):
-    response = worker.post(TOPIC_PATH, json=push_envelope("pubsub_push_envelope",
-                                                          data=b"not json"))
+    response = worker.post(TOPIC_PATH, json=push_envelope("pubsub_push_envelope", data=b"not json"))
     assert response.status_code == 200
 
 
@@ -32,16 +31,27 @@ def test_job_message_runs_once_even_when_delivered_twice(worker, stack):
     clients = Clients(get_settings())
     job_id = f"fn-worker-{datetime.now(UTC).timestamp():.0f}"
     source_id = f"gs://{stack.config.sources_bucket}/sample/calexp-r-0001.fits"
-    tasks = [CutoutTask(index=0, source_id=source_id, circle=(150.05, 2.24, 0.001)),
-             CutoutTask(index=1, source_id=source_id, circle=(10.0, 10.0, 0.001))]
-    clients.jobs.create(JobRecord(job=Job(job_id=job_id, owner="dev",
-                                          phase=ExecutionPhase.QUEUED,
-                                          creation_time=datetime.now(UTC),
-                                          progress=Progress(total=2)), tasks=tasks))
+    tasks = [
+        CutoutTask(index=0, source_id=source_id, circle=(150.05, 2.24, 0.001)),
+        CutoutTask(index=1, source_id=source_id, circle=(10.0, 10.0, 0.001)),
+    ]
+    clients.jobs.create(
+        JobRecord(
+            job=Job(
+                job_id=job_id,
+                owner="dev",
+                phase=ExecutionPhase.QUEUED,
+                creation_time=datetime.now(UTC),
+                progress=Progress(total=2),
+            ),
+            tasks=tasks,
+        )
+    )
     body = JobMessage(job_id=job_id, tasks=tasks).model_dump_json().encode()
     for _ in range(2):
-        response = worker.post(TOPIC_PATH, json=push_envelope("pubsub_push_envelope",
-                                                              data=body, job_id=job_id))
+        response = worker.post(
+            TOPIC_PATH, json=push_envelope("pubsub_push_envelope", data=body, job_id=job_id)
+        )
         assert response.status_code == 200
     record = clients.jobs.load(job_id)
     assert record.job.phase == ExecutionPhase.COMPLETED

@@ -16,8 +16,10 @@ def api(make_client):
 
 
 def test_capabilities_need_no_back_end_and_validate(api):
-    response = api.get(f"{BASE}/capabilities", headers={"X-Forwarded-Proto": "https",
-                                                         "X-Forwarded-Host": "sky.example.org"})
+    response = api.get(
+        f"{BASE}/capabilities",
+        headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": "sky.example.org"},
+    )
     assert response.status_code == 200
     doc = etree.fromstring(response.data)
     assert load_schema("capabilities").validate(doc)
@@ -56,7 +58,6 @@ def test_base_path_is_configurable(make_client, monkeypatch):
 @pytest.mark.integration
 def test_sync_through_the_function_app(api, stack, http):
     source_id = f"gs://{stack.config.sources_bucket}/sample/deepcoadd-i-0001.fits"
-    response = api.get(f"{BASE}/sync", query_string={"ID": source_id,
-                                                       "CIRCLE": "150.1 2.2 0.001"})
+    response = api.get(f"{BASE}/sync", query_string={"ID": source_id, "CIRCLE": "150.1 2.2 0.001"})
     assert response.status_code == 303
     assert http.get(response.headers["Location"], timeout=30).content[:9] == b"SIMPLE  ="

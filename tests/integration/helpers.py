@@ -15,8 +15,8 @@ def check_cutout_against_source(cutout_bytes: bytes, source: Path) -> tuple[int,
     """Assert the cutout's pixels and WCS match the source's; return its (x0, y0)."""
     with fits.open(io.BytesIO(cutout_bytes)) as cut, fits.open(source) as src:
         image = cut["IMAGE"]
-        x0 = int(round(-image.header["LTV1"]))
-        y0 = int(round(-image.header["LTV2"]))
+        x0 = round(-image.header["LTV1"])
+        y0 = round(-image.header["LTV2"])
         ny, nx = image.data.shape
         assert_array_equal(image.data, src["IMAGE"].data[y0 : y0 + ny, x0 : x0 + nx])
         out_wcs = WCS(image.header)
@@ -26,7 +26,8 @@ def check_cutout_against_source(cutout_bytes: bytes, source: Path) -> tuple[int,
         assert_allclose(
             np.array(out_wcs.all_pix2world(xs, ys, 0)),
             np.array(src_wcs.all_pix2world(xs + x0, ys + y0, 0)),
-            rtol=0, atol=1e-9,
+            rtol=0,
+            atol=1e-9,
         )
     return x0, y0
 

@@ -24,11 +24,21 @@ def valid_uws(response):
 
 
 def test_async_job_runs_to_completion_with_one_result_per_combination(
-        base_url, http, stack, sample_dir):
+    base_url, http, stack, sample_dir
+):
     deep_id = f"gs://{stack.config.sources_bucket}/sample/{DEEP}"
-    created = http.post(f"{base_url}/async", allow_redirects=False, timeout=30, data=[
-        ("ID", deep_id), ("POS", "CIRCLE 150.1 2.2 0.001"), ("CIRCLE", "150.11 2.21 0.001"),
-        ("CIRCLE", "10 10 0.001"), ("RUNID", "integration-1")])
+    created = http.post(
+        f"{base_url}/async",
+        allow_redirects=False,
+        timeout=30,
+        data=[
+            ("ID", deep_id),
+            ("POS", "CIRCLE 150.1 2.2 0.001"),
+            ("CIRCLE", "150.11 2.21 0.001"),
+            ("CIRCLE", "10 10 0.001"),
+            ("RUNID", "integration-1"),
+        ],
+    )
     assert created.status_code == 303
     job_url = created.headers["Location"]
     assert job_url.startswith(f"{base_url}/async/")
@@ -38,8 +48,7 @@ def test_async_job_runs_to_completion_with_one_result_per_combination(
     assert pending.findtext("uws:runId", namespaces=NS) == "integration-1"
     assert http.get(f"{job_url}/phase", timeout=30).text == "PENDING"
 
-    run = http.post(f"{job_url}/phase", data={"PHASE": "RUN"}, allow_redirects=False,
-                    timeout=30)
+    run = http.post(f"{job_url}/phase", data={"PHASE": "RUN"}, allow_redirects=False, timeout=30)
     assert run.status_code == 303
     assert run.headers["Location"] == job_url
 
@@ -71,8 +80,12 @@ def test_async_job_runs_to_completion_with_one_result_per_combination(
 
 def test_run_at_creation_and_failed_job_reports_error(base_url, http, stack):
     missing = f"gs://{stack.config.sources_bucket}/sample/missing.fits"
-    created = http.post(f"{base_url}/async", allow_redirects=False, timeout=30,
-                        data={"ID": missing, "CIRCLE": "1 1 0.1", "PHASE": "RUN"})
+    created = http.post(
+        f"{base_url}/async",
+        allow_redirects=False,
+        timeout=30,
+        data={"ID": missing, "CIRCLE": "1 1 0.1", "PHASE": "RUN"},
+    )
     assert created.status_code == 303
     job_url = created.headers["Location"]
     job = valid_uws(http.get(job_url, params={"WAIT": 30, "PHASE": "QUEUED"}, timeout=60))
@@ -89,8 +102,9 @@ def test_run_at_creation_and_failed_job_reports_error(base_url, http, stack):
 
 
 def test_bad_parameters_are_refused_before_a_job_exists(base_url, http):
-    response = http.post(f"{base_url}/async", data={"ID": "gs://elsewhere/a.fits"},
-                         allow_redirects=False, timeout=30)
+    response = http.post(
+        f"{base_url}/async", data={"ID": "gs://elsewhere/a.fits"}, allow_redirects=False, timeout=30
+    )
     assert response.status_code == 400
     assert response.text.startswith("UsageError: ")
 
@@ -103,8 +117,9 @@ def test_unknown_job_is_404(base_url, http):
 
 def test_delete_forgets_the_job(base_url, http, stack):
     deep_id = f"gs://{stack.config.sources_bucket}/sample/{DEEP}"
-    job_url = http.post(f"{base_url}/async", data={"ID": deep_id}, allow_redirects=False,
-                        timeout=30).headers["Location"]
+    job_url = http.post(
+        f"{base_url}/async", data={"ID": deep_id}, allow_redirects=False, timeout=30
+    ).headers["Location"]
     deleted = http.delete(job_url, allow_redirects=False, timeout=30)
     assert deleted.status_code == 303
     assert deleted.headers["Location"] == f"{base_url}/async"

@@ -31,13 +31,14 @@ def wait_for_job(http, job_url, *, seconds):
     pytest.fail(f"{job_url} did not finish in {seconds} s")
 
 
-def test_dropped_csv_runs_every_good_row_and_reports_bad_ones(base_url, http, stack,
-                                                               sample_dir):
+def test_dropped_csv_runs_every_good_row_and_reports_bad_ones(base_url, http, stack, sample_dir):
     cfg = stack.config
     images = ["deepcoadd-i-0001.fits", "calexp-r-0001.fits", "calexp-g-0003.fits"]
     rows = [("id", "ra", "dec", "radius", "label")]
-    rows += [(f"gs://{cfg.sources_bucket}/sample/{name}", "150.1", "2.2", "0.001", name)
-             for name in images]
+    rows += [
+        (f"gs://{cfg.sources_bucket}/sample/{name}", "150.1", "2.2", "0.001", name)
+        for name in images
+    ]
     rows.append(("gs://not-allowed/x.fits", "150.1", "2.2", "0.001", "bad"))
     buffer = io.StringIO()
     csv.writer(buffer).writerows(rows)
@@ -48,8 +49,10 @@ def test_dropped_csv_runs_every_good_row_and_reports_bad_ones(base_url, http, st
     job = wait_for_job(http, f"{base_url}/async/{job_id}", seconds=60)
     assert job.findtext("uws:phase", namespaces=NS) == "COMPLETED"
     assert job.findtext("uws:ownerId", namespaces=NS) == "dev"
-    results = {r.get("id"): r.get(f"{{{NS['xlink']}}}href")
-               for r in job.findall("uws:results/uws:result", namespaces=NS)}
+    results = {
+        r.get("id"): r.get(f"{{{NS['xlink']}}}href")
+        for r in job.findall("uws:results/uws:result", namespaces=NS)
+    }
     assert len(results) == 4  # three cutouts and the errors report
     report = list(csv.DictReader(io.StringIO(http.get(results.pop("errors"), timeout=30).text)))
     assert [r["line"] for r in report] == ["5"]

@@ -25,8 +25,12 @@ def test_capabilities_point_at_this_service(base_url, http):
     doc = etree.fromstring(response.content)
     assert load_schema("capabilities").validate(doc)
     urls = {u.text for u in doc.iter("accessURL")}
-    assert {f"{base_url}/sync", f"{base_url}/async", f"{base_url}/capabilities",
-            f"{base_url}/availability"} <= urls
+    assert {
+        f"{base_url}/sync",
+        f"{base_url}/async",
+        f"{base_url}/capabilities",
+        f"{base_url}/availability",
+    } <= urls
 
 
 def test_examples_are_not_implemented_so_404(base_url, http):

@@ -26,8 +26,9 @@ def test_gateway_identity_prefers_email_then_sub(claims, expected):
     assert caller_identity({USERINFO_HEADER: userinfo(claims)}, settings) == expected
 
 
-@pytest.mark.parametrize("header", [None, "!!!not base64!!!", userinfo({"aud": "x"}),
-                                    userinfo(["a"])])
+@pytest.mark.parametrize(
+    "header", [None, "!!!not base64!!!", userinfo({"aud": "x"}), userinfo(["a"])]
+)
 def test_gateway_mode_refuses_missing_or_empty_identity(header):
     settings = Settings(trust_gateway_identity=True)
     headers = {} if header is None else {USERINFO_HEADER: header}

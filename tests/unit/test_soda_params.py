@@ -8,8 +8,9 @@ ID = "gs://skycut-sources/sample/a.fits"
 
 
 def parse(pairs, *, complete=True):
-    return parse_soda_request(group_params(pairs), allowed_buckets=BUCKETS,
-                              require_complete=complete)
+    return parse_soda_request(
+        group_params(pairs), allowed_buckets=BUCKETS, require_complete=complete
+    )
 
 
 @pytest.mark.parametrize("name", ["ID", "id", "Id", " iD "])
@@ -27,7 +28,9 @@ def test_pos_circle_and_circle_parameter_give_one_result_each():
     request = parse([("ID", ID), ("POS", "CIRCLE 150 2 0.01"), ("CIRCLE", "151 3 0.02")])
     combos = request.combinations()
     assert [(c.circle.ra, c.circle.dec, c.circle.radius) for c in combos] == [
-        (151.0, 3.0, 0.02), (150.0, 2.0, 0.01)]
+        (151.0, 3.0, 0.02),
+        (150.0, 2.0, 0.01),
+    ]
 
 
 def test_combinations_are_ids_times_stencils():
@@ -64,8 +67,14 @@ def test_circle_at_360_wraps_to_zero():
 
 def test_repeated_single_valued_parameter_is_refused():
     with pytest.raises(MultiValuedParamNotSupportedError) as info:
-        parse([("ID", ID), ("CIRCLE", "1 2 0.1"), ("RESPONSEFORMAT", "application/fits"),
-               ("responseformat", "application/fits")])
+        parse(
+            [
+                ("ID", ID),
+                ("CIRCLE", "1 2 0.1"),
+                ("RESPONSEFORMAT", "application/fits"),
+                ("responseformat", "application/fits"),
+            ]
+        )
     assert info.value.to_text().startswith("MultiValuedParamNotSupported: ")
 
 

@@ -51,8 +51,11 @@ _RULES = [
     Rule("/async/<job_id>/results/<result_id>", endpoint="result", methods=["GET"]),
     Rule("/async/<job_id>/parameters", endpoint="parameters", methods=["GET", "POST"]),
     Rule("/async/<job_id>/error", endpoint="error", methods=["GET"]),
-    Rule("/async/<job_id>/<any(owner, quote, executionduration, destruction):atom>",
-         endpoint="atom", methods=["GET"]),
+    Rule(
+        "/async/<job_id>/<any(owner, quote, executionduration, destruction):atom>",
+        endpoint="atom",
+        methods=["GET"],
+    ),
 ]
 
 
@@ -83,8 +86,10 @@ class SodaApi:
         self._settings = clients.settings
         self._service = SodaService(clients=clients)
         self._map = Map(
-            [Rule(self._settings.base_path + r.rule, endpoint=r.endpoint, methods=r.methods)
-             for r in _RULES],
+            [
+                Rule(self._settings.base_path + r.rule, endpoint=r.endpoint, methods=r.methods)
+                for r in _RULES
+            ],
             strict_slashes=False,
         )
         self._started = datetime.now(UTC)
@@ -123,8 +128,12 @@ class SodaApi:
         job = record.job
         job_url = self._job_url(request, job.job_id)
         job.results = [
-            JobResult(result_id=r.result_id, href=f"{job_url}/results/{r.result_id}",
-                      mime_type=r.mime_type, size=r.size)
+            JobResult(
+                result_id=r.result_id,
+                href=f"{job_url}/results/{r.result_id}",
+                mime_type=r.mime_type,
+                size=r.size,
+            )
             for r in self._service.results(job.job_id)
         ]
         return job
@@ -134,8 +143,11 @@ class SodaApi:
         outcome = self._service.sync(_params(request), owner=self._owner(request))
         result = outcome.result
         if outcome.record.job.phase == ExecutionPhase.ERROR or result is None:
-            message = (outcome.record.job.error.message if outcome.record.job.error
-                       else "Error: the cutout failed")
+            message = (
+                outcome.record.job.error.message
+                if outcome.record.job.error
+                else "Error: the cutout failed"
+            )
             status = 400 if message.startswith(("UsageError", "MultiValued")) else 500
             return _text(message + "\n", status)
         if result.status == "no_overlap":
@@ -146,12 +158,20 @@ class SodaApi:
 
     def _availability(self, request: Request) -> Response:
         notes = check_backends(self._clients)
-        return _xml(availability_xml(available=not notes, up_since=self._started,
-                                     notes=notes or ["all back ends reachable"]))
+        return _xml(
+            availability_xml(
+                available=not notes,
+                up_since=self._started,
+                notes=notes or ["all back ends reachable"],
+            )
+        )
 
     def _capabilities(self, request: Request) -> Response:
-        return _xml(capabilities_xml(base_url=service_base_url(request, self._settings),
-                                     parameters=_SUPPORTED_PARAMETERS))
+        return _xml(
+            capabilities_xml(
+                base_url=service_base_url(request, self._settings), parameters=_SUPPORTED_PARAMETERS
+            )
+        )
 
     # -- UWS ---------------------------------------------------------------
     def _job_list(self, request: Request) -> Response:
@@ -194,8 +214,7 @@ class SodaApi:
                 except ValueError as e:
                     raise UsageError("PHASE must be a UWS phase name") from e
             record = self._service.wait(record, seconds=seconds, phase=phase)
-        return _xml(job_xml(self._with_results(request, record),
-                            base_url=self._async_url(request)))
+        return _xml(job_xml(self._with_results(request, record), base_url=self._async_url(request)))
 
     def _phase(self, request: Request, job_id: str) -> Response:
         owner = self._owner(request)
@@ -229,8 +248,9 @@ class SodaApi:
             self._service.parse(added, complete=False)
             params = [{"name": p.name, "value": p.value} for p in record.job.parameters]
             params += [{"name": n, "value": v} for n, v in added]
-            self._clients.jobs.update_pending(job_id, owner=self._owner(request),
-                                              fields={"parameters": params})
+            self._clients.jobs.update_pending(
+                job_id, owner=self._owner(request), fields={"parameters": params}
+            )
             return _redirect(self._job_url(request, job_id))
         return _xml(parameters_xml(record.job.parameters))
 
@@ -238,8 +258,11 @@ class SodaApi:
         record = self._record(request, job_id)
         if record.job.error is None:
             raise NotFoundError(f"job {job_id} has no error")
-        return Response(error_votable(record.job.error.message), status=200,
-                        content_type="application/x-votable+xml")
+        return Response(
+            error_votable(record.job.error.message),
+            status=200,
+            content_type="application/x-votable+xml",
+        )
 
     def _atom(self, request: Request, job_id: str, atom: str) -> Response:
         job = self._record(request, job_id).job

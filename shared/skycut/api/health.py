@@ -17,17 +17,17 @@ def check_backends(clients: Clients) -> list[str]:
         clients.firestore.collection(settings.jobs_collection).document("_health").get(
             timeout=_TIMEOUT
         )
-    except Exception as e:  # noqa: BLE001 - any failure means unavailable
+    except Exception as e:
         notes.append(f"Firestore unreachable: {type(e).__name__}")
     try:
         clients.publisher.get_topic(
             request={"topic": f"projects/{settings.project_id}/topics/{settings.job_topic}"},
             timeout=_TIMEOUT,
         )
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         notes.append(f"Pub/Sub unreachable: {type(e).__name__}")
     try:
         clients.storage.get_bucket(settings.results_bucket, timeout=_TIMEOUT)
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         notes.append(f"Cloud Storage unreachable: {type(e).__name__}")
     return notes

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping
+from typing import Protocol
 
 from skycut.config import Settings
 from skycut.errors import SkycutError
@@ -15,6 +15,10 @@ __all__ = ["USERINFO_HEADER", "AuthenticationError", "caller_identity"]
 USERINFO_HEADER = "X-Apigateway-Api-Userinfo"
 
 
+class _Headers(Protocol):
+    def get(self, key: str, /) -> str | None: ...
+
+
 class AuthenticationError(SkycutError):
     """The gateway's identity header is missing or unreadable."""
 
@@ -22,7 +26,7 @@ class AuthenticationError(SkycutError):
     status_code = 401
 
 
-def caller_identity(headers: Mapping[str, str], settings: Settings) -> str:
+def caller_identity(headers: _Headers, settings: Settings) -> str:
     """Return the caller's identity for job ownership.
 
     Behind API Gateway (``trust_gateway_identity``) the gateway has checked
@@ -34,6 +38,7 @@ def caller_identity(headers: Mapping[str, str], settings: Settings) -> str:
     ------
     AuthenticationError
         Behind the gateway, if the header is absent or carries no identity.
+
     """
     if not settings.trust_gateway_identity:
         return settings.dev_identity

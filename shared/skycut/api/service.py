@@ -82,6 +82,7 @@ class SodaService:
         ------
         ConflictError
             If the job is not PENDING (a job runs once).
+
         """
         record = self._clients.jobs.get_for(job_id, owner=owner)
         if record.job.phase in (ExecutionPhase.QUEUED, ExecutionPhase.EXECUTING):
@@ -113,8 +114,10 @@ class SodaService:
             message = "ServiceUnavailable: the job queue could not be reached"
             self._clients.jobs.update(
                 job_id,
-                {"phase": ExecutionPhase.ERROR.value,
-                 "error": {"message": message, "type": "transient"}},
+                {
+                    "phase": ExecutionPhase.ERROR.value,
+                    "error": {"message": message, "type": "transient"},
+                },
             )
             raise ServiceUnavailableError(message) from e
         return queued
@@ -141,15 +144,13 @@ class SodaService:
             If the request names more than one ID or stencil.
         ServiceUnavailableError
             If the job does not finish within the sync timeout.
-        """
 
+        """
         request = self.parse(pairs, complete=True)
         if len(request.sources) > 1:
             raise MultiValuedParamNotSupportedError("sync takes one ID; use async for several")
         if len(request.circles) > 1:
-            raise MultiValuedParamNotSupportedError(
-                "sync takes one stencil; use async for several"
-            )
+            raise MultiValuedParamNotSupportedError("sync takes one stencil; use async for several")
         record = self.create_job(pairs, owner=owner, run=True)
         job_id = record.job.job_id
         final = self._clients.jobs.wait(

@@ -33,9 +33,7 @@ class ParsedRows:
     bad: list[BadRow]
 
 
-def parse_csv_rows(
-    data: bytes, *, allowed_buckets: list[str], max_rows: int
-) -> ParsedRows:
+def parse_csv_rows(data: bytes, *, allowed_buckets: list[str], max_rows: int) -> ParsedRows:
     """Parse a CSV with a header row naming ``id, ra, dec, radius`` (and ``label``).
 
     Raises
@@ -43,6 +41,7 @@ def parse_csv_rows(
     UsageError
         If the file is not UTF-8 text, lacks a required column or has more
         than ``max_rows`` rows (the whole file is refused).
+
     """
     try:
         text = data.decode("utf-8-sig")

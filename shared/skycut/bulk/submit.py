@@ -57,12 +57,17 @@ class BulkSubmitter:
         -------
         str or None
             The job id, or None if the object is not a bulk request.
+
         """
         settings = self._clients.settings
         owner = owner_of(drop.name)
         if drop.bucket != settings.drop_bucket or owner is None:
-            log(logging.WARNING, "drop object ignored: not incoming/<owner>/<file>",
-                bucket=drop.bucket, object=drop.name)
+            log(
+                logging.WARNING,
+                "drop object ignored: not incoming/<owner>/<file>",
+                bucket=drop.bucket,
+                object=drop.name,
+            )
             return None
         job_id = bulk_job_id(drop)
         store = self._clients.jobs
@@ -86,8 +91,9 @@ class BulkSubmitter:
         )
         data = self._clients.storage.bucket(drop.bucket).blob(drop.name).download_as_bytes()
         try:
-            rows = parse_csv_rows(data, allowed_buckets=settings.source_buckets,
-                                  max_rows=settings.max_bulk_rows)
+            rows = parse_csv_rows(
+                data, allowed_buckets=settings.source_buckets, max_rows=settings.max_bulk_rows
+            )
         except SkycutError as e:
             job.phase = ExecutionPhase.ERROR
             job.end_time = now
@@ -107,8 +113,14 @@ class BulkSubmitter:
             self._attach_errors(job_id, rows.bad)
         if rows.tasks:
             count = self._clients.queue.publish(job_id, rows.tasks)
-            log(logging.INFO, "bulk job submitted", job_id=job_id, tasks=len(rows.tasks),
-                bad_rows=len(rows.bad), messages=count)
+            log(
+                logging.INFO,
+                "bulk job submitted",
+                job_id=job_id,
+                tasks=len(rows.tasks),
+                bad_rows=len(rows.bad),
+                messages=count,
+            )
         return job_id
 
     def _attach_errors(self, job_id: str, bad: list[BadRow]) -> None:
@@ -124,8 +136,15 @@ class BulkSubmitter:
         size = results.write(name, data, content_type="text/csv")
         self._clients.jobs.attach_result(
             job_id,
-            StoredResult(result_id="errors", index=-1, status="error", bucket=results.bucket_name,
-                         object_name=name, mime_type="text/csv", size=size,
-                         message=f"{len(bad)} row(s) could not be used",
-                         created=datetime.now(UTC)),
+            StoredResult(
+                result_id="errors",
+                index=-1,
+                status="error",
+                bucket=results.bucket_name,
+                object_name=name,
+                mime_type="text/csv",
+                size=size,
+                message=f"{len(bad)} row(s) could not be used",
+                created=datetime.now(UTC),
+            ),
         )

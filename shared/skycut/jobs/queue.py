@@ -25,6 +25,7 @@ class JobQueue:
         -------
         int
             The number of messages published.
+
         """
         futures = []
         for start in range(0, len(tasks), self._batch):

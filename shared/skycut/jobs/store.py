@@ -56,6 +56,7 @@ class JobStore:
         NotFoundError
             If there is no such job or it belongs to someone else (other
             users' jobs are invisible, not forbidden).
+
         """
         record = self.load(job_id)
         if record is None or record.job.owner != owner:
@@ -106,10 +107,11 @@ class JobStore:
         ------
         NotFoundError
             If the job does not exist.
+
         """
         ref = self._jobs.document(job_id)
 
-        @firestore.transactional  # type: ignore[misc]
+        @firestore.transactional
         def attempt(transaction: firestore.Transaction) -> JobRecord | None:
             snap = ref.get(transaction=transaction)
             if not snap.exists:
@@ -148,6 +150,7 @@ class JobStore:
         ------
         PermissionDeniedError
             If the job has left PENDING.
+
         """
         self.get_for(job_id, owner=owner)
         changed = self.transition(
@@ -179,6 +182,7 @@ class JobStore:
         bool
             False if this result was already recorded (a duplicate delivery),
             in which case the progress is left alone.
+
         """
         ref = self._jobs.document(job_id)
         try:
@@ -219,6 +223,7 @@ class JobStore:
         -------
         JobRecord or None
             The job as last seen (or None if it disappeared).
+
         """
         done = threading.Event()
         latest: list[JobRecord | None] = [None]
@@ -236,5 +241,5 @@ class JobStore:
         try:
             done.wait(timeout)
         finally:
-            watch.unsubscribe()
+            watch.unsubscribe()  # type: ignore[no-untyped-call]
         return latest[0]

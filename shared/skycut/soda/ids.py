@@ -48,6 +48,7 @@ def parse_source_id(text: str, *, allowed_buckets: Collection[str]) -> SourceRef
     UsageError
         If the ID is not of the form ``gs://<allowed bucket>/<object>`` or the
         object name is unsafe.
+
     """
     expected = f"expected gs://<bucket>/<object> with bucket one of {sorted(allowed_buckets)}"
     if not text.startswith(_SCHEME):

@@ -41,6 +41,7 @@ def group_params(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
     UsageError
         If a name or value holds control characters (they could not be shown
         back in the job's XML).
+
     """
     grouped: dict[str, list[str]] = {}
     for name, value in pairs:
@@ -82,6 +83,7 @@ def parse_circle(text: str, *, what: str = "CIRCLE") -> Circle:
     UsageError
         If the text is not three finite numbers with lon in [0, 360],
         lat in [-90, 90] and radius in (0, 180].
+
     """
     ra, dec, radius = _numbers(text, what=what, count=3)
     if not 0.0 <= ra <= 360.0:
@@ -100,8 +102,7 @@ def _parse_pos(text: str) -> Circle:
     if shape in ("RANGE", "POLYGON"):
         raise UsageError(f"POS {shape} is not supported yet; use POS=CIRCLE <ra> <dec> <radius>")
     raise UsageError(
-        f"POS {text!r} must start with CIRCLE, RANGE or POLYGON, "
-        "e.g. POS=CIRCLE 150.1 2.2 0.01"
+        f"POS {text!r} must start with CIRCLE, RANGE or POLYGON, e.g. POS=CIRCLE 150.1 2.2 0.01"
     )
 
 
@@ -123,7 +124,7 @@ class SodaRequest:
     run_id: str | None = None
 
     def combinations(self) -> list[CutoutSpec]:
-        """Every ID × stencil combination, in request order (SODA §6)."""
+        """Every ID-stencil combination, in request order (SODA §6)."""
         return [CutoutSpec(source=s, circle=c) for s, c in product(self.sources, self.circles)]
 
 
@@ -149,6 +150,7 @@ def parse_soda_request(
     ------
     UsageError
         On any malformed or missing value.
+
     """
     sources = tuple(
         parse_source_id(v, allowed_buckets=allowed_buckets) for v in params.get("ID", [])
@@ -164,9 +166,7 @@ def parse_soda_request(
     response_format = FITS
     if fmt_text is not None:
         if fmt_text not in _RESPONSE_FORMATS:
-            raise UsageError(
-                f"RESPONSEFORMAT {fmt_text!r} is not supported; use {FITS}"
-            )
+            raise UsageError(f"RESPONSEFORMAT {fmt_text!r} is not supported; use {FITS}")
         response_format = _RESPONSE_FORMATS[fmt_text]
     run_id = _single(params, "RUNID")
     if run_id is not None and len(run_id) > _MAX_RUNID:

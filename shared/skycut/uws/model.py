@@ -35,9 +35,7 @@ class ExecutionPhase(enum.StrEnum):
     ARCHIVED = "ARCHIVED"
 
 
-ACTIVE_PHASES = frozenset(
-    {ExecutionPhase.PENDING, ExecutionPhase.QUEUED, ExecutionPhase.EXECUTING}
-)
+ACTIVE_PHASES = frozenset({ExecutionPhase.PENDING, ExecutionPhase.QUEUED, ExecutionPhase.EXECUTING})
 FINAL_PHASES = frozenset(
     {
         ExecutionPhase.COMPLETED,

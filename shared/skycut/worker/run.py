@@ -52,6 +52,7 @@ class Worker:
         SkycutError
             A transient error (storage or Firestore unavailable): the message
             is not acknowledged and Pub/Sub delivers it again.
+
         """
         store = self.clients.jobs
         job_id = message.job_id
@@ -60,8 +61,12 @@ class Worker:
             ExecutionPhase.QUEUED,
             ExecutionPhase.EXECUTING,
         ):
-            log(logging.INFO, "job not runnable; message dropped", job_id=job_id,
-                phase=None if record is None else record.job.phase.value)
+            log(
+                logging.INFO,
+                "job not runnable; message dropped",
+                job_id=job_id,
+                phase=None if record is None else record.job.phase.value,
+            )
             return
         if record.job.phase == ExecutionPhase.QUEUED:
             store.transition(
@@ -95,11 +100,15 @@ class Worker:
             )
             index = self.headers.get(source.uri)
             if index is None:
-                index = scan_fits(reader, stop_after=named_image,
-                                  chunk_size=settings.header_chunk_bytes)
+                index = scan_fits(
+                    reader, stop_after=named_image, chunk_size=settings.header_chunk_bytes
+                )
                 self.headers.put(source.uri, index)
             cutout = cut_circle(
-                reader, Circle(*task.circle), source_id=task.source_id, index=index,
+                reader,
+                Circle(*task.circle),
+                source_id=task.source_id,
+                index=index,
             )
             name = f"jobs/{job_id}/{rid}.fits"
             size = writer.write(name, cutout.fits_bytes, content_type="application/fits")
@@ -114,14 +123,30 @@ class Worker:
             name = f"jobs/{job_id}/{rid}.txt"
             mime = "text/plain"
             size = writer.write(name, (message + "\n").encode(), content_type=mime)
-        log(logging.INFO, "cutout done", job_id=job_id, result_id=rid, status=status,
-            source=task.source_id, requests=stats.requests, bytes_read=stats.bytes,
-            seconds=round(time.monotonic() - started, 4))
+        log(
+            logging.INFO,
+            "cutout done",
+            job_id=job_id,
+            result_id=rid,
+            status=status,
+            source=task.source_id,
+            requests=stats.requests,
+            bytes_read=stats.bytes,
+            seconds=round(time.monotonic() - started, 4),
+        )
         return StoredResult(
-            result_id=rid, index=task.index, status=status,  # type: ignore[arg-type]
-            bucket=writer.bucket_name, object_name=name, mime_type=mime, size=size,
-            message=message, label=task.label, requests=stats.requests,
-            bytes_read=stats.bytes, created=datetime.now(UTC),
+            result_id=rid,
+            index=task.index,
+            status=status,  # type: ignore[arg-type]
+            bucket=writer.bucket_name,
+            object_name=name,
+            mime_type=mime,
+            size=size,
+            message=message,
+            label=task.label,
+            requests=stats.requests,
+            bytes_read=stats.bytes,
+            created=datetime.now(UTC),
         )
 
     def _finish_if_complete(self, job_id: str) -> None:
@@ -143,7 +168,8 @@ class Worker:
                     failed = store.results(job_id)
                     error_text.append(
                         failed[0].message or "Error: the cutout failed"
-                        if failed else "Error: the cutout failed"
+                        if failed
+                        else "Error: the cutout failed"
                     )
                 fields["phase"] = ExecutionPhase.ERROR.value
                 fields["error"] = {"message": error_text[0], "type": "fatal"}
@@ -151,5 +177,10 @@ class Worker:
 
         finished = store.change(job_id, decide)
         if finished is not None:
-            log(logging.INFO, "job finished", job_id=job_id, phase=finished.job.phase.value,
-                progress=None if finished.job.progress is None else asdict(finished.job.progress))
+            log(
+                logging.INFO,
+                "job finished",
+                job_id=job_id,
+                phase=finished.job.phase.value,
+                progress=None if finished.job.progress is None else asdict(finished.job.progress),
+            )
