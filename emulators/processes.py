@@ -14,7 +14,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["ManagedProcess", "StackStartError", "free_port", "wait_for_http"]
+__all__ = [
+    "ManagedProcess",
+    "StackStartError",
+    "free_port",
+    "kill_group",
+    "port_is_free",
+    "wait_for_http",
+]
 
 
 class StackStartError(RuntimeError):
@@ -27,6 +34,25 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+def kill_group(pgid: int, *, expect: str) -> bool:
+    """Kill process group ``pgid`` if its leader's command line contains ``expect``.
+
+    The check keeps a recycled process id of some unrelated program safe.
+    Returns False if there was nothing of ours to kill.
+    """
+    try:
+        cmdline = Path(f"/proc/{pgid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return False
+    if expect not in cmdline:
+        return False
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
 
 
 def port_is_free(port: int) -> bool:

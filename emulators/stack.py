@@ -23,6 +23,7 @@ from emulators.processes import (
     ManagedProcess,
     StackStartError,
     free_port,
+    kill_group,
     port_is_free,
     wait_for_http,
 )
@@ -77,7 +78,7 @@ class StackConfig:
                 "storage_port",
             )
         }
-        return replace(cls(state_dir=state_dir), **ports, **overrides)  # type: ignore[arg-type]
+        return replace(cls(state_dir=state_dir), **{**ports, **overrides})  # type: ignore[arg-type]
 
     @property
     def base_url(self) -> str:
@@ -134,6 +135,9 @@ class Stack:
             If a prerequisite is missing or a part does not come up.
 
         """
+        leftovers = self.stop_leftovers()
+        if leftovers:
+            self._say(progress, f"stopped {leftovers} process group(s) left by an earlier run")
         problems = missing_prerequisites()
         if problems:
             raise StackStartError("cannot start the stack:\n  " + "\n  ".join(problems))
@@ -291,12 +295,45 @@ class Stack:
         )
         process.start()
         self.processes.append(process)
+        self._record_groups()
         return process
+
+    @property
+    def _groups_file(self) -> Path:
+        return self.config.state_dir / "process-groups"
+
+    def _record_groups(self) -> None:
+        # Written as processes start, so a stack killed with SIGKILL leaves a
+        # list the next start can clean up.
+        self._groups_file.parent.mkdir(parents=True, exist_ok=True)
+        self._groups_file.write_text(
+            "".join(f"{p.pid} {p.argv[0]}\n" for p in self.processes if p.pid)
+        )
 
     def stop(self) -> None:
         """Stop every process this stack started, newest first."""
         while self.processes:
             self.processes.pop().stop()
+        self._groups_file.unlink(missing_ok=True)
+
+    def stop_leftovers(self) -> int:
+        """Stop the processes a previous stack in this state folder left running.
+
+        Returns
+        -------
+        int
+            How many process groups were still alive and have been stopped.
+
+        """
+        if not self._groups_file.exists():
+            return 0
+        stopped = 0
+        for line in self._groups_file.read_text().splitlines():
+            pid, _, program = line.partition(" ")
+            if pid.isdigit() and kill_group(int(pid), expect=program):
+                stopped += 1
+        self._groups_file.unlink(missing_ok=True)
+        return stopped
 
     def write_env_file(self) -> Path:
         """Write ``<state_dir>/env``: shell ``export`` lines for clients of this stack."""
@@ -377,6 +414,7 @@ def main(argv: list[str] | None = None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, interrupt)  # also when started with SIGINT ignored (nohup, &)
     try:
         stack.start(progress=True)
         print(banner(stack), flush=True)
@@ -395,6 +433,9 @@ def main(argv: list[str] | None = None) -> int:
         print("\n[skycut] stopping", flush=True)
         return 0
     finally:
+        # A second Ctrl-C (or uv forwarding the signal again) must not cut the cleanup short.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         stack.stop()
 
 

@@ -1,0 +1,204 @@
+# One service account per function, plus one per caller that invokes a
+# function (the gateway, each Pub/Sub push subscription) and one for the
+# function builds. Every grant is a single member on the narrowest resource
+# that carries the permission: a bucket, a topic, a subscription, a service.
+# Firestore has no finer IAM than the project, so datastore.user is there.
+
+resource "google_service_account" "function" {
+  for_each     = local.function_names
+  project      = var.project_id
+  account_id   = replace(each.value, "_", "-")
+  display_name = "skycut ${each.key} function"
+  description  = "Runtime identity of the ${each.key} Cloud Function."
+}
+
+resource "google_service_account" "push" {
+  for_each     = toset(["cutout_worker", "bulk_submit"])
+  project      = var.project_id
+  account_id   = "${local.prefix}-push-${each.key == "cutout_worker" ? "worker" : "bulk"}"
+  display_name = "skycut Pub/Sub push to ${each.key}"
+  description  = "OIDC identity of the Pub/Sub push subscription that invokes ${each.key}."
+}
+
+resource "google_service_account" "gateway" {
+  project      = var.project_id
+  account_id   = "${local.prefix}-gateway"
+  display_name = "skycut API Gateway backend"
+  description  = "Identity API Gateway uses to invoke the soda_api function."
+}
+
+resource "google_service_account" "build" {
+  project      = var.project_id
+  account_id   = "${local.prefix}-build"
+  display_name = "skycut function builds"
+  description  = "Cloud Build identity that turns the source bundles into function images."
+}
+
+# -- Firestore: every function reads and writes jobs --------------------------
+resource "google_project_iam_member" "datastore_user" {
+  for_each = google_service_account.function
+  project  = var.project_id
+  role     = "roles/datastore.user"
+  member   = each.value.member
+}
+
+# -- soda_api -----------------------------------------------------------------
+resource "google_pubsub_topic_iam_member" "api_publishes_jobs" {
+  project = var.project_id
+  topic   = google_pubsub_topic.this["jobs"].name
+  role    = "roles/pubsub.publisher"
+  member  = google_service_account.function["soda_api"].member
+}
+
+# VOSI availability reads the job topic's metadata (publisher cannot).
+resource "google_pubsub_topic_iam_member" "api_views_jobs" {
+  project = var.project_id
+  topic   = google_pubsub_topic.this["jobs"].name
+  role    = "roles/pubsub.viewer"
+  member  = google_service_account.function["soda_api"].member
+}
+
+# Signed result URLs act with the signer's rights: the API must be able to read results.
+resource "google_storage_bucket_iam_member" "api_reads_results" {
+  bucket = google_storage_bucket.results.name
+  role   = "roles/storage.objectViewer"
+  member = google_service_account.function["soda_api"].member
+}
+
+# VOSI availability gets the results bucket's metadata (storage.buckets.get).
+resource "google_storage_bucket_iam_member" "api_gets_results_bucket" {
+  bucket = google_storage_bucket.results.name
+  role   = "roles/storage.legacyBucketReader"
+  member = google_service_account.function["soda_api"].member
+}
+
+# V4 signed URLs without a key file: the API signs through IAM signBlob as itself.
+resource "google_service_account_iam_member" "api_signs_as_itself" {
+  service_account_id = google_service_account.function["soda_api"].name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = google_service_account.function["soda_api"].member
+}
+
+# -- cutout_worker ------------------------------------------------------------
+resource "google_storage_bucket_iam_member" "worker_reads_sources" {
+  for_each = var.grant_source_bucket_access ? toset(var.source_buckets) : toset([])
+  bucket   = each.value
+  role     = "roles/storage.objectViewer"
+  member   = google_service_account.function["cutout_worker"].member
+}
+
+# objectUser, not objectCreator: a redelivered message rewrites the same
+# result object, and overwriting needs storage.objects.delete.
+resource "google_storage_bucket_iam_member" "worker_writes_results" {
+  bucket = google_storage_bucket.results.name
+  role   = "roles/storage.objectUser"
+  member = google_service_account.function["cutout_worker"].member
+}
+
+# -- bulk_submit --------------------------------------------------------------
+resource "google_storage_bucket_iam_member" "bulk_reads_drops" {
+  bucket = google_storage_bucket.drop.name
+  role   = "roles/storage.objectViewer"
+  member = google_service_account.function["bulk_submit"].member
+}
+
+# The bad-rows report (errors.csv), rewritten if a drop event is redelivered.
+resource "google_storage_bucket_iam_member" "bulk_writes_results" {
+  bucket = google_storage_bucket.results.name
+  role   = "roles/storage.objectUser"
+  member = google_service_account.function["bulk_submit"].member
+}
+
+resource "google_pubsub_topic_iam_member" "bulk_publishes_jobs" {
+  project = var.project_id
+  topic   = google_pubsub_topic.this["jobs"].name
+  role    = "roles/pubsub.publisher"
+  member  = google_service_account.function["bulk_submit"].member
+}
+
+# -- who may invoke which function ---------------------------------------------
+resource "google_cloud_run_v2_service_iam_member" "gateway_invokes_api" {
+  project  = var.project_id
+  location = var.region
+  name     = google_cloudfunctions2_function.this["soda_api"].service_config[0].service
+  role     = "roles/run.invoker"
+  member   = google_service_account.gateway.member
+}
+
+resource "google_cloud_run_v2_service_iam_member" "push_invokes" {
+  for_each = google_service_account.push
+  project  = var.project_id
+  location = var.region
+  name     = google_cloudfunctions2_function.this[each.key].service_config[0].service
+  role     = "roles/run.invoker"
+  member   = each.value.member
+}
+
+# -- Google-managed service agents ---------------------------------------------
+resource "google_project_service_identity" "pubsub" {
+  provider = google-beta
+  project  = var.project_id
+  service  = "pubsub.googleapis.com"
+
+  depends_on = [google_project_service.this]
+}
+
+data "google_storage_project_service_account" "gcs" {
+  project = var.project_id
+
+  depends_on = [google_project_service.this]
+}
+
+# Pub/Sub mints the push subscriptions' OIDC tokens (needed explicitly in
+# projects created before April 2021; harmless elsewhere).
+resource "google_service_account_iam_member" "pubsub_mints_push_tokens" {
+  for_each           = google_service_account.push
+  service_account_id = each.value.name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = "serviceAccount:${google_project_service_identity.pubsub.email}"
+}
+
+# Dead-lettering: Pub/Sub republishes to the dead-letter topic and acks the original.
+resource "google_pubsub_topic_iam_member" "pubsub_dead_letters" {
+  project = var.project_id
+  topic   = google_pubsub_topic.this["dead_letter"].name
+  role    = "roles/pubsub.publisher"
+  member  = "serviceAccount:${google_project_service_identity.pubsub.email}"
+}
+
+resource "google_pubsub_subscription_iam_member" "pubsub_acks_dead_letters" {
+  for_each     = google_pubsub_subscription.push
+  project      = var.project_id
+  subscription = each.value.name
+  role         = "roles/pubsub.subscriber"
+  member       = "serviceAccount:${google_project_service_identity.pubsub.email}"
+}
+
+# Cloud Storage publishes the drop bucket's OBJECT_FINALIZE notifications.
+resource "google_pubsub_topic_iam_member" "gcs_publishes_drops" {
+  project = var.project_id
+  topic   = google_pubsub_topic.this["drop"].name
+  role    = "roles/pubsub.publisher"
+  member  = "serviceAccount:${data.google_storage_project_service_account.gcs.email_address}"
+}
+
+# -- function builds -------------------------------------------------------------
+resource "google_project_iam_member" "build_logs" {
+  project = var.project_id
+  role    = "roles/logging.logWriter"
+  member  = google_service_account.build.member
+}
+
+resource "google_storage_bucket_iam_member" "build_reads_bundles" {
+  bucket = google_storage_bucket.bundles.name
+  role   = "roles/storage.objectViewer"
+  member = google_service_account.build.member
+}
+
+resource "google_artifact_registry_repository_iam_member" "build_pushes_images" {
+  project    = var.project_id
+  location   = google_artifact_registry_repository.functions.location
+  repository = google_artifact_registry_repository.functions.name
+  role       = "roles/artifactregistry.writer"
+  member     = google_service_account.build.member
+}

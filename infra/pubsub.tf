@@ -1,0 +1,103 @@
+# Pub/Sub, as in the local stack (emulators/resources.py): each topic is
+# delivered by an explicit push subscription to its function's URL plus the
+# topic path (so functions-framework's CloudEvent carries the topic as its
+# source). Explicit subscriptions rather than Eventarc triggers, because only
+# a subscription we own can carry a dead-letter policy, an exponential retry
+# policy and an ack deadline matched to the function's timeout.
+#
+#   jobs topic  --push-->  cutout_worker   (published by soda_api, bulk_submit)
+#   drop topic  --push-->  bulk_submit     (published by Cloud Storage, storage.tf)
+#   both, after max_delivery_attempts  -->  dead-letter topic --> dead-letter subscription
+
+resource "google_pubsub_topic" "this" {
+  #checkov:skip=CKV_GCP_83:Messages hold job ids and cutout parameters only; Google-managed encryption suffices.
+  for_each                   = local.topic_names
+  project                    = var.project_id
+  name                       = each.value
+  message_retention_duration = var.pubsub.message_retention
+
+  depends_on = [google_project_service.this]
+}
+
+locals {
+  # topic key => the function its push subscription delivers to
+  push_targets = {
+    jobs = "cutout_worker"
+    drop = "bulk_submit"
+  }
+}
+
+resource "google_pubsub_subscription" "push" {
+  for_each = local.push_targets
+  project  = var.project_id
+  name     = "${google_pubsub_topic.this[each.key].name}-push"
+  topic    = google_pubsub_topic.this[each.key].id
+
+  # For a push subscription this is how long Pub/Sub waits for the function's
+  # answer: the function's own timeout, so a slow batch is not redelivered
+  # while it still runs.
+  ack_deadline_seconds       = var.functions[each.value].timeout_seconds
+  message_retention_duration = var.pubsub.message_retention
+
+  push_config {
+    push_endpoint = "${google_cloudfunctions2_function.this[each.value].service_config[0].uri}/${google_pubsub_topic.this[each.key].id}"
+    oidc_token {
+      service_account_email = google_service_account.push[each.value].email
+      audience              = google_cloudfunctions2_function.this[each.value].service_config[0].uri
+    }
+  }
+
+  # A function that raises (a TRANSIENT error) gets the message again, later
+  # and later; after max_delivery_attempts it goes to the dead-letter topic.
+  retry_policy {
+    minimum_backoff = var.pubsub.minimum_backoff
+    maximum_backoff = var.pubsub.maximum_backoff
+  }
+
+  dead_letter_policy {
+    dead_letter_topic     = google_pubsub_topic.this["dead_letter"].id
+    max_delivery_attempts = var.pubsub.max_delivery_attempts
+  }
+
+  expiration_policy {
+    ttl = "" # never expire for inactivity
+  }
+
+  depends_on = [
+    google_cloud_run_v2_service_iam_member.push_invokes,
+    google_pubsub_topic_iam_member.pubsub_dead_letters,
+  ]
+}
+
+# Dead letters are kept, never dropped. By default they wait here to be
+# pulled (gcloud pubsub subscriptions pull); with
+# pubsub.push_dead_letters_to_worker they are pushed to cutout_worker, which
+# must then mark the job ERROR (see infra/README.md, "Dead letters").
+resource "google_pubsub_subscription" "dead_letter" {
+  project                    = var.project_id
+  name                       = google_pubsub_topic.this["dead_letter"].name
+  topic                      = google_pubsub_topic.this["dead_letter"].id
+  ack_deadline_seconds       = var.functions.cutout_worker.timeout_seconds
+  message_retention_duration = var.pubsub.dead_letter_retention
+  retain_acked_messages      = false
+
+  dynamic "push_config" {
+    for_each = var.pubsub.push_dead_letters_to_worker ? [google_cloudfunctions2_function.this["cutout_worker"].service_config[0].uri] : []
+    content {
+      push_endpoint = "${push_config.value}/${google_pubsub_topic.this["dead_letter"].id}"
+      oidc_token {
+        service_account_email = google_service_account.push["cutout_worker"].email
+        audience              = push_config.value
+      }
+    }
+  }
+
+  retry_policy {
+    minimum_backoff = var.pubsub.minimum_backoff
+    maximum_backoff = var.pubsub.maximum_backoff
+  }
+
+  expiration_policy {
+    ttl = ""
+  }
+}

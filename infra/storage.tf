@@ -1,0 +1,120 @@
+# Buckets skycut owns: results (cutouts, served through signed URLs), drop
+# (CSV files that start bulk jobs) and bundles (function source zips). The
+# source buckets are the user's and are only granted to the worker (iam.tf).
+
+resource "google_storage_bucket" "results" {
+  #checkov:skip=CKV_GCP_78:Results are written once and expire with their job; versions would keep deleted cutouts (and their cost) alive.
+  #checkov:skip=CKV_GCP_62:Access is audited by Cloud Audit Logs data-access logs; a usage-log bucket would add a bucket per bucket.
+  name                        = local.bucket_names.results
+  project                     = var.project_id
+  location                    = local.bucket_location
+  storage_class               = "STANDARD"
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+  force_destroy               = true # results are disposable; `terraform destroy` must not stall on them
+
+  versioning {
+    enabled = false
+  }
+
+  # A job lives at most destruction_days; its results at least that long.
+  lifecycle_rule {
+    condition {
+      age = var.result_ttl_days
+    }
+    action {
+      type = "Delete"
+    }
+  }
+
+  # Cutouts of an interrupted upload would otherwise be billed forever.
+  lifecycle_rule {
+    condition {
+      age = 1
+    }
+    action {
+      type = "AbortIncompleteMultipartUpload"
+    }
+  }
+
+  depends_on = [google_project_service.this]
+}
+
+resource "google_storage_bucket" "drop" {
+  #checkov:skip=CKV_GCP_78:Each drop is read once by bulk_submit; a new upload is a new job (new generation), old versions serve nothing.
+  #checkov:skip=CKV_GCP_62:Access is audited by Cloud Audit Logs data-access logs; a usage-log bucket would add a bucket per bucket.
+  name                        = local.bucket_names.drop
+  project                     = var.project_id
+  location                    = local.bucket_location
+  storage_class               = "STANDARD"
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+  force_destroy               = true
+
+  versioning {
+    enabled = false
+  }
+
+  # A processed drop is kept while its bulk job can still name it (SOURCE parameter).
+  lifecycle_rule {
+    condition {
+      age = var.drop_ttl_days
+    }
+    action {
+      type = "Delete"
+    }
+  }
+
+  depends_on = [google_project_service.this]
+}
+
+# Users upload to incoming/<owner>/<file>.csv; every finalized object is
+# announced on the drop topic, which pushes to bulk_submit (pubsub.tf).
+resource "google_storage_notification" "drop" {
+  bucket             = google_storage_bucket.drop.name
+  topic              = google_pubsub_topic.this["drop"].id
+  payload_format     = "JSON_API_V1"
+  event_types        = ["OBJECT_FINALIZE"]
+  object_name_prefix = "incoming/"
+
+  depends_on = [google_pubsub_topic_iam_member.gcs_publishes_drops]
+}
+
+resource "google_storage_bucket" "bundles" {
+  #checkov:skip=CKV_GCP_62:Only Cloud Build reads this bucket; Cloud Audit Logs cover it.
+  name                        = local.bucket_names.bundles
+  project                     = var.project_id
+  location                    = local.bucket_location
+  storage_class               = "STANDARD"
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+  force_destroy               = true
+
+  # Bundles are named by content hash; versioning keeps a replaced object
+  # recoverable for a rollback.
+  versioning {
+    enabled = true
+  }
+
+  lifecycle_rule {
+    condition {
+      num_newer_versions = 3
+      with_state         = "ARCHIVED"
+    }
+    action {
+      type = "Delete"
+    }
+  }
+
+  depends_on = [google_project_service.this]
+}
+
+# The bundles the builder wrote; their names carry the content hash, so a
+# changed bundle is a new object and redeploys its function.
+resource "google_storage_bucket_object" "bundle" {
+  for_each     = local.function_names
+  bucket       = google_storage_bucket.bundles.name
+  name         = local.bundles[each.key].zip
+  source       = "${var.bundle_dir}/${local.bundles[each.key].zip}"
+  content_type = "application/zip"
+}
