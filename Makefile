@@ -17,14 +17,14 @@ env: $(UV)  ## create .venv from uv.lock
 run: env  ## start emulators + functions + sample survey; Ctrl-C stops all
 	$(UV) run --frozen python -m emulators.stack $(ARGS)
 
-test: env  ## unit, function and integration tests (starts its own emulators)
+test: env lint  ## lint, type-check, then unit, function and integration tests (starts its own emulators)
 	$(UV) run --frozen pytest $(PYTEST_ARGS)
 
 unit: env
 	$(UV) run --frozen pytest tests/unit tests/functions $(PYTEST_ARGS)
 
 lint: env
-	$(UV) run --frozen ruff check shared functions emulators tests
+	$(UV) run --frozen ruff check shared functions emulators tests bench
 	$(UV) run --frozen mypy
 
 load: env  ## upload your FITS files to the running stack: make load FILES='a.fits b.fits'

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from emulators.stack import REPO, Stack, StackConfig
 
+from emulators.stack import REPO, Stack, StackConfig
 from skycut.config import get_settings
 
 

@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from emulators.stack import REPO
 from functions_framework import create_app
+
+from emulators.stack import REPO
 
 DATA = Path(__file__).parent / "data"
 
