@@ -49,6 +49,7 @@ def read_pixels(
     ------
     skycut.errors.UnsupportedSourceError
         If the file is truncated or the HDU cannot be read this way.
+
     """
     if hdu.is_compressed:
         raise UnsupportedSourceError(f"tile-compressed images are not supported yet ({hdu.name})")
@@ -60,7 +61,7 @@ def read_pixels(
     dtype = _stored_dtype(int(header["BITPIX"]))
     # One contiguous span from the first to the last needed element; the
     # read planner (cost model, coalescing, concurrency) replaces this.
-    strides = np.cumprod((1,) + shape[:0:-1])[::-1] * dtype.itemsize
+    strides = np.cumprod((1, *shape[:0:-1]))[::-1] * dtype.itemsize
     first = sum(int(s.start) * int(st) for s, st in zip(region, strides, strict=True))
     last = sum((int(s.stop) - 1) * int(st) for s, st in zip(region, strides, strict=True))
     start, stop = hdu.data_offset + first, hdu.data_offset + last + dtype.itemsize
