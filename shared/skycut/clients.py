@@ -13,6 +13,7 @@ from typing import Any
 
 from skycut.config import Settings
 from skycut.jobs.queue import JobQueue
+from skycut.jobs.service_state import ServiceState
 from skycut.jobs.store import JobStore
 from skycut.storage.gcs import ResultWriter
 
@@ -61,6 +62,11 @@ class Clients:
             topic_path=f"projects/{self.settings.project_id}/topics/{self.settings.job_topic}",
             tasks_per_message=self.settings.tasks_per_message,
         )
+
+    @cached_property
+    def service_state(self) -> ServiceState:
+        """The drain switch and throughput documents."""
+        return ServiceState(client=self.firestore, collection=self.settings.service_collection)
 
     @cached_property
     def results(self) -> ResultWriter:

@@ -53,6 +53,20 @@ class Settings(BaseSettings):
     destruction_days: float = Field(
         7.0, gt=0, description="Default (and maximum) lifetime of a job and its results."
     )
+    execution_duration_seconds: int = Field(
+        3600, gt=0, description="Default (and maximum) run time of a job before it is aborted."
+    )
+    wait_max_seconds: float = Field(
+        600.0, gt=0, description="Longest a UWS WAIT blocks (WAIT=-1 waits this long)."
+    )
+    service_collection: str = Field(
+        "skycut-service",
+        description=(
+            "Firestore collection of service-wide documents: 'status' (operators set "
+            "{available: false, note: ...} to drain: availability reports false and new "
+            "jobs are refused) and 'throughput' (measured cutout rate, for quotes)."
+        ),
+    )
     dev_identity: str = Field(
         "dev", description="Owner of requests when not running behind API Gateway."
     )

@@ -59,6 +59,7 @@ class SodaService:
     ) -> JobRecord:
         """Create an async job (PENDING, or QUEUED and published when ``run``)."""
         request = self.parse(pairs, complete=run)
+        self.refuse_if_draining()
         now = datetime.now(UTC)
         job = Job(
             job_id=uuid.uuid4().hex,
@@ -66,7 +67,9 @@ class SodaService:
             phase=ExecutionPhase.PENDING,
             creation_time=now,
             run_id=request.run_id,
+            execution_duration=self._settings.execution_duration_seconds,
             destruction=now + timedelta(days=self._settings.destruction_days),
+            quote=self._clients.service_state.quote(len(request.combinations())),
             parameters=[JobParameter(name, value) for name, value in pairs],
         )
         record = JobRecord(job=job, response_format=request.response_format)
@@ -104,6 +107,7 @@ class SodaService:
             fields={
                 "tasks": [t.model_dump() for t in tasks],
                 "progress": {"total": len(tasks), "done": 0, "failed": 0},
+                "quote": self._clients.service_state.quote(len(tasks)),
             },
         )
         if queued is None:
@@ -121,19 +125,6 @@ class SodaService:
             )
             raise ServiceUnavailableError(message) from e
         return queued
-
-    def abort(self, job_id: str, *, owner: str) -> JobRecord:
-        """Abort a job that has not finished (PHASE=ABORT)."""
-        record = self._clients.jobs.get_for(job_id, owner=owner)
-        changed = self._clients.jobs.transition(
-            job_id,
-            allowed_from=ACTIVE_PHASES | {ExecutionPhase.HELD, ExecutionPhase.SUSPENDED},
-            to=ExecutionPhase.ABORTED,
-            fields={"end_time": datetime.now(UTC)},
-        )
-        if changed is None:
-            raise ConflictError(f"job {job_id} is {record.job.phase} and cannot be aborted")
-        return changed
 
     def sync(self, pairs: Sequence[tuple[str, str]], *, owner: str) -> SyncOutcome:
         """Run one cutout as a job and wait for it (SODA {sync}).
@@ -165,6 +156,22 @@ class SodaService:
             )
         results = self._clients.jobs.results(job_id)
         return SyncOutcome(record=final, result=results[0] if results else None)
+
+    def refuse_if_draining(self) -> None:
+        """Refuse new work while operators drain the service.
+
+        Raises
+        ------
+        ServiceUnavailableError
+            If the service status document says it is unavailable.
+
+        """
+        status = self._clients.service_state.status()
+        if not status.available:
+            raise ServiceUnavailableError(
+                "the service is not accepting new jobs"
+                + (f": {status.note}" if status.note else "")
+            )
 
     def results(self, job_id: str) -> list[StoredResult]:
         """Return a job's stored results."""

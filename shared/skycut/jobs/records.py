@@ -118,6 +118,7 @@ class StoredResult:
     requests: int = 0
     bytes_read: int = 0
     created: datetime | None = None
+    expires: datetime | None = None
 
     def to_document(self) -> dict[str, Any]:
         """Return the Firestore document of this result."""
@@ -133,6 +134,8 @@ class StoredResult:
             "requests": self.requests,
             "bytes_read": self.bytes_read,
             "created": self.created,
+            # Firestore's TTL policy on this field removes the document with its job.
+            "destruction": self.expires,
         }
 
     @classmethod
@@ -151,4 +154,5 @@ class StoredResult:
             requests=int(doc.get("requests", 0)),
             bytes_read=int(doc.get("bytes_read", 0)),
             created=doc.get("created"),
+            expires=doc.get("destruction"),
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Collection, Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from google.api_core import exceptions as gexc
@@ -21,6 +21,12 @@ from skycut.jobs.records import JobRecord, StoredResult
 from skycut.uws.model import ExecutionPhase
 
 __all__ = ["JobStore"]
+
+
+def _destroyed(record: JobRecord) -> bool:
+    destruction = record.job.destruction
+    return destruction is not None and destruction <= datetime.now(UTC)
+
 
 _RESULTS = "results"
 
@@ -59,7 +65,7 @@ class JobStore:
 
         """
         record = self.load(job_id)
-        if record is None or record.job.owner != owner:
+        if record is None or record.job.owner != owner or _destroyed(record):
             raise NotFoundError(f"no job {job_id!r}")
         return record
 
@@ -80,6 +86,8 @@ class JobStore:
         for snap in query.stream():
             record = JobRecord.from_document(snap.id, snap.to_dict() or {})
             phase = record.job.phase
+            if _destroyed(record):
+                continue  # Firestore's TTL deletes it within a day; it is gone already
             if phases and phase not in phases:
                 continue
             if not phases and phase == ExecutionPhase.ARCHIVED:
@@ -166,12 +174,23 @@ class JobStore:
         """Set fields of a job unconditionally (times, quotes, counters)."""
         self._jobs.document(job_id).update(fields)
 
-    def delete(self, job_id: str) -> None:
-        """Forget a job and its result documents."""
-        ref = self._jobs.document(job_id)
-        for snap in ref.collection(_RESULTS).stream():
+    def delete(self, job_id: str) -> list[StoredResult]:
+        """Forget a job and its result documents; return the results it had."""
+        removed = self.delete_results(job_id)
+        self._jobs.document(job_id).delete()
+        return removed
+
+    def delete_results(self, job_id: str) -> list[StoredResult]:
+        """Remove every result document of a job; return what was removed."""
+        removed = []
+        for snap in self._jobs.document(job_id).collection(_RESULTS).stream():
+            removed.append(StoredResult.from_document(snap.id, snap.to_dict() or {}))
             snap.reference.delete()
-        ref.delete()
+        return removed
+
+    def delete_result(self, job_id: str, result_id: str) -> None:
+        """Remove one result document."""
+        self._jobs.document(job_id).collection(_RESULTS).document(result_id).delete()
 
     # -- results -----------------------------------------------------------
     def record_result(self, job_id: str, result: StoredResult) -> bool:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import contextlib
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -85,14 +86,34 @@ class ResultWriter:
         self._public = public_base_url.rstrip("/") if public_base_url else None
         self._ttl = timedelta(seconds=signed_url_seconds)
 
-    def write(self, object_name: str, data: bytes, *, content_type: str) -> int:
-        """Upload one result; return its size in bytes."""
+    def write(
+        self,
+        object_name: str,
+        data: bytes,
+        *,
+        content_type: str,
+        expires: datetime | None = None,
+    ) -> int:
+        """Upload one result; return its size in bytes.
+
+        ``expires`` becomes the object's Custom-Time, which the results bucket's
+        lifecycle rule (days since custom time = 0) deletes it after; the
+        bucket's age rule is the backstop for objects without one.
+        """
         blob = self._bucket.blob(object_name)
+        if expires is not None:
+            blob.custom_time = expires
         try:
             blob.upload_from_string(data, content_type=content_type)
         except _TRANSIENT as e:
             raise ServiceUnavailableError(f"storage unavailable writing {object_name}") from e
         return len(data)
+
+    def delete(self, object_names: list[str]) -> None:
+        """Delete result objects (missing ones are fine)."""
+        for name in object_names:
+            with contextlib.suppress(gexc.NotFound):
+                self._bucket.blob(name).delete()
 
     def read(self, object_name: str) -> bytes:
         """Return a (small) result object, e.g. an error document."""

@@ -132,7 +132,11 @@ SODA_PARAMETERS: tuple[SodaParameter, ...] = tuple(p.name for p in _SODA_PARAMS)
 
 
 def availability_xml(
-    *, available: bool, up_since: datetime | None, notes: Sequence[str] = ()
+    *,
+    available: bool,
+    up_since: datetime | None,
+    notes: Sequence[str] = (),
+    back_at: datetime | None = None,
 ) -> bytes:
     """Build the VOSI availability document.
 
@@ -144,6 +148,8 @@ def availability_xml(
         When it last became available, if known (naive means UTC).
     notes
         Free-text notes, e.g. which back end is down.
+    back_at
+        When an unavailable service expects to be back, if known.
 
     Returns
     -------
@@ -158,6 +164,8 @@ def availability_xml(
     )
     if up_since is not None:
         etree.SubElement(root, f"{{{AVAILABILITY_NS}}}upSince").text = format_time(up_since)
+    if back_at is not None and not available:
+        etree.SubElement(root, f"{{{AVAILABILITY_NS}}}backAt").text = format_time(back_at)
     for note in notes:
         etree.SubElement(root, f"{{{AVAILABILITY_NS}}}note").text = note
     return _serialize(root)

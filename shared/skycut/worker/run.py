@@ -26,10 +26,9 @@ from skycut.soda.ids import parse_source_id
 from skycut.storage.gcs import GcsRangeReader
 from skycut.uws.model import ExecutionPhase
 from skycut.worker.headers import HeaderCache
+from skycut.worker.watch import JobStoppedError, JobWatch, WatchedReader
 
 __all__ = ["Worker", "result_id_for"]
-
-_ABORT_CHECK_SECONDS = 1.0
 
 
 def result_id_for(index: int) -> str:
@@ -69,34 +68,57 @@ class Worker:
             )
             return
         if record.job.phase == ExecutionPhase.QUEUED:
-            store.transition(
+            started = store.transition(
                 job_id,
                 allowed_from={ExecutionPhase.QUEUED},
                 to=ExecutionPhase.EXECUTING,
                 fields={"start_time": datetime.now(UTC)},
             )
-        last_check = time.monotonic()
-        for task in message.tasks:
-            if time.monotonic() - last_check > _ABORT_CHECK_SECONDS:
-                last_check = time.monotonic()
-                current = store.load(job_id)
-                if current is None or current.job.phase != ExecutionPhase.EXECUTING:
-                    log(logging.INFO, "job left EXECUTING; stopping", job_id=job_id)
-                    return
-            result = self._run_task(job_id, task)
-            store.record_result(job_id, result)
+            record = started or store.load(job_id) or record
+        watch = JobWatch(store=store, record=record)
+        began = time.monotonic()
+        done = 0
+        try:
+            for task in message.tasks:
+                watch.check()
+                result = self._run_task(record, task, watch)
+                if store.record_result(job_id, result):
+                    done += 1
+                    self._discard_if_stopped(job_id, result, watch)
+        except JobStoppedError:
+            log(
+                logging.INFO,
+                "job left EXECUTING; stopping",
+                job_id=job_id,
+                run_id=record.job.run_id,
+            )
+            return
+        self.clients.service_state.record_throughput(cutouts=done, seconds=time.monotonic() - began)
         self._finish_if_complete(job_id)
 
-    def _run_task(self, job_id: str, task: CutoutTask) -> StoredResult:
+    def _discard_if_stopped(self, job_id: str, result: StoredResult, watch: JobWatch) -> None:
+        # An ABORT may have deleted the job's results between our last check
+        # and this write; aborted jobs keep nothing, so look again and undo.
+        try:
+            watch.check(force=True)
+        except JobStoppedError:
+            self.clients.jobs.delete_result(job_id, result.result_id)
+            self.clients.results.delete([result.object_name])
+            raise
+
+    def _run_task(self, record: JobRecord, task: CutoutTask, watch: JobWatch) -> StoredResult:
         settings = self.clients.settings
         writer = self.clients.results
+        job_id = record.job.job_id
+        expires = record.job.destruction
         rid = result_id_for(task.index)
         stats = ReadStats()
         started = time.monotonic()
         try:
             source = parse_source_id(task.source_id, allowed_buckets=settings.source_buckets)
-            reader = CountingReader(
-                GcsRangeReader(client=self.clients.storage, source=source), stats
+            reader = WatchedReader(
+                CountingReader(GcsRangeReader(client=self.clients.storage, source=source), stats),
+                watch,
             )
             index = self.headers.get(source.uri)
             if index is None:
@@ -104,17 +126,12 @@ class Worker:
                     reader, stop_after=named_image, chunk_size=settings.header_chunk_bytes
                 )
                 self.headers.put(source.uri, index)
-            cutout = cut_circle(
-                reader,
-                Circle(*task.circle),
-                source_id=task.source_id,
-                index=index,
-            )
+            cutout = cut_circle(reader, Circle(*task.circle), source_id=task.source_id, index=index)
             name = f"jobs/{job_id}/{rid}.fits"
-            size = writer.write(name, cutout.fits_bytes, content_type="application/fits")
+            mime = "application/fits"
+            size = writer.write(name, cutout.fits_bytes, content_type=mime, expires=expires)
             status: str = "ok"
             message = None
-            mime = "application/fits"
         except SkycutError as e:
             if e.error_type == "transient":
                 raise
@@ -122,11 +139,12 @@ class Worker:
             message = e.to_text()
             name = f"jobs/{job_id}/{rid}.txt"
             mime = "text/plain"
-            size = writer.write(name, (message + "\n").encode(), content_type=mime)
+            size = writer.write(name, (message + "\n").encode(), content_type=mime, expires=expires)
         log(
             logging.INFO,
             "cutout done",
             job_id=job_id,
+            run_id=record.job.run_id,
             result_id=rid,
             status=status,
             source=task.source_id,
@@ -147,6 +165,7 @@ class Worker:
             requests=stats.requests,
             bytes_read=stats.bytes,
             created=datetime.now(UTC),
+            expires=expires,
         )
 
     def _finish_if_complete(self, job_id: str) -> None:
@@ -177,10 +196,12 @@ class Worker:
 
         finished = store.change(job_id, decide)
         if finished is not None:
+            progress = finished.job.progress
             log(
                 logging.INFO,
                 "job finished",
                 job_id=job_id,
+                run_id=finished.job.run_id,
                 phase=finished.job.phase.value,
-                progress=None if finished.job.progress is None else asdict(finished.job.progress),
+                progress=None if progress is None else asdict(progress),
             )

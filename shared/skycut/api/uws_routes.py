@@ -1,0 +1,229 @@
+"""The UWS 1.1 job tree under ``{async}`` (UWS §2.2, DALI §2.1)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import Request, Response
+
+from skycut.api.context import RequestContext
+from skycut.api.http import form_params, redirect, request_params, text, xml
+from skycut.api.service import SodaService
+from skycut.clients import Clients
+from skycut.errors import NotFoundError, UsageError
+from skycut.jobs.lifecycle import JobLifecycle
+from skycut.jobs.records import JobRecord
+from skycut.soda.params import group_params
+from skycut.uws.model import ExecutionPhase, Job, JobResult
+from skycut.uws.xml import (
+    error_votable,
+    format_time,
+    job_xml,
+    jobs_xml,
+    parameters_xml,
+    parse_time,
+    results_xml,
+)
+
+__all__ = ["UwsRoutes"]
+
+_ATOMS = ("owner", "quote", "executionduration", "destruction")
+
+
+class UwsRoutes:
+    """Handlers of the job list, each job and its children."""
+
+    def __init__(self, *, clients: Clients, service: SodaService) -> None:
+        self._clients = clients
+        self._service = service
+        self._lifecycle = JobLifecycle(clients=clients)
+        self._settings = clients.settings
+
+    def _record(self, ctx: RequestContext, job_id: str) -> JobRecord:
+        return self._clients.jobs.get_for(job_id, owner=ctx.owner)
+
+    def _with_results(self, ctx: RequestContext, record: JobRecord) -> Job:
+        job = record.job
+        job_url = ctx.job_url(job.job_id)
+        job.results = [
+            JobResult(
+                result_id=r.result_id,
+                href=f"{job_url}/results/{r.result_id}",
+                mime_type=r.mime_type,
+                size=r.size,
+            )
+            for r in self._service.results(job.job_id)
+        ]
+        return job
+
+    # -- the job list ------------------------------------------------------
+    def job_list(self, request: Request, ctx: RequestContext) -> Response:
+        """GET: the caller's jobs (PHASE, AFTER, LAST filters); POST: a new job."""
+        if request.method == "POST":
+            pairs = request_params(request)
+            grouped = group_params(pairs)
+            phase = grouped.get("PHASE", [])
+            if phase not in ([], ["RUN"]):
+                raise UsageError("PHASE at job creation can only be RUN")
+            job_pairs = [(n, v) for n, v in pairs if n.strip().upper() != "PHASE"]
+            record = self._service.create_job(job_pairs, owner=ctx.owner, run=bool(phase))
+            return redirect(ctx.job_url(record.job.job_id))
+        grouped = group_params(request.args.items(multi=True))
+        phases = {_phase(p) for p in grouped.get("PHASE", [])}
+        after = _after(grouped.get("AFTER"))
+        last = _last(grouped.get("LAST"))
+        records = self._clients.jobs.list_for(
+            owner=ctx.owner, phases=phases, after=after, last=last
+        )
+        return xml(jobs_xml([r.job for r in records], base_url=ctx.async_url))
+
+    # -- one job -----------------------------------------------------------
+    def job(self, request: Request, ctx: RequestContext, job_id: str) -> Response:
+        """GET the job (WAIT, PHASE); DELETE or POST ACTION=DELETE destroys it."""
+        grouped = group_params(request_params(request))
+        if request.method == "DELETE" or (
+            request.method == "POST" and grouped.get("ACTION") == ["DELETE"]
+        ):
+            self._lifecycle.delete(job_id, owner=ctx.owner)
+            return redirect(ctx.async_url)
+        if request.method == "POST":
+            self._record(ctx, job_id)
+            raise UsageError(
+                "POST to a job takes only ACTION=DELETE; parameters go to its /parameters"
+            )
+        record = self._record(ctx, job_id)
+        if "WAIT" in grouped:
+            seconds = _wait(grouped["WAIT"], self._settings.wait_max_seconds)
+            wanted = _phase(grouped["PHASE"][-1]) if grouped.get("PHASE") else None
+            record = self._service.wait(record, seconds=seconds, phase=wanted)
+        return xml(job_xml(self._with_results(ctx, record), base_url=ctx.async_url))
+
+    def phase(self, request: Request, ctx: RequestContext, job_id: str) -> Response:
+        """GET the phase; POST PHASE=RUN or PHASE=ABORT."""
+        if request.method == "GET":
+            return text(self._record(ctx, job_id).job.phase.value)
+        phase = group_params(form_params(request)).get("PHASE", [])
+        if phase == ["RUN"]:
+            self._service.run(job_id, owner=ctx.owner)
+        elif phase == ["ABORT"]:
+            self._lifecycle.abort(job_id, owner=ctx.owner)
+        else:
+            self._record(ctx, job_id)
+            raise UsageError("PHASE must be RUN or ABORT")
+        return redirect(ctx.job_url(job_id))
+
+    def execution_duration(self, request: Request, ctx: RequestContext, job_id: str) -> Response:
+        """GET the limit in seconds; POST EXECUTIONDURATION=<seconds>."""
+        if request.method == "GET":
+            return text(str(self._record(ctx, job_id).job.execution_duration))
+        value = _one(form_params(request), "EXECUTIONDURATION")
+        self._lifecycle.set_execution_duration(job_id, owner=ctx.owner, text=value)
+        return redirect(ctx.job_url(job_id))
+
+    def destruction(self, request: Request, ctx: RequestContext, job_id: str) -> Response:
+        """GET the destruction time; POST DESTRUCTION=<ISO 8601>."""
+        if request.method == "GET":
+            job = self._record(ctx, job_id).job
+            return text(format_time(job.destruction) if job.destruction else "")
+        value = _one(form_params(request), "DESTRUCTION")
+        try:
+            when = parse_time(value)
+        except ValueError as e:
+            raise UsageError("DESTRUCTION must be an ISO 8601 UTC time") from e
+        self._lifecycle.set_destruction(job_id, owner=ctx.owner, when=when)
+        return redirect(ctx.job_url(job_id))
+
+    def atom(self, request: Request, ctx: RequestContext, job_id: str, atom: str) -> Response:
+        """GET ``owner`` or ``quote`` as text/plain (empty when unset)."""
+        job = self._record(ctx, job_id).job
+        values: dict[str, Any] = {
+            "owner": job.owner or "",
+            "quote": format_time(job.quote) if job.quote else "",
+        }
+        return text(values[atom])
+
+    def results(self, request: Request, ctx: RequestContext, job_id: str) -> Response:
+        """GET the result list."""
+        job = self._with_results(ctx, self._record(ctx, job_id))
+        return xml(results_xml(job.results, job_url=ctx.job_url(job_id)))
+
+    def result(
+        self, request: Request, ctx: RequestContext, job_id: str, result_id: str
+    ) -> Response:
+        """GET one result: ``303`` to a fresh link to its file."""
+        self._record(ctx, job_id)
+        for result in self._service.results(job_id):
+            if result.result_id == result_id:
+                return redirect(self._clients.results.url(result.object_name))
+        raise NotFoundError(f"job {job_id} has no result {result_id!r}")
+
+    def parameters(self, request: Request, ctx: RequestContext, job_id: str) -> Response:
+        """GET the parameters; POST adds some while the job is PENDING."""
+        record = self._record(ctx, job_id)
+        if request.method == "POST":
+            added = form_params(request)
+            self._service.parse(added, complete=False)
+            params = [{"name": p.name, "value": p.value} for p in record.job.parameters]
+            params += [{"name": n, "value": v} for n, v in added]
+            self._clients.jobs.update_pending(
+                job_id, owner=ctx.owner, fields={"parameters": params}
+            )
+            return redirect(ctx.job_url(job_id))
+        return xml(parameters_xml(record.job.parameters))
+
+    def error(self, request: Request, ctx: RequestContext, job_id: str) -> Response:
+        """GET the error document (a DALI VOTable) of a failed job."""
+        record = self._record(ctx, job_id)
+        if record.job.error is None:
+            raise NotFoundError(f"job {job_id} has no error")
+        return Response(
+            error_votable(record.job.error.message),
+            status=200,
+            content_type="application/x-votable+xml",
+        )
+
+
+def _one(pairs: list[tuple[str, str]], name: str) -> str:
+    values = group_params(pairs).get(name, [])
+    if len(values) != 1:
+        raise UsageError(f"{name} must be given once")
+    return values[0]
+
+
+def _phase(value: str) -> ExecutionPhase:
+    try:
+        return ExecutionPhase(value)
+    except ValueError as e:
+        raise UsageError(f"PHASE must be one of {[p.value for p in ExecutionPhase]}") from e
+
+
+def _wait(values: list[str], maximum: float) -> float:
+    try:
+        seconds = float(values[-1])
+    except ValueError as e:
+        raise UsageError("WAIT must be a number of seconds (-1 waits the longest allowed)") from e
+    if seconds != seconds:  # NaN
+        raise UsageError("WAIT must be a number of seconds")
+    return maximum if seconds < 0 else min(seconds, maximum)
+
+
+def _after(values: list[str] | None) -> datetime | None:
+    if not values:
+        return None
+    try:
+        return parse_time(values[-1])
+    except ValueError as e:
+        raise UsageError("AFTER must be an ISO 8601 time, e.g. 2026-11-21T12:00:00Z") from e
+
+
+def _last(values: list[str] | None) -> int | None:
+    if not values:
+        return None
+    try:
+        last = int(values[-1])
+    except ValueError as e:
+        raise UsageError("LAST must be a positive integer") from e
+    if last <= 0:
+        raise UsageError("LAST must be a positive integer")
+    return last

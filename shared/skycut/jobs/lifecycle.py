@@ -1,0 +1,111 @@
+"""User-driven changes to a job's life: abort, delete, execution duration, destruction.
+
+UWS lets the service override requested values (UWS §2.2.3.4-5); skycut
+keeps them within its configured maxima and says so in the job document.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from skycut.clients import Clients
+from skycut.errors import ConflictError, UsageError
+from skycut.jobs.records import JobRecord
+from skycut.uws.model import ACTIVE_PHASES, ExecutionPhase
+
+__all__ = ["JobLifecycle"]
+
+_ABORTABLE = ACTIVE_PHASES | {ExecutionPhase.HELD, ExecutionPhase.SUSPENDED}
+_NOT_STARTED = {ExecutionPhase.PENDING, ExecutionPhase.QUEUED, ExecutionPhase.HELD}
+
+
+class JobLifecycle:
+    """Abort, delete and re-time jobs on behalf of their owners."""
+
+    def __init__(self, *, clients: Clients) -> None:
+        self._clients = clients
+        self._settings = clients.settings
+
+    def abort(self, job_id: str, *, owner: str) -> JobRecord:
+        """Abort a job that has not finished and discard its partial results.
+
+        Raises
+        ------
+        ConflictError
+            If the job has already ended.
+
+        """
+        record = self._clients.jobs.get_for(job_id, owner=owner)
+        changed = self._clients.jobs.transition(
+            job_id,
+            allowed_from=_ABORTABLE,
+            to=ExecutionPhase.ABORTED,
+            fields={"end_time": datetime.now(UTC)},
+        )
+        if changed is None:
+            raise ConflictError(f"job {job_id} is {record.job.phase} and cannot be aborted")
+        self.discard_results(job_id)
+        return changed
+
+    def discard_results(self, job_id: str) -> None:
+        """Delete a job's result documents and objects.
+
+        Workers may still add some; they delete their own after seeing the job aborted.
+        """
+        removed = self._clients.jobs.delete_results(job_id)
+        self._clients.results.delete([r.object_name for r in removed])
+
+    def delete(self, job_id: str, *, owner: str) -> None:
+        """Destroy a job: abort it if running, delete its results, forget it."""
+        record = self._clients.jobs.get_for(job_id, owner=owner)
+        if record.job.phase in _ABORTABLE:
+            self._clients.jobs.transition(
+                job_id, allowed_from=_ABORTABLE, to=ExecutionPhase.ABORTED
+            )
+        removed = self._clients.jobs.delete(job_id)
+        self._clients.results.delete([r.object_name for r in removed])
+
+    def set_execution_duration(self, job_id: str, *, owner: str, text: str) -> JobRecord:
+        """Set the run time limit in seconds; 0 or more than the maximum means the maximum.
+
+        Raises
+        ------
+        UsageError
+            If the value is not a non-negative integer.
+        ConflictError
+            If the job has started.
+
+        """
+        try:
+            seconds = int(text)
+        except ValueError as e:
+            raise UsageError("EXECUTIONDURATION must be a whole number of seconds") from e
+        if seconds < 0:
+            raise UsageError("EXECUTIONDURATION must not be negative")
+        limit = self._settings.execution_duration_seconds
+        seconds = limit if seconds == 0 else min(seconds, limit)
+        record = self._clients.jobs.get_for(job_id, owner=owner)
+        changed = self._clients.jobs.transition(
+            job_id,
+            allowed_from=_NOT_STARTED,
+            to=record.job.phase,
+            fields={"execution_duration": seconds},
+        )
+        if changed is None:
+            raise ConflictError(
+                f"job {job_id} is {record.job.phase}; its execution duration can no longer change"
+            )
+        return changed
+
+    def set_destruction(self, job_id: str, *, owner: str, when: datetime) -> JobRecord:
+        """Move the destruction time; it can be brought forward, not past the maximum."""
+        record = self._clients.jobs.get_for(job_id, owner=owner)
+        latest = record.job.creation_time + timedelta(days=self._settings.destruction_days)
+        when = min(when, latest)
+
+        def decide(current: JobRecord) -> dict[str, object]:
+            return {"destruction": when}
+
+        changed = self._clients.jobs.change(job_id, decide)
+        assert changed is not None  # decide always changes
+        return changed

@@ -1,0 +1,77 @@
+"""Service-wide state in Firestore: the operators' drain switch and the measured throughput."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+__all__ = ["ServiceState", "ServiceStatus"]
+
+_SMOOTHING = 0.2  # weight of the newest measurement in the moving average
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceStatus:
+    """Whether the service takes new work, as operators set it."""
+
+    available: bool = True
+    note: str | None = None
+    back_at: datetime | None = None
+
+
+class ServiceState:
+    """Reads and writes the service documents (``status``, ``throughput``)."""
+
+    def __init__(self, *, client: Any, collection: str) -> None:
+        self._status = client.collection(collection).document("status")
+        self._throughput = client.collection(collection).document("throughput")
+
+    def status(self) -> ServiceStatus:
+        """Return the drain switch (available unless operators said otherwise)."""
+        snap = self._status.get()
+        doc = snap.to_dict() if snap.exists else None
+        if not doc:
+            return ServiceStatus()
+        return ServiceStatus(
+            available=bool(doc.get("available", True)),
+            note=doc.get("note"),
+            back_at=doc.get("back_at"),
+        )
+
+    def set_status(self, status: ServiceStatus) -> None:
+        """Set the drain switch (for operators and their tools)."""
+        self._status.set(
+            {"available": status.available, "note": status.note, "back_at": status.back_at}
+        )
+
+    def record_throughput(self, *, cutouts: int, seconds: float) -> None:
+        """Fold one batch's measured time per cutout into the moving average.
+
+        Written once per job message, not per cutout, and without a
+        transaction: concurrent workers may overwrite each other's average,
+        which is harmless for an estimate and keeps the document cold.
+        """
+        if cutouts <= 0:
+            return
+        measured = seconds / cutouts
+        current = self.seconds_per_cutout()
+        value = measured if current is None else (1 - _SMOOTHING) * current + _SMOOTHING * measured
+        self._throughput.set({"seconds_per_cutout": value, "updated": datetime.now(UTC)})
+
+    def seconds_per_cutout(self) -> float | None:
+        """Return the measured average time of one cutout, or None before any."""
+        snap = self._throughput.get()
+        doc = snap.to_dict() if snap.exists else None
+        value = (doc or {}).get("seconds_per_cutout")
+        return float(value) if value is not None else None
+
+    def quote(self, cutouts: int) -> datetime | None:
+        """Estimate when a job of ``cutouts`` cutouts started now would end (UWS quote).
+
+        None (``xsi:nil`` in the job document) until a rate has been measured.
+        """
+        rate = self.seconds_per_cutout()
+        if rate is None:
+            return None
+        return datetime.now(UTC) + timedelta(seconds=rate * max(cutouts, 1))

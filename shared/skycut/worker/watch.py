@@ -1,0 +1,98 @@
+"""Stopping a running job: ABORT by its owner, or its execution duration running out.
+
+The worker asks a :class:`JobWatch` before every source read (through
+:class:`WatchedReader`) and between cutouts; the watch looks at the job
+document at most once a second, so a long cutout stops within a read or
+two of the ABORT while a stream of small ones costs one read per second.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+from skycut.cutout.reader import RangeReader
+from skycut.jobs.records import JobRecord
+from skycut.jobs.store import JobStore
+from skycut.uws.model import ExecutionPhase
+
+__all__ = ["JobStoppedError", "JobWatch", "WatchedReader"]
+
+_CHECK_EVERY_SECONDS = 1.0
+
+
+class JobStoppedError(Exception):
+    """The job left EXECUTING (aborted, deleted, out of time) while it was running."""
+
+
+class JobWatch:
+    """Tells a worker whether the job it is running should go on."""
+
+    def __init__(self, *, store: JobStore, record: JobRecord) -> None:
+        self._store = store
+        self._job_id = record.job.job_id
+        self._deadline = self._deadline_of(record)
+        self._last = time.monotonic()
+        self.stopped = False
+
+    @staticmethod
+    def _deadline_of(record: JobRecord) -> datetime | None:
+        job = record.job
+        if job.execution_duration <= 0:
+            return None
+        start = job.start_time or datetime.now(UTC)
+        return start + timedelta(seconds=job.execution_duration)
+
+    def check(self, *, force: bool = False) -> None:
+        """Raise :class:`JobStoppedError` if the job must stop.
+
+        A job past its execution duration is aborted here, with an error
+        summary saying why (UWS §2.1.4).
+        """
+        if self.stopped:
+            raise JobStoppedError(self._job_id)
+        if self._deadline is not None and datetime.now(UTC) > self._deadline:
+            self._store.transition(
+                self._job_id,
+                allowed_from={ExecutionPhase.EXECUTING},
+                to=ExecutionPhase.ABORTED,
+                fields={
+                    "end_time": datetime.now(UTC),
+                    "error": {
+                        "message": "Error: the job ran past its execution duration and was aborted",
+                        "type": "fatal",
+                    },
+                },
+            )
+            self.stopped = True
+            raise JobStoppedError(self._job_id)
+        now = time.monotonic()
+        if not force and now - self._last < _CHECK_EVERY_SECONDS:
+            return
+        self._last = now
+        current = self._store.load(self._job_id)
+        if current is None or current.job.phase != ExecutionPhase.EXECUTING:
+            self.stopped = True
+            raise JobStoppedError(self._job_id)
+
+
+class WatchedReader:
+    """A :class:`RangeReader` that asks the job's watch before each read."""
+
+    def __init__(self, inner: RangeReader, watch: JobWatch) -> None:
+        self._inner = inner
+        self._watch = watch
+
+    @property
+    def name(self) -> str:
+        """The wrapped reader's name."""
+        return self._inner.name
+
+    def size(self) -> int:
+        """Return the wrapped object's size."""
+        return self._inner.size()
+
+    def read_range(self, start: int, stop: int) -> bytes:
+        """Check the job, then read."""
+        self._watch.check()
+        return self._inner.read_range(start, stop)

@@ -1,0 +1,539 @@
+"""The Terraform agrees with the code it deploys.
+
+Settings the functions read are set, every Flask route is behind the
+gateway and nothing else is, every Firestore query the store makes has its
+index, and what is deleted by lifecycle or TTL outlives the jobs that point
+at it.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import yaml
+
+from emulators.stack import REPO, StackConfig
+from skycut.api.app import _RULES
+from skycut.config import Settings
+from skycut.jobs.records import JobRecord
+from skycut.jobs.store import JobStore
+from skycut.uws.model import ExecutionPhase, Job
+from tests.infra.conftest import OPENAPI_TEMPLATE, Terraform, blocks, interpolation, scalar
+
+FUNCTIONS = {"soda_api", "cutout_worker", "bulk_submit"}
+
+# Settings fields Terraform leaves unset on purpose, and why.
+UNSET_ON_PURPOSE = {
+    "dev_identity": "only read when trust_gateway_identity is false; soda_api sets it true, "
+    "and the worker and bulk_submit never ask who is calling",
+    "results_public_base_url": "must stay unset in production: results are private and "
+    "served through V4 signed URLs",
+}
+
+# SKYCUT_* variables Terraform sets ahead of the Python side reading them.
+AHEAD_OF_THE_CODE = {
+    "SKYCUT_SIGNING_SERVICE_ACCOUNT": "soda_api's own account, for IAM-signed V4 result URLs "
+    "(ResultWriter.url needs service_account_email + access_token without a key file)",
+}
+
+
+# -- settings ----------------------------------------------------------------------
+def _settings_env(tf: Terraform) -> dict[str, str]:
+    return {k: v for k, v in tf.locals["settings_env"].items() if not k.startswith("__")}
+
+
+def function_env(tf: Terraform, function: str) -> dict[str, str]:
+    """Return the SKYCUT_* variables one function gets, with their expressions."""
+    expression = interpolation(tf.locals["functions"][function]["env"])
+    env: dict[str, str] = {}
+    if "local.settings_env" in expression:
+        env.update(_settings_env(tf))
+    env.update(dict(re.findall(r"'(SKYCUT_\w+)':\s*'((?:[^'\\]|\\.)*)'", expression)))
+    return env
+
+
+def test_functions_resource_deploys_each_function_with_its_env(tf: Terraform) -> None:
+    body = tf.resource("google_cloudfunctions2_function", "this")
+    assert interpolation(body["for_each"]) == "local.functions"
+    service = blocks(body["service_config"])[0]
+    assert interpolation(service["environment_variables"]) == "each.value.env"
+    assert set(tf.locals["functions"]) - {"__start_line__", "__end_line__"} == FUNCTIONS
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_every_setting_is_set_for_every_function(tf: Terraform, function: str) -> None:
+    env = function_env(tf, function)
+    expected = {
+        f"SKYCUT_{name.upper()}" for name in Settings.model_fields if name not in UNSET_ON_PURPOSE
+    }
+    assert expected - set(env) == set(), "settings the functions read but Terraform does not set"
+    for name in UNSET_ON_PURPOSE:
+        assert f"SKYCUT_{name.upper()}" not in env, f"{name} must stay unset in production"
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_terraform_sets_no_unknown_setting(tf: Terraform, function: str) -> None:
+    known = {f"SKYCUT_{name.upper()}" for name in Settings.model_fields} | set(AHEAD_OF_THE_CODE)
+    assert set(function_env(tf, function)) - known == set()
+
+
+def test_unset_on_purpose_lists_real_fields() -> None:
+    assert set(UNSET_ON_PURPOSE) <= set(Settings.model_fields)
+
+
+def test_only_the_api_trusts_the_gateway_identity(tf: Terraform) -> None:
+    for function in FUNCTIONS:
+        value = function_env(tf, function)["SKYCUT_TRUST_GATEWAY_IDENTITY"]
+        assert value == ("true" if function == "soda_api" else "false")
+    # and the gateway is the API's only door: its invoker is the gateway's account
+    invoker = tf.resource("google_cloud_run_v2_service_iam_member", "gateway_invokes_api")
+    assert interpolation(invoker["member"]) == "google_service_account.gateway.member"
+    assert scalar(invoker["role"]) == "roles/run.invoker"
+
+
+def test_terraform_defaults_match_the_code_defaults(tf: Terraform) -> None:
+    """A deployment with default variables behaves like the local stack."""
+    defaults = Settings.model_construct()
+    tuning_type = str(tf.variables["tuning"]["type"])
+    tuning = dict(re.findall(r"'(\w+)':\s*'\$\{optional\(number,\s*([0-9.]+)\)\}'", tuning_type))
+    assert len(tuning) >= 7, tuning_type
+    for name, value in tuning.items():
+        assert float(value) == float(getattr(defaults, name)), name
+        assert _settings_env(tf)[f"SKYCUT_{name.upper()}"] == f"${{tostring(var.tuning.{name})}}"
+    assert tf.default("destruction_days") == defaults.destruction_days
+    assert tf.default("base_path") == defaults.base_path
+    assert tf.resolve_prefix(tf.locals["jobs_collection"]) == defaults.jobs_collection
+    assert tf.resolve_prefix(tf.locals["service_collection"]) == defaults.service_collection
+    topics = tf.locals["topic_names"]
+    assert tf.resolve_prefix(topics["jobs"]) == defaults.job_topic
+    assert function_env(tf, "cutout_worker")["SKYCUT_JOB_TOPIC"] == (
+        '${google_pubsub_topic.this["jobs"].name}'
+    )
+
+
+def test_rendered_settings_parse(tf: Terraform, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The values Terraform writes are ones Settings accepts (e.g. the bucket list)."""
+    sample = {
+        "SKYCUT_SOURCE_BUCKETS": "survey-a,survey-b",
+        "SKYCUT_TRUST_GATEWAY_IDENTITY": "true",
+        "SKYCUT_DESTRUCTION_DAYS": "7",  # tostring(7) in Terraform
+        "SKYCUT_SIGNED_URL_SECONDS": "3600",
+        "SKYCUT_SYNC_TIMEOUT_SECONDS": "60",
+        "SKYCUT_HEADER_CHUNK_BYTES": "65536",
+        "SKYCUT_MAX_BULK_ROWS": "100000",
+        "SKYCUT_TASKS_PER_MESSAGE": "50",
+        "SKYCUT_PUBLIC_BASE_URL": "https://skycut-soda-1a2b3c.ew.gateway.dev/api/image/soda",
+    }
+    assert set(sample) <= set(function_env(tf, "soda_api"))
+    for key, value in sample.items():
+        monkeypatch.setenv(key, value)
+    settings = Settings()
+    assert settings.source_buckets == ["survey-a", "survey-b"]
+    assert settings.trust_gateway_identity is True
+    assert 'join(",",var.source_buckets)' in _settings_env(tf)["SKYCUT_SOURCE_BUCKETS"]
+
+
+# -- routes --------------------------------------------------------------------------
+_CONVERTER = re.compile(r"<(?:(?P<conv>\w+)(?:\((?P<args>[^)]*)\))?:)?(?P<name>\w+)>")
+
+
+def _expand(rule: str) -> list[str]:
+    """Return a Flask rule as OpenAPI paths: <x> -> {x}, <any(a, b):x> -> one path each."""
+    match = _CONVERTER.search(rule)
+    if match is None:
+        return [rule]
+    head, tail = rule[: match.start()], rule[match.end() :]
+    if match.group("conv") == "any":
+        options = [o.strip().strip("'\"") for o in match.group("args").split(",")]
+        return [p for o in options for p in _expand(head + o + tail)]
+    return _expand(head + "{" + match.group("name") + "}" + tail)
+
+
+def flask_operations(base_path: str) -> set[tuple[str, str]]:
+    """Return every (path, method) the Flask app answers, under ``base_path``."""
+    operations = set()
+    for rule in _RULES:
+        methods = {m.lower() for m in (rule.methods or set())} - {"head", "options"}
+        for path in _expand(rule.rule):
+            operations |= {(base_path + path, m) for m in methods}
+    return operations
+
+
+def template_variables(tf: Terraform) -> dict[str, str]:
+    """Return the names templatefile() passes to the OpenAPI template."""
+    expression = interpolation(tf.locals["openapi"])
+    assert "openapi.yaml.tftpl" in expression
+    return dict.fromkeys(re.findall(r"'(\w+)':", expression), "")
+
+
+def render_openapi(tf: Terraform, **overrides: str) -> dict[str, Any]:
+    """Render the template as Terraform would, with sample values."""
+    values = {
+        "title": "skycut SODA",
+        "base_path": tf.default("base_path"),
+        "backend_address": "https://skycut-soda-api-123456789.europe-west1.run.app",
+        "deadline": "660",
+        "jwt_issuer": "https://accounts.google.com",
+        "jwks_uri": "https://www.googleapis.com/oauth2/v3/certs",
+        "jwt_audiences": "aud-1,aud-2",
+        "vosi_security": "[]",
+        **overrides,
+    }
+    text = OPENAPI_TEMPLATE.read_text()
+    placeholders = set(re.findall(r"\$\{(\w+)\}", text))
+    assert placeholders == set(template_variables(tf)), "template and templatefile() disagree"
+    for name in placeholders:
+        text = text.replace("${" + name + "}", values[name])
+    assert "${" not in text
+    assert "%{" not in text
+    document: dict[str, Any] = yaml.safe_load(text)
+    return document
+
+
+def openapi_operations(document: dict[str, Any]) -> set[tuple[str, str]]:
+    methods = {"get", "post", "put", "delete", "patch", "head", "options"}
+    return {(path, m) for path, item in document["paths"].items() for m in item if m in methods}
+
+
+def test_every_route_is_behind_the_gateway_and_nothing_else(tf: Terraform) -> None:
+    base_path = tf.default("base_path")
+    assert base_path == Settings.model_construct().base_path
+    flask = flask_operations(base_path)
+    gateway = openapi_operations(render_openapi(tf))
+    assert flask - gateway == set(), "Flask routes the gateway does not serve"
+    assert gateway - flask == set(), "gateway paths no Flask route answers"
+
+
+def test_openapi_keeps_paths_and_authenticates(tf: Terraform) -> None:
+    document = render_openapi(tf)
+    assert document["swagger"] == "2.0"
+    backend = document["x-google-backend"]
+    assert backend["path_translation"] == "APPEND_PATH_TO_ADDRESS"
+    assert backend["address"].startswith("https://")
+    (scheme,) = document["securityDefinitions"].values()
+    assert {"x-google-issuer", "x-google-jwks_uri", "x-google-audiences"} <= set(scheme)
+    assert document["security"] == [{next(iter(document["securityDefinitions"])): []}]
+    ids = [op["operationId"] for item in document["paths"].values() for op in item.values()]
+    assert len(ids) == len(set(ids)), "operationIds must be unique"
+    for path, item in document["paths"].items():
+        wanted = set(re.findall(r"\{(\w+)\}", path))
+        for op in item.values():
+            declared = {p["name"] for p in op.get("parameters", []) if p["in"] == "path"}
+            assert declared == wanted, f"{path}: path parameters {declared} != {wanted}"
+
+
+@pytest.mark.parametrize(("anonymous", "security"), [("[]", []), ('[{"jwt": []}]', [{"jwt": []}])])
+def test_only_vosi_may_be_anonymous(tf: Terraform, anonymous: str, security: list[Any]) -> None:
+    document = render_openapi(tf, vosi_security=anonymous)
+    for path, item in document["paths"].items():
+        for op in item.values():
+            if path.endswith(("/availability", "/capabilities")):
+                assert op["security"] == security
+            else:
+                assert "security" not in op, f"{path} overrides the JWT requirement"
+
+
+def test_gateway_backend_is_the_api_function(tf: Terraform) -> None:
+    backend = tf.locals["api_backend_url"]
+    assert "local.function_names.soda_api" in backend
+    assert backend.endswith(".run.app")
+    assert "'backend_address': '${local.api_backend_url}'" in interpolation(tf.locals["openapi"])
+
+
+# -- Firestore -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class RecordedQuery:
+    """A query as the code built it: collection, filters and orderings."""
+
+    collection: str
+    filters: tuple[tuple[str, str], ...] = ()
+    orders: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass
+class _Query:
+    """Records where()/order_by() calls; stream() logs the query and yields nothing."""
+
+    log: list[RecordedQuery]
+    query: RecordedQuery
+    children: dict[str, Any] = field(default_factory=dict)
+
+    def where(self, *, filter: Any) -> _Query:
+        q = replace(
+            self.query, filters=(*self.query.filters, (filter.field_path, filter.op_string))
+        )
+        return _Query(self.log, q)
+
+    def order_by(self, field_path: str, direction: str = "ASCENDING") -> _Query:
+        return _Query(
+            self.log, replace(self.query, orders=(*self.query.orders, (field_path, direction)))
+        )
+
+    def stream(self) -> Iterator[Any]:
+        self.log.append(self.query)
+        return iter(())
+
+    def document(self, _doc_id: str) -> _Document:
+        return _Document(self.log)
+
+
+@dataclass
+class _Document:
+    log: list[RecordedQuery]
+
+    def collection(self, name: str) -> _Query:
+        return _Query(self.log, RecordedQuery(collection=name))
+
+
+@dataclass
+class QueryRecorder:
+    """Stands in for firestore.Client: records the queries the code makes on it."""
+
+    log: list[RecordedQuery] = field(default_factory=list)
+
+    def collection(self, name: str) -> _Query:
+        return _Query(self.log, RecordedQuery(collection=name))
+
+
+def store_queries(collection: str) -> list[RecordedQuery]:
+    """Run every query method of JobStore in each of its forms against a recorder."""
+    recorder = QueryRecorder()
+    store = JobStore(client=recorder, collection=collection)  # type: ignore[arg-type]
+    store.list_for(owner="alice")
+    store.list_for(owner="alice", after=datetime(2026, 1, 1, tzinfo=UTC))
+    store.list_for(owner="alice", phases={ExecutionPhase.COMPLETED}, last=3)
+    store.results("job-1")
+    return recorder.log
+
+
+def _query_sites() -> set[str]:
+    """Return Class.method of every function in the package that builds a query."""
+    sites = set()
+    for path in sorted((REPO / "shared" / "skycut").rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        for cls in [n for n in tree.body if isinstance(n, ast.ClassDef)] + [tree]:
+            for fn in getattr(cls, "body", []):
+                if not isinstance(fn, ast.FunctionDef):
+                    continue
+                for node in ast.walk(fn):
+                    if (
+                        isinstance(node, ast.Call)
+                        and isinstance(node.func, ast.Attribute)
+                        and node.func.attr in {"where", "order_by", "collection_group"}
+                        # numpy.where is no query
+                        and not (
+                            isinstance(node.func.value, ast.Name)
+                            and node.func.value.id in {"np", "numpy"}
+                        )
+                    ):
+                        owner = cls.name if isinstance(cls, ast.ClassDef) else path.stem
+                        sites.add(f"{owner}.{fn.name}")
+    return sites
+
+
+def test_the_recorder_covers_every_query_in_the_code() -> None:
+    # A new query elsewhere must be added to store_queries() (and get its index).
+    assert _query_sites() == {"JobStore.list_for", "JobStore.results"}
+
+
+_EQUALITY = {"==", "in", "array_contains", "array-contains", "array_contains_any"}
+
+
+def required_index(query: RecordedQuery) -> list[tuple[str, str]] | None:
+    """Return the composite index a query needs, or None if single-field indexes do."""
+    equalities = [f for f, op in query.filters if op in _EQUALITY]
+    ranges = [f for f, op in query.filters if op not in _EQUALITY]
+    fields = {f for f, _ in query.filters} | {f for f, _ in query.orders}
+    if len(fields) <= 1:
+        return None
+    orders = list(query.orders)
+    for f in ranges:  # Firestore orders by the range field first if the query does not
+        if f not in [o for o, _ in orders]:
+            orders.insert(0, (f, "ASCENDING"))
+    return [(f, "ASCENDING") for f in equalities] + orders
+
+
+def terraform_indexes(tf: Terraform) -> list[tuple[str, list[tuple[str, str]]]]:
+    out = []
+    for body in tf.of_type("google_firestore_index").values():
+        collection = tf.resolve_prefix(
+            interpolation(body["collection"]).replace(
+                "local.jobs_collection", tf.locals["jobs_collection"]
+            )
+        )
+        fields = [(scalar(f["field_path"]), scalar(f["order"])) for f in blocks(body["fields"])]
+        out.append((collection, fields))
+    return out
+
+
+def test_every_firestore_query_has_an_index(tf: Terraform) -> None:
+    collection = Settings.model_construct().jobs_collection
+    assert tf.resolve_prefix(tf.locals["jobs_collection"]) == collection
+    indexes = terraform_indexes(tf)
+    queries = store_queries(collection)
+    assert {q.collection for q in queries} == {collection, "results"}
+    for query in queries:
+        needed = required_index(query)
+        if needed is None:
+            continue
+        n_eq = len([f for f, op in query.filters if op in _EQUALITY])
+        assert any(
+            c == query.collection
+            and set(fields[:n_eq]) == set(needed[:n_eq])
+            and all(o == "ASCENDING" for _, o in fields[:n_eq])
+            and fields[n_eq:] == needed[n_eq:]
+            for c, fields in indexes
+        ), f"no composite index for {query} (needs {needed})"
+
+
+def test_unindexed_fields_are_never_queried(tf: Terraform) -> None:
+    unindexed = {
+        scalar(body["field"])
+        for body in tf.of_type("google_firestore_field").values()
+        if "index_config" in body and not any(blocks(body["index_config"])[0].get("indexes", []))
+    }
+    assert unindexed, "expected the task list to be exempt from indexing"
+    queried = {f for q in store_queries("skycut-jobs") for f, _ in (*q.filters, *q.orders)}
+    assert unindexed & queried == set()
+    assert unindexed <= set(JobRecord(job=_job()).to_document())
+
+
+def _job() -> Job:
+    now = datetime.now(UTC)
+    return Job(
+        job_id="j",
+        owner="o",
+        phase=ExecutionPhase.PENDING,
+        creation_time=now,
+        destruction=now + timedelta(days=7),
+    )
+
+
+def test_ttl_policy_is_on_the_jobs_destruction_timestamp(tf: Terraform) -> None:
+    ttl = [body for body in tf.of_type("google_firestore_field").values() if "ttl_config" in body]
+    assert len(ttl) == 1
+    assert scalar(ttl[0]["field"]) == "destruction"
+    assert interpolation(ttl[0]["collection"]) == "local.jobs_collection"
+    document = JobRecord(job=_job()).to_document()
+    assert isinstance(document["destruction"], datetime), "TTL needs a timestamp field"
+
+
+# -- lifecycles ----------------------------------------------------------------------
+def _delete_ages(tf: Terraform, bucket: str) -> list[str]:
+    body = tf.resource("google_storage_bucket", bucket)
+    return [
+        interpolation(scalar(blocks(rule["condition"])[0]["age"]))
+        for rule in blocks(body["lifecycle_rule"])
+        if scalar(blocks(rule["action"])[0]["type"]) == "Delete"
+        and "age" in blocks(rule["condition"])[0]
+    ]
+
+
+@pytest.mark.parametrize(
+    ("bucket", "variable"), [("results", "result_ttl_days"), ("drop", "drop_ttl_days")]
+)
+def test_lifecycle_ages_outlive_the_jobs(tf: Terraform, bucket: str, variable: str) -> None:
+    assert _delete_ages(tf, bucket) == [f"var.{variable}"]
+    validations = " ".join(
+        str(v["condition"]) for v in blocks(tf.variables[variable]["validation"])
+    )
+    assert f"var.{variable} >= ceil(var.destruction_days)" in validations
+    # the destruction maximum the code enforces is the one Terraform validates against
+    assert _settings_env(tf)["SKYCUT_DESTRUCTION_DAYS"] == "${tostring(var.destruction_days)}"
+    assert tf.default(variable) >= math.ceil(tf.default("destruction_days"))
+    assert tf.default(variable) >= math.ceil(Settings.model_construct().destruction_days)
+
+
+def test_results_expire_at_their_custom_time(tf: Terraform) -> None:
+    body = tf.resource("google_storage_bucket", "results")
+    conditions = [blocks(rule["condition"])[0] for rule in blocks(body["lifecycle_rule"])]
+    assert {"days_since_custom_time": 0} in [
+        {k: scalar(v) for k, v in c.items() if not k.startswith("__")} for c in conditions
+    ]
+
+
+def test_results_bucket_is_private_and_unversioned(tf: Terraform) -> None:
+    body = tf.resource("google_storage_bucket", "results")
+    assert scalar(body["uniform_bucket_level_access"]) is True
+    assert scalar(body["public_access_prevention"]) == "enforced"
+    assert scalar(blocks(body["versioning"])[0]["enabled"]) is False
+
+
+# -- Pub/Sub mirrors the local stack ---------------------------------------------------
+def test_topics_and_push_targets_mirror_the_local_stack(tf: Terraform) -> None:
+    stack = StackConfig()
+    topics = {
+        k: tf.resolve_prefix(v)
+        for k, v in tf.locals["topic_names"].items()
+        if not k.startswith("__")
+    }
+    assert topics["jobs"] == stack.job_topic
+    assert topics["drop"] == stack.drop_topic
+    assert tf.locals["push_targets"] == {"jobs": "cutout_worker", "drop": "bulk_submit"}
+    notification = tf.resource("google_storage_notification", "drop")
+    assert scalar(notification["event_types"]) == "OBJECT_FINALIZE"
+    assert interpolation(notification["topic"]) == 'google_pubsub_topic.this["drop"].id'
+    assert interpolation(notification["bucket"]) == "google_storage_bucket.drop.name"
+
+
+def test_push_subscriptions_retry_and_dead_letter(tf: Terraform) -> None:
+    body = tf.resource("google_pubsub_subscription", "push")
+    push = blocks(body["push_config"])[0]
+    # as in emulators/resources.py: the endpoint ends with the topic path
+    assert str(scalar(push["push_endpoint"])).endswith("/${google_pubsub_topic.this[each.key].id}")
+    oidc = blocks(push["oidc_token"])[0]
+    assert "google_service_account.push[each.value].email" in interpolation(
+        oidc["service_account_email"]
+    )
+    retry = blocks(body["retry_policy"])[0]
+    assert {"minimum_backoff", "maximum_backoff"} <= set(retry)
+    dead = blocks(body["dead_letter_policy"])[0]
+    assert interpolation(dead["dead_letter_topic"]) == 'google_pubsub_topic.this["dead_letter"].id'
+    assert "var.pubsub.max_delivery_attempts" in interpolation(dead["max_delivery_attempts"])
+    # the ack deadline is the function's timeout, so a running batch is not redelivered
+    assert (
+        interpolation(body["ack_deadline_seconds"]) == "var.functions[each.value].timeout_seconds"
+    )
+    assert "dead_letter" in tf.locals["topic_names"]
+    tf.resource("google_pubsub_subscription", "dead_letter")
+
+
+# -- bundles and identities -----------------------------------------------------------
+def test_every_function_folder_is_deployed(tf: Terraform) -> None:
+    folders = {p.parent.name for p in (REPO / "functions").glob("*/main.py")}
+    names = {k for k in tf.locals["function_names"] if not k.startswith("__")}
+    assert folders == names == FUNCTIONS
+    for name in names:
+        assert tf.locals["function_names"][name] == f"${{local.prefix}}-{name.replace('_', '-')}"
+    body = tf.resource("google_cloudfunctions2_function", "this")
+    build = blocks(body["build_config"])[0]
+    assert interpolation(build["entry_point"]) == "local.bundles[each.key].entry_point"
+    source = blocks(blocks(blocks(build["source"])[0]["storage_source"])[0])[0]
+    assert interpolation(source["object"]) == "google_storage_bucket_object.bundle[each.key].name"
+    obj = tf.resource("google_storage_bucket_object", "bundle")
+    assert interpolation(obj["name"]) == "local.bundles[each.key].zip"  # named by content hash
+
+
+def test_one_service_account_per_function(tf: Terraform) -> None:
+    body = tf.resource("google_cloudfunctions2_function", "this")
+    service = blocks(body["service_config"])[0]
+    assert interpolation(service["service_account_email"]) == (
+        "google_service_account.function[each.key].email"
+    )
+    assert interpolation(tf.resource("google_service_account", "function")["for_each"]) == (
+        "local.function_names"
+    )
+    signer = tf.resource("google_service_account_iam_member", "api_signs_as_itself")
+    assert scalar(signer["role"]) == "roles/iam.serviceAccountTokenCreator"
+    assert 'function["soda_api"]' in interpolation(signer["member"])
+    assert 'function["soda_api"]' in interpolation(signer["service_account_id"])
+    # no basic roles, no project-wide storage or pubsub grants
+    for body in tf.of_type("google_project_iam_member").values():
+        assert scalar(body["role"]) in {"roles/datastore.user", "roles/logging.logWriter"}
