@@ -5,7 +5,7 @@ UV_VERSION := 0.13.8
 # uv comes from PyPI into a private bootstrap venv unless one is already on PATH
 UV := $(shell command -v uv 2>/dev/null || echo .skycut/bootstrap/bin/uv)
 
-.PHONY: run test unit lint typecheck env load sample clean
+.PHONY: run test unit lint typecheck env load sample clean bundles
 
 .skycut/bootstrap/bin/uv:
 	$(PYTHON) -m venv .skycut/bootstrap
@@ -24,7 +24,7 @@ unit: env
 	$(UV) run --frozen pytest tests/unit tests/functions $(PYTEST_ARGS)
 
 lint: env
-	$(UV) run --frozen ruff check shared functions emulators tests bench
+	$(UV) run --frozen ruff check shared functions emulators tests bench scripts
 	$(UV) run --frozen mypy
 
 load: env  ## upload your FITS files to the running stack: make load FILES='a.fits b.fits'
@@ -32,3 +32,6 @@ load: env  ## upload your FITS files to the running stack: make load FILES='a.fi
 
 clean:
 	rm -rf .skycut/logs .skycut/gcs
+
+bundles: env  ## build the Cloud Functions source zips for infra/ (build/functions)
+	$(UV) run --frozen python scripts/build_functions.py --out build/functions

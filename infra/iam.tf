@@ -58,10 +58,12 @@ resource "google_pubsub_topic_iam_member" "api_views_jobs" {
   member  = google_service_account.function["soda_api"].member
 }
 
-# Signed result URLs act with the signer's rights: the API must be able to read results.
-resource "google_storage_bucket_iam_member" "api_reads_results" {
+# Signed result URLs act with the signer's rights, so the API must read
+# results; deleting or aborting a job deletes its results (objectUser has
+# get and delete; objectViewer has no delete).
+resource "google_storage_bucket_iam_member" "api_uses_results" {
   bucket = google_storage_bucket.results.name
-  role   = "roles/storage.objectViewer"
+  role   = "roles/storage.objectUser"
   member = google_service_account.function["soda_api"].member
 }
 

@@ -36,6 +36,9 @@ locals {
 
   # The code's defaults (skycut.config.Settings) are these names with the default prefix.
   jobs_collection = "${local.prefix}-jobs"
+  # Service-wide documents: "status" (operators drain the service by setting
+  # {available: false, note: ...}) and "throughput" (measured cutout rate).
+  service_collection = "${local.prefix}-service"
   topic_names = {
     jobs        = "${local.prefix}-cutout-jobs"
     drop        = "${local.prefix}-drop-events"

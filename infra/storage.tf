@@ -17,7 +17,21 @@ resource "google_storage_bucket" "results" {
     enabled = false
   }
 
-  # A job lives at most destruction_days; its results at least that long.
+  # A result is written with Custom-Time = its job's destruction time and is
+  # deleted once that passes (the code sets it; see skycut.storage.gcs).
+  lifecycle_rule {
+    condition {
+      days_since_custom_time              = 0
+      # without this the provider drops a 0 and the rule would match every object
+      send_days_since_custom_time_if_zero = true
+    }
+    action {
+      type = "Delete"
+    }
+  }
+
+  # Backstop for objects without Custom-Time: a job lives at most
+  # destruction_days, its results at least that long.
   lifecycle_rule {
     condition {
       age = var.result_ttl_days
@@ -115,6 +129,6 @@ resource "google_storage_bucket_object" "bundle" {
   for_each     = local.function_names
   bucket       = google_storage_bucket.bundles.name
   name         = local.bundles[each.key].zip
-  source       = "${var.bundle_dir}/${local.bundles[each.key].zip}"
+  source       = "${local.bundle_dir}/${local.bundles[each.key].zip}"
   content_type = "application/zip"
 }

@@ -127,11 +127,13 @@ variable "drop_ttl_days" {
 variable "tuning" {
   description = "Service settings passed to every function as SKYCUT_* variables."
   type = object({
-    signed_url_seconds   = optional(number, 3600)
-    sync_timeout_seconds = optional(number, 60)
-    header_chunk_bytes   = optional(number, 65536)
-    max_bulk_rows        = optional(number, 100000)
-    tasks_per_message    = optional(number, 50)
+    signed_url_seconds         = optional(number, 3600)
+    sync_timeout_seconds       = optional(number, 60)
+    header_chunk_bytes         = optional(number, 65536)
+    max_bulk_rows              = optional(number, 100000)
+    tasks_per_message          = optional(number, 50)
+    execution_duration_seconds = optional(number, 3600)
+    wait_max_seconds           = optional(number, 600)
   })
   default  = {}
   nullable = false
@@ -144,8 +146,10 @@ variable "tuning" {
     error_message = "tuning.header_chunk_bytes must be at least one FITS block (2880 bytes)."
   }
   validation {
-    condition     = var.tuning.max_bulk_rows > 0 && var.tuning.tasks_per_message > 0 && var.tuning.sync_timeout_seconds > 0
-    error_message = "tuning.max_bulk_rows, tasks_per_message and sync_timeout_seconds must be positive."
+    condition = alltrue([
+      for v in [var.tuning.max_bulk_rows, var.tuning.tasks_per_message, var.tuning.sync_timeout_seconds, var.tuning.execution_duration_seconds, var.tuning.wait_max_seconds] : v > 0
+    ])
+    error_message = "tuning.max_bulk_rows, tasks_per_message, sync_timeout_seconds, execution_duration_seconds and wait_max_seconds must be positive."
   }
 }
 
@@ -213,6 +217,10 @@ variable "functions" {
     condition     = var.functions.soda_api.timeout_seconds >= 60 && var.functions.soda_api.timeout_seconds <= 3600
     error_message = "soda_api.timeout_seconds must be in [60, 3600] (HTTP functions allow up to an hour)."
   }
+  validation {
+    condition     = var.functions.soda_api.timeout_seconds > max(var.tuning.wait_max_seconds, var.tuning.sync_timeout_seconds)
+    error_message = "soda_api.timeout_seconds must exceed tuning.wait_max_seconds and tuning.sync_timeout_seconds, or long WAITs are cut off."
+  }
 }
 
 variable "pubsub" {
@@ -269,6 +277,10 @@ variable "gateway" {
   validation {
     condition     = var.gateway.deadline_seconds >= 60 && var.gateway.deadline_seconds <= 3600
     error_message = "gateway.deadline_seconds must be in [60, 3600] (API Gateway's maximum)."
+  }
+  validation {
+    condition     = var.gateway.deadline_seconds > max(var.tuning.wait_max_seconds, var.tuning.sync_timeout_seconds)
+    error_message = "gateway.deadline_seconds must exceed tuning.wait_max_seconds and tuning.sync_timeout_seconds, or the gateway answers 504 to long WAITs."
   }
 }
 

@@ -20,10 +20,10 @@ import pytest
 import yaml
 
 from emulators.stack import REPO, StackConfig
-from skycut.api.app import _RULES
+from skycut.api.app import ROUTES
 from skycut.config import Settings
-from skycut.jobs.records import JobRecord
-from skycut.jobs.store import JobStore
+from skycut.jobs.records import JobRecord, StoredResult
+from skycut.jobs.store import _RESULTS, JobStore
 from skycut.uws.model import ExecutionPhase, Job
 from tests.infra.conftest import OPENAPI_TEMPLATE, Terraform, blocks, interpolation, scalar
 
@@ -159,10 +159,9 @@ def _expand(rule: str) -> list[str]:
 def flask_operations(base_path: str) -> set[tuple[str, str]]:
     """Return every (path, method) the Flask app answers, under ``base_path``."""
     operations = set()
-    for rule in _RULES:
-        methods = {m.lower() for m in (rule.methods or set())} - {"head", "options"}
-        for path in _expand(rule.rule):
-            operations |= {(base_path + path, m) for m in methods}
+    for rule, _endpoint, methods in ROUTES:
+        for path in _expand(rule):
+            operations |= {(base_path + path, m.lower()) for m in methods}
     return operations
 
 
@@ -416,13 +415,44 @@ def _job() -> Job:
     )
 
 
-def test_ttl_policy_is_on_the_jobs_destruction_timestamp(tf: Terraform) -> None:
-    ttl = [body for body in tf.of_type("google_firestore_field").values() if "ttl_config" in body]
-    assert len(ttl) == 1
-    assert scalar(ttl[0]["field"]) == "destruction"
-    assert interpolation(ttl[0]["collection"]) == "local.jobs_collection"
-    document = JobRecord(job=_job()).to_document()
-    assert isinstance(document["destruction"], datetime), "TTL needs a timestamp field"
+def _result() -> StoredResult:
+    now = datetime.now(UTC)
+    return StoredResult(
+        result_id="cutout-000000",
+        index=0,
+        status="ok",
+        bucket="b",
+        object_name="o",
+        mime_type="application/fits",
+        size=1,
+        created=now,
+        expires=now + timedelta(days=7),
+    )
+
+
+def test_ttl_policies_cover_every_document_that_carries_a_destruction(tf: Terraform) -> None:
+    """Jobs and their result documents (a sub-collection the job's TTL does not reach)."""
+    ttl = {
+        (
+            tf.resolve_prefix(
+                interpolation(body["collection"]).replace(
+                    "local.jobs_collection", tf.locals["jobs_collection"]
+                )
+            ),
+            scalar(body["field"]),
+        )
+        for body in tf.of_type("google_firestore_field").values()
+        if "ttl_config" in body
+    }
+    documents = {
+        Settings.model_construct().jobs_collection: JobRecord(job=_job()).to_document(),
+        _RESULTS: _result().to_document(),
+    }
+    expected = set()
+    for collection, document in documents.items():
+        assert isinstance(document["destruction"], datetime), "TTL needs a timestamp field"
+        expected.add((collection, "destruction"))
+    assert ttl == expected
 
 
 # -- lifecycles ----------------------------------------------------------------------
@@ -453,10 +483,12 @@ def test_lifecycle_ages_outlive_the_jobs(tf: Terraform, bucket: str, variable: s
 
 def test_results_expire_at_their_custom_time(tf: Terraform) -> None:
     body = tf.resource("google_storage_bucket", "results")
-    conditions = [blocks(rule["condition"])[0] for rule in blocks(body["lifecycle_rule"])]
-    assert {"days_since_custom_time": 0} in [
-        {k: scalar(v) for k, v in c.items() if not k.startswith("__")} for c in conditions
+    conditions = [
+        {k: scalar(v) for k, v in blocks(rule["condition"])[0].items() if not k.startswith("__")}
+        for rule in blocks(body["lifecycle_rule"])
     ]
+    # the provider ignores a 0 unless told to send it
+    assert {"days_since_custom_time": 0, "send_days_since_custom_time_if_zero": True} in conditions
 
 
 def test_results_bucket_is_private_and_unversioned(tf: Terraform) -> None:

@@ -13,6 +13,7 @@ from werkzeug.routing import Map, Rule
 from skycut.api.context import RequestContext
 from skycut.api.health import check_backends
 from skycut.api.http import redirect, request_params, text, xml
+from skycut.api.links import LinksRoute
 from skycut.api.service import SodaService
 from skycut.api.uws_routes import UwsRoutes
 from skycut.clients import Clients
@@ -42,6 +43,7 @@ ROUTES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("/async/<job_id>/results/<result_id>", "uws.result", ("GET",)),
     ("/async/<job_id>/parameters", "uws.parameters", ("GET", "POST")),
     ("/async/<job_id>/error", "uws.error", ("GET",)),
+    ("/links", "links.links", ("GET", "POST")),
 )
 
 
@@ -53,6 +55,7 @@ class SodaApi:
         self._settings = clients.settings
         self._service = SodaService(clients=clients)
         self._uws = UwsRoutes(clients=clients, service=self._service)
+        self._links = LinksRoute(clients=clients, parameters=_SUPPORTED_PARAMETERS)
         self._map = Map(
             [
                 Rule(self._settings.base_path + path, endpoint=endpoint, methods=list(methods))
@@ -82,7 +85,7 @@ class SodaApi:
 
     def _handler(self, endpoint: str) -> Callable[..., Response]:
         owner, _, name = endpoint.rpartition(".")
-        target: object = self._uws if owner == "uws" else self
+        target: object = {"uws": self._uws, "links": self._links}.get(owner, self)
         handler: Callable[..., Response] = getattr(target, name if owner else f"_{name}")
         return handler
 

@@ -122,9 +122,15 @@ class ResultWriter:
 
     def url(self, object_name: str) -> str:
         """Return the URL a client downloads the result from."""
+        return self.object_url(self.bucket_name, object_name)
+
+    def object_url(self, bucket: str, object_name: str) -> str:
+        """Return a download URL of any object skycut may read (results, sources)."""
         if self._public is not None:
-            return f"{self._public}/{self.bucket_name}/{quote(object_name, safe='/')}"
-        url: str = self._bucket.blob(object_name).generate_signed_url(
-            version="v4", expiration=self._ttl, method="GET"
+            return f"{self._public}/{bucket}/{quote(object_name, safe='/')}"
+        url: str = (
+            self._client.bucket(bucket)
+            .blob(object_name)
+            .generate_signed_url(version="v4", expiration=self._ttl, method="GET")
         )
         return url

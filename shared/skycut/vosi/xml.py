@@ -9,12 +9,17 @@ URL as a base to add parameters to, VOSI ones as the full URL (VOSI §4).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
 from lxml import etree
 
+from skycut.soda.semantics import (
+    SODA_PARAMETER_SEMANTICS,
+    SODA_PARAMETERS,
+    SodaParameter,
+    SodaParameterSemantics,
+)
 from skycut.uws.xml import XSI_NS, format_time
 
 __all__ = [
@@ -34,101 +39,13 @@ VODATASERVICE_NS = "http://www.ivoa.net/xml/VODataService/v1.1"
 _SODA_SYNC = "ivo://ivoa.net/std/SODA#sync-1.0"
 _SODA_ASYNC = "ivo://ivoa.net/std/SODA#async-1.0"
 _UWS = "ivo://ivoa.net/std/UWS#rest-1.1"
+_DATALINK = "ivo://ivoa.net/std/DataLink#links-1.0"
 _VOSI_CAPABILITIES = "ivo://ivoa.net/std/VOSI#capabilities"
 _VOSI_AVAILABILITY = "ivo://ivoa.net/std/VOSI#availability"
 
 
-SodaParameter = Literal["ID", "POS", "CIRCLE", "POLYGON", "BAND", "TIME", "POL", "RESPONSEFORMAT"]
-
-
-@dataclass(frozen=True, slots=True)
-class _Param:
-    """One SODA input parameter with its three-factor semantics (SODA §3.5)."""
-
-    name: SodaParameter
-    description: str
-    ucd: str | None
-    unit: str | None
-    datatype: Literal["char", "double"]
-    arraysize: str
-    xtype: str | None = None
-    required: bool = False
-
-
-_SODA_PARAMS: tuple[_Param, ...] = (
-    _Param(
-        "ID",
-        "Identifier of the dataset to cut out",
-        "meta.ref.url;meta.curation",
-        None,
-        "char",
-        "*",
-        required=True,
-    ),
-    _Param(
-        "POS",
-        "Region to cut out: CIRCLE lon lat r, RANGE lon1 lon2 lat1 lat2 or POLYGON lon lat ...",
-        "pos.outline;obs",
-        None,
-        "char",
-        "*",
-    ),
-    _Param(
-        "CIRCLE",
-        "Circle to cut out: lon lat radius (ICRS degrees)",
-        "pos.outline;obs",
-        "deg",
-        "double",
-        "3",
-        xtype="circle",
-    ),
-    _Param(
-        "POLYGON",
-        "Polygon to cut out: lon1 lat1 lon2 lat2 ... (ICRS degrees)",
-        "pos.outline;obs",
-        "deg",
-        "double",
-        "*",
-        xtype="polygon",
-    ),
-    _Param(
-        "BAND",
-        "Wavelength interval to keep (barycentric, metres)",
-        "em.wl;stat.interval",
-        "m",
-        "double",
-        "2",
-        xtype="interval",
-    ),
-    _Param(
-        "TIME",
-        "Time interval to keep (MJD, UTC)",
-        "time.interval;obs.exposure",
-        "d",
-        "double",
-        "2",
-        xtype="interval",
-    ),
-    _Param(
-        "POL",
-        "Polarization states to keep (ObsCore pol_states values)",
-        "meta.code;phys.polarization",
-        None,
-        "char",
-        "*",
-    ),
-    _Param(
-        "RESPONSEFORMAT",
-        "Media type of the result",
-        None,
-        None,
-        "char",
-        "*",
-    ),
-)
-
-SODA_PARAMETERS: tuple[SodaParameter, ...] = tuple(p.name for p in _SODA_PARAMS)
-"""Every SODA parameter :func:`capabilities_xml` can describe, in its order."""
+_Param = SodaParameterSemantics
+_SODA_PARAMS = SODA_PARAMETER_SEMANTICS
 
 
 def availability_xml(
@@ -204,6 +121,7 @@ def capabilities_xml(
     _soda_capability(root, _SODA_SYNC, f"{base}/sync", params)
     _soda_capability(root, _SODA_ASYNC, f"{base}/async", params)
     _interface(_capability(root, _UWS), f"{base}/async", use="base")
+    _interface(_capability(root, _DATALINK), f"{base}/links", use="base")
     _interface(_capability(root, _VOSI_CAPABILITIES), f"{base}/capabilities", use="full")
     _interface(_capability(root, _VOSI_AVAILABILITY), f"{base}/availability", use="full")
     return _serialize(root)

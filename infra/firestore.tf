@@ -1,0 +1,92 @@
+# Jobs live in the (default) Firestore database, the one the code's
+# firestore.Client(project=...) opens. The emulator serves any query without
+# an index; production needs every composite index a query uses, so each is
+# derived from skycut.jobs.store and checked by tests/infra.
+
+resource "google_firestore_database" "default" {
+  project                           = var.project_id
+  name                              = "(default)"
+  location_id                       = local.firestore_loc
+  type                              = "FIRESTORE_NATIVE"
+  concurrency_mode                  = "PESSIMISTIC" # phase changes are transactions that must not both win
+  app_engine_integration_mode       = "DISABLED"
+  point_in_time_recovery_enablement = var.firestore.point_in_time_recovery ? "POINT_IN_TIME_RECOVERY_ENABLED" : "POINT_IN_TIME_RECOVERY_DISABLED"
+  delete_protection_state           = var.firestore.delete_protection ? "DELETE_PROTECTION_ENABLED" : "DELETE_PROTECTION_DISABLED"
+  # Destroying the stack leaves the database (and any jobs) in place unless
+  # delete protection is off; see infra/README.md, "Tear down".
+  deletion_policy = var.firestore.delete_protection ? "ABANDON" : "DELETE"
+
+  depends_on = [google_project_service.this]
+}
+
+# JobStore.list_for: owner == X [and creation_time > after] order by
+# creation_time desc. One index serves both forms (the range is on the
+# ordered field).
+resource "google_firestore_index" "jobs_by_owner" {
+  project     = var.project_id
+  database    = google_firestore_database.default.name
+  collection  = local.jobs_collection
+  query_scope = "COLLECTION"
+
+  fields {
+    field_path = "owner"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "creation_time"
+    order      = "DESCENDING"
+  }
+}
+
+# UWS destruction: Firestore deletes a job document once its `destruction`
+# time (a timestamp) has passed, usually within a day.
+resource "google_firestore_field" "jobs_destruction_ttl" {
+  project    = var.project_id
+  database   = google_firestore_database.default.name
+  collection = local.jobs_collection
+  field      = "destruction"
+
+  ttl_config {}
+
+  # Firestore runs one index operation per collection at a time.
+  depends_on = [google_firestore_index.jobs_by_owner]
+}
+
+# Result documents live in each job's `results` sub-collection, which the
+# job's TTL does not reach; they carry the job's destruction time too.
+resource "google_firestore_field" "results_destruction_ttl" {
+  project    = var.project_id
+  database   = google_firestore_database.default.name
+  collection = "results" # skycut.jobs.store._RESULTS (a collection group)
+  field      = "destruction"
+
+  ttl_config {}
+
+  depends_on = [google_firestore_field.jobs_destruction_ttl]
+}
+
+# A bulk job document carries its task list; indexing every task would spend
+# the document's 40,000 index entries and write cost for nothing (no query
+# filters on it). An empty index_config turns the field's indexes off.
+resource "google_firestore_field" "jobs_tasks_unindexed" {
+  project    = var.project_id
+  database   = google_firestore_database.default.name
+  collection = local.jobs_collection
+  field      = "tasks"
+
+  index_config {}
+
+  # Field configurations are changed one at a time.
+  depends_on = [google_firestore_field.results_destruction_ttl]
+}
+
+resource "google_firestore_field" "jobs_parameters_unindexed" {
+  project    = var.project_id
+  database   = google_firestore_database.default.name
+  collection = local.jobs_collection
+  field      = "parameters"
+
+  index_config {}
+
+  depends_on = [google_firestore_field.jobs_tasks_unindexed]
+}

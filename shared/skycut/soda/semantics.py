@@ -1,0 +1,108 @@
+"""SODA input parameters and their three-factor semantics (SODA 1.0 §3.5, §4).
+
+One table, used by the VOSI capabilities and by DataLink service descriptors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = [
+    "SODA_PARAMETERS",
+    "SODA_PARAMETER_SEMANTICS",
+    "SodaParameter",
+    "SodaParameterSemantics",
+]
+
+SodaParameter = Literal["ID", "POS", "CIRCLE", "POLYGON", "BAND", "TIME", "POL", "RESPONSEFORMAT"]
+
+
+@dataclass(frozen=True, slots=True)
+class SodaParameterSemantics:
+    """One SODA input parameter with its three-factor semantics (SODA §3.5)."""
+
+    name: SodaParameter
+    description: str
+    ucd: str | None
+    unit: str | None
+    datatype: Literal["char", "double"]
+    arraysize: str
+    xtype: str | None = None
+    required: bool = False
+
+
+SODA_PARAMETER_SEMANTICS: tuple[SodaParameterSemantics, ...] = (
+    SodaParameterSemantics(
+        "ID",
+        "Identifier of the dataset to cut out",
+        "meta.ref.url;meta.curation",
+        None,
+        "char",
+        "*",
+        required=True,
+    ),
+    SodaParameterSemantics(
+        "POS",
+        "Region to cut out: CIRCLE lon lat r, RANGE lon1 lon2 lat1 lat2 or POLYGON lon lat ...",
+        "pos.outline;obs",
+        None,
+        "char",
+        "*",
+    ),
+    SodaParameterSemantics(
+        "CIRCLE",
+        "Circle to cut out: lon lat radius (ICRS degrees)",
+        "pos.outline;obs",
+        "deg",
+        "double",
+        "3",
+        xtype="circle",
+    ),
+    SodaParameterSemantics(
+        "POLYGON",
+        "Polygon to cut out: lon1 lat1 lon2 lat2 ... (ICRS degrees)",
+        "pos.outline;obs",
+        "deg",
+        "double",
+        "*",
+        xtype="polygon",
+    ),
+    SodaParameterSemantics(
+        "BAND",
+        "Wavelength interval to keep (barycentric, metres)",
+        "em.wl;stat.interval",
+        "m",
+        "double",
+        "2",
+        xtype="interval",
+    ),
+    SodaParameterSemantics(
+        "TIME",
+        "Time interval to keep (MJD, UTC)",
+        "time.interval;obs.exposure",
+        "d",
+        "double",
+        "2",
+        xtype="interval",
+    ),
+    SodaParameterSemantics(
+        "POL",
+        "Polarization states to keep (ObsCore pol_states values)",
+        "meta.code;phys.polarization",
+        None,
+        "char",
+        "*",
+    ),
+    SodaParameterSemantics(
+        "RESPONSEFORMAT",
+        "Media type of the result",
+        None,
+        None,
+        "char",
+        "*",
+    ),
+)
+
+SODA_PARAMETERS: tuple[SodaParameter, ...] = tuple(p.name for p in SODA_PARAMETER_SEMANTICS)
+"""Every SODA parameter name, in the order descriptors list them."""
