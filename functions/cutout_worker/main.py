@@ -14,6 +14,7 @@ from skycut.clients import Clients
 from skycut.config import get_settings
 from skycut.jobs.messages import JobMessage
 from skycut.logs import configure_logging, log
+from skycut.worker.deadletter import DEAD_LETTER_ATTRIBUTE, fail_dead_letter
 from skycut.worker.headers import HeaderCache
 from skycut.worker.run import Worker
 
@@ -29,9 +30,14 @@ def _worker() -> Worker:
 @functions_framework.cloud_event
 def cutout_worker(event: CloudEvent) -> None:
     """Run one job message; raising makes Pub/Sub deliver it again."""
-    payload = event.data.get("message", {}).get("data", "") if event.data else ""
+    pubsub_message = (event.data or {}).get("message", {})
+    attributes = pubsub_message.get("attributes") or {}
     try:
-        message = JobMessage.model_validate_json(base64.b64decode(payload))
+        raw = base64.b64decode(pubsub_message.get("data", ""), validate=True)
+        if DEAD_LETTER_ATTRIBUTE in attributes:
+            fail_dead_letter(_worker().clients, raw, attributes)
+            return
+        message = JobMessage.model_validate_json(raw)
     except (ValidationError, ValueError) as e:
         # A message no delivery can fix: acknowledge it so it is not retried forever.
         _worker()

@@ -15,7 +15,7 @@ from skycut.config import Settings
 from skycut.jobs.queue import JobQueue
 from skycut.jobs.service_state import ServiceState
 from skycut.jobs.store import JobStore
-from skycut.storage.gcs import ResultWriter
+from skycut.storage.gcs import ResultWriter, UrlSigner
 
 __all__ = ["Clients"]
 
@@ -76,4 +76,9 @@ class Clients:
             bucket=self.settings.results_bucket,
             public_base_url=self.settings.results_public_base_url,
             signed_url_seconds=self.settings.signed_url_seconds,
+            signer=(
+                UrlSigner(service_account_email=self.settings.signing_service_account)
+                if self.settings.signing_service_account
+                else None
+            ),
         )

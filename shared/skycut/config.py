@@ -45,6 +45,13 @@ class Settings(BaseSettings):
         ),
     )
     signed_url_seconds: int = Field(3600, gt=0, description="Lifetime of signed result URLs.")
+    signing_service_account: str | None = Field(
+        None,
+        description=(
+            "Service account that signs result URLs through IAM signBlob (on Cloud "
+            "Functions there is no private key); unset signs with the credentials' own key."
+        ),
+    )
     jobs_collection: str = Field("skycut-jobs", description="Firestore collection of jobs.")
     job_topic: str = Field("skycut-cutout-jobs", description="Pub/Sub topic of job messages.")
     sync_timeout_seconds: float = Field(

@@ -58,3 +58,67 @@ def test_job_message_runs_once_even_when_delivered_twice(worker, stack):
     assert record.job.progress == Progress(total=2, done=2, failed=0)
     statuses = [r.status for r in clients.jobs.results(job_id)]
     assert statuses == ["ok", "no_overlap"]
+
+
+def test_unreadable_base64_is_acknowledged(worker):
+    envelope = push_envelope("pubsub_push_envelope")
+    envelope["message"]["data"] = "%%% not base64 %%%"
+    assert worker.post(TOPIC_PATH, json=envelope).status_code == 200
+
+
+@pytest.mark.integration
+def test_dead_lettered_job_message_puts_the_job_in_error(worker, stack):
+    clients = Clients(get_settings())
+    job_id = f"fn-dead-{datetime.now(UTC).timestamp():.0f}"
+    task = CutoutTask(index=0, source_id="gs://skycut-sources/x.fits", circle=(1, 1, 0.1))
+    clients.jobs.create(
+        JobRecord(
+            job=Job(
+                job_id=job_id,
+                owner="dev",
+                phase=ExecutionPhase.EXECUTING,
+                creation_time=datetime.now(UTC),
+                progress=Progress(total=1),
+            ),
+            tasks=[task],
+        )
+    )
+    body = JobMessage(job_id=job_id, tasks=[task]).model_dump_json().encode()
+    envelope = push_envelope(
+        "pubsub_push_envelope",
+        data=body,
+        job_id=job_id,
+        CloudPubSubDeadLetterSourceSubscription="skycut-cutout-jobs-push",
+        CloudPubSubDeadLetterSourceDeliveryCount="10",
+    )
+    assert (
+        worker.post("/projects/skycut-local/topics/skycut-dead-letters", json=envelope).status_code
+        == 200
+    )
+    record = clients.jobs.load(job_id)
+    assert record.job.phase == ExecutionPhase.ERROR
+    assert record.job.error.error_type == "transient"
+    assert record.job.error.message.startswith("ServiceUnavailable: ")
+    assert "10 delivery attempts" in record.job.error.message
+
+
+@pytest.mark.integration
+def test_dead_lettered_drop_notification_becomes_a_failed_bulk_job(worker, stack):
+    from skycut.bulk.submit import DropObject, bulk_job_id
+
+    generation = f"{datetime.now(UTC).timestamp():.0f}"
+    envelope = push_envelope(
+        "storage_notification_envelope",
+        bucketId="skycut-drop",
+        objectId="incoming/carol/rows.csv",
+        objectGeneration=generation,
+        CloudPubSubDeadLetterSourceSubscription="skycut-drop-events-push",
+    )
+    assert (
+        worker.post("/projects/skycut-local/topics/skycut-dead-letters", json=envelope).status_code
+        == 200
+    )
+    job_id = bulk_job_id(DropObject("skycut-drop", "incoming/carol/rows.csv", generation))
+    record = Clients(get_settings()).jobs.load(job_id)
+    assert record.job.owner == "carol"
+    assert record.job.phase == ExecutionPhase.ERROR

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -12,7 +13,7 @@ from google.api_core import exceptions as gexc
 from skycut.errors import ServiceUnavailableError, UsageError
 from skycut.soda.ids import SourceRef
 
-__all__ = ["GcsRangeReader", "ResultWriter"]
+__all__ = ["GcsRangeReader", "ResultWriter", "UrlSigner"]
 
 _TRANSIENT = (
     gexc.ServiceUnavailable,
@@ -69,6 +70,35 @@ class GcsRangeReader:
             raise ServiceUnavailableError(f"storage unavailable reading {self._source.uri}") from e
 
 
+class UrlSigner:
+    """Signs V4 URLs through IAM as a service account, for runtimes without a key.
+
+    Cloud Functions credentials are tokens, not keys: the storage client then
+    signs by calling IAM ``signBlob`` as ``service_account_email`` with the
+    current access token (the account needs Token Creator on itself).
+    """
+
+    def __init__(self, *, service_account_email: str) -> None:
+        self._email = service_account_email
+        self._credentials: Any = None
+        self._lock = threading.Lock()
+
+    def signing_arguments(self) -> dict[str, str]:
+        """Return the keyword arguments of ``generate_signed_url`` for IAM signing."""
+        import google.auth
+        import google.auth.transport.requests
+
+        with self._lock:
+            if self._credentials is None:
+                self._credentials, _ = google.auth.default(
+                    scopes=["https://www.googleapis.com/auth/cloud-platform"]
+                )
+            if not self._credentials.valid:
+                self._credentials.refresh(google.auth.transport.requests.Request())
+            token: str = self._credentials.token
+        return {"service_account_email": self._email, "access_token": token}
+
+
 class ResultWriter:
     """Writes result objects and hands out the URLs clients fetch them from."""
 
@@ -79,12 +109,14 @@ class ResultWriter:
         bucket: str,
         public_base_url: str | None,
         signed_url_seconds: int,
+        signer: UrlSigner | None = None,
     ) -> None:
         self._client = client
         self._bucket = client.bucket(bucket)
         self.bucket_name = bucket
         self._public = public_base_url.rstrip("/") if public_base_url else None
         self._ttl = timedelta(seconds=signed_url_seconds)
+        self._signer = signer
 
     def write(
         self,
@@ -128,9 +160,10 @@ class ResultWriter:
         """Return a download URL of any object skycut may read (results, sources)."""
         if self._public is not None:
             return f"{self._public}/{bucket}/{quote(object_name, safe='/')}"
+        extra = self._signer.signing_arguments() if self._signer is not None else {}
         url: str = (
             self._client.bucket(bucket)
             .blob(object_name)
-            .generate_signed_url(version="v4", expiration=self._ttl, method="GET")
+            .generate_signed_url(version="v4", expiration=self._ttl, method="GET", **extra)
         )
         return url

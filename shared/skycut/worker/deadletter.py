@@ -1,0 +1,86 @@
+"""Messages Pub/Sub gave up on: their jobs end in ERROR instead of waiting forever.
+
+Pub/Sub forwards a message to the dead-letter topic after its maximum
+delivery attempts, adding ``CloudPubSubDeadLetter*`` attributes. Whatever it
+was (a job message or a drop-bucket notification), its job must say it failed.
+This path never raises: a failure here would be retried for days.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from pydantic import ValidationError
+
+from skycut.bulk.submit import DropObject, bulk_job_id, owner_of
+from skycut.clients import Clients
+from skycut.jobs.messages import JobMessage
+from skycut.jobs.records import JobRecord
+from skycut.logs import log
+from skycut.uws.model import ErrorSummary, ExecutionPhase, Job
+
+__all__ = ["DEAD_LETTER_ATTRIBUTE", "fail_dead_letter"]
+
+DEAD_LETTER_ATTRIBUTE = "CloudPubSubDeadLetterSourceSubscription"
+_ATTEMPTS_ATTRIBUTE = "CloudPubSubDeadLetterSourceDeliveryCount"
+
+
+def _message(attributes: Mapping[str, str]) -> str:
+    attempts = attributes.get(_ATTEMPTS_ATTRIBUTE, "several")
+    return (
+        f"ServiceUnavailable: the job's work failed {attempts} delivery attempts "
+        "(a back end stayed unavailable or the worker kept failing); it was not completed"
+    )
+
+
+def fail_dead_letter(clients: Clients, data: bytes, attributes: Mapping[str, str]) -> None:
+    """Put the job behind a dead-lettered message into ERROR."""
+    try:
+        if attributes.get("eventType") == "OBJECT_FINALIZE":
+            _fail_drop(clients, attributes)
+        else:
+            _fail_job(clients, JobMessage.model_validate_json(data).job_id, attributes)
+    except (ValidationError, ValueError, KeyError) as e:
+        log(logging.ERROR, "dead letter not understood; dropped", error=str(e))
+    except Exception as e:
+        log(logging.ERROR, "dead letter could not be recorded", error=repr(e), exc_info=True)
+
+
+def _fail_job(clients: Clients, job_id: str, attributes: Mapping[str, str]) -> None:
+    changed = clients.jobs.transition(
+        job_id,
+        allowed_from={ExecutionPhase.QUEUED, ExecutionPhase.EXECUTING},
+        to=ExecutionPhase.ERROR,
+        fields={
+            "end_time": datetime.now(UTC),
+            "error": {"message": _message(attributes), "type": "transient"},
+        },
+    )
+    log(logging.WARNING, "dead-lettered job message", job_id=job_id, changed=changed is not None)
+
+
+def _fail_drop(clients: Clients, attributes: Mapping[str, str]) -> None:
+    drop = DropObject(
+        bucket=attributes["bucketId"],
+        name=attributes["objectId"],
+        generation=str(attributes.get("objectGeneration", "0")),
+    )
+    owner = owner_of(drop.name)
+    if owner is None:
+        return
+    now = datetime.now(UTC)
+    job_id = bulk_job_id(drop)
+    job = Job(
+        job_id=job_id,
+        owner=owner,
+        phase=ExecutionPhase.ERROR,
+        creation_time=now,
+        end_time=now,
+        error=ErrorSummary(message=_message(attributes), error_type="transient"),
+    )
+    created = clients.jobs.create(JobRecord(job=job, kind="bulk"))
+    if not created:
+        _fail_job(clients, job_id, attributes)
+    log(logging.WARNING, "dead-lettered drop notification", job_id=job_id)
