@@ -42,8 +42,7 @@ locals {
       ingress = "ALLOW_ALL"
       env = tomap(merge(local.settings_env, {
         SKYCUT_TRUST_GATEWAY_IDENTITY = "true"
-        # Not yet a Settings field: the account V4 result URLs are signed as
-        # (through IAM signBlob); see infra/README.md, "Python side".
+        # The account V4 result URLs are signed as, through IAM signBlob.
         SKYCUT_SIGNING_SERVICE_ACCOUNT = google_service_account.function["soda_api"].email
       }))
     }

@@ -69,10 +69,9 @@ resource "google_pubsub_subscription" "push" {
   ]
 }
 
-# Dead letters are kept, never dropped. By default they wait here to be
-# pulled (gcloud pubsub subscriptions pull); with
-# pubsub.push_dead_letters_to_worker they are pushed to cutout_worker, which
-# must then mark the job ERROR (see infra/README.md, "Dead letters").
+# Dead letters are never dropped. With pubsub.push_dead_letters_to_worker (the
+# default) they are pushed to cutout_worker, which ends their job in ERROR
+# (skycut.worker.deadletter); without it they wait here to be pulled.
 resource "google_pubsub_subscription" "dead_letter" {
   project                    = var.project_id
   name                       = google_pubsub_topic.this["dead_letter"].name

@@ -231,7 +231,7 @@ variable "pubsub" {
     maximum_backoff             = optional(string, "600s")
     message_retention           = optional(string, "604800s")
     dead_letter_retention       = optional(string, "604800s")
-    push_dead_letters_to_worker = optional(bool, false)
+    push_dead_letters_to_worker = optional(bool, true)
   })
   default  = {}
   nullable = false
