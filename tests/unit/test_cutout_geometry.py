@@ -175,9 +175,9 @@ def test_galactic_wcs() -> None:
         CRPIX1=150.5, CRPIX2=100.5, CDELT1=-1e-3, CDELT2=1e-3,
     )  # fmt: skip
     wcs = WCS(header)
-    # The Galactic centre in ICRS, within a few milliarcseconds.
-    box = circle_pixel_box(wcs, SHAPE, Circle(266.40498829, -28.93617776, 0.01))
-    assert box == PixelBox(139, 160, 89, 110)
+    # The Galactic centre in ICRS, within a few milliarcseconds: pixel (149.5, 99.5).
+    box = circle_pixel_box(wcs, SHAPE, Circle(266.40498829, -28.93617776, 0.0102))
+    assert box == PixelBox(139, 161, 89, 111)
 
 
 def test_not_a_celestial_wcs() -> None:

@@ -1,62 +1,91 @@
-"""Cut a circle out of a FITS image, reading only the rows it needs.
+"""Cut a selection out of a FITS file, reading only the pixels it needs.
 
-The engine is pure: bytes come from a :class:`RangeReader`, FITS bytes go
-out. It reads the headers (unless the caller has them), then the rows the
-circle covers as one byte range, and writes them untouched: the output keeps
-the source's ``BITPIX``, ``BSCALE``, ``BZERO`` and ``BLANK``, so readers scale
-it exactly as they would the source, and integer images stay integer.
+The engine is pure: bytes come from a :class:`RangeReader`, FITS (or a PNG
+or JPEG preview) goes out. It reads the headers (unless the caller has
+them), decides which pixels each HDU gives (:mod:`skycut.cutout.region`),
+reads them through :func:`skycut.cutout.pixels.read_pixels`, optionally
+blanks the pixels outside the stencil (:mod:`skycut.cutout.mask`) and writes
+them untouched (:mod:`skycut.cutout.output`), after a primary header with
+the provenance (:mod:`skycut.cutout.provenance`).
+
+The image cut is the HDU named ``IMAGE`` if there is one, else the first
+image HDU of two or more axes. With ``detail="image,mask,variance"`` the
+HDUs named ``MASK`` and ``VARIANCE`` follow, cut to the same pixels when they
+have the image's shape; with ``detail="all"`` every image HDU with a
+celestial WCS that overlaps the stencil does, each cut by its own WCS. HDUs
+that cannot be cut are left out; the primary header lists those that were.
 """
 
 from __future__ import annotations
 
-import re
-import warnings
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
-import numpy as np
 from astropy.io import fits
-from astropy.wcs import WCS, FITSFixedWarning
 
-import skycut
-from skycut.cutout.fitsindex import (
-    BLOCK_SIZE,
-    FitsIndex,
-    HduInfo,
-    named_image,
-    scan_fits,
-    select_image_hdu,
-)
-from skycut.cutout.geometry import PixelBox, circle_pixel_box
+from skycut.cutout.fitsindex import FitsIndex, HduInfo, named_image, scan_fits
+from skycut.cutout.geometry import PixelBox, pixels_inside
+from skycut.cutout.hdus import find_hdu, image_hdus, scan_on, select_image
+from skycut.cutout.mask import mask_outside as blank_outside
+from skycut.cutout.output import extension_bytes, stored_array
+from skycut.cutout.pixels import output_image_header, read_pixels
+from skycut.cutout.preview import physical_values, render_preview
+from skycut.cutout.provenance import primary_header, provenance_items
 from skycut.cutout.reader import CountingReader, RangeReader, ReadStats
+from skycut.cutout.readplan import ReadCost
+from skycut.cutout.region import Region, plan_region
+from skycut.cutout.selection import FITS, JPEG, Detail, ResponseFormat, Selection
 from skycut.cutout.stencil import Circle
-from skycut.errors import UnsupportedSourceError
+from skycut.errors import NoOverlapError, UnsupportedSourceError, UsageError
 
-__all__ = ["Cutout", "cut_circle"]
+__all__ = ["CutHdu", "Cutout", "cut", "cut_circle"]
 
-# Cards describing the source's layout or checksums, which the output rewrites or loses.
-_STRUCTURAL = re.compile(
-    r"(SIMPLE|XTENSION|BITPIX|NAXIS\d*|EXTEND|NEXTEND|PCOUNT|GCOUNT|GROUPS"
-    r"|CHECKSUM|DATASUM|DATAMIN|DATAMAX)"
-)
-_CRPIX = re.compile(r"CRPIX([12])[A-Z]?")
-_SCALING = ("BSCALE", "BZERO", "BLANK")
+_EXTENSIONS = {FITS: ".fits", JPEG: ".jpg"}
+
+
+@dataclass(frozen=True)
+class CutHdu:
+    """One source HDU in a cutout.
+
+    Attributes
+    ----------
+    name
+        Its ``EXTNAME``, or ``PRIMARY`` / ``HDU<n>``.
+    index
+        Its number in the source file, 0 for the primary.
+    region
+        The source pixels cut, one slice per axis, numpy order.
+
+    """
+
+    name: str
+    index: int
+    region: tuple[slice, ...]
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The cut's shape, numpy order."""
+        return tuple(s.stop - s.start for s in self.region)
 
 
 @dataclass(frozen=True)
 class Cutout:
-    """A cutout as a FITS file, and how it was made.
+    """A cutout, encoded, and how it was made.
 
     Attributes
     ----------
-    fits_bytes
-        The FITS file: a primary HDU with provenance cards, then the image.
+    content
+        The file: FITS (a primary HDU with provenance cards, then one image
+        extension per HDU cut) or a PNG or JPEG preview.
+    content_type
+        Its media type.
     box
-        The source pixels cut, 0-based, stops exclusive.
-    shape
-        The cutout's shape in numpy order.
-    hdu_name
-        The source HDU's ``EXTNAME``, or ``PRIMARY`` / ``HDU<n>``.
+        The image HDU's celestial pixels cut, 0-based, stops exclusive, or
+        `None` if it has no celestial axes.
+    hdus
+        Every HDU cut, image first then in file order.
+    index
+        The file's index as the engine left it: the caller's, or one scanned
+        further (cache it in place of the caller's).
     read_requests
         Range requests this cut made, if they were counted.
     read_bytes
@@ -64,12 +93,156 @@ class Cutout:
 
     """
 
-    fits_bytes: bytes
-    box: PixelBox
-    shape: tuple[int, int]
-    hdu_name: str
+    content: bytes
+    content_type: ResponseFormat
+    box: PixelBox | None
+    hdus: tuple[CutHdu, ...]
+    index: FitsIndex
     read_requests: int | None = None
     read_bytes: int | None = None
+
+    @property
+    def hdu_name(self) -> str:
+        """The image HDU's name."""
+        return self.hdus[0].name
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The image cut's shape, numpy order."""
+        return self.hdus[0].shape
+
+    @property
+    def extension(self) -> str:
+        """A file name extension for the content: ``.fits``, ``.png`` or ``.jpg``."""
+        return _EXTENSIONS.get(self.content_type, ".png")
+
+    @property
+    def fits_bytes(self) -> bytes:
+        """The content of a FITS cutout (`cut_circle`'s former attribute)."""
+        return self.content
+
+
+def cut(
+    reader: RangeReader,
+    selection: Selection,
+    *,
+    source_id: str,
+    index: FitsIndex | None = None,
+    stats: ReadStats | None = None,
+    detail: Detail = "image",
+    mask_outside: bool = False,
+    response_format: ResponseFormat = FITS,
+    cost: ReadCost | None = None,
+    chunk_size: int = 65536,
+) -> Cutout:
+    """Cut a selection out of a FITS file.
+
+    Parameters
+    ----------
+    reader
+        The source file's bytes.
+    selection
+        The stencil and the BAND, TIME and POL filters.
+    source_id
+        The source's public identifier, for provenance and error messages.
+    index
+        The file's HDU index from `scan_fits`, if the caller has it cached;
+        scanned (up to the HDU named ``IMAGE``) otherwise, and scanned
+        further if ``detail`` needs HDUs beyond it.
+    stats
+        Counters of the reader's requests; taken from ``reader`` if it is a
+        `CountingReader`.
+    detail
+        Which HDUs to cut: ``image``, ``image,mask,variance`` or ``all``.
+    mask_outside
+        Blank the pixels whose centres are outside the stencil (NaN, a mask
+        bit or ``BLANK``; see :mod:`skycut.cutout.mask`).
+    response_format
+        ``application/fits``, or ``image/png`` / ``image/jpeg`` for a
+        preview of the image plane.
+    cost
+        The network the reads are planned for (see `read_pixels`).
+    chunk_size
+        Bytes per header read when scanning.
+
+    Returns
+    -------
+    Cutout
+        The encoded cutout and what it holds. ``read_requests`` and
+        ``read_bytes`` count this call's reads only.
+
+    Raises
+    ------
+    skycut.errors.NoOverlapError
+        If the selection keeps no pixel of the image.
+    skycut.errors.UsageError
+        If a preview is asked for with a ``detail`` other than ``image``.
+    skycut.errors.UnsupportedSourceError
+        If the file has no image HDU, its WCS cannot serve the selection,
+        or it is truncated.
+
+    """
+    if response_format != FITS and detail != "image":
+        raise UsageError(f"DETAIL={detail} needs FITS output; a preview shows the image only")
+    if stats is None and isinstance(reader, CountingReader):
+        stats = reader.stats
+    before = (stats.requests, stats.bytes) if stats is not None else (0, 0)
+    if index is None:
+        index = scan_fits(reader, stop_after=named_image, chunk_size=chunk_size)
+    image = select_image(index)
+    if image is None and not index.complete:
+        index = scan_on(reader, index, chunk_size=chunk_size)
+        image = select_image(index)
+    if image is None:
+        raise UnsupportedSourceError(f"{source_id} has no image HDU")
+    inherited = [index.hdus[0].header] if image.index != 0 else []
+    header = output_image_header(image)
+    region = plan_region(header, selection, source=source_id, inherited=inherited)
+    plans = [(image, header, region)]
+    if detail != "image":
+        index = _index_for(reader, index, detail=detail, chunk_size=chunk_size)
+        plans += _more_hdus(
+            index, image, (header, region), selection, detail=detail, source=source_id
+        )
+    parts = []
+    for hdu, hdu_header, hdu_region in plans:
+        values = read_pixels(reader, hdu, hdu_region.slices, cost=cost)
+        data, out_header = stored_array(values, hdu_header)
+        box, stencil = hdu_region.box, selection.stencil
+        if mask_outside and stencil is not None and box is not None and hdu_region.sky_wcs:
+            inside = pixels_inside(hdu_region.sky_wcs, box, stencil)
+            data = blank_outside(data, out_header, inside, hdu_region.celestial or (0, 1))
+        parts.append((hdu, out_header, hdu_region, data))
+    hdus = tuple(CutHdu(h.name, h.index, r.slices) for h, _, r, _ in parts)
+    if response_format == FITS:
+        primary = primary_header(
+            index, image, [h for h, *_ in parts], selection,
+            source_id=source_id, detail=detail, mask_outside=mask_outside,
+        )  # fmt: skip
+        content = primary.tostring().encode("ascii") + b"".join(
+            extension_bytes(h, d, r.start, note=_note(hdu, r)) for hdu, h, r, d in parts
+        )
+    else:
+        _, out_header, image_region, data = parts[0]
+        items = provenance_items(
+            selection, source_id=source_id, detail=detail, mask_outside=mask_outside
+        )
+        content = render_preview(
+            physical_values(data, out_header),
+            image_region.celestial or (data.ndim - 2, data.ndim - 1),
+            response_format=response_format,
+            text={key: str(value) for key, value, _ in items},
+        )
+    after = (stats.requests, stats.bytes) if stats is not None else (0, 0)
+    return Cutout(
+        content=content,
+        content_type=response_format,
+        box=region.box,
+        hdus=hdus,
+        index=index,
+        read_requests=after[0] - before[0] if stats is not None else None,
+        read_bytes=after[1] - before[1] if stats is not None else None,
+    )
 
 
 def cut_circle(
@@ -80,145 +253,71 @@ def cut_circle(
     index: FitsIndex | None = None,
     stats: ReadStats | None = None,
 ) -> Cutout:
-    """Cut the pixels a circle covers out of a FITS image.
-
-    Parameters
-    ----------
-    reader
-        The source file's bytes.
-    circle
-        The stencil.
-    source_id
-        The source's public identifier, for provenance and error messages.
-    index
-        The file's HDU index from `scan_fits`, if the caller has it cached;
-        scanned (up to the HDU named ``IMAGE``) otherwise.
-    stats
-        Counters of the reader's requests; taken from ``reader`` if it is a
-        `CountingReader`.
-
-    Returns
-    -------
-    Cutout
-        The cutout FITS file and its box. ``read_requests`` and ``read_bytes``
-        count this call's reads only.
-
-    Raises
-    ------
-    skycut.errors.NoOverlapError
-        If the circle misses the image.
-    skycut.errors.UnsupportedSourceError
-        If the file has no plain 2-D image with a celestial WCS, or is truncated.
-
-    """
-    if stats is None and isinstance(reader, CountingReader):
-        stats = reader.stats
-    before = (stats.requests, stats.bytes) if stats is not None else (0, 0)
-    if index is None:
-        index = scan_fits(reader, stop_after=named_image)
-    hdu = select_image_hdu(index)
-    if hdu.is_compressed:
-        raise UnsupportedSourceError(
-            f"tile-compressed images are not supported yet ({source_id} HDU {hdu.name})"
-        )
-    header = hdu.header
-    if header.get("NAXIS") != 2:
-        raise UnsupportedSourceError(f"{source_id} HDU {hdu.name} is not a 2-D image")
-    shape = (int(header["NAXIS2"]), int(header["NAXIS1"]))
-    try:
-        with warnings.catch_warnings():
-            # wcslib's notes on non-standard cards it fixes are not the user's concern.
-            warnings.simplefilter("ignore", FITSFixedWarning)
-            wcs = WCS(header)
-    except (ValueError, KeyError) as e:
-        raise UnsupportedSourceError(f"{source_id} HDU {hdu.name}: unusable WCS: {e}") from e
-    box = circle_pixel_box(wcs, shape, circle, source=source_id)
-    data = _read_box(reader, hdu, box, source_id)
-    primary = _primary_header(index, hdu, circle, source_id)
-    image = _image_header(hdu, box)
-    out = primary.tostring().encode("ascii") + image.tostring().encode("ascii") + data
-    after = (stats.requests, stats.bytes) if stats is not None else (0, 0)
-    return Cutout(
-        fits_bytes=out,
-        box=box,
-        shape=box.shape,
-        hdu_name=hdu.name,
-        read_requests=after[0] - before[0] if stats is not None else None,
-        read_bytes=after[1] - before[1] if stats is not None else None,
-    )
+    """Cut the pixels a circle covers out of a FITS image (`cut` with a circle only)."""
+    return cut(reader, Selection(stencil=circle), source_id=source_id, index=index, stats=stats)
 
 
-def _read_box(reader: RangeReader, hdu: HduInfo, box: PixelBox, source_id: str) -> bytes:
-    """Read the box's rows in one request; return its pixels as padded FITS data."""
-    bitpix = int(hdu.header["BITPIX"])
-    nx = int(hdu.header["NAXIS1"])
-    row = nx * abs(bitpix) // 8
-    start, stop = hdu.data_offset + box.y0 * row, hdu.data_offset + box.y1 * row
-    raw = reader.read_range(start, stop)
-    if len(raw) != stop - start:
-        raise UnsupportedSourceError(f"{source_id} is truncated in HDU {hdu.name}")
-    # Bytes stay big-endian and unscaled; only the columns are sliced.
-    dtype = np.dtype(f">{'f' if bitpix < 0 else 'i' if bitpix > 8 else 'u'}{abs(bitpix) // 8}")
-    rows = np.frombuffer(raw, dtype=dtype).reshape(box.y1 - box.y0, nx)
-    data = np.ascontiguousarray(rows[:, box.x0 : box.x1]).tobytes()
-    return data + b"\0" * (-len(data) % BLOCK_SIZE)
+def _note(hdu: HduInfo, region: Region) -> str:
+    where = ", ".join(f"{s.start}:{s.stop}" for s in region.slices)
+    return f"Cut from numpy slice [{where}] of HDU {hdu.name} (number {hdu.index})"
 
 
-def _copy_cards(header: fits.Header, target: fits.Header) -> None:
-    # Copies, not the cards themselves: the index's headers may be cached and reused.
-    for card in header.copy().cards:
-        if not _STRUCTURAL.fullmatch(card.keyword):
-            target.append(card, end=True)
+def _index_for(
+    reader: RangeReader, index: FitsIndex, *, detail: Detail, chunk_size: int
+) -> FitsIndex:
+    """Scan on as far as the detail level needs: to MASK and VARIANCE, or to the end."""
+    if index.complete:
+        return index
+    if detail == "all":
+        return scan_on(reader, index, chunk_size=chunk_size)
+    wanted = {"MASK", "VARIANCE"} - {(h.extname or "").upper() for h in index.hdus}
+    if not wanted:
+        return index
+
+    def found_all(hdu: HduInfo) -> bool:
+        wanted.discard((hdu.extname or "").upper())
+        return not wanted
+
+    return scan_on(reader, index, stop_after=found_all, chunk_size=chunk_size)
 
 
-def _primary_header(index: FitsIndex, hdu: HduInfo, circle: Circle, source_id: str) -> fits.Header:
-    header = fits.PrimaryHDU().header
-    if hdu.index != 0:
-        # Observation metadata an extension inherits lives in the primary header.
-        _copy_cards(index.hdus[0].header, header)
-        for key in _SCALING:
-            header.remove(key, ignore_missing=True)
-    _set(header, "SC_ID", source_id, "skycut source identifier")
-    _set(header, "SC_STENC", circle.to_soda(), "skycut stencil (ICRS, deg)")
-    _set(header, "SC_HDU", hdu.name, "source HDU cut")
-    _set(header, "SC_HDUNO", hdu.index, "source HDU number, 0 = primary")
-    _set(header, "SC_VERS", skycut.__version__, "skycut version")
-    _set(header, "DATE", datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"), "UTC file creation")
-    header.add_history(f"skycut {skycut.__version__}: {circle.to_soda()} of {source_id}")
-    return header
+def _shape(header: fits.Header) -> tuple[int, ...]:
+    """Return an image header's data shape, numpy order."""
+    naxis = int(header.get("NAXIS", 0))
+    return tuple(int(header[f"NAXIS{naxis - i}"]) for i in range(naxis))
 
 
-def _set(header: fits.Header, key: str, value: str | int, comment: str) -> None:
-    # A comment that does not fit would be truncated with a warning; long IDs
-    # (CONTINUE cards) and long stencils simply go without one.
-    used = len(fits.Card(key, value).image.rstrip())
-    header[key] = (value, comment) if used + 3 + len(comment) <= 80 else value
-
-
-def _image_header(hdu: HduInfo, box: PixelBox) -> fits.Header:
-    ny, nx = box.shape
-    header = fits.Header(
-        [
-            ("XTENSION", "IMAGE", "image extension"),
-            ("BITPIX", hdu.header["BITPIX"], "array data type"),
-            ("NAXIS", 2, "number of array dimensions"),
-            ("NAXIS1", nx),
-            ("NAXIS2", ny),
-            ("PCOUNT", 0, "number of parameters"),
-            ("GCOUNT", 1, "number of groups"),
-        ]
-    )
-    _copy_cards(hdu.header, header)
-    # Shifting every reference pixel (SIP and other distortions are relative
-    # to CRPIX) keeps each WCS exact on the cutout.
-    shifts = {"1": box.x0, "2": box.y0}
-    for key in list(header.keys()):
-        if (match := _CRPIX.fullmatch(key)) is not None:
-            header[key] = float(header[key]) - shifts[match.group(1)]
-    # IRAF's image = LTM * physical + LTV, with LTM = 1 unless given.
-    for axis, shift in shifts.items():
-        ltv = float(header.get(f"LTV{axis}", 0.0))
-        header[f"LTV{axis}"] = (ltv - shift, "IRAF: image = LTM * physical + LTV")
-    where = f"[{box.y0}:{box.y1}, {box.x0}:{box.x1}]"
-    header["COMMENT"] = f"Cut from numpy slice {where} of HDU {hdu.name}"
-    return header
+def _more_hdus(
+    index: FitsIndex,
+    image: HduInfo,
+    image_region: tuple[fits.Header, Region],
+    selection: Selection,
+    *,
+    detail: Detail,
+    source: str,
+) -> list[tuple[HduInfo, fits.Header, Region]]:
+    """List the HDUs that follow the image at this detail level, with their regions."""
+    image_header, region = image_region
+    if detail == "image,mask,variance":
+        named = (find_hdu(index, name) for name in ("MASK", "VARIANCE"))
+        candidates = [h for h in named if h is not None and h.index != image.index]
+    else:
+        candidates = [h for h in image_hdus(index) if h.index != image.index]
+    out = []
+    for hdu in sorted(candidates, key=lambda h: h.index):
+        header = output_image_header(hdu)
+        if detail != "all" and _shape(header) == _shape(image_header):
+            out.append((hdu, header, region))  # the image's planes: the same pixels
+            continue
+        try:
+            own = plan_region(
+                header,
+                selection,
+                source=f"{source} HDU {hdu.name}",
+                inherited=[index.hdus[0].header],
+            )
+        except (NoOverlapError, UnsupportedSourceError):
+            continue  # this HDU has nothing to give; the others still do
+        if own.box is not None:
+            out.append((hdu, header, own))
+    return out

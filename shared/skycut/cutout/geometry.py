@@ -1,49 +1,64 @@
 """Pixel bounding boxes of sky stencils on an image.
 
-The box of a circle is the bounding box of the part of the circle that falls
-on the image. That region's edge is made of the circle's boundary where it
-crosses the image and of the image's border where the border lies inside the
-circle, so the box is the bounding box of two point sets: points along the
-circle boundary that project onto the image, refined until neighbours are
-under a quarter pixel apart, and points along the image border whose sky
-position is inside the circle. This is exact up to rounding whatever the
-circle's size, for circles around a pole, for images across RA = 0 and for
-distorted (SIP) WCSs, since every projection goes through the full WCS.
+The box of a stencil is the bounding box of the part of the stencil that
+falls on the image. That region's edge is made of the stencil's boundary
+where it crosses the image and of the image's border where the border lies
+inside the stencil, so the box is the bounding box of two point sets: points
+along the stencil's boundary curves that project onto the image, refined
+until neighbours are under a quarter pixel apart, and points along the
+image border whose sky position is inside the stencil.
+
+The boundary curves are a circle's edge (a small circle), a polygon's edges
+(great-circle arcs) and a range's meridians and parallels. Each curve is
+sampled in its own parameter and refined where the projected samples are
+far apart near the image, so the result is exact up to rounding whatever
+the stencil's size, for stencils around a pole, for images across RA = 0
+and for distorted (SIP) WCSs, since every projection goes through the full
+WCS.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from astropy.coordinates import SkyCoord
-from astropy.wcs import WCS, NoConvergence
-from astropy.wcs.utils import wcs_to_celestial_frame
+from astropy.wcs import WCS
 
-from skycut.cutout.stencil import Circle
-from skycut.errors import NoOverlapError, UnsupportedSourceError
+from skycut.cutout.projection import SkyProjection
+from skycut.cutout.sphere import (
+    Array,
+    from_vectors,
+    great_circle_points,
+    small_circle_points,
+    to_vectors,
+)
+from skycut.cutout.stencil import Circle, Polygon, Range, Stencil
+from skycut.errors import NoOverlapError
 
-__all__ = ["PixelBox", "circle_pixel_box"]
+__all__ = ["PixelBox", "circle_pixel_box", "pixels_inside", "stencil_pixel_box"]
 
-_Array = npt.NDArray[np.float64]
+_IntArray = npt.NDArray[np.intp]
+_Bool = npt.NDArray[np.bool_]
+# (curve number, parameter in [0, 1]) -> ICRS (lon, lat) in radians
+_Curves = Callable[[_IntArray, Array], tuple[Array, Array]]
 
-_FIRST_SAMPLES = 1024
+_FIRST_SAMPLES = 1024  # per curve; polygon edges get _EDGE_SAMPLES each
+_EDGE_SAMPLES = 256
 _MAX_STEP = 0.25  # pixels between boundary samples: bounds the chord error to ~1e-3 px
 _MAX_REFINEMENTS = 40
-# Projections that map only the hemisphere around the reference point (or,
-# for SIN, map both hemispheres onto the same disk).
-_HEMISPHERE_PROJECTIONS = frozenset({"TAN", "TPV", "SIN", "NCP"})
+_CELL = 16  # pixels per side of the cells pixels_inside classifies whole
 
 
 @dataclass(frozen=True)
 class PixelBox:
     """A rectangle of whole pixels, 0-based, stops exclusive.
 
-    ``x`` runs along FITS axis 1 (numpy's last axis), ``y`` along FITS axis 2,
-    so the pixels are ``data[y0:y1, x0:x1]``.
+    ``x`` runs along the WCS's first celestial pixel axis (FITS axis 1 of a
+    plain image, numpy's last axis), ``y`` along the second, so the pixels of
+    a 2-D image are ``data[y0:y1, x0:x1]``.
     """
 
     x0: int
@@ -62,167 +77,204 @@ class PixelBox:
         return (slice(self.y0, self.y1), slice(self.x0, self.x1))
 
 
-def circle_pixel_box(
-    wcs: WCS, shape: tuple[int, int], circle: Circle, *, source: str = "the image"
+def stencil_pixel_box(
+    wcs: WCS, shape: tuple[int, int], stencil: Stencil, *, source: str = "the image"
 ) -> PixelBox:
-    """Find the pixels of an image that a circle covers.
+    """Find the pixels of an image that a stencil covers.
 
     Parameters
     ----------
     wcs
-        The image's full WCS, distortions included.
+        The image's 2-D celestial WCS, distortions included.
     shape
-        Image shape in numpy order, ``(NAXIS2, NAXIS1)``.
-    circle
-        The stencil, in ICRS.
+        Image shape in numpy order, ``(ny, nx)``.
+    stencil
+        The sky region, in ICRS.
     source
         The image's name for the error message.
 
     Returns
     -------
     PixelBox
-        The smallest box of whole pixels holding every part of the circle
-        that lies on the image: every pixel whose centre is inside the circle
-        is in it, and it reaches at most one pixel beyond the circle.
+        The smallest box of whole pixels holding every part of the stencil
+        that lies on the image: every pixel whose centre is inside the
+        stencil is in it, and it reaches at most one pixel beyond it.
 
     Raises
     ------
     skycut.errors.NoOverlapError
-        If the circle does not touch the image.
+        If the stencil does not touch the image.
     skycut.errors.UnsupportedSourceError
         If the WCS is not a 2-D celestial WCS.
 
     """
-    if wcs.naxis != 2 or not wcs.has_celestial:
-        raise UnsupportedSourceError(f"{source} has no 2-D celestial WCS")
+    projection = SkyProjection(wcs, source=source)
     ny, nx = shape
-    lon0, lat0 = _centre_in_wcs_frame(wcs, circle, source)
-    radius = math.radians(circle.radius)
-
-    xs, ys = _boundary_on_image(wcs, (nx, ny), lon0, lat0, radius)
-    ex, ey = _border_inside(wcs, (nx, ny), lon0, lat0, radius)
-    cx, cy = _to_pixel(wcs, np.array([lon0]), np.array([lat0]))
-    x = np.concatenate([xs, ex, cx[_on_image(cx, cy, nx, ny)]])
-    y = np.concatenate([ys, ey, cy[_on_image(cx, cy, nx, ny)]])
+    xs, ys = _boundary_on(projection, PixelBox(0, nx, 0, ny), *_boundary(stencil))
+    ex, ey = _border_inside(projection, (nx, ny), stencil)
+    x, y = np.concatenate([xs, ex]), np.concatenate([ys, ey])
     if x.size == 0:
-        raise NoOverlapError(f"no overlap between {circle.to_soda()} and {source}")
+        raise NoOverlapError(f"no overlap between {stencil.to_soda()} and {source}")
     # Pixel i spans [i - 0.5, i + 0.5): take every pixel the region touches.
     x0, x1 = math.floor(x.min() + 0.5), math.floor(x.max() + 0.5) + 1
     y0, y1 = math.floor(y.min() + 0.5), math.floor(y.max() + 0.5) + 1
     return PixelBox(max(x0, 0), min(x1, nx), max(y0, 0), min(y1, ny))
 
 
-def _centre_in_wcs_frame(wcs: WCS, circle: Circle, source: str) -> tuple[float, float]:
-    """Circle centre in radians in the WCS's own frame (frames differ by rotations)."""
-    try:
-        frame = wcs_to_celestial_frame(wcs)
-    except ValueError as e:
-        raise UnsupportedSourceError(f"{source}: unknown celestial frame") from e
-    if frame.name == "icrs":
-        return math.radians(circle.ra), math.radians(circle.dec)
-    native = SkyCoord(circle.ra, circle.dec, unit="deg", frame="icrs").transform_to(frame)
-    return float(native.spherical.lon.rad), float(native.spherical.lat.rad)
+def circle_pixel_box(
+    wcs: WCS, shape: tuple[int, int], circle: Circle, *, source: str = "the image"
+) -> PixelBox:
+    """Find the pixels of an image that a circle covers (see `stencil_pixel_box`)."""
+    return stencil_pixel_box(wcs, shape, circle, source=source)
 
 
-def _small_circle(
-    lon0: float, lat0: float, radius: float, bearing: _Array
-) -> tuple[_Array, _Array]:
-    """Points at ``radius`` from the centre along each bearing (radians)."""
-    sin_lat = np.sin(lat0) * np.cos(radius) + np.cos(lat0) * np.sin(radius) * np.cos(bearing)
-    lat = np.arcsin(np.clip(sin_lat, -1.0, 1.0))
-    dlon = np.arctan2(
-        np.sin(bearing) * np.sin(radius) * np.cos(lat0), np.cos(radius) - np.sin(lat0) * sin_lat
-    )
-    return lon0 + dlon, lat
+def pixels_inside(wcs: WCS, box: PixelBox, stencil: Stencil) -> _Bool:
+    """Tell which pixel centres of a box are inside a stencil.
+
+    Exact, as if every centre were tested, but only the centres near the
+    stencil's boundary are: the box is split into cells of ``_CELL`` pixels
+    and a cell that no boundary sample (they are under a quarter pixel
+    apart) comes near is wholly inside or outside, as its corners say.
+
+    Parameters
+    ----------
+    wcs
+        The image's 2-D celestial WCS.
+    box
+        The pixels to test.
+    stencil
+        The sky region, in ICRS.
+
+    Returns
+    -------
+    numpy.ndarray
+        Booleans of shape ``box.shape``; pixels whose position the WCS
+        cannot give are outside.
+
+    """
+    projection = SkyProjection(wcs)
+    ny, nx = box.shape
+
+    def exact(x: Array, y: Array) -> _Bool:
+        """Containment of box-relative pixel centres."""
+        return stencil.contains(*projection.to_sky(x + box.x0, y + box.y0))
+
+    # Cell k spans pixels [k * _CELL, (k + 1) * _CELL), its corners at both ends.
+    cells_y, cells_x = -(-ny // _CELL), -(-nx // _CELL)
+    gy = np.minimum(np.arange(cells_y + 1) * _CELL, ny - 1).astype(np.float64)
+    gx = np.minimum(np.arange(cells_x + 1) * _CELL, nx - 1).astype(np.float64)
+    corner = exact(*np.meshgrid(gx, gy)).reshape(gy.size, gx.size)
+    uniform = (corner[:-1, :-1] == corner[1:, :-1]) & (corner[:-1, :-1] == corner[:-1, 1:])
+    uniform &= corner[:-1, :-1] == corner[1:, 1:]
+    # Cells a boundary sample falls in, and their neighbours, are tested pixel by pixel.
+    bx, by = _boundary_on(projection, box, *_boundary(stencil))
+    crossed = np.zeros((cells_y + 2, cells_x + 2), dtype=bool)
+    kx = np.clip(np.floor((bx - box.x0) / _CELL).astype(int), -1, cells_x) + 1
+    ky = np.clip(np.floor((by - box.y0) / _CELL).astype(int), -1, cells_y) + 1
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            crossed[np.clip(ky + dy, 0, cells_y + 1), np.clip(kx + dx, 0, cells_x + 1)] = True
+    uniform &= ~crossed[1:-1, 1:-1]
+    cell_y, cell_x = np.arange(ny) // _CELL, np.arange(nx) // _CELL
+    inside = np.repeat(np.repeat(corner[:-1, :-1], _CELL, axis=0), _CELL, axis=1)[:ny, :nx]
+    rows, cols = np.nonzero(~uniform[cell_y[:, None], cell_x[None, :]])
+    inside[rows, cols] = exact(cols.astype(np.float64), rows.astype(np.float64))
+    return inside
 
 
-def _separation(lon1: _Array | float, lat1: _Array | float, lon2: float, lat2: float) -> _Array:
-    """Great-circle distance in radians (Vincenty's formula, exact at all angles)."""
-    dlon = np.asarray(lon1) - lon2
-    num = np.hypot(
-        np.cos(lat2) * np.sin(dlon),
-        np.cos(lat1) * np.sin(lat2) - np.sin(lat1) * np.cos(lat2) * np.cos(dlon),
-    )
-    den = np.sin(lat1) * np.sin(lat2) + np.cos(lat1) * np.cos(lat2) * np.cos(dlon)
-    return np.asarray(np.arctan2(num, den), dtype=np.float64)
+def _boundary(stencil: Stencil) -> tuple[_Curves, int, int]:
+    """Return the boundary curves: how to evaluate them, how many, samples per curve."""
+    if isinstance(stencil, Circle):
+        lon0, lat0, radius = map(math.radians, (stencil.ra, stencil.dec, stencil.radius))
+
+        def circle(_: _IntArray, t: Array) -> tuple[Array, Array]:
+            return small_circle_points(lon0, lat0, radius, 2.0 * math.pi * t)
+
+        return circle, 1, _FIRST_SAMPLES
+    if isinstance(stencil, Polygon):
+        vertices = to_vectors(*np.radians(np.array(stencil.vertices, dtype=np.float64).T))
+        following = np.roll(vertices, -1, axis=0)
+
+        def edges(c: _IntArray, t: Array) -> tuple[Array, Array]:
+            return from_vectors(great_circle_points(vertices[c], following[c], t))
+
+        return edges, len(vertices), _EDGE_SAMPLES
+    return _range_boundary(stencil)
 
 
-def _to_pixel(wcs: WCS, lon: _Array, lat: _Array) -> tuple[_Array, _Array]:
-    """Project radians to 0-based pixels; NaN where the WCS has no valid answer."""
-    ok = np.isfinite(lon) & np.isfinite(lat)
-    if wcs.wcs.ctype[wcs.wcs.lng][5:8] in _HEMISPHERE_PROJECTIONS:
-        crval = np.radians(wcs.wcs.crval)
-        ok &= _separation(lon, lat, crval[wcs.wcs.lng], crval[wcs.wcs.lat]) < math.pi / 2
-    x, y = np.full(lon.shape, np.nan), np.full(lon.shape, np.nan)
-    if not ok.any():
-        return x, y
-    world = [np.empty(0), np.empty(0)]
-    world[wcs.wcs.lng], world[wcs.wcs.lat] = np.degrees(lon[ok]), np.degrees(lat[ok])
-    try:
-        with warnings.catch_warnings(), np.errstate(invalid="ignore"):
-            # Points wcslib rejects come back as NaN, which is what we want.
-            warnings.simplefilter("ignore", RuntimeWarning)
-            px, py = wcs.all_world2pix(*world, 0, quiet=False)
-    except NoConvergence as e:
-        # Far off the image SIP polynomials do not invert; those points are not on it.
-        px, py = e.best_solution[:, 0].copy(), e.best_solution[:, 1].copy()
-        for bad in (e.divergent, e.slow_conv):
-            if bad is not None:
-                px[bad] = np.nan
-    x[ok], y[ok] = px, py
-    bad = ~(np.isfinite(x) & np.isfinite(y))
-    x[bad], y[bad] = np.nan, np.nan
-    return x, y
+def _range_boundary(stencil: Range) -> tuple[_Curves, int, int]:
+    """Meridians at both longitude bounds, parallels at latitude bounds off the poles."""
+    lon0, width = math.radians(stencil.lon_start), math.radians(stencil.lon_width)
+    lat0, lat1 = math.radians(stencil.lat_min), math.radians(stencil.lat_max)
+    # Each curve: (is a meridian, fixed coordinate, start, span of the other).
+    specs = []
+    if stencil.lon_width < 360.0:
+        specs += [(True, lon0, lat0, lat1 - lat0), (True, lon0 + width, lat0, lat1 - lat0)]
+    specs += [(False, lat, lon0, width) for lat in (lat0, lat1) if abs(lat) < math.pi / 2]
+    meridian = np.array([s[0] for s in specs], dtype=bool)
+    fixed, start, span = (np.array([s[i] for s in specs], dtype=np.float64) for i in (1, 2, 3))
+
+    def lines(c: _IntArray, t: Array) -> tuple[Array, Array]:
+        moving = start[c] + t * span[c]
+        lon = np.where(meridian[c], fixed[c], moving)
+        lat = np.where(meridian[c], moving, fixed[c])
+        return lon, lat
+
+    return lines, len(specs), _FIRST_SAMPLES
 
 
-def _on_image(
-    x: _Array, y: _Array, nx: int, ny: int, margin: _Array | float = 0.0
-) -> npt.NDArray[np.bool_]:
-    """Whether points lie on the image's pixels (their outer edges at -0.5 and n - 0.5)."""
+def _within(x: Array, y: Array, area: PixelBox, margin: Array | float = 0.0) -> _Bool:
+    """Whether points lie on the pixels of ``area`` (outer edges at ``x0 - 0.5``...)."""
     with np.errstate(invalid="ignore"):
-        return (
-            (x >= -0.5 - margin)
-            & (x <= nx - 0.5 + margin)
-            & (y >= -0.5 - margin)
-            & (y <= ny - 0.5 + margin)
+        return np.asarray(
+            (x >= area.x0 - 0.5 - margin)
+            & (x <= area.x1 - 0.5 + margin)
+            & (y >= area.y0 - 0.5 - margin)
+            & (y <= area.y1 - 0.5 + margin)
         )
 
 
-def _boundary_on_image(
-    wcs: WCS, size: tuple[int, int], lon0: float, lat0: float, radius: float
-) -> tuple[_Array, _Array]:
-    """Pixels of circle boundary points on the image, under ``_MAX_STEP`` apart."""
-    nx, ny = size
-    bearing = np.linspace(0.0, 2.0 * math.pi, _FIRST_SAMPLES + 1)
-    x, y = _to_pixel(wcs, *_small_circle(lon0, lat0, radius, bearing))
+def _boundary_on(
+    projection: SkyProjection, area: PixelBox, curves: _Curves, count: int, samples: int
+) -> tuple[Array, Array]:
+    """Pixels of boundary points on ``area``, under ``_MAX_STEP`` apart along each curve."""
+    if count == 0:
+        return np.empty(0), np.empty(0)
+    c = np.repeat(np.arange(count), samples + 1)
+    t = np.tile(np.linspace(0.0, 1.0, samples + 1), count)
+    x, y = projection.to_pixel(*curves(c, t))
     for _ in range(_MAX_REFINEMENTS):
+        same_curve = c[:-1] == c[1:]
         step = np.hypot(np.diff(x), np.diff(y))
-        # A segment can only reach the image if an end is within about its length
+        # A segment can only reach the area if an end is within about its length
         # of it; twice that allows for the arc bulging beyond its chord.
         margin = 2.0 * step
-        near = _on_image(x[:-1], y[:-1], nx, ny, margin) | _on_image(x[1:], y[1:], nx, ny, margin)
-        split = np.flatnonzero(near & (step > _MAX_STEP))
+        near = _within(x[:-1], y[:-1], area, margin) | _within(x[1:], y[1:], area, margin)
+        # Where a curve leaves the WCS's domain (NaN: the far side of TAN, or
+        # where SIP does not invert), nothing says how far it went; close in on
+        # the crossing, so the valid part is sampled up to it.
+        valid = np.isfinite(x)
+        leaves = valid[:-1] != valid[1:]
+        with np.errstate(invalid="ignore"):
+            split = np.flatnonzero(same_curve & ((near & (step > _MAX_STEP)) | leaves))
         if split.size == 0:
             break
-        mid = 0.5 * (bearing[split] + bearing[split + 1])
-        mx, my = _to_pixel(wcs, *_small_circle(lon0, lat0, radius, mid))
-        bearing = np.insert(bearing, split + 1, mid)
+        mid = 0.5 * (t[split] + t[split + 1])
+        mx, my = projection.to_pixel(*curves(c[split], mid))
+        c, t = np.insert(c, split + 1, c[split]), np.insert(t, split + 1, mid)
         x, y = np.insert(x, split + 1, mx), np.insert(y, split + 1, my)
-    keep = _on_image(x, y, nx, ny)
+    keep = _within(x, y, area)
     return x[keep], y[keep]
 
 
 def _border_inside(
-    wcs: WCS, size: tuple[int, int], lon0: float, lat0: float, radius: float
-) -> tuple[_Array, _Array]:
-    """Points of the image's outer border, a pixel or less apart, inside the circle."""
+    projection: SkyProjection, size: tuple[int, int], stencil: Stencil
+) -> tuple[Array, Array]:
+    """Points of the image's outer border, a pixel or less apart, inside the stencil."""
     nx, ny = size
     xs = np.linspace(-0.5, nx - 0.5, nx + 1)
     ys = np.linspace(-0.5, ny - 0.5, ny + 1)
     x = np.concatenate([xs, xs, np.full(ny + 1, -0.5), np.full(ny + 1, nx - 0.5)])
     y = np.concatenate([np.full(nx + 1, -0.5), np.full(nx + 1, ny - 0.5), ys, ys])
-    world = wcs.all_pix2world(x, y, 0)
-    lon, lat = np.radians(world[wcs.wcs.lng]), np.radians(world[wcs.wcs.lat])
-    with np.errstate(invalid="ignore"):
-        inside = _separation(lon, lat, lon0, lat0) <= radius
+    inside = stencil.contains(*projection.to_sky(x, y))
     return x[inside], y[inside]

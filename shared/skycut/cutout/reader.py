@@ -7,10 +7,11 @@ local file, a plain HTTP object or a Cloud Storage object.
 from __future__ import annotations
 
 import threading
+from collections import deque
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-__all__ = ["CountingReader", "LocalFileReader", "RangeReader", "ReadStats"]
+__all__ = ["CountingReader", "LocalFileReader", "RangeReader", "ReadStats", "RememberingReader"]
 
 
 @runtime_checkable
@@ -88,4 +89,55 @@ class CountingReader:
         """Read through the wrapped reader and count the request."""
         data = self._inner.read_range(start, stop)
         self.stats.add(len(data))
+        return data
+
+
+class RememberingReader:
+    """Wraps a :class:`RangeReader` and serves bytes it already fetched from memory.
+
+    Wrap a source's reader in one for the span of one cutout: the header
+    scan's first chunk often also holds the start of the data (a compressed
+    image's tile table, the top rows of a small image), which the pixel read
+    then takes from memory instead of asking again. Only reads of at most
+    ``capacity`` bytes are remembered, the oldest forgotten first, so large
+    pixel reads pass straight through.
+
+    Parameters
+    ----------
+    inner
+        The reader to wrap (a `CountingReader` inside counts only real requests).
+    capacity
+        Bytes remembered at most.
+
+    """
+
+    def __init__(self, inner: RangeReader, *, capacity: int = 1 << 20) -> None:
+        self._inner = inner
+        self._capacity = capacity
+        self._held: deque[tuple[int, bytes]] = deque()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        """The wrapped reader's name."""
+        return self._inner.name
+
+    def size(self) -> int:
+        """Return the wrapped object's size."""
+        return self._inner.size()
+
+    def read_range(self, start: int, stop: int) -> bytes:
+        """Return bytes ``[start, stop)``, from memory if an earlier read covered them."""
+        with self._lock:
+            for offset, data in self._held:
+                if offset <= start and stop <= offset + len(data):
+                    return data[start - offset : stop - offset]
+        data = self._inner.read_range(start, stop)
+        if len(data) <= self._capacity:
+            with self._lock:
+                self._held.append((start, data))
+                self._size += len(data)
+                while self._size > self._capacity:
+                    self._size -= len(self._held.popleft()[1])
         return data

@@ -1,23 +1,59 @@
-"""SODA request parameters: DALI name handling and stencil parsing.
+"""SODA request parameters: DALI name handling, multiplicity and combinations.
 
 Parameter names are case-insensitive and values case-sensitive (DALI 1.1
-§3.1). Repeated single-valued parameters are refused (DALI §3.2).
+§3.1). The values themselves are parsed by the engine's value types
+(:mod:`skycut.cutout.stencil`, :mod:`skycut.cutout.intervals`).
+
+Multiplicity (SODA 1.0 §3.1, §6): ``ID``, ``POS``, ``CIRCLE``, ``POLYGON``,
+``BAND``, ``TIME`` and ``POL`` may be repeated; every other parameter this
+service knows is single-valued and refused with
+``MultiValuedParamNotSupported`` when repeated. A request makes one cutout
+per combination of ID, stencil, BAND and TIME, all POL values forming one
+filter; a request with no stencil, BAND or TIME counts as one of each.
+
+Parameters beyond SODA 1.0:
+
+``DETAIL``
+    ``image`` (default), ``image,mask,variance`` or ``all``: which HDUs a
+    FITS cutout holds (see :mod:`skycut.cutout.selection`).
+``MASKOUTSIDE``
+    ``true`` or ``false`` (default): blank the pixels of the box whose
+    centres are outside the stencil (see :mod:`skycut.cutout.mask`).
+``RESPONSEFORMAT``
+    ``application/fits`` (default; also ``fits``, ``image/fits``),
+    ``image/png`` (``png``) or ``image/jpeg`` (``jpeg``, ``jpg``).
 """
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import product
 
-from skycut.cutout.stencil import Circle
+from skycut.cutout.intervals import Interval, PolState, parse_band, parse_pol, parse_time
+from skycut.cutout.selection import (
+    DETAILS,
+    FITS,
+    JPEG,
+    PNG,
+    Detail,
+    ResponseFormat,
+    Selection,
+)
+from skycut.cutout.stencil import (
+    Stencil,
+    parse_circle,
+    parse_polygon,
+    parse_stencil,
+)
 from skycut.errors import MultiValuedParamNotSupportedError, UsageError
 from skycut.soda.ids import SourceRef, parse_source_id
 
 __all__ = [
     "FITS",
+    "JPEG",
+    "PNG",
     "CutoutSpec",
     "SodaRequest",
     "group_params",
@@ -25,10 +61,14 @@ __all__ = [
     "parse_soda_request",
 ]
 
-FITS = "application/fits"
-_RESPONSE_FORMATS = {FITS: FITS, "fits": FITS, "image/fits": FITS}
+_RESPONSE_FORMATS: dict[str, ResponseFormat] = {
+    FITS: FITS, "fits": FITS, "image/fits": FITS,
+    PNG: PNG, "png": PNG,
+    JPEG: JPEG, "jpeg": JPEG, "jpg": JPEG,
+}  # fmt: skip
+_BOOLEANS = {"true": True, "false": False}
 _MAX_RUNID = 64
-
+_FILTERS = ("POS", "CIRCLE", "POLYGON", "BAND", "TIME", "POL")
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 
@@ -62,56 +102,35 @@ def _single(params: dict[str, list[str]], name: str) -> str | None:
     return values[0]
 
 
-def _numbers(text: str, *, what: str, count: int) -> list[float]:
-    parts = text.split()
-    if len(parts) != count:
-        raise UsageError(f"{what} needs {count} numbers, got {len(parts)} in {text!r}")
-    try:
-        values = [float(p) for p in parts]
-    except ValueError as e:
-        raise UsageError(f"{what} has a value that is not a number in {text!r}") from e
-    if not all(math.isfinite(v) for v in values):
-        raise UsageError(f"{what} values must be finite numbers, got {text!r}")
-    return values
-
-
-def parse_circle(text: str, *, what: str = "CIRCLE") -> Circle:
-    """Parse a DALI circle ``lon lat radius`` in degrees.
-
-    Raises
-    ------
-    UsageError
-        If the text is not three finite numbers with lon in [0, 360],
-        lat in [-90, 90] and radius in (0, 180].
-
-    """
-    ra, dec, radius = _numbers(text, what=what, count=3)
-    if not 0.0 <= ra <= 360.0:
-        raise UsageError(f"{what} longitude {ra} is outside [0, 360] degrees")
-    if not -90.0 <= dec <= 90.0:
-        raise UsageError(f"{what} latitude {dec} is outside [-90, 90] degrees")
-    if not 0.0 < radius <= 180.0:
-        raise UsageError(f"{what} radius {radius} is outside (0, 180] degrees")
-    return Circle(ra=ra % 360.0, dec=dec, radius=radius)
-
-
-def _parse_pos(text: str) -> Circle:
-    shape, _, rest = text.strip().partition(" ")
-    if shape == "CIRCLE":
-        return parse_circle(rest, what="POS CIRCLE")
-    if shape in ("RANGE", "POLYGON"):
-        raise UsageError(f"POS {shape} is not supported yet; use POS=CIRCLE <ra> <dec> <radius>")
-    raise UsageError(
-        f"POS {text!r} must start with CIRCLE, RANGE or POLYGON, e.g. POS=CIRCLE 150.1 2.2 0.01"
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class CutoutSpec:
-    """One combination of source and stencil: one cutout, one result."""
+    """One combination of source and filters: one cutout, one result.
+
+    Attributes
+    ----------
+    source
+        The image.
+    stencil
+        The sky region, or `None` for the image's whole spatial extent.
+    band
+        Wavelength interval (m), or `None`.
+    time
+        MJD interval, or `None`.
+    pol
+        Every ``POL`` value of the request (one filter); empty keeps all.
+
+    """
 
     source: SourceRef
-    circle: Circle
+    stencil: Stencil | None = None
+    band: Interval | None = None
+    time: Interval | None = None
+    pol: tuple[PolState, ...] = ()
+
+    @property
+    def selection(self) -> Selection:
+        """The filters, as the engine takes them."""
+        return Selection(stencil=self.stencil, band=self.band, time=self.time, pol=self.pol)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,13 +138,53 @@ class SodaRequest:
     """A validated SODA request."""
 
     sources: tuple[SourceRef, ...]
-    circles: tuple[Circle, ...]
-    response_format: str = FITS
+    stencils: tuple[Stencil, ...] = ()
+    bands: tuple[Interval, ...] = ()
+    times: tuple[Interval, ...] = ()
+    pol: tuple[PolState, ...] = ()
+    response_format: ResponseFormat = FITS
+    detail: Detail = "image"
+    mask_outside: bool = False
     run_id: str | None = None
 
     def combinations(self) -> list[CutoutSpec]:
-        """Every ID-stencil combination, in request order (SODA §6)."""
-        return [CutoutSpec(source=s, circle=c) for s, c in product(self.sources, self.circles)]
+        """Every ID, stencil, BAND and TIME combination, in request order (SODA §6)."""
+        return [
+            CutoutSpec(source=source, stencil=stencil, band=band, time=time, pol=self.pol)
+            for source, stencil, band, time in product(
+                self.sources, self.stencils or (None,), self.bands or (None,), self.times or (None,)
+            )
+        ]
+
+    def single(self) -> CutoutSpec:
+        """Return the one combination of a request that must have one (SODA {sync}).
+
+        Raises
+        ------
+        MultiValuedParamNotSupportedError
+            If an ID, stencil, BAND or TIME is given more than once, naming it.
+
+        """
+        for name, values in (
+            ("ID", self.sources),
+            ("stencil (POS, CIRCLE, POLYGON)", self.stencils),
+            ("BAND", self.bands),
+            ("TIME", self.times),
+        ):
+            if len(values) > 1:
+                raise MultiValuedParamNotSupportedError(
+                    f"sync takes one {name}, got {len(values)}; use async for several"
+                )
+        return self.combinations()[0]
+
+
+def _stencils(params: dict[str, list[str]]) -> tuple[Stencil, ...]:
+    """Stencils in the order CIRCLE, POLYGON, POS, each in request order."""
+    return tuple(
+        [parse_circle(v) for v in params.get("CIRCLE", [])]
+        + [parse_polygon(v) for v in params.get("POLYGON", [])]
+        + [parse_stencil(v) for v in params.get("POS", [])]
+    )
 
 
 def parse_soda_request(
@@ -143,39 +202,68 @@ def parse_soda_request(
     allowed_buckets
         Buckets an ``ID`` may name.
     require_complete
-        Require at least one ID and one stencil (true for sync and for running
-        a job; false while an async job is still being built up).
+        Require at least one ID and one filter (true for sync and for
+        running a job; false while an async job is still being built up).
 
     Raises
     ------
     UsageError
-        On any malformed or missing value.
+        On any malformed or missing value, saying what is expected.
+    MultiValuedParamNotSupportedError
+        If a single-valued parameter is repeated.
 
     """
     sources = tuple(
         parse_source_id(v, allowed_buckets=allowed_buckets) for v in params.get("ID", [])
     )
-    circles = tuple(
-        [parse_circle(v) for v in params.get("CIRCLE", [])]
-        + [_parse_pos(v) for v in params.get("POS", [])]
-    )
-    for name in ("BAND", "TIME", "POL", "POLYGON"):
-        if params.get(name):
-            raise UsageError(f"{name} is not supported yet by this service")
-    fmt_text = _single(params, "RESPONSEFORMAT")
+    stencils = _stencils(params)
+    bands = tuple(parse_band(v) for v in params.get("BAND", []))
+    times = tuple(parse_time(v) for v in params.get("TIME", []))
+    pol = tuple(dict.fromkeys(parse_pol(v) for v in params.get("POL", [])))
     response_format = FITS
-    if fmt_text is not None:
+    if (fmt_text := _single(params, "RESPONSEFORMAT")) is not None:
         if fmt_text not in _RESPONSE_FORMATS:
-            raise UsageError(f"RESPONSEFORMAT {fmt_text!r} is not supported; use {FITS}")
+            raise UsageError(
+                f"RESPONSEFORMAT {fmt_text!r} is not supported; use {FITS}, {PNG} or {JPEG}"
+            )
         response_format = _RESPONSE_FORMATS[fmt_text]
+    detail: Detail = "image"
+    if (detail_text := _single(params, "DETAIL")) is not None:
+        chosen = next((d for d in DETAILS if d == detail_text), None)
+        if chosen is None:
+            raise UsageError(
+                f"DETAIL {detail_text!r} is not supported; use one of {', '.join(DETAILS)}"
+            )
+        detail = chosen
+    if detail != "image" and response_format != FITS:
+        raise UsageError(
+            f"DETAIL={detail} needs RESPONSEFORMAT={FITS}; a {response_format} preview shows "
+            "the image only"
+        )
+    mask_outside = False
+    if (mask_text := _single(params, "MASKOUTSIDE")) is not None:
+        if mask_text not in _BOOLEANS:
+            raise UsageError(f"MASKOUTSIDE {mask_text!r} must be true or false")
+        mask_outside = _BOOLEANS[mask_text]
     run_id = _single(params, "RUNID")
     if run_id is not None and len(run_id) > _MAX_RUNID:
         raise UsageError(f"RUNID is longer than {_MAX_RUNID} characters")
     if require_complete:
         if not sources:
             raise UsageError("ID is required: the gs:// URI of the image to cut")
-        if not circles:
-            raise UsageError("a stencil is required, e.g. POS=CIRCLE <ra> <dec> <radius>")
+        if not any(params.get(name) for name in _FILTERS):
+            raise UsageError(
+                "a filter is required: POS, CIRCLE or POLYGON (e.g. POS=CIRCLE <ra> <dec> "
+                "<radius>), BAND, TIME or POL"
+            )
     return SodaRequest(
-        sources=sources, circles=circles, response_format=response_format, run_id=run_id
+        sources=sources,
+        stencils=stencils,
+        bands=bands,
+        times=times,
+        pol=pol,
+        response_format=response_format,
+        detail=detail,
+        mask_outside=mask_outside,
+        run_id=run_id,
     )

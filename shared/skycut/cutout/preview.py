@@ -1,0 +1,123 @@
+"""PNG and JPEG previews of a cutout's image plane.
+
+The stretch is astropy.visualization's: the 99 % percentile interval (0.5 %
+to 99.5 % of the finite values) with an asinh stretch (``a = 0.02``), which
+shows the sky's noise, faint stars and the cores of bright ones at once.
+
+Orientation: the pixel grid as stored, not resampled, shown as DS9 shows a
+FITS image: the first celestial pixel axis runs left to right and the
+second bottom to top, pixel ``(0, 0)`` at the bottom-left (rows are flipped
+when written, since image formats start at the top). North is up and east
+left only if the image's own grid is so, as it is, give or take a rotation,
+for most survey images. One preview pixel per image pixel.
+
+A cube's preview is the mean of the planes the BAND, TIME and POL filters
+kept; a single plane is shown as it is. Pixels without a value (NaN,
+``BLANK``, or outside the stencil when masked) are transparent in PNG and
+black in JPEG.
+
+Written with Pillow, imported only when a preview is made.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+import numpy.typing as npt
+from astropy.io import fits
+from astropy.visualization import AsinhStretch, PercentileInterval
+
+from skycut.cutout.selection import JPEG, PNG, ResponseFormat
+from skycut.errors import SkycutError
+
+__all__ = ["physical_values", "render_preview"]
+
+_JPEG_QUALITY = 90
+
+
+def physical_values(
+    stored: npt.NDArray[np.generic], header: fits.Header
+) -> npt.NDArray[np.float64]:
+    """Return stored values as floats, ``BSCALE``/``BZERO`` applied, ``BLANK`` as NaN."""
+    values = stored.astype(np.float64)
+    if stored.dtype.kind in "iu":
+        blank = header.get("BLANK")
+        if isinstance(blank, int) and not isinstance(blank, bool):
+            values[stored == blank] = np.nan
+    return values * float(header.get("BSCALE", 1.0)) + float(header.get("BZERO", 0.0))
+
+
+def _plane(values: npt.NDArray[np.float64], celestial: tuple[int, int]) -> npt.NDArray[np.float64]:
+    """Collapse every axis but the celestial ones, keeping ``(y, x)`` order."""
+    others = tuple(a for a in range(values.ndim) if a not in celestial)
+    if not others:
+        return values
+    with warnings.catch_warnings(), np.errstate(invalid="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)  # mean of an all-NaN column
+        return np.asarray(np.nanmean(values, axis=others), dtype=np.float64)
+
+
+def render_preview(
+    values: npt.NDArray[np.float64],
+    celestial: tuple[int, int],
+    *,
+    response_format: ResponseFormat,
+    text: dict[str, str] | None = None,
+) -> bytes:
+    """Render an image plane as PNG or JPEG.
+
+    Parameters
+    ----------
+    values
+        Physical pixel values, numpy order, NaN where undefined.
+    celestial
+        The numpy axes ``(y, x)`` of the sky plane in ``values``.
+    response_format
+        ``image/png`` or ``image/jpeg``.
+    text
+        Provenance to embed (PNG text chunks; a JPEG comment).
+
+    Returns
+    -------
+    bytes
+        The encoded image, as wide and high as the cut.
+
+    Raises
+    ------
+    ValueError
+        If ``response_format`` is not an image format.
+    skycut.errors.SkycutError
+        If Pillow is not installed.
+
+    """
+    if response_format not in (PNG, JPEG):
+        raise ValueError(f"not a preview format: {response_format}")
+    try:
+        from PIL import Image, PngImagePlugin
+    except ImportError as e:  # pragma: no cover - Pillow is a dependency of the service
+        raise SkycutError("previews need Pillow, which is not installed") from e
+    plane = _plane(values, celestial)
+    finite = np.isfinite(plane)
+    scaled = np.zeros(plane.shape)
+    if finite.any():
+        interval = PercentileInterval(99.0)
+        lo, hi = interval.get_limits(plane[finite])
+        span = hi - lo if hi > lo else 1.0
+        stretch = AsinhStretch(a=0.02)
+        scaled[finite] = stretch(np.clip((plane[finite] - lo) / span, 0.0, 1.0))
+    grey = np.flipud(np.rint(scaled * 255.0).astype(np.uint8))
+    out = io.BytesIO()
+    if response_format == PNG:
+        alpha = np.flipud(np.where(finite, 255, 0).astype(np.uint8))
+        info = PngImagePlugin.PngInfo()
+        for key, value in (text or {}).items():
+            info.add_itxt(key, value)
+        Image.fromarray(np.stack([grey, alpha], axis=-1)).save(out, format="PNG", pnginfo=info)
+    else:
+        comment = "; ".join(f"{k}: {v}" for k, v in (text or {}).items())
+        Image.fromarray(grey).save(
+            out, format="JPEG", quality=_JPEG_QUALITY, comment=comment.encode("utf-8")
+        )
+    return out.getvalue()

@@ -1,0 +1,133 @@
+"""Provenance of a cutout: what was cut from what, when, and by which skycut.
+
+FITS cutouts carry it as ``SC_*`` cards and a ``HISTORY`` line in the
+primary header (which also keeps the source's primary cards, the
+observation metadata extensions inherit); previews carry the same facts as
+text chunks.
+
+=========  ==========================================================
+``SC_ID``  source identifier
+``SC_STENC``  stencil (``POS`` text, ICRS degrees); absent if none
+``SC_BAND``  BAND (m); ``SC_TIME`` TIME (MJD); ``SC_POL`` POL values
+``SC_DETL``  DETAIL; ``SC_MASK`` whether outside pixels were blanked
+``SC_HDU``  name of the image HDU cut; ``SC_HDUNO`` its number
+``SC_NHDU``  number of HDUs cut (extensions of this file)
+``SC_VERS``  skycut version; ``DATE`` creation time, UTC
+=========  ==========================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from astropy.io import fits
+
+import skycut
+from skycut.cutout.fitsindex import FitsIndex, HduInfo
+from skycut.cutout.output import copy_cards
+from skycut.cutout.selection import Detail, Selection
+
+__all__ = ["primary_header", "provenance_items"]
+
+_SCALING = ("BSCALE", "BZERO", "BLANK")
+
+
+def provenance_items(
+    selection: Selection, *, source_id: str, detail: Detail, mask_outside: bool
+) -> list[tuple[str, str | int | bool, str]]:
+    """Return the provenance as ``(card, value, comment)`` triples.
+
+    Parameters
+    ----------
+    selection
+        The filters applied.
+    source_id
+        The source's public identifier.
+    detail
+        Which HDUs were asked for.
+    mask_outside
+        Whether pixels outside the stencil were blanked.
+
+    Returns
+    -------
+    list of tuple
+        The cards, in the order they are written.
+
+    """
+    items: list[tuple[str, str | int | bool, str]] = [
+        ("SC_ID", source_id, "skycut source identifier")
+    ]
+    if selection.stencil is not None:
+        items.append(("SC_STENC", selection.stencil.to_soda(), "skycut stencil (ICRS, deg)"))
+    if selection.band is not None:
+        items.append(("SC_BAND", selection.band.to_soda(), "skycut BAND (wavelength, m)"))
+    if selection.time is not None:
+        items.append(("SC_TIME", selection.time.to_soda(), "skycut TIME (MJD, UTC)"))
+    if selection.pol:
+        items.append(("SC_POL", " ".join(selection.pol), "skycut POL states"))
+    items += [
+        ("SC_DETL", detail, "skycut DETAIL: HDUs cut"),
+        ("SC_MASK", mask_outside, "skycut MASKOUTSIDE: outside pixels blanked"),
+        ("SC_VERS", skycut.__version__, "skycut version"),
+        ("DATE", datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"), "UTC file creation"),
+    ]
+    return items
+
+
+def primary_header(
+    index: FitsIndex,
+    image: HduInfo,
+    cut: Sequence[HduInfo],
+    selection: Selection,
+    *,
+    source_id: str,
+    detail: Detail,
+    mask_outside: bool,
+) -> fits.Header:
+    """Build the primary header of a cutout file.
+
+    Parameters
+    ----------
+    index
+        The source file's index (its primary header is copied).
+    image
+        The image HDU cut.
+    cut
+        Every HDU cut, in output order.
+    selection, source_id, detail, mask_outside
+        What was asked for, as in `provenance_items`.
+
+    Returns
+    -------
+    astropy.io.fits.Header
+        A data-less primary header with the provenance cards.
+
+    """
+    header = fits.PrimaryHDU().header
+    if image.index != 0:
+        # Observation metadata an extension inherits lives in the primary header.
+        copy_cards(index.hdus[0].header, header)
+        for key in _SCALING:
+            header.remove(key, ignore_missing=True)
+    items = provenance_items(
+        selection, source_id=source_id, detail=detail, mask_outside=mask_outside
+    )
+    items[-2:-2] = [
+        ("SC_HDU", image.name, "source HDU cut"),
+        ("SC_HDUNO", image.index, "source HDU number, 0 = primary"),
+        ("SC_NHDU", len(cut), "HDUs cut, in the extensions that follow"),
+    ]
+    for key, value, comment in items:
+        _set(header, key, value, comment)
+    header.add_history(f"skycut {skycut.__version__}: {selection.describe()} of {source_id}")
+    names = ", ".join(f"{h.name} (HDU {h.index})" for h in cut)
+    header.add_history(f"HDUs cut: {names}")
+    return header
+
+
+def _set(header: fits.Header, key: str, value: str | int | bool, comment: str) -> None:
+    # A comment that does not fit would be truncated with a warning; long IDs
+    # (CONTINUE cards) and long stencils simply go without one.
+    used = len(fits.Card(key, value).image.rstrip())
+    header[key] = (value, comment) if used + 3 + len(comment) <= 80 else value
