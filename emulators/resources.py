@@ -30,12 +30,13 @@ def client_environment(env: Mapping[str, str]) -> Iterator[None]:
 
 
 def create_topics_and_subscriptions(
-    env: Mapping[str, str], *, project_id: str, push: Mapping[str, str]
+    env: Mapping[str, str], *, project_id: str, push: Mapping[str, str | None]
 ) -> None:
     """Create each topic and a push subscription delivering it to a function.
 
     The push URL ends with the topic path so functions-framework gives the
-    CloudEvent the topic as its source, as in production.
+    CloudEvent the topic as its source, as in production. A topic mapped to
+    None gets no subscription (its readers make their own, e.g. job events).
     """
     from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
@@ -46,6 +47,8 @@ def create_topics_and_subscriptions(
             topic_path = publisher.topic_path(project_id, topic)
             with contextlib.suppress(gexc.AlreadyExists):
                 publisher.create_topic(name=topic_path)
+            if endpoint is None:
+                continue
             with contextlib.suppress(gexc.AlreadyExists):
                 subscriber.create_subscription(
                     request={

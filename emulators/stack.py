@@ -59,6 +59,7 @@ class StackConfig:
     results_bucket: str = "skycut-results"
     drop_bucket: str = "skycut-drop"
     job_topic: str = "skycut-cutout-jobs"
+    job_events_topic: str = "skycut-job-events"
     drop_topic: str = "skycut-drop-events"
     load_sample: bool = True
     sample_dir: Path = REPO / ".skycut" / "sample"
@@ -105,6 +106,8 @@ class StackConfig:
             "SKYCUT_RESULTS_BUCKET": self.results_bucket,
             "SKYCUT_DROP_BUCKET": self.drop_bucket,
             "SKYCUT_JOB_TOPIC": self.job_topic,
+            "SKYCUT_JOB_EVENTS_TOPIC": self.job_events_topic,
+            "SKYCUT_PUBLIC_BASE_URL": self.base_url,
             "SKYCUT_RESULTS_PUBLIC_BASE_URL": self.storage_url,
             **self.extra_env,
         }
@@ -239,7 +242,8 @@ class Stack:
         self._say(progress, f"emulators up in {time.monotonic() - t0:.1f} s; starting functions")
         functions = [
             ("soda_api", "http", cfg.api_port, {"THREADS": "64"}),
-            ("cutout_worker", "cloudevent", cfg.worker_port, {"THREADS": "8"}),
+            # two processes: cutting is CPU work that one Python process cannot spread over cores
+            ("cutout_worker", "cloudevent", cfg.worker_port, {"THREADS": "8", "WORKERS": "2"}),
             ("bulk_submit", "cloudevent", cfg.bulk_port, {"THREADS": "4"}),
         ]
         started = []
@@ -274,6 +278,7 @@ class Stack:
             project_id=cfg.project_id,
             push={
                 cfg.job_topic: f"http://{cfg.host}:{cfg.worker_port}",
+                cfg.job_events_topic: None,
                 cfg.drop_topic: f"http://{cfg.host}:{cfg.bulk_port}",
             },
         )

@@ -65,6 +65,30 @@ resource "google_firestore_field" "results_destruction_ttl" {
   depends_on = [google_firestore_field.jobs_destruction_ttl]
 }
 
+# Progress shards and counted-batch receipts (skycut.jobs.progress) are
+# sub-collections too, with the job's destruction time.
+resource "google_firestore_field" "progress_destruction_ttl" {
+  project    = var.project_id
+  database   = google_firestore_database.default.name
+  collection = "progress" # skycut.jobs.progress.PROGRESS_COLLECTION
+  field      = "destruction"
+
+  ttl_config {}
+
+  depends_on = [google_firestore_field.results_destruction_ttl]
+}
+
+resource "google_firestore_field" "counted_destruction_ttl" {
+  project    = var.project_id
+  database   = google_firestore_database.default.name
+  collection = "counted" # skycut.jobs.progress.RECEIPTS_COLLECTION
+  field      = "destruction"
+
+  ttl_config {}
+
+  depends_on = [google_firestore_field.progress_destruction_ttl]
+}
+
 # A bulk job document carries its task list; indexing every task would spend
 # the document's 40,000 index entries and write cost for nothing (no query
 # filters on it). An empty index_config turns the field's indexes off.
@@ -77,7 +101,7 @@ resource "google_firestore_field" "jobs_tasks_unindexed" {
   index_config {}
 
   # Field configurations are changed one at a time.
-  depends_on = [google_firestore_field.results_destruction_ttl]
+  depends_on = [google_firestore_field.counted_destruction_ttl]
 }
 
 resource "google_firestore_field" "jobs_parameters_unindexed" {

@@ -30,6 +30,9 @@ locals {
     SKYCUT_HEADER_CHUNK_BYTES         = tostring(var.tuning.header_chunk_bytes)
     SKYCUT_MAX_BULK_ROWS              = tostring(var.tuning.max_bulk_rows)
     SKYCUT_TASKS_PER_MESSAGE          = tostring(var.tuning.tasks_per_message)
+    SKYCUT_MAX_BULK_BYTES             = tostring(var.tuning.max_bulk_bytes)
+    SKYCUT_CUTOUT_CONCURRENCY         = tostring(var.tuning.cutout_concurrency)
+    SKYCUT_JOB_EVENTS_TOPIC           = google_pubsub_topic.this["job_events"].name
     SKYCUT_EXECUTION_DURATION_SECONDS = tostring(var.tuning.execution_duration_seconds)
     SKYCUT_WAIT_MAX_SECONDS           = tostring(var.tuning.wait_max_seconds)
     SKYCUT_SERVICE_COLLECTION         = local.service_collection

@@ -111,6 +111,21 @@ resource "google_storage_bucket_iam_member" "bulk_writes_results" {
   member = google_service_account.function["bulk_submit"].member
 }
 
+# The worker announces finished jobs; anyone granted subscriber may listen.
+resource "google_pubsub_topic_iam_member" "worker_publishes_job_events" {
+  project = var.project_id
+  topic   = google_pubsub_topic.this["job_events"].name
+  role    = "roles/pubsub.publisher"
+  member  = google_service_account.function["cutout_worker"].member
+}
+
+# Bulk files POSTed to {async} (field BULK) are stored under incoming/<caller>/.
+resource "google_storage_bucket_iam_member" "api_uploads_drops" {
+  bucket = google_storage_bucket.drop.name
+  role   = "roles/storage.objectCreator"
+  member = google_service_account.function["soda_api"].member
+}
+
 resource "google_pubsub_topic_iam_member" "bulk_publishes_jobs" {
   project = var.project_id
   topic   = google_pubsub_topic.this["jobs"].name

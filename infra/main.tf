@@ -43,6 +43,7 @@ locals {
     jobs        = "${local.prefix}-cutout-jobs"
     drop        = "${local.prefix}-drop-events"
     dead_letter = "${local.prefix}-dead-letters"
+    job_events  = "${local.prefix}-job-events"
   }
 
   # functions/<key>/main.py defines the entry point <key>; Cloud Run service

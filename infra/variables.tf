@@ -130,7 +130,9 @@ variable "tuning" {
     signed_url_seconds         = optional(number, 3600)
     sync_timeout_seconds       = optional(number, 60)
     header_chunk_bytes         = optional(number, 65536)
-    max_bulk_rows              = optional(number, 100000)
+    max_bulk_rows              = optional(number, 1000000)
+    max_bulk_bytes             = optional(number, 268435456)
+    cutout_concurrency         = optional(number, 4)
     tasks_per_message          = optional(number, 50)
     execution_duration_seconds = optional(number, 3600)
     wait_max_seconds           = optional(number, 600)
@@ -147,9 +149,9 @@ variable "tuning" {
   }
   validation {
     condition = alltrue([
-      for v in [var.tuning.max_bulk_rows, var.tuning.tasks_per_message, var.tuning.sync_timeout_seconds, var.tuning.execution_duration_seconds, var.tuning.wait_max_seconds] : v > 0
+      for v in [var.tuning.max_bulk_rows, var.tuning.max_bulk_bytes, var.tuning.cutout_concurrency, var.tuning.tasks_per_message, var.tuning.sync_timeout_seconds, var.tuning.execution_duration_seconds, var.tuning.wait_max_seconds] : v > 0
     ])
-    error_message = "tuning.max_bulk_rows, tasks_per_message, sync_timeout_seconds, execution_duration_seconds and wait_max_seconds must be positive."
+    error_message = "tuning.max_bulk_rows, max_bulk_bytes, cutout_concurrency, tasks_per_message, sync_timeout_seconds, execution_duration_seconds and wait_max_seconds must be positive."
   }
 }
 

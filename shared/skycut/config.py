@@ -84,7 +84,17 @@ class Settings(BaseSettings):
     header_chunk_bytes: int = Field(
         65536, gt=2879, description="First read of a FITS file, to catch its headers."
     )
-    max_bulk_rows: int = Field(100_000, gt=0, description="Rows accepted in one drop file.")
+    max_bulk_rows: int = Field(1_000_000, gt=0, description="Rows accepted in one drop file.")
+    max_bulk_bytes: int = Field(
+        256 * 1024 * 1024, gt=0, description="Largest drop file accepted, in bytes."
+    )
+    job_events_topic: str = Field(
+        "skycut-job-events",
+        description="Topic a message is published to when a job ends (anyone may subscribe).",
+    )
+    cutout_concurrency: int = Field(
+        4, gt=0, description="Cutouts one job message runs at once in a worker."
+    )
     tasks_per_message: int = Field(
         50, gt=0, description="Cutouts carried by one job message of a bulk job."
     )

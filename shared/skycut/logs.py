@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from datetime import UTC, datetime
 from typing import Any
 
 __all__ = ["configure_logging", "log"]
@@ -16,6 +17,7 @@ class _JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
             "severity": record.levelname,
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "message": record.getMessage(),
             "logger": record.name,
         }

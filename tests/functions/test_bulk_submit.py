@@ -56,4 +56,5 @@ def test_drop_notification_creates_one_job_however_often_delivered(make_client, 
     assert record.job.owner == "ada"
     assert record.job.progress.total == 2
     assert record.job.progress.done == 2
-    assert len(jobs.results(job_id)) == 2
+    ids = [r.result_id for r in jobs.results(job_id)]
+    assert sorted(ids) == ["cutout-000000", "cutout-000001", "manifest-csv", "manifest-votable"]

@@ -32,8 +32,14 @@ def test_job_message_runs_once_even_when_delivered_twice(worker, stack):
     job_id = f"fn-worker-{datetime.now(UTC).timestamp():.0f}"
     source_id = f"gs://{stack.config.sources_bucket}/sample/calexp-r-0001.fits"
     tasks = [
-        CutoutTask(index=0, source_id=source_id, circle=(150.05, 2.24, 0.001)),
-        CutoutTask(index=1, source_id=source_id, circle=(10.0, 10.0, 0.001)),
+        CutoutTask(
+            index=0,
+            source_id=source_id,
+            params=[("ID", source_id), ("CIRCLE", "150.05 2.24 0.001")],
+        ),
+        CutoutTask(
+            index=1, source_id=source_id, params=[("ID", source_id), ("CIRCLE", "10 10 0.001")]
+        ),
     ]
     clients.jobs.create(
         JobRecord(
@@ -70,7 +76,11 @@ def test_unreadable_base64_is_acknowledged(worker):
 def test_dead_lettered_job_message_puts_the_job_in_error(worker, stack):
     clients = Clients(get_settings())
     job_id = f"fn-dead-{datetime.now(UTC).timestamp():.0f}"
-    task = CutoutTask(index=0, source_id="gs://skycut-sources/x.fits", circle=(1, 1, 0.1))
+    task = CutoutTask(
+        index=0,
+        source_id="gs://skycut-sources/x.fits",
+        params=[("ID", "gs://skycut-sources/x.fits"), ("CIRCLE", "1 1 0.1")],
+    )
     clients.jobs.create(
         JobRecord(
             job=Job(

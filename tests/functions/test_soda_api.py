@@ -15,7 +15,9 @@ def api(make_client):
     return make_client("soda_api", "http")
 
 
-def test_capabilities_need_no_back_end_and_validate(api):
+def test_capabilities_need_no_back_end_and_validate(make_client, monkeypatch):
+    monkeypatch.delenv("SKYCUT_PUBLIC_BASE_URL", raising=False)  # derive from the request
+    api = make_client("soda_api", "http")
     response = api.get(
         f"{BASE}/capabilities",
         headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": "sky.example.org"},

@@ -22,6 +22,7 @@ import yaml
 from emulators.stack import REPO, StackConfig
 from skycut.api.app import ROUTES
 from skycut.config import Settings
+from skycut.jobs.progress import PROGRESS_COLLECTION, RECEIPTS_COLLECTION, receipt_document
 from skycut.jobs.records import JobRecord, StoredResult
 from skycut.jobs.store import _RESULTS, JobStore
 from skycut.uws.model import ExecutionPhase, Job
@@ -451,6 +452,9 @@ def test_ttl_policies_cover_every_document_that_carries_a_destruction(tf: Terraf
     documents = {
         Settings.model_construct().jobs_collection: JobRecord(job=_job()).to_document(),
         _RESULTS: _result().to_document(),
+        # progress shards are written with the same destruction (ProgressCounter.add_once)
+        PROGRESS_COLLECTION: receipt_document(done=1, failed=0, expires=_result().expires),
+        RECEIPTS_COLLECTION: receipt_document(done=1, failed=0, expires=_result().expires),
     }
     expected = set()
     for collection, document in documents.items():

@@ -1,63 +1,269 @@
-"""A CSV dropped in the drop bucket becomes a bulk job (through fake-gcs-server's event)."""
+"""Bulk jobs from files dropped in the drop bucket, through fake-gcs-server's events."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+import json
 import time
+import zipfile
 
 import pytest
-from google.cloud import storage
-from lxml import etree
+from astropy.io import fits
+from astropy.io.votable import parse_single_table
+from astropy.table import Table
+from google.api_core import exceptions as gexc
+from google.cloud import pubsub_v1, storage
 
 from skycut.bulk.submit import DropObject, bulk_job_id
 from tests.integration.helpers import check_cutout_against_source
+from tests.integration.uws_client import NS, phase_of, valid_xml
 
 pytestmark = pytest.mark.integration
 
-NS = {"uws": "http://www.ivoa.net/xml/UWS/v1.0", "xlink": "http://www.w3.org/1999/xlink"}
+IMAGES = ["deepcoadd-i-0001.fits", "calexp-r-0001.fits", "calexp-g-0003.fits"]
 
 
-def wait_for_job(http, job_url, *, seconds):
+@pytest.fixture(scope="module")
+def events(stack):
+    """A pull subscription on the job-events topic, and a way to read a job's events."""
+    cfg = stack.config
+    subscriber = pubsub_v1.SubscriberClient()
+    name = subscriber.subscription_path(cfg.project_id, "test-job-events")
+    with contextlib.suppress(gexc.AlreadyExists):
+        subscriber.create_subscription(
+            name=name, topic=f"projects/{cfg.project_id}/topics/{cfg.job_events_topic}"
+        )
+    seen: list[dict] = []
+
+    def for_job(job_id, *, wait=10.0):
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            response = subscriber.pull(subscription=name, max_messages=50, timeout=5)
+            if response.received_messages:
+                subscriber.acknowledge(
+                    subscription=name, ack_ids=[m.ack_id for m in response.received_messages]
+                )
+                seen.extend(json.loads(m.message.data) for m in response.received_messages)
+            mine = [e for e in seen if e["job_id"] == job_id]
+            if mine and time.monotonic() > deadline - wait + 2:
+                return mine  # waited a little for duplicates too
+        return [e for e in seen if e["job_id"] == job_id]
+
+    yield for_job
+    subscriber.close()
+
+
+def drop(stack, name, data, *, content_type="text/csv", metadata=None):
+    blob = storage.Client().bucket(stack.config.drop_bucket).blob(f"incoming/dev/{name}")
+    if metadata:
+        blob.metadata = metadata
+    blob.upload_from_string(data, content_type=content_type)
+    return bulk_job_id(DropObject(stack.config.drop_bucket, blob.name, str(blob.generation)))
+
+
+def wait_for_job(http, job_url, *, seconds=90):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         response = http.get(job_url, params={"WAIT": 10}, timeout=30)
         if response.status_code == 200:
-            doc = etree.fromstring(response.content)
-            if doc.findtext("uws:phase", namespaces=NS) in ("COMPLETED", "ERROR"):
+            doc = valid_xml(response)
+            if phase_of(doc) in ("COMPLETED", "ERROR", "ABORTED"):
                 return doc
         else:
             time.sleep(0.2)  # the drop event has not created the job yet
     pytest.fail(f"{job_url} did not finish in {seconds} s")
 
 
-def test_dropped_csv_runs_every_good_row_and_reports_bad_ones(base_url, http, stack, sample_dir):
-    cfg = stack.config
-    images = ["deepcoadd-i-0001.fits", "calexp-r-0001.fits", "calexp-g-0003.fits"]
-    rows = [("id", "ra", "dec", "radius", "label")]
-    rows += [
-        (f"gs://{cfg.sources_bucket}/sample/{name}", "150.1", "2.2", "0.001", name)
-        for name in images
-    ]
-    rows.append(("gs://not-allowed/x.fits", "150.1", "2.2", "0.001", "bad"))
-    buffer = io.StringIO()
-    csv.writer(buffer).writerows(rows)
-    blob = storage.Client().bucket(cfg.drop_bucket).blob("incoming/dev/positions.csv")
-    blob.upload_from_string(buffer.getvalue(), content_type="text/csv")
+def progress_of(doc):
+    ns = {**NS, "p": "https://skycut.dev/xml/progress/v1"}
+    progress = doc.find("uws:jobInfo/p:progress", namespaces=ns)
+    return tuple(
+        int(progress.findtext(f"p:{k}", namespaces=ns)) for k in ("total", "done", "failed")
+    )
 
-    job_id = bulk_job_id(DropObject(cfg.drop_bucket, blob.name, str(blob.generation)))
-    job = wait_for_job(http, f"{base_url}/async/{job_id}", seconds=60)
-    assert job.findtext("uws:phase", namespaces=NS) == "COMPLETED"
-    assert job.findtext("uws:ownerId", namespaces=NS) == "dev"
-    results = {
+
+def results_of(doc):
+    return {
         r.get("id"): r.get(f"{{{NS['xlink']}}}href")
-        for r in job.findall("uws:results/uws:result", namespaces=NS)
+        for r in doc.findall("uws:results/uws:result", namespaces=NS)
     }
-    assert len(results) == 4  # three cutouts and the errors report
-    report = list(csv.DictReader(io.StringIO(http.get(results.pop("errors"), timeout=30).text)))
-    assert [r["line"] for r in report] == ["5"]
-    assert "outside the allowed buckets" in report[0]["reason"]
-    for (result_id, href), name in zip(sorted(results.items()), images, strict=True):
-        cutout = http.get(href, timeout=30)
-        assert cutout.status_code == 200, result_id
-        check_cutout_against_source(cutout.content, sample_dir / name)
+
+
+def positions(stack, *, bad=True):
+    sources = stack.config.sources_bucket
+    rows = [
+        {
+            "id": f"gs://{sources}/sample/{name}",
+            "ra": 150.1,
+            "dec": 2.2,
+            "radius": 0.001,
+            "label": name,
+        }
+        for name in IMAGES
+    ]
+    if bad:
+        rows.append(
+            {
+                "id": "gs://not-allowed/x.fits",
+                "ra": 150.1,
+                "dec": 2.2,
+                "radius": 0.001,
+                "label": "bad",
+            }
+        )
+    return rows
+
+
+def check_manifest(http, results, sample_dir, *, expect_bad_line):
+    manifest = list(csv.DictReader(io.StringIO(http.get(results["manifest-csv"], timeout=30).text)))
+    assert [m["label"] for m in manifest] == IMAGES, "file order"
+    assert all(m["status"] == "ok" for m in manifest)
+    for entry in manifest:
+        check_cutout_against_source(
+            http.get(entry["url"], timeout=30).content, sample_dir / entry["label"]
+        )
+    table = parse_single_table(
+        io.BytesIO(http.get(results["manifest-votable"], timeout=30).content)
+    ).to_table()
+    assert list(table["label"]) == IMAGES
+    if expect_bad_line is not None:
+        report = list(csv.DictReader(io.StringIO(http.get(results["errors"], timeout=30).text)))
+        assert [r["line"] for r in report] == [str(expect_bad_line)]
+        assert "outside the allowed buckets" in report[0]["reason"]
+    return manifest
+
+
+def test_dropped_csv_runs_good_rows_reports_bad_ones_and_announces_completion(
+    base_url, http, stack, sample_dir, events
+):
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=["id", "ra", "dec", "radius", "label"])
+    writer.writeheader()
+    writer.writerows(positions(stack))
+    job_id = drop(stack, "positions.csv", buffer.getvalue())
+    job = wait_for_job(http, f"{base_url}/async/{job_id}")
+    assert phase_of(job) == "COMPLETED"
+    assert job.findtext("uws:ownerId", namespaces=NS) == "dev"
+    assert progress_of(job) == (3, 3, 0)
+    results = results_of(job)
+    assert {"errors", "manifest-csv", "manifest-votable"} <= set(results)
+    check_manifest(http, results, sample_dir, expect_bad_line=5)
+    announced = events(job_id)
+    assert len(announced) == 1, "one completion event"
+    assert announced[0]["phase"] == "COMPLETED"
+    assert (announced[0]["total"], announced[0]["done"]) == (3, 3)
+    assert announced[0]["manifest_url"] == results["manifest-csv"]
+
+
+def test_dropped_votable_and_jsonl_give_the_same_manifest(base_url, http, stack, sample_dir):
+    table = Table(
+        rows=[
+            (r["id"], r["ra"], r["dec"], r["radius"], r["label"])
+            for r in positions(stack, bad=False)
+        ],
+        names=["id", "ra", "dec", "radius", "label"],
+    )
+    buffer = io.BytesIO()
+    table.write(buffer, format="votable")
+    votable_job = drop(
+        stack, "positions.xml", buffer.getvalue(), content_type="application/x-votable+xml"
+    )
+    jsonl = "\n".join(json.dumps(r) for r in positions(stack, bad=False))
+    jsonl_job = drop(stack, "positions.jsonl", jsonl, content_type="application/x-ndjson")
+    for job_id in (votable_job, jsonl_job):
+        job = wait_for_job(http, f"{base_url}/async/{job_id}")
+        assert phase_of(job) == "COMPLETED"
+        results = results_of(job)
+        assert "errors" not in results
+        check_manifest(http, results, sample_dir, expect_bad_line=None)
+
+
+def test_duplicate_finalize_events_change_nothing(base_url, http, stack, events):
+    cfg = stack.config
+    rows = "id,circle\n" + "".join(
+        f"gs://{cfg.sources_bucket}/sample/calexp-r-0001.fits,150.05 {2.24 + i / 1e4} 0.001\n"
+        for i in range(5)
+    )
+    job_id = drop(stack, "twice.csv", rows)
+    job = wait_for_job(http, f"{base_url}/async/{job_id}")
+    assert phase_of(job) == "COMPLETED"
+    # the same notification again, as Pub/Sub's at-least-once delivery may do
+    blob = storage.Client().bucket(cfg.drop_bucket).get_blob("incoming/dev/twice.csv")
+    publisher = pubsub_v1.PublisherClient()
+    topic = f"projects/{cfg.project_id}/topics/{cfg.drop_topic}"
+    for _ in range(2):
+        publisher.publish(
+            topic,
+            b"{}",
+            eventType="OBJECT_FINALIZE",
+            bucketId=cfg.drop_bucket,
+            objectId=blob.name,
+            objectGeneration=str(blob.generation),
+        ).result()
+    time.sleep(3)
+    again = valid_xml(http.get(f"{base_url}/async/{job_id}", timeout=30))
+    assert phase_of(again) == "COMPLETED"
+    assert len(results_of(again)) == len(results_of(job)) == 7  # 5 cutouts + 2 manifests
+    listing = http.get(f"{base_url}/async", params={"AFTER": "2000-01-01"}, timeout=30).text
+    assert listing.count(f'id="{job_id}"') == 1
+    assert len(events(job_id)) == 1, "still one completion event"
+
+
+def test_packages_on_request(base_url, http, stack):
+    cfg = stack.config
+    rows = "id,circle,label\n" + "".join(
+        f"gs://{cfg.sources_bucket}/sample/calexp-g-0003.fits,150.1 {2.15 + i / 1e4} 0.001,s{i}\n"
+        for i in range(5)
+    )
+    zip_job = drop(stack, "zipped.csv", rows, metadata={"package": "zip"})
+    mef_job = drop(stack, "mef.csv", rows, metadata={"package": "mef", "package_size": "2"})
+    zipped = results_of(wait_for_job(http, f"{base_url}/async/{zip_job}"))
+    with zipfile.ZipFile(io.BytesIO(http.get(zipped["package"], timeout=30).content)) as z:
+        assert len(z.namelist()) == 5
+        assert all(z.read(n)[:9] == b"SIMPLE  =" for n in z.namelist())
+    mef = results_of(wait_for_job(http, f"{base_url}/async/{mef_job}"))
+    files = sorted(k for k in mef if k.startswith("package-"))
+    assert files == ["package-0001", "package-0002", "package-0003"]
+    with fits.open(io.BytesIO(http.get(mef["package-0001"], timeout=30).content)) as first:
+        assert [h.name for h in first[1:]] == ["CUT0", "CUT1"]
+        assert first[1].header["SC_LABEL"] == "s0"
+
+
+def test_unreadable_and_empty_files_become_jobs_in_error(base_url, http, stack):
+    binary = drop(
+        stack, "binary.csv", b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe", content_type="text/csv"
+    )
+    no_rows = drop(stack, "bad-only.csv", "id,ra,dec,radius\ngs://nope/a.fits,1,2,3\n")
+    for job_id, text in ((binary, "not UTF-8"), (no_rows, "none of the 1 rows")):
+        job = wait_for_job(http, f"{base_url}/async/{job_id}")
+        assert phase_of(job) == "ERROR"
+        message = job.findtext("uws:errorSummary/uws:message", namespaces=NS)
+        assert message.startswith("UsageError: ")
+        assert text in message
+
+
+def test_abort_stops_the_remaining_work(base_url, http, stack):
+    cfg = stack.config
+    rows = "id,circle\n" + "".join(
+        f"gs://{cfg.sources_bucket}/sample/deepcoadd-i-0001.fits,150.1 {2.2 + i / 1e3} 0.06\n"
+        for i in range(200)
+    )
+    job_id = drop(stack, "long.csv", rows)
+    job_url = f"{base_url}/async/{job_id}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        response = http.get(job_url, timeout=30)
+        if response.status_code == 200 and phase_of(valid_xml(response)) == "EXECUTING":
+            break
+        time.sleep(0.2)
+    aborted = http.post(
+        f"{job_url}/phase", data={"PHASE": "ABORT"}, allow_redirects=False, timeout=30
+    )
+    assert aborted.status_code == 303
+    time.sleep(3)
+    job = valid_xml(http.get(job_url, timeout=30))
+    assert phase_of(job) == "ABORTED"
+    assert results_of(job) == {}
+    assert progress_of(job)[1] < 200, "the remaining rows did not run"

@@ -24,6 +24,7 @@ BASE = "https://cutouts.example.org/soda"
 SYNC = "ivo://ivoa.net/std/SODA#sync-1.0"
 ASYNC = "ivo://ivoa.net/std/SODA#async-1.0"
 UWS = "ivo://ivoa.net/std/UWS#rest-1.1"
+DATALINK = "ivo://ivoa.net/std/DataLink#links-1.0"
 VOSI_CAPABILITIES = "ivo://ivoa.net/std/VOSI#capabilities"
 VOSI_AVAILABILITY = "ivo://ivoa.net/std/VOSI#availability"
 
@@ -119,7 +120,7 @@ def test_one_capability_per_resource(capabilities: etree._Element) -> None:
     ids = [c.get("standardID") for c in many(capabilities, "capability")]
 
     assert sorted(ids, key=str) == sorted(
-        [SYNC, ASYNC, UWS, VOSI_CAPABILITIES, VOSI_AVAILABILITY], key=str
+        [SYNC, ASYNC, UWS, DATALINK, VOSI_CAPABILITIES, VOSI_AVAILABILITY], key=str
     )
 
 
@@ -129,6 +130,7 @@ def test_one_capability_per_resource(capabilities: etree._Element) -> None:
         (SYNC, f"{BASE}/sync", "base"),
         (ASYNC, f"{BASE}/async", "base"),
         (UWS, f"{BASE}/async", "base"),
+        (DATALINK, f"{BASE}/links", "base"),
         (VOSI_CAPABILITIES, f"{BASE}/capabilities", "full"),
         (VOSI_AVAILABILITY, f"{BASE}/availability", "full"),
     ],

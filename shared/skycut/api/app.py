@@ -24,8 +24,17 @@ from skycut.vosi.xml import SodaParameter, availability_xml, capabilities_xml
 
 __all__ = ["ROUTES", "SodaApi"]
 
-# SODA §4: describe only what works; POS is listed once RANGE and POLYGON are supported.
-_SUPPORTED_PARAMETERS: tuple[SodaParameter, ...] = ("ID", "CIRCLE", "RESPONSEFORMAT")
+# SODA §4: describe only what works (POS with all three shapes, and BAND, TIME, POL).
+_SUPPORTED_PARAMETERS: tuple[SodaParameter, ...] = (
+    "ID",
+    "POS",
+    "CIRCLE",
+    "POLYGON",
+    "BAND",
+    "TIME",
+    "POL",
+    "RESPONSEFORMAT",
+)
 
 # (path under the base path, endpoint, methods); the API Gateway's OpenAPI
 # document must list exactly these.

@@ -10,11 +10,10 @@ from datetime import UTC, datetime, timedelta
 from skycut.clients import Clients
 from skycut.errors import (
     ConflictError,
-    MultiValuedParamNotSupportedError,
     ServiceUnavailableError,
 )
 from skycut.jobs.messages import CutoutTask
-from skycut.jobs.records import JobRecord, StoredResult
+from skycut.jobs.records import JobRecord, StoredResult, task_document
 from skycut.soda.params import SodaRequest, group_params, parse_soda_request
 from skycut.uws.model import (
     ACTIVE_PHASES,
@@ -93,11 +92,7 @@ class SodaService:
         pairs = [(p.name, p.value) for p in record.job.parameters]
         request = self.parse(pairs, complete=True)
         tasks = [
-            CutoutTask(
-                index=i,
-                source_id=spec.source.uri,
-                circle=(spec.circle.ra, spec.circle.dec, spec.circle.radius),
-            )
+            CutoutTask(index=i, source_id=spec.source.uri, combination=i)
             for i, spec in enumerate(request.combinations())
         ]
         queued = self._clients.jobs.transition(
@@ -105,7 +100,7 @@ class SodaService:
             allowed_from={ExecutionPhase.PENDING},
             to=ExecutionPhase.QUEUED,
             fields={
-                "tasks": [t.model_dump() for t in tasks],
+                "tasks": [task_document(t) for t in tasks],
                 "progress": {"total": len(tasks), "done": 0, "failed": 0},
                 "quote": self._clients.service_state.quote(len(tasks)),
             },
@@ -113,7 +108,7 @@ class SodaService:
         if queued is None:
             raise ConflictError(f"job {job_id} is {record.job.phase}; only PENDING jobs can run")
         try:
-            self._clients.queue.publish(job_id, tasks)
+            self._clients.queue.publish(job_id, tasks, job_params=pairs)
         except Exception as e:
             message = "ServiceUnavailable: the job queue could not be reached"
             self._clients.jobs.update(
@@ -137,11 +132,7 @@ class SodaService:
             If the job does not finish within the sync timeout.
 
         """
-        request = self.parse(pairs, complete=True)
-        if len(request.sources) > 1:
-            raise MultiValuedParamNotSupportedError("sync takes one ID; use async for several")
-        if len(request.circles) > 1:
-            raise MultiValuedParamNotSupportedError("sync takes one stencil; use async for several")
+        self.parse(pairs, complete=True).single()
         record = self.create_job(pairs, owner=owner, run=True)
         job_id = record.job.job_id
         final = self._clients.jobs.wait(

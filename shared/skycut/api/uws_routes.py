@@ -10,6 +10,8 @@ from flask import Request, Response
 from skycut.api.context import RequestContext
 from skycut.api.http import form_params, redirect, request_params, text, xml
 from skycut.api.service import SodaService
+from skycut.bulk.submit import BULK_OPTIONS, job_options
+from skycut.bulk.upload import store_bulk_upload
 from skycut.clients import Clients
 from skycut.errors import NotFoundError, UsageError
 from skycut.jobs.lifecycle import JobLifecycle
@@ -60,6 +62,8 @@ class UwsRoutes:
     # -- the job list ------------------------------------------------------
     def job_list(self, request: Request, ctx: RequestContext) -> Response:
         """GET: the caller's jobs (PHASE, AFTER, LAST filters); POST: a new job."""
+        if request.method == "POST" and "BULK" in {k.upper() for k in request.files}:
+            return self._bulk_upload(request, ctx)
         if request.method == "POST":
             pairs = request_params(request)
             grouped = group_params(pairs)
@@ -77,6 +81,25 @@ class UwsRoutes:
             owner=ctx.owner, phases=phases, after=after, last=last
         )
         return xml(jobs_xml([r.job for r in records], base_url=ctx.async_url))
+
+    def _bulk_upload(self, request: Request, ctx: RequestContext) -> Response:
+        """POST a file as ``BULK`` (multipart): it becomes a bulk job of the caller."""
+        files = [f for k, f in request.files.items(multi=True) if k.upper() == "BULK"]
+        if len(files) != 1:
+            raise UsageError("send one BULK file per request")
+        self._service.refuse_if_draining()
+        upload = files[0]
+        options = {k.lower(): v for k, v in request.form.items() if k.lower() in BULK_OPTIONS}
+        job_options(options)  # refuse bad options now rather than in a failed job
+        job_id = store_bulk_upload(
+            self._clients,
+            owner=ctx.owner,
+            filename=upload.filename or "bulk.csv",
+            data=upload.read(self._settings.max_bulk_bytes + 1),
+            content_type=upload.mimetype,
+            options=options,
+        )
+        return redirect(ctx.job_url(job_id))
 
     # -- one job -----------------------------------------------------------
     def job(self, request: Request, ctx: RequestContext, job_id: str) -> Response:

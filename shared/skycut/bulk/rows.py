@@ -1,19 +1,44 @@
-"""Reading the rows of a bulk drop file into cutout tasks."""
+"""Turning drop-file rows into cutout tasks, each checked as a SODA request.
+
+Columns (names case-insensitive):
+
+``id``
+    The image, ``gs://<bucket>/<object>`` (required).
+``circle`` / ``polygon`` / ``range`` / ``pos``
+    The stencil as the SODA parameter of that name takes it (``range`` is
+    ``lon1 lon2 lat1 lat2``), or ``ra``, ``dec``, ``radius`` in degrees.
+``band``, ``time``, ``pol``, ``detail``, ``format``, ``maskoutside``
+    Optional, as SODA ``BAND``, ``TIME``, ``POL`` (several values separated
+    by spaces), ``DETAIL``, ``RESPONSEFORMAT`` and ``MASKOUTSIDE``.
+``label``
+    Optional free text copied to the manifest (and result names).
+
+Empty cells are absent values; job-wide options fill cells a row leaves empty.
+"""
 
 from __future__ import annotations
 
-import csv
-import io
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from skycut.bulk.formats import RawRow
 from skycut.errors import SkycutError, UsageError
 from skycut.jobs.messages import CutoutTask
-from skycut.soda.ids import parse_source_id
-from skycut.soda.params import parse_circle
+from skycut.soda.params import group_params, parse_soda_request
 
-__all__ = ["BadRow", "ParsedRows", "parse_csv_rows"]
+__all__ = ["OPTION_COLUMNS", "BadRow", "ParsedRows", "row_params", "tasks_from_rows"]
 
-_REQUIRED = ("id", "ra", "dec", "radius")
+_STENCIL_COLUMNS = {"circle": "CIRCLE", "polygon": "POLYGON", "pos": "POS"}
+# per-row options that may also be set for the whole job
+OPTION_COLUMNS = {
+    "band": "BAND",
+    "time": "TIME",
+    "detail": "DETAIL",
+    "format": "RESPONSEFORMAT",
+    "maskoutside": "MASKOUTSIDE",
+}
+_KNOWN = {"id", "ra", "dec", "radius", "range", "pol", "label", *_STENCIL_COLUMNS, *OPTION_COLUMNS}
+_MAX_LABEL = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,47 +56,82 @@ class ParsedRows:
 
     tasks: list[CutoutTask]
     bad: list[BadRow]
+    total_rows: int
 
 
-def parse_csv_rows(data: bytes, *, allowed_buckets: list[str], max_rows: int) -> ParsedRows:
-    """Parse a CSV with a header row naming ``id, ra, dec, radius`` (and ``label``).
+def row_params(values: Mapping[str, str], options: Mapping[str, str]) -> list[tuple[str, str]]:
+    """Return the SODA parameters of one row (job-wide ``options`` fill empty cells).
 
     Raises
     ------
     UsageError
-        If the file is not UTF-8 text, lacks a required column or has more
-        than ``max_rows`` rows (the whole file is refused).
+        If the row names no image, several stencils, or unknown columns.
 
     """
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise UsageError("the drop file is not UTF-8 text") from e
-    reader = csv.DictReader(io.StringIO(text))
-    header = [h.strip().lower() for h in reader.fieldnames or []]
-    missing = [c for c in _REQUIRED if c not in header]
-    if missing:
-        raise UsageError(f"the CSV header lacks column(s) {missing}; it needs {list(_REQUIRED)}")
-    reader.fieldnames = header
+    if "__error__" in values:
+        raise UsageError(values["__error__"])
+    unknown = sorted(set(values) - _KNOWN)
+    if unknown:
+        raise UsageError(f"unknown column(s) {unknown}; known: {sorted(_KNOWN)}")
+    cells = {k: v.strip() for k, v in values.items() if v is not None and v.strip()}
+    if "id" not in cells:
+        raise UsageError("the row has no id (the gs:// URI of the image)")
+    pairs = [("ID", cells["id"])]
+    stencils = [(name, cells[col]) for col, name in _STENCIL_COLUMNS.items() if col in cells]
+    if "range" in cells:
+        stencils.append(("POS", f"RANGE {cells['range']}"))
+    position = [c for c in ("ra", "dec", "radius") if c in cells]
+    if position:
+        if len(position) != 3:
+            raise UsageError("ra, dec and radius go together (degrees)")
+        stencils.append(("CIRCLE", f"{cells['ra']} {cells['dec']} {cells['radius']}"))
+    if len(stencils) > 1:
+        raise UsageError("a row takes one stencil: circle, polygon, range, pos or ra/dec/radius")
+    pairs += stencils
+    for column, name in OPTION_COLUMNS.items():
+        value = cells.get(column) or options.get(column)
+        if value:
+            pairs.append((name, value))
+    pol = cells.get("pol") or options.get("pol")
+    if pol:
+        pairs += [("POL", p) for p in pol.replace(",", " ").split()]
+    return pairs
+
+
+def tasks_from_rows(
+    rows: Iterable[RawRow],
+    *,
+    allowed_buckets: Sequence[str],
+    options: Mapping[str, str],
+) -> ParsedRows:
+    """Check every row as a one-cutout SODA request; keep the good, report the bad.
+
+    Good rows are numbered in file order, then sorted by image, so each job
+    message (and so each worker) gets one image's cutouts together and reads
+    its header once.
+    """
     tasks: list[CutoutTask] = []
     bad: list[BadRow] = []
-    for number, row in enumerate(reader, start=2):
-        if number - 1 > max_rows:
-            raise UsageError(f"the drop file has more than {max_rows} rows")
-        raw = ",".join(str(v) for v in row.values())
+    total = 0
+    for raw in rows:
+        total += 1
         try:
-            source = parse_source_id((row.get("id") or "").strip(), allowed_buckets=allowed_buckets)
-            circle = parse_circle(f"{row.get('ra')} {row.get('dec')} {row.get('radius')}")
+            pairs = row_params(raw.values, options)
+            request = parse_soda_request(group_params(pairs), allowed_buckets=allowed_buckets)
+            if len(request.combinations()) != 1:
+                raise UsageError("a row must describe exactly one cutout")
+            label = raw.values.get("label", "").strip()[:_MAX_LABEL] or None
         except SkycutError as e:
-            bad.append(BadRow(line=number, row=raw, reason=e.to_text()))
+            bad.append(BadRow(line=raw.line, row=raw.text, reason=e.to_text()))
             continue
-        label = (row.get("label") or "").strip() or None
         tasks.append(
             CutoutTask(
                 index=len(tasks),
-                source_id=source.uri,
-                circle=(circle.ra, circle.dec, circle.radius),
+                source_id=request.sources[0].uri,
+                params=pairs,
                 label=label,
+                row=raw.line,
             )
         )
-    return ParsedRows(tasks=tasks, bad=bad)
+    tasks.sort(key=lambda t: (t.source_id, t.index))
+    return ParsedRows(tasks=tasks, bad=bad, total_rows=total)

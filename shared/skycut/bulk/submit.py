@@ -1,24 +1,40 @@
-"""Turning a file dropped in the drop bucket into one bulk job."""
+"""Turning a file dropped in the drop bucket into one bulk job.
+
+Safe to run again for the same event: the job id is derived from the
+object's bucket, name and generation, and a job whose messages were not all
+published (the previous delivery died) is published again — its results are
+recorded once each, so repeats change nothing.
+"""
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from skycut.bulk.rows import BadRow, parse_csv_rows
+from skycut.bulk.formats import detect_format, read_rows
+from skycut.bulk.report import attach_errors_report
+from skycut.bulk.rows import OPTION_COLUMNS, ParsedRows, tasks_from_rows
 from skycut.clients import Clients
-from skycut.errors import SkycutError
-from skycut.jobs.records import JobRecord, StoredResult
+from skycut.errors import SkycutError, UsageError
+from skycut.jobs.records import JobRecord
 from skycut.logs import log
 from skycut.uws.model import ErrorSummary, ExecutionPhase, Job, JobParameter, Progress
 
-__all__ = ["BulkSubmitter", "DropObject", "bulk_job_id"]
+__all__ = [
+    "BULK_OPTIONS",
+    "BulkSubmitter",
+    "DropObject",
+    "bulk_job_id",
+    "job_options",
+    "owner_of",
+]
 
 _INCOMING = "incoming/"
+# object metadata keys read as job-wide options
+BULK_OPTIONS = (*OPTION_COLUMNS, "pol", "package", "package_size")
+_PACKAGES = ("none", "zip", "tar", "mef")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,14 +60,38 @@ def owner_of(name: str) -> str | None:
     return owner if owner and sep and rest else None
 
 
+def job_options(metadata: dict[str, str] | None) -> dict[str, str]:
+    """Return the job-wide options set as object metadata (``detail``, ``package``...).
+
+    Raises
+    ------
+    UsageError
+        If ``package`` or ``package_size`` is not valid.
+
+    """
+    options = {
+        k.lower(): v.strip()
+        for k, v in (metadata or {}).items()
+        if k.lower() in BULK_OPTIONS and v and v.strip()
+    }
+    package = options.get("package", "none")
+    if package not in _PACKAGES:
+        raise UsageError(f"package {package!r} is not one of {list(_PACKAGES)}")
+    if "package_size" in options and not (
+        options["package_size"].isdigit() and int(options["package_size"]) > 0
+    ):
+        raise UsageError("package_size must be a positive whole number of cutouts")
+    return options
+
+
 class BulkSubmitter:
-    """Creates and fans out bulk jobs; safe to call again for the same event."""
+    """Creates and fans out bulk jobs."""
 
     def __init__(self, *, clients: Clients) -> None:
         self._clients = clients
 
     def submit(self, drop: DropObject) -> str | None:
-        """Create (or resume publishing) the bulk job of ``drop``.
+        """Create (or finish publishing) the bulk job of ``drop``.
 
         Returns
         -------
@@ -70,14 +110,9 @@ class BulkSubmitter:
             )
             return None
         job_id = bulk_job_id(drop)
-        store = self._clients.jobs
-        existing = store.load(job_id)
+        existing = self._clients.jobs.load(job_id)
         if existing is not None:
-            if existing.job.phase == ExecutionPhase.QUEUED and existing.tasks:
-                # A previous delivery stored the job but may not have published
-                # all of it; results are idempotent, so publishing again is safe.
-                self._clients.queue.publish(job_id, existing.tasks)
-            log(logging.INFO, "duplicate drop event", job_id=job_id)
+            self._resume(existing, drop)
             return job_id
         now = datetime.now(UTC)
         job = Job(
@@ -86,65 +121,82 @@ class BulkSubmitter:
             phase=ExecutionPhase.QUEUED,
             creation_time=now,
             run_id=drop.name.rsplit("/", 1)[-1][:64],
+            execution_duration=0,  # bulk jobs run as long as their rows need
             destruction=now + timedelta(days=settings.destruction_days),
             parameters=[JobParameter("SOURCE", f"gs://{drop.bucket}/{drop.name}")],
         )
-        data = self._clients.storage.bucket(drop.bucket).blob(drop.name).download_as_bytes()
         try:
-            rows = parse_csv_rows(
-                data, allowed_buckets=settings.source_buckets, max_rows=settings.max_bulk_rows
-            )
+            options, rows = self._read(drop)
         except SkycutError as e:
-            job.phase = ExecutionPhase.ERROR
-            job.end_time = now
-            job.error = ErrorSummary(message=e.to_text())
-            store.create(JobRecord(job=job, kind="bulk"))
-            log(logging.INFO, "bulk file refused", job_id=job_id, error=e.to_text())
-            return job_id
+            return self._refuse(job, e.to_text())
+        job.parameters += [JobParameter(k.upper(), v) for k, v in sorted(options.items())]
         job.progress = Progress(total=len(rows.tasks))
+        job.quote = self._clients.service_state.quote(len(rows.tasks))
         if not rows.tasks:
             job.phase = ExecutionPhase.ERROR
             job.end_time = now
-            job.error = ErrorSummary(message="UsageError: the drop file has no valid rows")
-        record = JobRecord(job=job, kind="bulk", tasks=rows.tasks)
-        if not store.create(record):
-            return job_id
-        if rows.bad:
-            self._attach_errors(job_id, rows.bad)
-        if rows.tasks:
-            count = self._clients.queue.publish(job_id, rows.tasks)
-            log(
-                logging.INFO,
-                "bulk job submitted",
-                job_id=job_id,
-                tasks=len(rows.tasks),
-                bad_rows=len(rows.bad),
-                messages=count,
+            job.error = ErrorSummary(
+                message=f"UsageError: none of the {rows.total_rows} rows can run; "
+                "see the errors result"
             )
+        record = JobRecord(job=job, kind="bulk", extra={"published": False, "options": options})
+        if not self._clients.jobs.create(record):
+            return job_id  # a concurrent delivery created it first
+        if rows.bad:
+            attach_errors_report(self._clients, job_id, rows.bad, expires=job.destruction)
+        if rows.tasks:
+            self._publish(job_id, rows)
         return job_id
 
-    def _attach_errors(self, job_id: str, bad: list[BadRow]) -> None:
-        """Publish the rows that cannot run as a CSV result named ``errors``."""
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(["line", "row", "reason"])
-        for row in bad:
-            writer.writerow([row.line, row.row, row.reason])
-        data = buffer.getvalue().encode()
-        results = self._clients.results
-        name = f"jobs/{job_id}/errors.csv"
-        size = results.write(name, data, content_type="text/csv")
-        self._clients.jobs.attach_result(
-            job_id,
-            StoredResult(
-                result_id="errors",
-                index=-1,
-                status="error",
-                bucket=results.bucket_name,
-                object_name=name,
-                mime_type="text/csv",
-                size=size,
-                message=f"{len(bad)} row(s) could not be used",
-                created=datetime.now(UTC),
-            ),
+    def _read(self, drop: DropObject) -> tuple[dict[str, str], ParsedRows]:
+        settings = self._clients.settings
+        blob = self._clients.storage.bucket(drop.bucket).get_blob(drop.name)
+        if blob is None:
+            raise UsageError(f"the drop file gs://{drop.bucket}/{drop.name} no longer exists")
+        if blob.size is not None and int(blob.size) > settings.max_bulk_bytes:
+            raise UsageError(
+                f"the drop file has {int(blob.size)} bytes, over the limit of "
+                f"{settings.max_bulk_bytes}; split it"
+            )
+        options = job_options(blob.metadata)
+        data: bytes = blob.download_as_bytes()
+        fmt = detect_format(drop.name, data, blob.content_type)
+        rows = tasks_from_rows(
+            read_rows(data, fmt, max_rows=settings.max_bulk_rows),
+            allowed_buckets=settings.source_buckets,
+            options=options,
         )
+        return options, rows
+
+    def _refuse(self, job: Job, message: str) -> str:
+        job.phase = ExecutionPhase.ERROR
+        job.end_time = datetime.now(UTC)
+        job.error = ErrorSummary(message=message)
+        self._clients.jobs.create(JobRecord(job=job, kind="bulk", extra={"published": True}))
+        log(logging.INFO, "bulk file refused", job_id=job.job_id, error=message)
+        return job.job_id
+
+    def _publish(self, job_id: str, rows: ParsedRows) -> None:
+        count = self._clients.queue.publish(job_id, rows.tasks)
+        self._clients.jobs.update(job_id, {"extra.published": True})
+        log(
+            logging.INFO,
+            "bulk job submitted",
+            job_id=job_id,
+            tasks=len(rows.tasks),
+            bad_rows=len(rows.bad),
+            messages=count,
+        )
+
+    def _resume(self, existing: JobRecord, drop: DropObject) -> None:
+        job_id = existing.job.job_id
+        if existing.extra.get("published", True) or existing.job.phase not in (
+            ExecutionPhase.QUEUED,
+            ExecutionPhase.EXECUTING,
+        ):
+            log(logging.INFO, "duplicate drop event; nothing to do", job_id=job_id)
+            return
+        # The delivery that created the job died before publishing all of it.
+        _, rows = self._read(drop)
+        self._publish(job_id, rows)
+        log(logging.WARNING, "bulk job publication resumed", job_id=job_id)

@@ -8,14 +8,21 @@ __all__ = ["CutoutTask", "JobMessage"]
 
 
 class CutoutTask(BaseModel):
-    """One cutout of a job: a source and a circle, numbered within the job."""
+    """One cutout of a job, numbered within the job.
+
+    A bulk row carries its own SODA parameters (``params``, one
+    combination); a SODA job's tasks share the message's ``job_params`` and
+    pick their ``combination`` of them (SODA §6 order).
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     index: int = Field(ge=0)
     source_id: str
-    circle: tuple[float, float, float]
+    params: list[tuple[str, str]] = Field(default_factory=list)
+    combination: int = Field(0, ge=0)
     label: str | None = None
+    row: int | None = None
 
 
 class JobMessage(BaseModel):
@@ -24,4 +31,5 @@ class JobMessage(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     job_id: str
+    job_params: list[tuple[str, str]] = Field(default_factory=list)
     tasks: list[CutoutTask]

@@ -18,8 +18,17 @@ class JobQueue:
         self._topic = topic_path
         self._batch = tasks_per_message
 
-    def publish(self, job_id: str, tasks: Sequence[CutoutTask]) -> int:
+    def publish(
+        self,
+        job_id: str,
+        tasks: Sequence[CutoutTask],
+        *,
+        job_params: Sequence[tuple[str, str]] = (),
+    ) -> int:
         """Publish every task of ``job_id`` and wait until Pub/Sub has them.
+
+        Tasks are sent in order, so callers that sort them by source image
+        give each message (and so each worker) one image's cutouts together.
 
         Returns
         -------
@@ -29,7 +38,11 @@ class JobQueue:
         """
         futures = []
         for start in range(0, len(tasks), self._batch):
-            message = JobMessage(job_id=job_id, tasks=list(tasks[start : start + self._batch]))
+            message = JobMessage(
+                job_id=job_id,
+                job_params=list(job_params),
+                tasks=list(tasks[start : start + self._batch]),
+            )
             futures.append(
                 self._publisher.publish(
                     self._topic, message.model_dump_json().encode(), job_id=job_id

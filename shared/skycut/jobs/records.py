@@ -14,10 +14,30 @@ from typing import Any, Literal
 from skycut.jobs.messages import CutoutTask
 from skycut.uws.model import ErrorSummary, ExecutionPhase, Job, JobParameter, Progress
 
-__all__ = ["JobKind", "JobRecord", "ResultStatus", "StoredResult"]
+__all__ = [
+    "JobKind",
+    "JobRecord",
+    "ResultStatus",
+    "StoredResult",
+    "task_document",
+    "task_from_document",
+]
 
 JobKind = Literal["soda", "bulk"]
 ResultStatus = Literal["ok", "no_overlap", "error"]
+
+
+def task_document(task: CutoutTask) -> dict[str, Any]:
+    """Return a task as Firestore stores it (which has no arrays of arrays)."""
+    doc = task.model_dump()
+    doc["params"] = [{"name": n, "value": v} for n, v in task.params]
+    return doc
+
+
+def task_from_document(doc: dict[str, Any]) -> CutoutTask:
+    """Rebuild a task from :func:`task_document`'s form."""
+    params = [(p["name"], p["value"]) for p in doc.get("params", [])]
+    return CutoutTask.model_validate({**doc, "params": params})
 
 
 @dataclass(slots=True)
@@ -28,6 +48,8 @@ class JobRecord:
     kind: JobKind = "soda"
     tasks: list[CutoutTask] = field(default_factory=list)
     response_format: str = "application/fits"
+    # kind-specific state, e.g. a bulk job's options and whether it was published
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_document(self) -> dict[str, Any]:
         """Return the Firestore document of this job."""
@@ -58,8 +80,9 @@ class JobRecord:
                 }
             ),
             "kind": self.kind,
-            "tasks": [t.model_dump() for t in self.tasks],
+            "tasks": [task_document(t) for t in self.tasks],
             "response_format": self.response_format,
+            "extra": self.extra,
         }
 
     @classmethod
@@ -97,8 +120,9 @@ class JobRecord:
         return cls(
             job=job,
             kind=doc.get("kind", "soda"),
-            tasks=[CutoutTask.model_validate(t) for t in doc.get("tasks", [])],
+            tasks=[task_from_document(t) for t in doc.get("tasks", [])],
             response_format=doc.get("response_format", "application/fits"),
+            extra=dict(doc.get("extra") or {}),
         )
 
 
@@ -119,6 +143,9 @@ class StoredResult:
     bytes_read: int = 0
     created: datetime | None = None
     expires: datetime | None = None
+    source_id: str | None = None
+    query: str | None = None
+    row: int | None = None
 
     def to_document(self) -> dict[str, Any]:
         """Return the Firestore document of this result."""
@@ -136,6 +163,9 @@ class StoredResult:
             "created": self.created,
             # Firestore's TTL policy on this field removes the document with its job.
             "destruction": self.expires,
+            "source_id": self.source_id,
+            "query": self.query,
+            "row": self.row,
         }
 
     @classmethod
@@ -155,4 +185,7 @@ class StoredResult:
             bytes_read=int(doc.get("bytes_read", 0)),
             created=doc.get("created"),
             expires=doc.get("destruction"),
+            source_id=doc.get("source_id"),
+            query=doc.get("query"),
+            row=doc.get("row"),
         )

@@ -17,8 +17,9 @@ from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
 from skycut.errors import NotFoundError, PermissionDeniedError
+from skycut.jobs.progress import ProgressCounter
 from skycut.jobs.records import JobRecord, StoredResult
-from skycut.uws.model import ExecutionPhase
+from skycut.uws.model import ExecutionPhase, Progress
 
 __all__ = ["JobStore"]
 
@@ -29,6 +30,7 @@ def _destroyed(record: JobRecord) -> bool:
 
 
 _RESULTS = "results"
+_MAX_BATCH = 400  # Firestore allows 500 writes per batch
 
 
 class JobStore:
@@ -37,6 +39,7 @@ class JobStore:
     def __init__(self, *, client: firestore.Client, collection: str) -> None:
         self._client = client
         self._jobs = client.collection(collection)
+        self._progress = ProgressCounter(client=client, jobs=self._jobs)
 
     # -- creation and reads ------------------------------------------------
     def create(self, record: JobRecord) -> bool:
@@ -52,7 +55,16 @@ class JobStore:
         snap = self._jobs.document(job_id).get()
         if not snap.exists:
             return None
-        return JobRecord.from_document(job_id, snap.to_dict() or {})
+        return self._with_counts(JobRecord.from_document(job_id, snap.to_dict() or {}))
+
+    def _with_counts(self, record: JobRecord) -> JobRecord:
+        progress = record.job.progress
+        if progress is not None:
+            done, failed = self._progress.counts(record.job.job_id)
+            record.job.progress = Progress(
+                total=progress.total, done=progress.done + done, failed=progress.failed + failed
+            )
+        return record
 
     def get_for(self, job_id: str, *, owner: str | None) -> JobRecord:
         """Return the job if ``owner`` may see it.
@@ -177,6 +189,7 @@ class JobStore:
     def delete(self, job_id: str) -> list[StoredResult]:
         """Forget a job and its result documents; return the results it had."""
         removed = self.delete_results(job_id)
+        self._progress.delete(job_id)
         self._jobs.document(job_id).delete()
         return removed
 
@@ -194,13 +207,13 @@ class JobStore:
 
     # -- results -----------------------------------------------------------
     def record_result(self, job_id: str, result: StoredResult) -> bool:
-        """Store a result once and count it in the job's progress.
+        """Store a result once; count it with :meth:`count`.
 
         Returns
         -------
         bool
             False if this result was already recorded (a duplicate delivery),
-            in which case the progress is left alone.
+            which must then not be counted again.
 
         """
         ref = self._jobs.document(job_id)
@@ -208,9 +221,54 @@ class JobStore:
             ref.collection(_RESULTS).document(result.result_id).create(result.to_document())
         except gexc.AlreadyExists:
             return False
-        counter = "progress.done" if result.status != "error" else "progress.failed"
-        ref.update({counter: firestore.Increment(1)})
         return True
+
+    def record_results(self, job_id: str, results: list[StoredResult]) -> None:
+        """Store a message's new results in one atomic write.
+
+        If another delivery stored some of them meanwhile (the batch's
+        creates then fail together), each is stored on its own instead, the
+        existing ones left as they are.
+        """
+        if not results:
+            return
+        collection = self._jobs.document(job_id).collection(_RESULTS)
+        for start in range(0, len(results), _MAX_BATCH):
+            chunk = results[start : start + _MAX_BATCH]
+            batch = self._client.batch()
+            for result in chunk:
+                batch.create(collection.document(result.result_id), result.to_document())
+            try:
+                batch.commit()
+            except gexc.AlreadyExists:
+                for result in chunk:
+                    self.record_result(job_id, result)
+
+    def count_batch(
+        self,
+        job_id: str,
+        batch_id: str,
+        *,
+        done: int,
+        failed: int,
+        expires: datetime | None = None,
+    ) -> bool:
+        """Add a message's results to the job's progress, once per message (sharded)."""
+        return self._progress.add_once(job_id, batch_id, done=done, failed=failed, expires=expires)
+
+    def progress(self, job_id: str) -> tuple[int, int]:
+        """Return the job's counted ``(done, failed)``."""
+        return self._progress.counts(job_id)
+
+    def existing_results(self, job_id: str, result_ids: Iterable[str]) -> dict[str, StoredResult]:
+        """Return those of ``result_ids`` already recorded (one batched read)."""
+        results = self._jobs.document(job_id).collection(_RESULTS)
+        refs = [results.document(rid) for rid in result_ids]
+        found = {}
+        for snap in self._client.get_all(refs):
+            if snap.exists:
+                found[snap.id] = StoredResult.from_document(snap.id, snap.to_dict() or {})
+        return found
 
     def attach_result(self, job_id: str, result: StoredResult) -> None:
         """Store a result that is not a cutout (e.g. a report); progress is not counted."""
@@ -261,4 +319,5 @@ class JobStore:
             done.wait(timeout)
         finally:
             watch.unsubscribe()  # type: ignore[no-untyped-call]
-        return latest[0]
+        record = latest[0]
+        return self._with_counts(record) if record is not None else None

@@ -8,27 +8,44 @@ moves the job to its final phase.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
-from dataclasses import asdict, dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
 from skycut.clients import Clients
-from skycut.cutout.engine import cut_circle
+from skycut.cutout.engine import cut
 from skycut.cutout.fitsindex import named_image, scan_fits
 from skycut.cutout.reader import CountingReader, ReadStats
-from skycut.cutout.stencil import Circle
-from skycut.errors import NoOverlapError, SkycutError
+from skycut.errors import NoOverlapError, SkycutError, UsageError
 from skycut.jobs.messages import CutoutTask, JobMessage
 from skycut.jobs.records import JobRecord, StoredResult
 from skycut.logs import log
-from skycut.soda.ids import parse_source_id
+from skycut.soda.params import SodaRequest, group_params, parse_soda_request
 from skycut.storage.gcs import GcsRangeReader
-from skycut.uws.model import ExecutionPhase
+from skycut.uws.model import FINAL_PHASES, ExecutionPhase
+from skycut.worker.finalize import FINALIZE_LEASE, Finalizer
 from skycut.worker.headers import HeaderCache
 from skycut.worker.watch import JobStoppedError, JobWatch, WatchedReader
 
 __all__ = ["Worker", "result_id_for"]
+
+
+_SUFFIXES = {"application/fits": ".fits", "image/png": ".png", "image/jpeg": ".jpg"}
+
+
+def _query_text(pairs: list[tuple[str, str]], combination: int) -> str:
+    """Describe a cutout's filters for manifests: ``CIRCLE=... BAND=...`` (not the ID)."""
+    text = "; ".join(f"{name.upper()}={value}" for name, value in pairs if name.upper() != "ID")
+    return text if combination == 0 else f"{text} (combination {combination})"
+
+
+def batch_id(message: JobMessage) -> str:
+    """Return the id under which a message's results are counted (same message, same id)."""
+    indices = ",".join(str(t.index) for t in sorted(message.tasks, key=lambda t: t.index))
+    return hashlib.sha256(indices.encode()).hexdigest()[:32]
 
 
 def result_id_for(index: int) -> str:
@@ -42,6 +59,11 @@ class Worker:
 
     clients: Clients
     headers: HeaderCache
+    finalizer: Finalizer = field(init=False)
+    _parsed: dict[tuple[tuple[str, str], ...], SodaRequest] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.finalizer = Finalizer(clients=self.clients)
 
     def handle(self, message: JobMessage) -> None:
         """Run every cutout of ``message`` that is not done yet.
@@ -56,6 +78,8 @@ class Worker:
         store = self.clients.jobs
         job_id = message.job_id
         record = store.load(job_id)
+        if record is not None and record.job.phase in FINAL_PHASES:
+            self.finalizer.resume(record)  # a finisher that died leaves work to do
         if record is None or record.job.phase not in (
             ExecutionPhase.QUEUED,
             ExecutionPhase.EXECUTING,
@@ -77,15 +101,30 @@ class Worker:
             record = started or store.load(job_id) or record
         watch = JobWatch(store=store, record=record)
         began = time.monotonic()
-        done = 0
+        statuses: dict[str, str] = {
+            rid: result.status
+            for rid, result in store.existing_results(
+                job_id, [result_id_for(t.index) for t in message.tasks]
+            ).items()
+        }
+        todo = [t for t in message.tasks if result_id_for(t.index) not in statuses]
+        new: list[StoredResult] = []
         try:
-            for task in message.tasks:
-                watch.check()
-                result = self._run_task(record, task, watch)
-                if store.record_result(job_id, result):
-                    done += 1
-                    self._discard_if_stopped(job_id, result, watch)
+            # A few cutouts at once: each waits on storage and Firestore round trips,
+            # and the emulator (like a busy instance) delivers only a few messages at once.
+            with ThreadPoolExecutor(max_workers=self.clients.settings.cutout_concurrency) as pool:
+                for result in pool.map(
+                    lambda t: self._run_checked(record, message, t, watch, new), todo
+                ):
+                    statuses[result.result_id] = result.status
+            # one write for the whole message: the Firestore emulator, like a real
+            # database's per-request costs, makes fifty single writes the slow part
+            store.record_results(job_id, new)
+            self._discard_if_stopped(job_id, new, watch)
         except JobStoppedError:
+            # every cutout of this message has stopped or finished by now (the pool
+            # waited for them); aborted jobs keep nothing, so remove what they wrote
+            self.clients.results.delete([r.object_name for r in new])
             log(
                 logging.INFO,
                 "job left EXECUTING; stopping",
@@ -93,20 +132,62 @@ class Worker:
                 run_id=record.job.run_id,
             )
             return
-        self.clients.service_state.record_throughput(cutouts=done, seconds=time.monotonic() - began)
+        ran = len(todo)
+        failed = sum(1 for status in statuses.values() if status == "error")
+        store.count_batch(
+            job_id,
+            batch_id(message),
+            done=len(statuses) - failed,
+            failed=failed,
+            expires=record.job.destruction,
+        )
+        if ran:
+            self.clients.service_state.record_throughput(
+                cutouts=ran, seconds=time.monotonic() - began
+            )
         self._finish_if_complete(job_id)
 
-    def _discard_if_stopped(self, job_id: str, result: StoredResult, watch: JobWatch) -> None:
+    def _run_checked(
+        self,
+        record: JobRecord,
+        message: JobMessage,
+        task: CutoutTask,
+        watch: JobWatch,
+        written: list[StoredResult],
+    ) -> StoredResult:
+        watch.check()
+        result = self._run_task(record, message, task, watch)
+        written.append(result)  # list.append is atomic: the pool's threads share the list
+        return result
+
+    def _discard_if_stopped(
+        self, job_id: str, results: list[StoredResult], watch: JobWatch
+    ) -> None:
         # An ABORT may have deleted the job's results between our last check
         # and this write; aborted jobs keep nothing, so look again and undo.
         try:
             watch.check(force=True)
         except JobStoppedError:
-            self.clients.jobs.delete_result(job_id, result.result_id)
-            self.clients.results.delete([result.object_name])
+            for result in results:
+                self.clients.jobs.delete_result(job_id, result.result_id)
+            self.clients.results.delete([r.object_name for r in results])
             raise
 
-    def _run_task(self, record: JobRecord, task: CutoutTask, watch: JobWatch) -> StoredResult:
+    def _request(self, pairs: list[tuple[str, str]]) -> SodaRequest:
+        key = tuple(pairs)
+        request = self._parsed.get(key)
+        if request is None:
+            request = parse_soda_request(
+                group_params(pairs), allowed_buckets=self.clients.settings.source_buckets
+            )
+            if len(self._parsed) > 64:
+                self._parsed.clear()
+            self._parsed[key] = request
+        return request
+
+    def _run_task(
+        self, record: JobRecord, message: JobMessage, task: CutoutTask, watch: JobWatch
+    ) -> StoredResult:
         settings = self.clients.settings
         writer = self.clients.results
         job_id = record.job.job_id
@@ -115,31 +196,49 @@ class Worker:
         stats = ReadStats()
         started = time.monotonic()
         try:
-            source = parse_source_id(task.source_id, allowed_buckets=settings.source_buckets)
+            request = self._request(task.params or message.job_params)
+            combinations = request.combinations()
+            if task.combination >= len(combinations):
+                raise UsageError(f"the job has no combination {task.combination}")
+            spec = combinations[task.combination]
             reader = WatchedReader(
-                CountingReader(GcsRangeReader(client=self.clients.storage, source=source), stats),
+                CountingReader(
+                    GcsRangeReader(client=self.clients.storage, source=spec.source), stats
+                ),
                 watch,
             )
-            index = self.headers.get(source.uri)
-            if index is None:
-                index = scan_fits(
+            index = self.headers.get_or_load(
+                spec.source.uri,
+                lambda: scan_fits(
                     reader, stop_after=named_image, chunk_size=settings.header_chunk_bytes
-                )
-                self.headers.put(source.uri, index)
-            cutout = cut_circle(reader, Circle(*task.circle), source_id=task.source_id, index=index)
-            name = f"jobs/{job_id}/{rid}.fits"
-            mime = "application/fits"
-            size = writer.write(name, cutout.fits_bytes, content_type=mime, expires=expires)
+                ),
+            )
+            cutout = cut(
+                reader,
+                spec.selection,
+                source_id=spec.source.uri,
+                index=index,
+                detail=request.detail,
+                mask_outside=request.mask_outside,
+                response_format=request.response_format,
+                chunk_size=settings.header_chunk_bytes,
+            )
+            self.headers.put(spec.source.uri, cutout.index)
+            mime: str = cutout.content_type
+            name = f"jobs/{job_id}/{rid}{_SUFFIXES.get(mime, '')}"
+            size = writer.write(name, cutout.content, content_type=mime, expires=expires)
             status: str = "ok"
-            message = None
+            message_text = None
         except SkycutError as e:
             if e.error_type == "transient":
                 raise
             status = "no_overlap" if isinstance(e, NoOverlapError) else "error"
-            message = e.to_text()
+            message_text = e.to_text()
             name = f"jobs/{job_id}/{rid}.txt"
             mime = "text/plain"
-            size = writer.write(name, (message + "\n").encode(), content_type=mime, expires=expires)
+            size = writer.write(
+                name, (message_text + "\n").encode(), content_type=mime, expires=expires
+            )
         log(
             logging.INFO,
             "cutout done",
@@ -160,48 +259,53 @@ class Worker:
             object_name=name,
             mime_type=mime,
             size=size,
-            message=message,
+            message=message_text,
             label=task.label,
             requests=stats.requests,
             bytes_read=stats.bytes,
             created=datetime.now(UTC),
             expires=expires,
+            source_id=task.source_id,
+            query=_query_text(task.params or message.job_params, task.combination),
+            row=task.row,
         )
 
     def _finish_if_complete(self, job_id: str) -> None:
         store = self.clients.jobs
-        error_text: list[str] = []
+        record = store.load(job_id)
+        progress = record.job.progress if record is not None else None
+        if record is None or progress is None or progress.done + progress.failed < progress.total:
+            return
+        manifest_url = self.finalizer.prepare(record)
+        error_text = None
+        if progress.total == 1 and progress.failed == 1:
+            failed = [r for r in store.results(job_id) if r.status == "error"]
+            error_text = (failed[0].message if failed else None) or "Error: the cutout failed"
 
-        def decide(record: JobRecord) -> dict[str, object] | None:
-            p = record.job.progress
-            if record.job.phase != ExecutionPhase.EXECUTING or p is None:
-                return None
-            if p.done + p.failed < p.total:
+        def decide(current: JobRecord) -> dict[str, object] | None:
+            # counts only grow, so the check above holds; only the phase can have moved
+            if current.job.phase != ExecutionPhase.EXECUTING:
                 return None
             fields: dict[str, object] = {
                 "phase": ExecutionPhase.COMPLETED.value,
                 "end_time": datetime.now(UTC),
+                "extra.finalizing_until": datetime.now(UTC) + FINALIZE_LEASE,
+                "extra.finalized": False,
             }
-            if p.total == 1 and p.failed == 1:
-                if not error_text:
-                    failed = store.results(job_id)
-                    error_text.append(
-                        failed[0].message or "Error: the cutout failed"
-                        if failed
-                        else "Error: the cutout failed"
-                    )
+            if error_text is not None:
                 fields["phase"] = ExecutionPhase.ERROR.value
-                fields["error"] = {"message": error_text[0], "type": "fatal"}
+                fields["error"] = {"message": error_text, "type": "fatal"}
             return fields
 
         finished = store.change(job_id, decide)
-        if finished is not None:
-            progress = finished.job.progress
-            log(
-                logging.INFO,
-                "job finished",
-                job_id=job_id,
-                run_id=finished.job.run_id,
-                phase=finished.job.phase.value,
-                progress=None if progress is None else asdict(progress),
-            )
+        if finished is None:
+            return
+        log(
+            logging.INFO,
+            "job finished",
+            job_id=job_id,
+            run_id=finished.job.run_id,
+            phase=finished.job.phase.value,
+            progress=asdict(progress),
+        )
+        self.finalizer.announce(finished, progress, manifest_url=manifest_url)

@@ -1,0 +1,141 @@
+"""``skycut``: submit bulk cutout files, follow them, list jobs, download results.
+
+Works against the local stack (it reads ``.skycut/env``) and against a
+deployment (``--url`` and, to drop files directly, ``--drop-bucket``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from skycut.cli.config import resolve_target
+from skycut.cli.jobs import JobsClient
+from skycut.cli.progress import ProgressLine
+
+__all__ = ["main"]
+
+_OPTIONS = ("detail", "format", "band", "time", "pol", "maskoutside", "package", "package_size")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="skycut",
+        description="Submit bulk cutout files, follow them, list jobs, download results.",
+    )
+    parser.add_argument("--url", help="service base URL (default: SKYCUT_URL or .skycut/env)")
+    parser.add_argument("--drop-bucket", help="drop bucket (default: SKYCUT_DROP_BUCKET)")
+    parser.add_argument("--token", help="bearer token for API Gateway (default: SKYCUT_TOKEN)")
+    parser.add_argument("--env-file", type=Path, help="a stack's env file (default: .skycut/env)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    submit = commands.add_parser("submit", help="submit a CSV, VOTable or JSON Lines file")
+    submit.add_argument("file", type=Path)
+    submit.add_argument(
+        "--via",
+        choices=("api", "drop"),
+        default="api",
+        help="POST it to the async API (default) or upload it to the drop bucket",
+    )
+    submit.add_argument("--owner", default="dev", help="owner prefix when dropping (local stack)")
+    for option in _OPTIONS:
+        submit.add_argument(
+            f"--{option.replace('_', '-')}",
+            dest=option,
+            help=f"job-wide {option} for rows that do not set it",
+        )
+    submit.add_argument("--no-wait", action="store_true", help="print the job id and return")
+    submit.add_argument("--timeout", type=float, default=3600)
+
+    status = commands.add_parser("status", help="show (and follow) a job")
+    status.add_argument("job_id")
+    status.add_argument("--follow", action="store_true")
+    status.add_argument("--timeout", type=float, default=3600)
+
+    listing = commands.add_parser("jobs", help="list your jobs, newest first")
+    listing.add_argument("--phase", action="append", default=[])
+    listing.add_argument("--last", type=int)
+
+    results = commands.add_parser("results", help="download a job's results")
+    results.add_argument("job_id")
+    results.add_argument("--out", type=Path, default=Path())
+    results.add_argument("--manifest-only", action="store_true")
+
+    abort = commands.add_parser("abort", help="abort a job")
+    abort.add_argument("job_id")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; return the exit status."""
+    args = _parser().parse_args(argv)
+    target = resolve_target(
+        url=args.url, drop_bucket=args.drop_bucket, token=args.token, env_file=args.env_file
+    )
+    client = JobsClient(target)
+    if args.command == "submit":
+        options = {k: str(getattr(args, k)) for k in _OPTIONS if getattr(args, k) is not None}
+        if not args.file.is_file():
+            print(f"skycut: {args.file} is not a file", file=sys.stderr)
+            return 2
+        job_id = (
+            client.submit_api(args.file, options)
+            if args.via == "api"
+            else client.submit_drop(args.file, options, owner=args.owner)
+        )
+        print(job_id)
+        if args.no_wait:
+            return 0
+        return _follow(client, job_id, args.timeout)
+    if args.command == "status":
+        if args.follow:
+            return _follow(client, args.job_id, args.timeout)
+        state = client.state(args.job_id)
+        if state is None:
+            print(f"skycut: no job {args.job_id}", file=sys.stderr)
+            return 1
+        ProgressLine(sys.stdout)(state)
+        return 0
+    if args.command == "jobs":
+        for job_id, phase, created in client.list(phases=args.phase, last=args.last):
+            print(f"{job_id}\t{phase}\t{created}")
+        return 0
+    if args.command == "results":
+        return _download(client, args.job_id, args.out, manifest_only=args.manifest_only)
+    if args.command == "abort":
+        client.abort(args.job_id)
+        return 0
+    return 2
+
+
+def _follow(client: JobsClient, job_id: str, timeout: float) -> int:
+    state = client.follow(job_id, ProgressLine(), timeout=timeout)
+    if state is None or not state.finished:
+        print(f"skycut: {job_id} did not finish within {timeout:g} s", file=sys.stderr)
+        return 1
+    if state.error:
+        print(f"skycut: {state.error}", file=sys.stderr)
+    return 0 if state.phase == "COMPLETED" else 1
+
+
+def _download(client: JobsClient, job_id: str, out: Path, *, manifest_only: bool) -> int:
+    state = client.state(job_id)
+    if state is None:
+        print(f"skycut: no job {job_id}", file=sys.stderr)
+        return 1
+    out.mkdir(parents=True, exist_ok=True)
+    wanted = {
+        k: v
+        for k, v in state.results.items()
+        if not manifest_only or k.startswith("manifest") or k == "errors"
+    }
+    for result_id, url in sorted(wanted.items()):
+        path = out / result_id
+        size = client.download(url, path)
+        print(f"{path}\t{size}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

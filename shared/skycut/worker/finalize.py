@@ -1,0 +1,183 @@
+"""What happens when a job ends: manifests and packages, then the job event.
+
+Outputs are written *before* the job's phase changes, so a client that sees
+COMPLETED finds the manifest there; writing them is idempotent (the same
+results give the same files), so the rare second writer does no harm. The
+worker whose transaction ended the job then publishes the event and marks the
+job ``extra.finalized``; a redelivery that finds an ended, unannounced job
+whose lease (``extra.finalizing_until``) has run out announces it instead.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from skycut.bulk.manifest import manifest_csv, manifest_rows, manifest_votable
+from skycut.bulk.package import archive, fits_packages
+from skycut.clients import Clients
+from skycut.jobs.records import JobRecord, StoredResult
+from skycut.logs import log
+from skycut.uws.model import FINAL_PHASES, Progress
+
+__all__ = ["FINALIZE_LEASE", "Finalizer"]
+
+FINALIZE_LEASE = timedelta(minutes=10)
+_DEFAULT_PER_FILE = 100
+
+
+class Finalizer:
+    """Writes a finished job's manifests and packages and announces it."""
+
+    def __init__(self, *, clients: Clients) -> None:
+        self._clients = clients
+
+    def resume(self, record: JobRecord) -> None:
+        """Finish an ended job a dead worker left unfinalized (if its lease has expired)."""
+        if record.job.phase not in FINAL_PHASES or record.extra.get("finalized", True):
+            return
+        now = datetime.now(UTC)
+
+        def claim(current: JobRecord) -> dict[str, object] | None:
+            until = current.extra.get("finalizing_until")
+            if current.extra.get("finalized", True) or (until is not None and until > now):
+                return None
+            return {"extra.finalizing_until": now + FINALIZE_LEASE}
+
+        claimed = self._clients.jobs.change(record.job.job_id, claim)
+        if claimed is not None:
+            progress = claimed.job.progress or Progress(total=0)
+            manifest = next(
+                (
+                    r
+                    for r in self._clients.jobs.results(record.job.job_id)
+                    if r.result_id == "manifest-csv"
+                ),
+                None,
+            )
+            url = self._result_url(record.job.job_id, manifest) if manifest else None
+            self.announce(claimed, progress, manifest_url=url)
+
+    def prepare(self, record: JobRecord) -> str | None:
+        """Write an ending job's outputs (bulk manifests, packages); return the manifest URL."""
+        if record.kind != "bulk":
+            return None
+        return self._bulk_outputs(record)
+
+    def announce(self, record: JobRecord, progress: Progress, *, manifest_url: str | None) -> None:
+        """Publish the job event and mark the job finalized."""
+        job = record.job
+        event = {
+            "job_id": job.job_id,
+            "owner": job.owner,
+            "kind": record.kind,
+            "phase": job.phase.value,
+            "run_id": job.run_id,
+            "total": progress.total,
+            "done": progress.done,
+            "failed": progress.failed,
+            "manifest_url": manifest_url,
+            "job_url": self._job_url(job.job_id),
+            "time": datetime.now(UTC).isoformat(),
+        }
+        topic = f"projects/{self._clients.settings.project_id}/topics/" + (
+            self._clients.settings.job_events_topic
+        )
+        future = self._clients.publisher.publish(
+            topic, json.dumps(event).encode(), job_id=job.job_id, phase=job.phase.value
+        )
+        future.result(timeout=60)
+        self._clients.jobs.update(job.job_id, {"extra.finalized": True})
+        log(logging.INFO, "job event published", job_id=job.job_id, phase=job.phase.value)
+
+    def _job_url(self, job_id: str) -> str | None:
+        base = self._clients.settings.public_base_url
+        return f"{base.rstrip('/')}/async/{job_id}" if base else None
+
+    def _result_url(self, job_id: str, result: StoredResult) -> str:
+        job_url = self._job_url(job_id)
+        if job_url is not None:
+            return f"{job_url}/results/{result.result_id}"
+        return f"gs://{result.bucket}/{result.object_name}"
+
+    def _bulk_outputs(self, record: JobRecord) -> str | None:
+        job = record.job
+        store, writer = self._clients.jobs, self._clients.results
+        results = [r for r in store.results(job.job_id) if r.index >= 0]
+        urls = {r.result_id: self._result_url(job.job_id, r) for r in results}
+        rows = manifest_rows(results, url_of=urls)
+        attached: list[StoredResult] = []
+        for result_id, name, mime, data in (
+            ("manifest-csv", "manifest.csv", "text/csv", manifest_csv(rows)),
+            (
+                "manifest-votable",
+                "manifest.xml",
+                "application/x-votable+xml",
+                manifest_votable(rows),
+            ),
+        ):
+            attached.append(
+                self._attach(job.job_id, result_id, name, mime, data, expires=job.destruction)
+            )
+        options: dict[str, Any] = record.extra.get("options", {})
+        package = options.get("package", "none")
+        ok = [r for r in results if r.status == "ok"]
+
+        def read(result: StoredResult) -> bytes:
+            return writer.read(result.object_name)
+
+        if package in ("zip", "tar"):
+            blob = archive(package, ok, read)
+            attached.append(
+                self._attach(
+                    job.job_id,
+                    "package",
+                    f"cutouts.{package}",
+                    f"application/{'zip' if package == 'zip' else 'x-tar'}",
+                    blob.read(),
+                    expires=job.destruction,
+                )
+            )
+        elif package == "mef":
+            per_file = int(options.get("package_size", _DEFAULT_PER_FILE))
+            for number, data in enumerate(fits_packages(ok, read, per_file=per_file), start=1):
+                attached.append(
+                    self._attach(
+                        job.job_id,
+                        f"package-{number:04d}",
+                        f"cutouts-{number:04d}.fits",
+                        "application/fits",
+                        data,
+                        expires=job.destruction,
+                    )
+                )
+        return self._result_url(job.job_id, attached[0])
+
+    def _attach(
+        self,
+        job_id: str,
+        result_id: str,
+        name: str,
+        mime: str,
+        data: bytes,
+        *,
+        expires: datetime | None,
+    ) -> StoredResult:
+        writer = self._clients.results
+        object_name = f"jobs/{job_id}/{name}"
+        size = writer.write(object_name, data, content_type=mime, expires=expires)
+        result = StoredResult(
+            result_id=result_id,
+            index=-1,
+            status="ok",
+            bucket=writer.bucket_name,
+            object_name=object_name,
+            mime_type=mime,
+            size=size,
+            created=datetime.now(UTC),
+            expires=expires,
+        )
+        self._clients.jobs.attach_result(job_id, result)
+        return result
