@@ -92,6 +92,15 @@ class Settings(BaseSettings):
         "skycut-job-events",
         description="Topic a message is published to when a job ends (anyone may subscribe).",
     )
+    read_round_trip_seconds: float = Field(
+        0.025, gt=0, description="Round-trip time of one storage request, for read planning."
+    )
+    read_bandwidth_bytes: float = Field(
+        100e6, gt=0, description="Bytes per second one storage request delivers."
+    )
+    read_concurrency: int = Field(
+        8, gt=0, description="Range requests one cutout may have in flight at once."
+    )
     cutout_concurrency: int = Field(
         4, gt=0, description="Cutouts one job message runs at once in a worker."
     )

@@ -80,8 +80,6 @@ def test_pyvo_soda_query_gets_the_cutout(base_url, deep_id, sample_dir):
 
 def test_every_sample_image_can_be_cut_through_the_pipeline(base_url, http, stack, sample_dir):
     for image in stack.sample.manifest.images:
-        if image.compressed:
-            continue  # tile-compressed reads arrive with the engine issue
         ra, dec = image.crval
         source_id = f"gs://{stack.config.sources_bucket}/sample/{image.name}"
         response = http.get(
@@ -168,3 +166,47 @@ def test_requests_library_follows_to_fits(base_url, deep_id):
     )
     assert response.status_code == 200
     assert response.content[:9] == b"SIMPLE  ="
+
+
+@pytest.mark.parametrize(
+    "stencil",
+    [
+        {"POS": "POLYGON 150.099 2.199 150.101 2.199 150.101 2.201 150.099 2.201"},
+        {"POLYGON": "150.099 2.201 150.101 2.201 150.101 2.199 150.099 2.199"},  # clockwise
+        {"POS": "RANGE 150.099 150.101 2.199 2.201"},
+        {"POS": "CIRCLE 150.1 2.2 0.001"},
+    ],
+)
+def test_every_stencil_through_the_pipeline(base_url, http, deep_id, sample_dir, stencil):
+    response = http.get(f"{base_url}/sync", params={"ID": deep_id, **stencil}, timeout=60)
+    assert response.status_code == 200, response.text
+    check_cutout_against_source(response.content, sample_dir / DEEP)
+    with fits.open(io.BytesIO(response.content)) as cut:
+        ny, nx = cut["IMAGE"].data.shape
+    # 0.002 deg at 0.2"/px is 36 px across, plus at most a pixel each side
+    assert 36 <= nx <= 39
+    assert 36 <= ny <= 39
+
+
+def test_detail_brings_mask_and_variance(base_url, http, deep_id):
+    response = http.get(
+        f"{base_url}/sync",
+        params={"ID": deep_id, "CIRCLE": "150.1 2.2 0.001", "DETAIL": "image,mask,variance"},
+        timeout=60,
+    )
+    assert response.status_code == 200, response.text
+    with fits.open(io.BytesIO(response.content)) as cut:
+        assert [h.name for h in cut] == ["PRIMARY", "IMAGE", "MASK", "VARIANCE"]
+        assert cut["MASK"].data.shape == cut["IMAGE"].data.shape
+
+
+@pytest.mark.parametrize(("fmt", "magic"), [("image/png", b"\x89PNG"), ("image/jpeg", b"\xff\xd8")])
+def test_previews_come_with_their_content_type(base_url, http, deep_id, fmt, magic):
+    response = http.get(
+        f"{base_url}/sync",
+        params={"ID": deep_id, "CIRCLE": "150.1 2.2 0.001", "RESPONSEFORMAT": fmt},
+        timeout=60,
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["Content-Type"].startswith(fmt)
+    assert response.content.startswith(magic)

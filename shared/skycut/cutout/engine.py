@@ -18,6 +18,7 @@ that cannot be cut are left out; the primary header lists those that were.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from astropy.io import fits
@@ -35,6 +36,7 @@ from skycut.cutout.readplan import ReadCost
 from skycut.cutout.region import Region, plan_region
 from skycut.cutout.selection import FITS, JPEG, Detail, ResponseFormat, Selection
 from skycut.cutout.stencil import Circle
+from skycut.cutout.tiles import TileTable
 from skycut.errors import NoOverlapError, UnsupportedSourceError, UsageError
 
 __all__ = ["CutHdu", "Cutout", "cut", "cut_circle"]
@@ -134,6 +136,7 @@ def cut(
     response_format: ResponseFormat = FITS,
     cost: ReadCost | None = None,
     chunk_size: int = 65536,
+    tile_tables: Callable[[HduInfo], TileTable] | None = None,
 ) -> Cutout:
     """Cut a selection out of a FITS file.
 
@@ -162,6 +165,9 @@ def cut(
         preview of the image plane.
     cost
         The network the reads are planned for (see `read_pixels`).
+    tile_tables
+        Gives the descriptor table of a tile-compressed HDU, so a caller can
+        cache it beside the header; read for each cutout otherwise.
     chunk_size
         Bytes per header read when scanning.
 
@@ -206,7 +212,8 @@ def cut(
         )
     parts = []
     for hdu, hdu_header, hdu_region in plans:
-        values = read_pixels(reader, hdu, hdu_region.slices, cost=cost)
+        tiles = tile_tables(hdu) if tile_tables is not None and hdu.is_compressed else None
+        values = read_pixels(reader, hdu, hdu_region.slices, cost=cost, tiles=tiles)
         data, out_header = stored_array(values, hdu_header)
         box, stencil = hdu_region.box, selection.stencil
         if mask_outside and stencil is not None and box is not None and hdu_region.sky_wcs:

@@ -18,7 +18,9 @@ from datetime import UTC, datetime
 from skycut.clients import Clients
 from skycut.cutout.engine import cut
 from skycut.cutout.fitsindex import named_image, scan_fits
-from skycut.cutout.reader import CountingReader, ReadStats
+from skycut.cutout.reader import CountingReader, ReadStats, RememberingReader
+from skycut.cutout.readplan import ReadCost
+from skycut.cutout.tiles import TileTable, read_tile_table
 from skycut.errors import NoOverlapError, SkycutError, UsageError
 from skycut.jobs.messages import CutoutTask, JobMessage
 from skycut.jobs.records import JobRecord, StoredResult
@@ -27,7 +29,7 @@ from skycut.soda.params import SodaRequest, group_params, parse_soda_request
 from skycut.storage.gcs import GcsRangeReader
 from skycut.uws.model import FINAL_PHASES, ExecutionPhase
 from skycut.worker.finalize import FINALIZE_LEASE, Finalizer
-from skycut.worker.headers import HeaderCache
+from skycut.worker.headers import HeaderCache, OnceCache
 from skycut.worker.watch import JobStoppedError, JobWatch, WatchedReader
 
 __all__ = ["Worker", "result_id_for"]
@@ -60,10 +62,18 @@ class Worker:
     clients: Clients
     headers: HeaderCache
     finalizer: Finalizer = field(init=False)
+    cost: ReadCost = field(init=False)
+    tile_tables: OnceCache[TileTable] = field(default_factory=lambda: OnceCache(capacity=512))
     _parsed: dict[tuple[tuple[str, str], ...], SodaRequest] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.finalizer = Finalizer(clients=self.clients)
+        settings = self.clients.settings
+        self.cost = ReadCost(
+            round_trip=settings.read_round_trip_seconds,
+            bandwidth=settings.read_bandwidth_bytes,
+            max_concurrency=settings.read_concurrency,
+        )
 
     def handle(self, message: JobMessage) -> None:
         """Run every cutout of ``message`` that is not done yet.
@@ -201,11 +211,14 @@ class Worker:
             if task.combination >= len(combinations):
                 raise UsageError(f"the job has no combination {task.combination}")
             spec = combinations[task.combination]
-            reader = WatchedReader(
-                CountingReader(
-                    GcsRangeReader(client=self.clients.storage, source=spec.source), stats
-                ),
-                watch,
+            # remembers the header chunk, which often holds a tile table or first rows
+            reader = RememberingReader(
+                WatchedReader(
+                    CountingReader(
+                        GcsRangeReader(client=self.clients.storage, source=spec.source), stats
+                    ),
+                    watch,
+                )
             )
             index = self.headers.get_or_load(
                 spec.source.uri,
@@ -222,6 +235,11 @@ class Worker:
                 mask_outside=request.mask_outside,
                 response_format=request.response_format,
                 chunk_size=settings.header_chunk_bytes,
+                cost=self.cost,
+                tile_tables=lambda hdu: self.tile_tables.get_or_load(
+                    f"{spec.source.uri}#{hdu.index}",
+                    lambda: read_tile_table(reader, hdu, cost=self.cost),
+                ),
             )
             self.headers.put(spec.source.uri, cutout.index)
             mime: str = cutout.content_type
