@@ -33,7 +33,7 @@ from skycut.cutout.preview import physical_values, render_preview
 from skycut.cutout.provenance import primary_header, provenance_items
 from skycut.cutout.reader import CountingReader, RangeReader, ReadStats
 from skycut.cutout.readplan import ReadCost
-from skycut.cutout.region import Region, plan_region
+from skycut.cutout.region import Region, cached_header_wcs, plan_region
 from skycut.cutout.selection import FITS, JPEG, Detail, ResponseFormat, Selection
 from skycut.cutout.stencil import Circle
 from skycut.cutout.tiles import TileTable
@@ -203,7 +203,13 @@ def cut(
         raise UnsupportedSourceError(f"{source_id} has no image HDU")
     inherited = [index.hdus[0].header] if image.index != 0 else []
     header = output_image_header(image)
-    region = plan_region(header, selection, source=source_id, inherited=inherited)
+    region = plan_region(
+        header,
+        selection,
+        source=source_id,
+        inherited=inherited,
+        wcs=cached_header_wcs(image, header, source=source_id),
+    )
     plans = [(image, header, region)]
     if detail != "image":
         index = _index_for(reader, index, detail=detail, chunk_size=chunk_size)

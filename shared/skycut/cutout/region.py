@@ -9,7 +9,9 @@ whole. The result is one slice per data axis, what
 
 from __future__ import annotations
 
+import threading
 import warnings
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -21,7 +23,7 @@ from skycut.cutout.geometry import PixelBox, stencil_pixel_box
 from skycut.cutout.selection import Selection
 from skycut.errors import NoOverlapError, UnsupportedSourceError
 
-__all__ = ["Region", "header_wcs", "plan_region"]
+__all__ = ["Region", "cached_header_wcs", "header_wcs", "plan_region"]
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,31 @@ class Region:
     def start(self) -> tuple[int, ...]:
         """The first pixel of the cut on each data axis, FITS order (for CRPIX)."""
         return tuple(s.start for s in reversed(self.slices))
+
+
+_local = threading.local()
+_CACHED_WCS = 64
+
+
+def cached_header_wcs(key: object, header: fits.Header, *, source: str) -> WCS:
+    """Return :func:`header_wcs` of ``header``, built once per ``key`` and thread.
+
+    ``key`` must stay alive as long as it may be used (e.g. a cached HDU
+    index entry): its ``id`` is the cache key, and the entry holds it. WCS
+    objects are not shared between threads, as wcslib's are not thread-safe.
+    """
+    cache: OrderedDict[int, tuple[object, WCS]] | None = getattr(_local, "wcs", None)
+    if cache is None:
+        cache = _local.wcs = OrderedDict()
+    hit = cache.get(id(key))
+    if hit is not None and hit[0] is key:
+        cache.move_to_end(id(key))
+        return hit[1]
+    wcs = header_wcs(header, source=source)
+    cache[id(key)] = (key, wcs)
+    while len(cache) > _CACHED_WCS:
+        cache.popitem(last=False)
+    return wcs
 
 
 def header_wcs(header: fits.Header, *, source: str) -> WCS:
@@ -99,6 +126,7 @@ def plan_region(
     *,
     source: str,
     inherited: Sequence[fits.Header] = (),
+    wcs: WCS | None = None,
 ) -> Region:
     """Find the pixels of an image HDU that a selection keeps.
 
@@ -113,6 +141,9 @@ def plan_region(
     inherited
         Headers the HDU inherits (the primary header), searched after
         ``header`` for the exposure time.
+    wcs
+        The header's WCS, if the caller has it already (building one takes
+        milliseconds, a large part of a small cutout's time).
 
     Returns
     -------
@@ -130,7 +161,8 @@ def plan_region(
     """
     naxis = int(header.get("NAXIS", 0))
     lengths = [int(header[f"NAXIS{k + 1}"]) for k in range(naxis)]
-    wcs = header_wcs(header, source=source)
+    if wcs is None:
+        wcs = header_wcs(header, source=source)
     sky = _sky_axes(wcs, naxis, source)
     if sky is None and selection.stencil is not None:
         raise UnsupportedSourceError(f"{source} has no 2-D celestial WCS to cut a stencil from")
