@@ -4,23 +4,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
 import sys
 from pathlib import Path
 
 from emulators.sample import upload_files
 from emulators.stack import REPO
+from skycut.cli.config import read_env_file
 
 __all__ = ["main"]
-
-
-def _read_env_file(path: Path) -> dict[str, str]:
-    env = {}
-    for line in path.read_text().splitlines():
-        if line.startswith("export "):
-            key, _, value = line[len("export ") :].partition("=")
-            env[key] = shlex.split(value)[0] if value else ""
-    return env
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.env_file.exists():
         print(f"{args.env_file} not found: start the stack first (make run)", file=sys.stderr)
         return 2
-    env = {**os.environ, **_read_env_file(args.env_file)}
+    env = {**os.environ, **read_env_file(args.env_file)}
     missing = [str(f) for f in args.files if not f.is_file()]
     if missing:
         print(f"not files: {missing}", file=sys.stderr)

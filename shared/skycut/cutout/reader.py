@@ -11,7 +11,14 @@ from collections import deque
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-__all__ = ["CountingReader", "LocalFileReader", "RangeReader", "ReadStats", "RememberingReader"]
+__all__ = [
+    "CountingReader",
+    "LocalFileReader",
+    "RangeReader",
+    "ReadStats",
+    "RememberingReader",
+    "WrappingReader",
+]
 
 
 @runtime_checkable
@@ -69,12 +76,11 @@ class ReadStats:
             self.bytes += nbytes
 
 
-class CountingReader:
-    """Wraps a :class:`RangeReader` and counts its requests and bytes."""
+class WrappingReader:
+    """Base of readers that wrap another and change only how it is read."""
 
-    def __init__(self, inner: RangeReader, stats: ReadStats | None = None) -> None:
+    def __init__(self, inner: RangeReader) -> None:
         self._inner = inner
-        self.stats = stats if stats is not None else ReadStats()
 
     @property
     def name(self) -> str:
@@ -86,13 +92,25 @@ class CountingReader:
         return self._inner.size()
 
     def read_range(self, start: int, stop: int) -> bytes:
+        """Read through the wrapped reader."""
+        return self._inner.read_range(start, stop)
+
+
+class CountingReader(WrappingReader):
+    """Wraps a :class:`RangeReader` and counts its requests and bytes."""
+
+    def __init__(self, inner: RangeReader, stats: ReadStats | None = None) -> None:
+        super().__init__(inner)
+        self.stats = stats if stats is not None else ReadStats()
+
+    def read_range(self, start: int, stop: int) -> bytes:
         """Read through the wrapped reader and count the request."""
         data = self._inner.read_range(start, stop)
         self.stats.add(len(data))
         return data
 
 
-class RememberingReader:
+class RememberingReader(WrappingReader):
     """Wraps a :class:`RangeReader` and serves bytes it already fetched from memory.
 
     Wrap a source's reader in one for the span of one cutout: the header
@@ -112,20 +130,11 @@ class RememberingReader:
     """
 
     def __init__(self, inner: RangeReader, *, capacity: int = 1 << 20) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._capacity = capacity
         self._held: deque[tuple[int, bytes]] = deque()
         self._size = 0
         self._lock = threading.Lock()
-
-    @property
-    def name(self) -> str:
-        """The wrapped reader's name."""
-        return self._inner.name
-
-    def size(self) -> int:
-        """Return the wrapped object's size."""
-        return self._inner.size()
 
     def read_range(self, start: int, stop: int) -> bytes:
         """Return bytes ``[start, stop)``, from memory if an earlier read covered them."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
-from skycut.cutout.reader import RangeReader
+from skycut.cutout.reader import RangeReader, WrappingReader
 from skycut.jobs.records import JobRecord
 from skycut.jobs.store import JobStore
 from skycut.uws.model import ExecutionPhase
@@ -76,21 +76,12 @@ class JobWatch:
             raise JobStoppedError(self._job_id)
 
 
-class WatchedReader:
+class WatchedReader(WrappingReader):
     """A :class:`RangeReader` that asks the job's watch before each read."""
 
     def __init__(self, inner: RangeReader, watch: JobWatch) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._watch = watch
-
-    @property
-    def name(self) -> str:
-        """The wrapped reader's name."""
-        return self._inner.name
-
-    def size(self) -> int:
-        """Return the wrapped object's size."""
-        return self._inner.size()
 
     def read_range(self, start: int, stop: int) -> bytes:
         """Check the job, then read."""
