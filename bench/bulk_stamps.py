@@ -65,6 +65,12 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=100)
     parser.add_argument("--per-image", type=int, default=10)
     parser.add_argument(
+        "--cutout-concurrency",
+        type=int,
+        default=None,
+        help="override SKYCUT_CUTOUT_CONCURRENCY for this run",
+    )
+    parser.add_argument(
         "--cold",
         action="store_true",
         help="time the very first job (process start-up and imports included)",
@@ -78,6 +84,11 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as state:
         extra = (
+            {"SKYCUT_CUTOUT_CONCURRENCY": str(args.cutout_concurrency)}
+            if args.cutout_concurrency
+            else {}
+        )
+        extra |= (
             {"SKYCUT_TASKS_PER_MESSAGE": str(args.tasks_per_message)}
             if args.tasks_per_message
             else {}
