@@ -85,6 +85,15 @@ class Settings(BaseSettings):
         65536, gt=2879, description="First read of a FITS file, to catch its headers."
     )
     max_bulk_rows: int = Field(1_000_000, gt=0, description="Rows accepted in one drop file.")
+    max_combinations: int = Field(
+        1000, gt=0, description="Cutouts (ID x stencil x BAND x TIME) one async job may ask for."
+    )
+    max_cutout_pixels: int = Field(
+        100_000_000, gt=0, description="Pixels one cutout may hold, over all its HDUs."
+    )
+    max_request_bytes: int = Field(
+        1024 * 1024, gt=0, description="Largest request body, except BULK file uploads."
+    )
     max_bulk_bytes: int = Field(
         256 * 1024 * 1024, gt=0, description="Largest drop file accepted, in bytes."
     )

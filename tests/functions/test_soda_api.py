@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from lxml import etree
+from werkzeug.datastructures import MultiDict
 
 from skycut.xsd import load_schema
 
@@ -63,3 +64,19 @@ def test_sync_through_the_function_app(api, stack, http):
     response = api.get(f"{BASE}/sync", query_string={"ID": source_id, "CIRCLE": "150.1 2.2 0.001"})
     assert response.status_code == 303
     assert http.get(response.headers["Location"], timeout=30).content[:9] == b"SIMPLE  ="
+
+
+def test_oversized_bodies_are_refused_with_413(api):
+    response = api.post(f"{BASE}/async", data={"ID": "x" * (2 * 1024 * 1024)})
+    assert response.status_code == 413
+    assert response.get_data(as_text=True).startswith("UsageError: ")
+
+
+def test_too_many_combinations_are_refused_before_any_job(api):
+    data = [("ID", f"gs://skycut-sources/a{i}.fits") for i in range(2)]
+    data += [("CIRCLE", f"10 {i / 1000:.3f} 0.01") for i in range(501)]
+    response = api.post(f"{BASE}/async", data=MultiDict(data))
+    assert response.status_code == 400
+    text = response.get_data(as_text=True)
+    assert text.startswith("UsageError: ")
+    assert "1002 cutouts" in text

@@ -216,6 +216,22 @@ def test_no_overlap(sip_file: Path) -> None:
         cut_circle(LocalFileReader(sip_file), Circle(12.0, 20.0, 0.01), source_id="s")
 
 
+def test_cutouts_over_the_pixel_limit_are_refused_before_reading(sip_file: Path) -> None:
+    from skycut.cutout.engine import cut
+    from skycut.cutout.selection import Selection
+    from skycut.errors import UsageError
+
+    reader = CountingReader(LocalFileReader(sip_file))
+    index = scan_fits(reader, stop_after=named_image)
+    before = reader.stats.requests
+    selection = Selection(stencil=Circle(10.0, 20.0, 0.002))
+    with pytest.raises(UsageError, match="over this service's limit of 10"):
+        cut(reader, selection, source_id="s", index=index, max_pixels=10)
+    assert reader.stats.requests == before, "no pixel was read"
+    small = cut(reader, selection, source_id="s", index=index, max_pixels=10**6)
+    assert small.content[:9] == b"SIMPLE  ="
+
+
 def test_cached_index_is_reused_unchanged(sip_file: Path) -> None:
     reader = CountingReader(LocalFileReader(sip_file))
     index = scan_fits(reader, stop_after=named_image)

@@ -76,6 +76,20 @@ class SodaApi:
 
     def __call__(self, request: Request) -> Response:
         """Answer one HTTP request; every error becomes a labelled text/plain body."""
+        # Bodies are bounded: BULK uploads by the bulk limit, everything else by far less.
+        # Checked on the declared length, so nothing is read (the platform caps
+        # bodies without one: 32 MiB on Cloud Functions).
+        limit = (
+            self._settings.max_bulk_bytes
+            if request.mimetype == "multipart/form-data"
+            else self._settings.max_request_bytes
+        )
+        if request.content_length is not None and request.content_length > limit:
+            return text(
+                f"UsageError: the request body has {request.content_length} bytes, over the "
+                f"limit of {limit}\n",
+                413,
+            )
         try:
             endpoint, args = self._map.bind_to_environ(request.environ).match()
             ctx = RequestContext(request, self._settings)

@@ -11,6 +11,7 @@ from skycut.clients import Clients
 from skycut.errors import (
     ConflictError,
     ServiceUnavailableError,
+    UsageError,
 )
 from skycut.jobs.messages import CutoutTask
 from skycut.jobs.records import JobRecord, StoredResult, task_document
@@ -43,11 +44,19 @@ class SodaService:
 
     def parse(self, pairs: Sequence[tuple[str, str]], *, complete: bool) -> SodaRequest:
         """Validate SODA parameters (raises ``UsageError`` on bad input)."""
-        return parse_soda_request(
+        request = parse_soda_request(
             group_params(pairs),
             allowed_buckets=self._settings.source_buckets,
             require_complete=complete,
         )
+        count = len(request.combinations())
+        if count > self._settings.max_combinations:
+            raise UsageError(
+                f"the request makes {count} cutouts (ID x stencil x BAND x TIME), over the "
+                f"limit of {self._settings.max_combinations} per job; split it, or use a "
+                "bulk file"
+            )
+        return request
 
     def create_job(
         self,

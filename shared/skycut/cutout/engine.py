@@ -18,6 +18,7 @@ that cannot be cut are left out; the primary header lists those that were.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -137,6 +138,7 @@ def cut(
     cost: ReadCost | None = None,
     chunk_size: int = 65536,
     tile_tables: Callable[[HduInfo], TileTable] | None = None,
+    max_pixels: int | None = None,
 ) -> Cutout:
     """Cut a selection out of a FITS file.
 
@@ -165,6 +167,9 @@ def cut(
         preview of the image plane.
     cost
         The network the reads are planned for (see `read_pixels`).
+    max_pixels
+        Refuse (``UsageError``) a cutout of more pixels than this, summed
+        over its HDUs, before reading any of them.
     tile_tables
         Gives the descriptor table of a tile-compressed HDU, so a caller can
         cache it beside the header; read for each cutout otherwise.
@@ -217,6 +222,13 @@ def cut(
             index, image, (header, region), selection, detail=detail, source=source_id
         )
     parts = []
+    if max_pixels is not None:
+        pixels = sum(math.prod(s.stop - s.start for s in r.slices) for _, _, r in plans)
+        if pixels > max_pixels:
+            raise UsageError(
+                f"the cutout would hold {pixels} pixels, over this service's limit of "
+                f"{max_pixels}; ask for a smaller region"
+            )
     for hdu, hdu_header, hdu_region in plans:
         tiles = tile_tables(hdu) if tile_tables is not None and hdu.is_compressed else None
         values = read_pixels(reader, hdu, hdu_region.slices, cost=cost, tiles=tiles)

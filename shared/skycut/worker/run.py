@@ -236,6 +236,7 @@ class Worker:
                 response_format=request.response_format,
                 chunk_size=settings.header_chunk_bytes,
                 cost=self.cost,
+                max_pixels=settings.max_cutout_pixels,
                 tile_tables=lambda hdu: self.tile_tables.get_or_load(
                     f"{spec.source.uri}#{hdu.index}",
                     lambda: read_tile_table(reader, hdu, cost=self.cost),
