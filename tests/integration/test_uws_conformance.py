@@ -201,12 +201,24 @@ def test_drained_service_reports_unavailable_and_refuses_new_jobs(base_url, http
         assert parse_time(doc.findtext("v:backAt", namespaces=ns)) == pytest.approx(
             back, abs=timedelta(milliseconds=1)
         )
-        response = http.get(
-            f"{base_url}/sync", params={"ID": deep_id, "CIRCLE": "1 1 1"}, timeout=30
-        )
+        # the API re-reads the switch for new jobs every few seconds
+        response = sync_until(http, base_url, deep_id, lambda r: r.status_code == 503)
         assert response.status_code == 503
         assert response.text.startswith("ServiceUnavailable: ")
     finally:
         state.set_status(ServiceStatus())
     doc = valid_xml(http.get(f"{base_url}/availability", timeout=30), "availability")
     assert doc.findtext("{http://www.ivoa.net/xml/VOSIAvailability/v1.0}available") == "true"
+    back_up = sync_until(http, base_url, deep_id, lambda r: r.status_code != 503)
+    assert back_up.status_code == 204, "new jobs are taken again"
+
+
+def sync_until(http, base_url, deep_id, done, *, seconds=15):
+    deadline = time.monotonic() + seconds
+    while True:
+        response = http.get(
+            f"{base_url}/sync", params={"ID": deep_id, "CIRCLE": "1 1 1"}, timeout=30
+        )
+        if done(response) or time.monotonic() > deadline:
+            return response
+        time.sleep(1)

@@ -131,7 +131,7 @@ class SodaApi:
         notes = check_backends(self._clients)
         status = None
         if not notes:
-            status = self._clients.service_state.status()
+            status = self._clients.service_state.status(fresh=True)
             if not status.available:
                 notes.append(status.note or "the service is draining for maintenance")
         return xml(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,14 +24,28 @@ class ServiceStatus:
 class ServiceState:
     """Reads and writes the service documents (``status``, ``throughput``)."""
 
-    def __init__(self, *, client: Any, collection: str) -> None:
+    def __init__(self, *, client: Any, collection: str, max_age: float = 5.0) -> None:
         self._status = client.collection(collection).document("status")
         self._throughput = client.collection(collection).document("throughput")
+        # both documents are read on every new job; a few seconds' staleness is fine
+        self._max_age = max_age
+        self._cache: dict[str, tuple[float, dict[str, Any] | None]] = {}
 
-    def status(self) -> ServiceStatus:
-        """Return the drain switch (available unless operators said otherwise)."""
-        snap = self._status.get()
-        doc = snap.to_dict() if snap.exists else None
+    def _read(self, ref: Any, key: str, *, fresh: bool = False) -> dict[str, Any] | None:
+        hit = self._cache.get(key)
+        if not fresh and hit is not None and time.monotonic() - hit[0] < self._max_age:
+            return hit[1]
+        snap = ref.get()
+        doc: dict[str, Any] | None = snap.to_dict() if snap.exists else None
+        self._cache[key] = (time.monotonic(), doc)
+        return doc
+
+    def status(self, *, fresh: bool = False) -> ServiceStatus:
+        """Return the drain switch (available unless operators said otherwise).
+
+        New jobs see a change within ``max_age`` seconds; ``fresh`` reads it now.
+        """
+        doc = self._read(self._status, "status", fresh=fresh)
         if not doc:
             return ServiceStatus()
         return ServiceStatus(
@@ -44,6 +59,7 @@ class ServiceState:
         self._status.set(
             {"available": status.available, "note": status.note, "back_at": status.back_at}
         )
+        self._cache.pop("status", None)
 
     def record_throughput(self, *, cutouts: int, seconds: float) -> None:
         """Fold one batch's measured time per cutout into the moving average.
@@ -58,11 +74,11 @@ class ServiceState:
         current = self.seconds_per_cutout()
         value = measured if current is None else (1 - _SMOOTHING) * current + _SMOOTHING * measured
         self._throughput.set({"seconds_per_cutout": value, "updated": datetime.now(UTC)})
+        self._cache["throughput"] = (time.monotonic(), {"seconds_per_cutout": value})
 
     def seconds_per_cutout(self) -> float | None:
         """Return the measured average time of one cutout, or None before any."""
-        snap = self._throughput.get()
-        doc = snap.to_dict() if snap.exists else None
+        doc = self._read(self._throughput, "throughput")
         value = (doc or {}).get("seconds_per_cutout")
         return float(value) if value is not None else None
 
