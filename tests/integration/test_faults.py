@@ -1,0 +1,71 @@
+"""Faults: workers killed mid-cutout lose no job (Pub/Sub redelivers, results are idempotent)."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.integration.uws_client import create_job, phase_of, valid_xml
+
+pytestmark = pytest.mark.integration
+
+
+def worker_children(stack) -> list[int]:
+    """The gunicorn worker processes of cutout_worker (the master respawns them)."""
+    master = next(p.pid for p in stack.processes if p.name == "cutout_worker")
+    children = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == master:
+                children.append(int(entry.name))
+    return children
+
+
+def test_jobs_complete_although_workers_are_killed_mid_cutout(base_url, http, stack):
+    source = f"gs://{stack.config.sources_bucket}/sample/deepcoadd-i-0001.fits"
+    jobs = [
+        create_job(
+            http, base_url, {"ID": source, "CIRCLE": f"150.1 {2.2 + i / 1e4} 0.02", "PHASE": "RUN"}
+        )
+        for i in range(40)
+    ]
+    kills = 0
+    stop = threading.Event()
+
+    def killer():
+        nonlocal kills
+        rng = random.Random(7)
+        while not stop.wait(0.7):
+            children = worker_children(stack)
+            if children:
+                os.kill(rng.choice(children), signal.SIGKILL)
+                kills += 1
+
+    thread = threading.Thread(target=killer)
+    thread.start()
+    time.sleep(6)
+    stop.set()
+    thread.join()
+    assert kills >= 5
+    deadline = time.monotonic() + 180
+    phases = {}
+    for job_url in jobs:
+        while time.monotonic() < deadline:
+            doc = valid_xml(http.get(job_url, params={"WAIT": 10}, timeout=30))
+            phases[job_url] = phase_of(doc)
+            if phases[job_url] in ("COMPLETED", "ERROR", "ABORTED"):
+                break
+    assert set(phases.values()) == {"COMPLETED"}, phases
+    for job_url in jobs:
+        results = http.get(f"{job_url}/results", timeout=30)
+        assert results.text.count("<uws:result ") == 1, "one result each, however often run"
