@@ -68,7 +68,7 @@ def run(stack: Stack, clients: int, seconds: float) -> None:
                     response = http.get(
                         f"{stack.config.base_url}/sync",
                         params={
-                            "ID": stack.sample.ids[image.name],
+                            "ID": sample.ids[image.name],
                             "CIRCLE": f"{ra + 0.0003 * (k % 20)} {dec} 0.002",
                         },
                         allow_redirects=False,
