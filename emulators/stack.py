@@ -33,6 +33,15 @@ from emulators.sample import LoadedSample, load_sample
 __all__ = ["Stack", "StackConfig", "main"]
 
 REPO = Path(__file__).resolve().parent.parent
+# every port a stack listens on, as StackConfig fields (and --api-port style options)
+PORT_FIELDS = (
+    "api_port",
+    "worker_port",
+    "bulk_port",
+    "pubsub_port",
+    "firestore_port",
+    "storage_port",
+)
 
 
 def _fake_gcs_binary() -> Path:
@@ -68,17 +77,7 @@ class StackConfig:
     @classmethod
     def on_free_ports(cls, state_dir: Path, **overrides: object) -> StackConfig:
         """Return a configuration whose every port is free now (for tests)."""
-        ports = {
-            name: free_port()
-            for name in (
-                "api_port",
-                "worker_port",
-                "bulk_port",
-                "pubsub_port",
-                "firestore_port",
-                "storage_port",
-            )
-        }
+        ports = {name: free_port() for name in PORT_FIELDS}
         return replace(cls(state_dir=state_dir), **{**ports, **overrides})  # type: ignore[arg-type]
 
     @property
@@ -145,18 +144,7 @@ class Stack:
         if problems:
             raise StackStartError("cannot start the stack:\n  " + "\n  ".join(problems))
         cfg = self.config
-        busy = [
-            p
-            for p in (
-                cfg.api_port,
-                cfg.worker_port,
-                cfg.bulk_port,
-                cfg.pubsub_port,
-                cfg.firestore_port,
-                cfg.storage_port,
-            )
-            if not port_is_free(p)
-        ]
+        busy = [p for p in (getattr(cfg, name) for name in PORT_FIELDS) if not port_is_free(p)]
         if busy:
             raise StackStartError(
                 f"ports already in use on {cfg.host}: {busy}; "
@@ -383,14 +371,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the stack in the foreground until Ctrl-C."""
     parser = argparse.ArgumentParser(description="Run skycut on the local emulators.")
     defaults = StackConfig()
-    for name in (
-        "api_port",
-        "worker_port",
-        "bulk_port",
-        "pubsub_port",
-        "firestore_port",
-        "storage_port",
-    ):
+    for name in PORT_FIELDS:
         parser.add_argument(
             f"--{name.replace('_', '-')}", type=int, default=getattr(defaults, name)
         )
@@ -399,18 +380,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     config = replace(
         defaults,
-        **{
-            n: getattr(args, n)
-            for n in (
-                "api_port",
-                "worker_port",
-                "bulk_port",
-                "pubsub_port",
-                "firestore_port",
-                "storage_port",
-                "base_path",
-            )
-        },
+        **{n: getattr(args, n) for n in (*PORT_FIELDS, "base_path")},
         load_sample=not args.no_sample,
     )
     stack = Stack(config)
