@@ -18,7 +18,15 @@ from astropy.io import fits
 from skycut.cutout.reader import RangeReader
 from skycut.errors import UnsupportedSourceError
 
-__all__ = ["BLOCK_SIZE", "FitsIndex", "HduInfo", "named_image", "scan_fits", "select_image_hdu"]
+__all__ = [
+    "BLOCK_SIZE",
+    "FitsIndex",
+    "HduInfo",
+    "named_image",
+    "scan_fits",
+    "scan_on",
+    "select_image_hdu",
+]
 
 BLOCK_SIZE = 2880
 """The FITS logical record length; headers and data are padded to it."""
@@ -148,25 +156,82 @@ def scan_fits(
 
     """
     blocks = _Blocks(reader, chunk_size)
-    hdus: list[HduInfo] = []
-    offset = 0
-    while True:
+    if not blocks.block(0).startswith(b"SIMPLE  ="):
+        raise UnsupportedSourceError(f"{reader.name} is not a FITS file")
+    return _scan_extensions(blocks, [], 0, source=reader.name, stop_after=stop_after)
+
+
+def _scan_extensions(
+    blocks: _Blocks,
+    hdus: list[HduInfo],
+    offset: int,
+    *,
+    source: str,
+    stop_after: Callable[[HduInfo], bool] | None,
+) -> FitsIndex:
+    """Index HDUs from ``offset`` on, after the ``hdus`` already indexed.
+
+    The one scanning loop: `scan_fits` starts it at the primary header,
+    `scan_on` after the last HDU of a cached index.
+    """
+    while not blocks.at_eof(offset):
         first = blocks.block(offset)
-        expected = b"SIMPLE  =" if not hdus else b"XTENSION="
-        if not first.startswith(expected):
-            if not hdus:
-                raise UnsupportedSourceError(f"{reader.name} is not a FITS file")
+        if hdus and not first.startswith(b"XTENSION="):
             break  # trailing bytes after the last HDU, ignored as astropy does
-        hdu = _read_hdu(blocks, offset, len(hdus), reader.name)
+        hdu = _read_hdu(blocks, offset, len(hdus), source)
         if hdu is None:
             break  # truncated extension header; keep what came before
         hdus.append(hdu)
         offset = hdu.data_offset + hdu.data_size
         if stop_after is not None and stop_after(hdu):
-            return FitsIndex(reader.name, tuple(hdus), complete=False)
-        if blocks.at_eof(offset):
-            break
-    return FitsIndex(reader.name, tuple(hdus), complete=True)
+            return FitsIndex(source, tuple(hdus), complete=False)
+    return FitsIndex(source, tuple(hdus), complete=True)
+
+
+def scan_on(
+    reader: RangeReader,
+    index: FitsIndex,
+    *,
+    stop_after: Callable[[HduInfo], bool] | None = None,
+    chunk_size: int = 65536,
+) -> FitsIndex:
+    """Index further HDUs of a file, scanning on from the last HDU of ``index``.
+
+    Parameters
+    ----------
+    reader
+        The file's bytes.
+    index
+        An index, complete or stopped early.
+    stop_after
+        Called with each new HDU; scanning stops when it returns `True`.
+    chunk_size
+        Bytes per header read.
+
+    Returns
+    -------
+    FitsIndex
+        ``index`` itself if it was complete, else one with the HDUs found
+        after it, complete unless ``stop_after`` stopped it.
+
+    Raises
+    ------
+    skycut.errors.UnsupportedSourceError
+        If a header beyond the indexed ones is malformed.
+
+    """
+    if index.complete:
+        return index
+    if not index.hdus:
+        raise UnsupportedSourceError(f"{index.source}: empty index")
+    last = index.hdus[-1]
+    return _scan_extensions(
+        _Blocks(reader, chunk_size),
+        list(index.hdus),
+        last.data_offset + last.data_size,
+        source=index.source,
+        stop_after=stop_after,
+    )
 
 
 def _read_hdu(blocks: _Blocks, offset: int, index: int, source: str) -> HduInfo | None:
