@@ -29,6 +29,7 @@ from emulators.processes import (
 )
 from emulators.resources import create_buckets, create_topics_and_subscriptions
 from emulators.sample import LoadedSample, load_sample
+from emulators.scheduler import SweepTicker
 
 __all__ = ["Stack", "StackConfig", "main"]
 
@@ -71,6 +72,8 @@ class StackConfig:
     job_events_topic: str = "skycut-job-events"
     drop_topic: str = "skycut-drop-events"
     load_sample: bool = True
+    # how often the stack asks for a sweep of stalled jobs (Cloud Scheduler's job in production)
+    sweep_seconds: float = 60.0
     sample_dir: Path = REPO / ".skycut" / "sample"
     extra_env: dict[str, str] = field(default_factory=dict)
 
@@ -119,6 +122,7 @@ class Stack:
         self.config = config
         self.processes: list[ManagedProcess] = []
         self.sample: LoadedSample | None = None
+        self._ticker: SweepTicker | None = None
 
     def __enter__(self) -> Stack:
         self.start()
@@ -261,15 +265,7 @@ class Stack:
                     port,
                 )
             )
-        create_topics_and_subscriptions(
-            env,
-            project_id=cfg.project_id,
-            push={
-                cfg.job_topic: f"http://{cfg.host}:{cfg.worker_port}",
-                cfg.job_events_topic: None,
-                cfg.drop_topic: f"http://{cfg.host}:{cfg.bulk_port}",
-            },
-        )
+        self.create_messaging()
         create_buckets(env, [cfg.sources_bucket, cfg.results_bucket, cfg.drop_bucket])
         for process, port in started:
             wait_for_http(f"http://{cfg.host}:{port}/", timeout=60, process=process)
@@ -277,8 +273,25 @@ class Stack:
         if cfg.load_sample:
             self._say(progress, "generating and loading the sample survey (cached after once)")
             self.sample = load_sample(env, sample_dir=cfg.sample_dir, bucket=cfg.sources_bucket)
+        self._ticker = SweepTicker(
+            env, project_id=cfg.project_id, topic=cfg.job_topic, every=cfg.sweep_seconds
+        )
+        self._ticker.start()
         self.write_env_file()
         self._say(progress, f"ready in {time.monotonic() - t0:.1f} s")
+
+    def create_messaging(self) -> None:
+        """Create the topics and push subscriptions (those that exist are kept)."""
+        cfg = self.config
+        create_topics_and_subscriptions(
+            cfg.client_env(),
+            project_id=cfg.project_id,
+            push={
+                cfg.job_topic: f"http://{cfg.host}:{cfg.worker_port}",
+                cfg.job_events_topic: None,
+                cfg.drop_topic: f"http://{cfg.host}:{cfg.bulk_port}",
+            },
+        )
 
     def _spawn(
         self, name: str, argv: list[str], logs: Path, env: dict[str, str] | None = None
@@ -305,6 +318,9 @@ class Stack:
 
     def stop(self) -> None:
         """Stop every process this stack started, newest first."""
+        if self._ticker is not None:
+            self._ticker.stop()
+            self._ticker = None
         while self.processes:
             self.processes.pop().stop()
         self._groups_file.unlink(missing_ok=True)

@@ -42,6 +42,8 @@ locals {
     SKYCUT_EXECUTION_DURATION_SECONDS = tostring(var.tuning.execution_duration_seconds)
     SKYCUT_WAIT_MAX_SECONDS           = tostring(var.tuning.wait_max_seconds)
     SKYCUT_SERVICE_COLLECTION         = local.service_collection
+    SKYCUT_JOB_LEASE_SECONDS          = tostring(var.tuning.job_lease_seconds)
+    SKYCUT_MAX_JOB_RECOVERIES         = tostring(var.tuning.max_job_recoveries)
   }
 
   functions = {

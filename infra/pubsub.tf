@@ -100,3 +100,24 @@ resource "google_pubsub_subscription" "dead_letter" {
     ttl = ""
   }
 }
+
+# Cloud Scheduler asks a worker to sweep for stalled jobs (skycut.worker.sweep):
+# a message with the "sweep" attribute on the jobs topic. A job that finished
+# nothing for tuning.job_lease_seconds has its uncounted messages published
+# again; the local stack's SweepTicker does the same (emulators/scheduler.py).
+resource "google_cloud_scheduler_job" "sweep" {
+  project     = var.project_id
+  region      = var.region
+  name        = "${var.name_prefix}-sweep"
+  description = "Publishes a sweep request for stalled skycut jobs."
+  schedule    = var.sweep_schedule
+  time_zone   = "Etc/UTC"
+
+  pubsub_target {
+    topic_name = google_pubsub_topic.this["jobs"].id
+    data       = base64encode("{}")
+    attributes = { sweep = "1" }
+  }
+
+  depends_on = [google_project_service.this]
+}

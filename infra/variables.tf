@@ -142,6 +142,8 @@ variable "tuning" {
     tasks_per_message          = optional(number, 50)
     execution_duration_seconds = optional(number, 3600)
     wait_max_seconds           = optional(number, 600)
+    job_lease_seconds          = optional(number, 900)
+    max_job_recoveries         = optional(number, 3)
   })
   default  = {}
   nullable = false
@@ -155,9 +157,9 @@ variable "tuning" {
   }
   validation {
     condition = alltrue([
-      for v in [var.tuning.max_bulk_rows, var.tuning.max_bulk_bytes, var.tuning.cutout_concurrency, var.tuning.tasks_per_message, var.tuning.sync_timeout_seconds, var.tuning.execution_duration_seconds, var.tuning.wait_max_seconds] : v > 0
+      for v in [var.tuning.max_bulk_rows, var.tuning.max_bulk_bytes, var.tuning.cutout_concurrency, var.tuning.tasks_per_message, var.tuning.sync_timeout_seconds, var.tuning.execution_duration_seconds, var.tuning.wait_max_seconds, var.tuning.job_lease_seconds] : v > 0
     ])
-    error_message = "tuning.max_bulk_rows, max_bulk_bytes, cutout_concurrency, tasks_per_message, sync_timeout_seconds, execution_duration_seconds and wait_max_seconds must be positive."
+    error_message = "tuning.max_bulk_rows, max_bulk_bytes, cutout_concurrency, tasks_per_message, sync_timeout_seconds, execution_duration_seconds, wait_max_seconds and job_lease_seconds must be positive."
   }
 }
 
@@ -316,4 +318,10 @@ variable "bundle_dir" {
   description = "Folder written by `python scripts/build_functions.py --out <dir>` (its manifest.json names each function's zip); relative to infra/."
   type        = string
   default     = "../build/functions"
+}
+
+variable "sweep_schedule" {
+  description = "Cron schedule (UTC) of the sweep that takes over stalled jobs (skycut.worker.sweep)."
+  type        = string
+  default     = "*/5 * * * *"
 }

@@ -30,7 +30,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     to this session.
     """
     state = tmp_path_factory.mktemp("stack")
-    config = StackConfig.on_free_ports(state, sample_dir=REPO / ".skycut" / "sample")
+    config = StackConfig.on_free_ports(
+        state,
+        sample_dir=REPO / ".skycut" / "sample",
+        # a short lease and frequent sweeps, so lost messages are recovered within a test
+        sweep_seconds=3.0,
+        extra_env={"SKYCUT_JOB_LEASE_SECONDS": "15"},
+    )
     running = Stack(config)
     running.start()
     saved = dict(os.environ)

@@ -1,4 +1,8 @@
-"""Cloud Function entry point: run the cutouts of one job message from Pub/Sub."""
+"""Cloud Function entry point: run the cutouts of one job message from Pub/Sub.
+
+The same topic carries Cloud Scheduler's sweep requests (attribute ``sweep``),
+which take over stalled jobs (:mod:`skycut.worker.sweep`).
+"""
 
 from __future__ import annotations
 
@@ -12,11 +16,12 @@ from pydantic import ValidationError
 
 from skycut.clients import Clients
 from skycut.config import get_settings
-from skycut.jobs.messages import JobMessage
+from skycut.jobs.messages import SWEEP_ATTRIBUTE, JobMessage
 from skycut.logs import configure_logging, log
 from skycut.worker.deadletter import DEAD_LETTER_ATTRIBUTE, fail_dead_letter
 from skycut.worker.headers import HeaderCache
 from skycut.worker.run import Worker
+from skycut.worker.sweep import Sweeper
 
 __all__ = ["cutout_worker"]
 
@@ -34,6 +39,9 @@ def cutout_worker(event: CloudEvent) -> None:
     attributes = pubsub_message.get("attributes") or {}
     try:
         raw = base64.b64decode(pubsub_message.get("data", ""), validate=True)
+        if SWEEP_ATTRIBUTE in attributes:
+            Sweeper(worker=_worker()).sweep()
+            return
         if DEAD_LETTER_ATTRIBUTE in attributes:
             fail_dead_letter(_worker().clients, raw, attributes)
             return

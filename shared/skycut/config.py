@@ -44,7 +44,9 @@ class Settings(BaseSettings):
             "storage emulator); otherwise as V4 signed URLs."
         ),
     )
-    signed_url_seconds: int = Field(3600, gt=0, description="Lifetime of signed result URLs.")
+    signed_url_seconds: int = Field(
+        3600, gt=0, le=604800, description="Lifetime of signed result URLs (V4: at most 7 days)."
+    )
     signing_service_account: str | None = Field(
         None,
         description=(
@@ -115,6 +117,22 @@ class Settings(BaseSettings):
     )
     tasks_per_message: int = Field(
         50, gt=0, description="Cutouts carried by one job message of a bulk job."
+    )
+    job_lease_seconds: float = Field(
+        900.0,
+        gt=0,
+        description=(
+            "A QUEUED or EXECUTING job that finishes no cutout for this long is taken "
+            "over by the sweep, which publishes its uncounted messages again."
+        ),
+    )
+    max_job_recoveries: int = Field(
+        3,
+        ge=0,
+        description=(
+            "Republications the sweep makes for a job that still finishes nothing; "
+            "after them the job ends in ERROR."
+        ),
     )
 
     @field_validator("source_buckets", mode="before")

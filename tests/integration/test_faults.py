@@ -69,3 +69,32 @@ def test_jobs_complete_although_workers_are_killed_mid_cutout(base_url, http, st
     for job_url in jobs:
         results = http.get(f"{job_url}/results", timeout=30)
         assert results.text.count("<uws:result ") == 1, "one result each, however often run"
+
+
+def test_a_job_whose_message_is_lost_completes_after_its_lease(base_url, http, stack):
+    """A message published while the job subscription is gone is lost; the sweep recovers it."""
+    from google.cloud import pubsub_v1  # type: ignore[attr-defined]
+
+    cfg = stack.config
+    subscriber = pubsub_v1.SubscriberClient()
+    subscriber.delete_subscription(
+        subscription=subscriber.subscription_path(cfg.project_id, f"{cfg.job_topic}-push")
+    )
+    try:
+        source = f"gs://{cfg.sources_bucket}/sample/deepcoadd-i-0001.fits"
+        job_url = create_job(
+            http, base_url, {"ID": source, "CIRCLE": "150.1 2.21 0.01", "PHASE": "RUN"}
+        )
+    finally:
+        stack.create_messaging()
+        subscriber.close()
+    created = time.monotonic()
+    time.sleep(2)
+    assert phase_of(valid_xml(http.get(job_url, timeout=30))) == "QUEUED", "the message was lost"
+    phase = "QUEUED"
+    while time.monotonic() - created < 90 and phase not in ("COMPLETED", "ERROR"):
+        phase = phase_of(valid_xml(http.get(job_url, params={"WAIT": 10}, timeout=30)))
+    assert phase == "COMPLETED"
+    # not before the lease (15 s in the test stack) ran out
+    assert time.monotonic() - created >= 13
+    assert http.get(f"{job_url}/results", timeout=30).text.count("<uws:result ") == 1

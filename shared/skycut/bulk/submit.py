@@ -18,6 +18,7 @@ from skycut.bulk.report import attach_errors_report
 from skycut.bulk.rows import OPTION_COLUMNS, ParsedRows, tasks_from_rows
 from skycut.clients import Clients
 from skycut.errors import SkycutError, UsageError
+from skycut.jobs.messages import CutoutTask
 from skycut.jobs.records import JobRecord
 from skycut.logs import log
 from skycut.uws.model import ErrorSummary, ExecutionPhase, Job, JobParameter, Progress
@@ -139,7 +140,11 @@ class BulkSubmitter:
                 message=f"UsageError: none of the {rows.total_rows} rows can run; "
                 "see the errors result"
             )
-        record = JobRecord(job=job, kind="bulk", extra={"published": False, "options": options})
+        record = JobRecord(
+            job=job,
+            kind="bulk",
+            extra={"published": False, "options": options, "drop_generation": drop.generation},
+        )
         if not self._clients.jobs.create(record):
             return job_id  # a concurrent delivery created it first
         if rows.bad:
@@ -148,11 +153,31 @@ class BulkSubmitter:
             self._publish(job_id, rows)
         return job_id
 
+    def tasks_of(self, record: JobRecord) -> list[CutoutTask]:
+        """Return the tasks of a bulk job, read again from its drop file.
+
+        Raises
+        ------
+        UsageError
+            If the file is gone or was replaced by another version since.
+
+        """
+        source = next(p.value for p in record.job.parameters if p.name == "SOURCE")
+        bucket, _, name = source.removeprefix("gs://").partition("/")
+        generation = str(record.extra.get("drop_generation", ""))
+        _, rows = self._read(DropObject(bucket=bucket, name=name, generation=generation))
+        return rows.tasks
+
     def _read(self, drop: DropObject) -> tuple[dict[str, str], ParsedRows]:
         settings = self._clients.settings
         blob = self._clients.storage.bucket(drop.bucket).get_blob(drop.name)
         if blob is None:
             raise UsageError(f"the drop file gs://{drop.bucket}/{drop.name} no longer exists")
+        if drop.generation not in ("", "0") and str(blob.generation) != drop.generation:
+            raise UsageError(
+                f"the drop file gs://{drop.bucket}/{drop.name} was replaced (generation "
+                f"{blob.generation}, the job's is {drop.generation})"
+            )
         if blob.size is not None and int(blob.size) > settings.max_bulk_bytes:
             raise UsageError(
                 f"the drop file has {int(blob.size)} bytes, over the limit of "

@@ -9,6 +9,7 @@ increments (no transaction); readers sum the shards.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -88,6 +89,24 @@ class ProgressCounter:
             done += int(doc.get("done", 0))
             failed += int(doc.get("failed", 0))
         return done, failed
+
+    def last_counted(self, job_id: str) -> datetime | None:
+        """Return when a message of the job was last counted (None if never)."""
+        times = [
+            snap.update_time
+            for snap in self._jobs.document(job_id).collection(_COLLECTION).stream()
+            if snap.update_time is not None
+        ]
+        return max(times) if times else None
+
+    def counted(self, job_id: str, batch_ids: Iterable[str]) -> set[str]:
+        """Return those of ``batch_ids`` that have been counted (batched reads)."""
+        receipts = self._jobs.document(job_id).collection(_RECEIPTS)
+        refs = [receipts.document(b) for b in batch_ids]
+        found: set[str] = set()
+        for start in range(0, len(refs), 300):
+            found.update(s.id for s in self._client.get_all(refs[start : start + 300]) if s.exists)
+        return found
 
     def delete(self, job_id: str) -> None:
         """Remove the job's shards and batch receipts."""

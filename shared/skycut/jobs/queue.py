@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
-from skycut.jobs.messages import CutoutTask, JobMessage
+from skycut.jobs.messages import SWEEP_ATTRIBUTE, CutoutTask, JobMessage, batch_id, batches
 
 __all__ = ["JobQueue"]
 
@@ -18,17 +18,23 @@ class JobQueue:
         self._topic = topic_path
         self._batch = tasks_per_message
 
+    def batches(self, tasks: Sequence[CutoutTask]) -> list[list[CutoutTask]]:
+        """Return the batches ``publish`` sends ``tasks`` in."""
+        return batches(tasks, self._batch)
+
     def publish(
         self,
         job_id: str,
         tasks: Sequence[CutoutTask],
         *,
         job_params: Sequence[tuple[str, str]] = (),
+        skip: Collection[str] = (),
     ) -> int:
         """Publish every task of ``job_id`` and wait until Pub/Sub has them.
 
         Tasks are sent in order, so callers that sort them by source image
         give each message (and so each worker) one image's cutouts together.
+        Batches whose `batch_id` is in ``skip`` (already counted) are left out.
 
         Returns
         -------
@@ -37,12 +43,10 @@ class JobQueue:
 
         """
         futures = []
-        for start in range(0, len(tasks), self._batch):
-            message = JobMessage(
-                job_id=job_id,
-                job_params=list(job_params),
-                tasks=list(tasks[start : start + self._batch]),
-            )
+        for batch in self.batches(tasks):
+            if skip and batch_id(batch) in skip:
+                continue
+            message = JobMessage(job_id=job_id, job_params=list(job_params), tasks=batch)
             futures.append(
                 self._publisher.publish(
                     self._topic, message.model_dump_json().encode(), job_id=job_id
@@ -51,3 +55,10 @@ class JobQueue:
         for future in futures:
             future.result(timeout=60)
         return len(futures)
+
+    def request_sweep(self) -> None:
+        """Publish the message that makes a worker sweep for stalled jobs.
+
+        Cloud Scheduler sends it in production; the local stack's ticker here.
+        """
+        self._publisher.publish(self._topic, b"{}", **{SWEEP_ATTRIBUTE: "1"}).result(timeout=60)

@@ -256,6 +256,23 @@ class JobStore:
         """Add a message's results to the job's progress, once per message (sharded)."""
         return self._progress.add_once(job_id, batch_id, done=done, failed=failed, expires=expires)
 
+    def last_counted(self, job_id: str) -> datetime | None:
+        """Return when a message of the job was last counted (None if never)."""
+        return self._progress.last_counted(job_id)
+
+    def counted_batches(self, job_id: str, batch_ids: Iterable[str]) -> set[str]:
+        """Return those of ``batch_ids`` whose results have been counted."""
+        return self._progress.counted(job_id, batch_ids)
+
+    def active(self) -> list[JobRecord]:
+        """Return every QUEUED or EXECUTING job (the sweep's candidates)."""
+        query: Any = self._jobs.where(
+            filter=firestore.FieldFilter(
+                "phase", "in", [ExecutionPhase.QUEUED.value, ExecutionPhase.EXECUTING.value]
+            )
+        )
+        return [JobRecord.from_document(s.id, s.to_dict() or {}) for s in query.stream()]
+
     def progress(self, job_id: str) -> tuple[int, int]:
         """Return the job's counted ``(done, failed)``."""
         return self._progress.counts(job_id)

@@ -8,7 +8,6 @@ moves the job to its final phase.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +21,7 @@ from skycut.cutout.reader import CountingReader, ReadStats, RememberingReader
 from skycut.cutout.readplan import ReadCost
 from skycut.cutout.tiles import TileTable, read_tile_table
 from skycut.errors import NoOverlapError, SkycutError, UsageError
-from skycut.jobs.messages import CutoutTask, JobMessage
+from skycut.jobs.messages import CutoutTask, JobMessage, batch_id
 from skycut.jobs.records import JobRecord, StoredResult
 from skycut.logs import log
 from skycut.soda.params import SodaRequest, group_params, parse_soda_request
@@ -42,12 +41,6 @@ def _query_text(pairs: list[tuple[str, str]], combination: int) -> str:
     """Describe a cutout's filters for manifests: ``CIRCLE=... BAND=...`` (not the ID)."""
     text = "; ".join(f"{name.upper()}={value}" for name, value in pairs if name.upper() != "ID")
     return text if combination == 0 else f"{text} (combination {combination})"
-
-
-def batch_id(message: JobMessage) -> str:
-    """Return the id under which a message's results are counted (same message, same id)."""
-    indices = ",".join(str(t.index) for t in sorted(message.tasks, key=lambda t: t.index))
-    return hashlib.sha256(indices.encode()).hexdigest()[:32]
 
 
 def result_id_for(index: int) -> str:
@@ -146,7 +139,7 @@ class Worker:
         failed = sum(1 for status in statuses.values() if status == "error")
         store.count_batch(
             job_id,
-            batch_id(message),
+            batch_id(message.tasks),
             done=len(statuses) - failed,
             failed=failed,
             expires=record.job.destruction,
@@ -155,7 +148,7 @@ class Worker:
             self.clients.service_state.record_throughput(
                 cutouts=ran, seconds=time.monotonic() - began
             )
-        self._finish_if_complete(job_id)
+        self.finish_if_complete(job_id)
 
     def _run_checked(
         self,
@@ -289,7 +282,8 @@ class Worker:
             row=task.row,
         )
 
-    def _finish_if_complete(self, job_id: str) -> None:
+    def finish_if_complete(self, job_id: str) -> None:
+        """End the job if every cutout has been counted (once, whoever calls)."""
         store = self.clients.jobs
         record = store.load(job_id)
         progress = record.job.progress if record is not None else None

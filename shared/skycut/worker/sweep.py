@@ -1,0 +1,155 @@
+"""Taking over jobs that stopped moving: a lease on QUEUED and EXECUTING.
+
+Pub/Sub redelivers a message until a worker acknowledges it, so a crash
+mid-message costs only time. A job can still stall if its messages are lost
+outright (published to a topic whose subscription was being recreated,
+retention exceeded during an outage, an operator purging a backlog). Every
+counted message refreshes the job's activity (the progress shards' update
+time); a job with no activity for ``job_lease_seconds`` has its lease taken
+over by one sweep (a transaction compares the previous take-over time), which
+publishes again exactly the batches that have not been counted. Batches are
+the same as the first time, so counting stays exactly once whatever mix of
+old and new deliveries arrives. After ``max_job_recoveries`` take-overs with
+still no progress the job ends in ERROR with counts of what did and did not run.
+
+Cloud Scheduler asks for a sweep every few minutes by publishing a message
+with the ``sweep`` attribute to the job topic; the local stack does the same.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from skycut.bulk.submit import BulkSubmitter
+from skycut.errors import SkycutError
+from skycut.jobs.messages import CutoutTask, batch_id
+from skycut.jobs.records import JobRecord
+from skycut.logs import log
+from skycut.uws.model import ExecutionPhase
+from skycut.worker.run import Worker
+
+__all__ = ["Sweeper"]
+
+_ACTIVE = (ExecutionPhase.QUEUED, ExecutionPhase.EXECUTING)
+
+
+@dataclass
+class Sweeper:
+    """Finds stalled jobs and publishes their uncounted batches again."""
+
+    worker: Worker
+
+    def sweep(self, now: datetime | None = None) -> list[str]:
+        """Take over every stalled job; return the ids of those acted on."""
+        now = now or datetime.now(UTC)
+        acted = []
+        for record in self.worker.clients.jobs.active():
+            try:
+                if self._recover_if_stalled(record, now):
+                    acted.append(record.job.job_id)
+            except Exception as e:  # one job's trouble must not stop the sweep of others
+                log(
+                    logging.ERROR,
+                    "sweep of a job failed",
+                    job_id=record.job.job_id,
+                    error=repr(e),
+                    exc_info=True,
+                )
+        return acted
+
+    def last_activity(self, record: JobRecord) -> datetime:
+        """Return when the job last showed life: created, started, counted or taken over."""
+        store = self.worker.clients.jobs
+        times = [
+            record.job.creation_time,
+            record.job.start_time,
+            record.extra.get("recovered_at"),
+            store.last_counted(record.job.job_id),
+        ]
+        return max(t for t in times if isinstance(t, datetime))
+
+    def _recover_if_stalled(self, record: JobRecord, now: datetime) -> bool:
+        settings = self.worker.clients.settings
+        if now - self.last_activity(record) < timedelta(seconds=settings.job_lease_seconds):
+            return False
+        seen = record.extra.get("recovered_at")
+
+        def take_over(current: JobRecord) -> dict[str, Any] | None:
+            if current.job.phase not in _ACTIVE or current.extra.get("recovered_at") != seen:
+                return None  # it ended, or another sweep took it over first
+            recoveries = int(current.extra.get("recoveries", 0))
+            if recoveries >= settings.max_job_recoveries:
+                return self._give_up(current, now, recoveries)
+            return {"extra.recovered_at": now, "extra.recoveries": recoveries + 1}
+
+        job_id = record.job.job_id
+        taken = self.worker.clients.jobs.change(job_id, take_over)
+        if taken is None:
+            return False
+        if taken.job.phase == ExecutionPhase.ERROR:
+            log(logging.ERROR, "stalled job ended in ERROR", job_id=job_id)
+            return True
+        published = self._publish_uncounted(taken)
+        log(
+            logging.WARNING,
+            "stalled job taken over",
+            job_id=job_id,
+            phase=taken.job.phase.value,
+            recoveries=taken.extra.get("recoveries"),
+            messages=published,
+        )
+        return True
+
+    def _give_up(self, record: JobRecord, now: datetime, recoveries: int) -> dict[str, Any]:
+        progress = record.job.progress
+        done, failed, total = (
+            (progress.done, progress.failed, progress.total) if progress else (0, 0, 0)
+        )
+        stalled = self.worker.clients.settings.job_lease_seconds
+        return {
+            "phase": ExecutionPhase.ERROR.value,
+            "end_time": now,
+            "error": {
+                "message": (
+                    f"ServiceUnavailable: the job made no progress for {stalled:g} s after "
+                    f"{recoveries} republications of its work; {done} cutouts succeeded, "
+                    f"{failed} failed and {total - done - failed} never ran"
+                ),
+                "type": "transient",
+            },
+        }
+
+    def _publish_uncounted(self, record: JobRecord) -> int:
+        clients = self.worker.clients
+        job_id = record.job.job_id
+        tasks, job_params = self._tasks(record)
+        batch_ids = [batch_id(b) for b in clients.queue.batches(tasks)]
+        counted = clients.jobs.counted_batches(job_id, batch_ids)
+        if len(counted) == len(batch_ids):
+            # everything ran and was counted; only the ending was lost
+            self.worker.finish_if_complete(job_id)
+            return 0
+        published = clients.queue.publish(job_id, tasks, job_params=job_params, skip=counted)
+        if record.kind == "bulk":
+            clients.jobs.update(job_id, {"extra.published": True})
+        return published
+
+    def _tasks(self, record: JobRecord) -> tuple[list[CutoutTask], list[tuple[str, str]]]:
+        if record.kind == "bulk":
+            try:
+                return BulkSubmitter(clients=self.worker.clients).tasks_of(record), []
+            except SkycutError as e:
+                self.worker.clients.jobs.transition(
+                    record.job.job_id,
+                    allowed_from=set(_ACTIVE),
+                    to=ExecutionPhase.ERROR,
+                    fields={
+                        "end_time": datetime.now(UTC),
+                        "error": {"message": e.to_text(), "type": "fatal"},
+                    },
+                )
+                return [], []
+        return record.tasks, [(p.name, p.value) for p in record.job.parameters]
