@@ -119,6 +119,16 @@ class ManagedProcess:
         """The process id, once started."""
         return None if self._popen is None else self._popen.pid
 
+    def pause(self) -> None:
+        """Freeze the whole process group (SIGSTOP): it holds its connections, answers nothing."""
+        if self._popen is not None:
+            os.killpg(self._popen.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Let a paused process group run again (SIGCONT)."""
+        if self._popen is not None:
+            os.killpg(self._popen.pid, signal.SIGCONT)
+
     def stop(self, *, grace: float = 8.0) -> None:
         """Stop the whole process group: SIGTERM, then SIGKILL after ``grace`` s."""
         if self._popen is None:

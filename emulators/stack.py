@@ -123,6 +123,7 @@ class Stack:
         self.processes: list[ManagedProcess] = []
         self.sample: LoadedSample | None = None
         self._ticker: SweepTicker | None = None
+        self._health: dict[str, str] = {}
 
     def __enter__(self) -> Stack:
         self.start()
@@ -228,9 +229,13 @@ class Stack:
             logs,
             env={"PUBSUB_EMULATOR_HOST": env["PUBSUB_EMULATOR_HOST"]},
         )
-        wait_for_http(f"http://{cfg.host}:{cfg.pubsub_port}/", timeout=60, process=pubsub)
-        wait_for_http(f"http://{cfg.host}:{cfg.firestore_port}/", timeout=60, process=firestore)
-        wait_for_http(f"{cfg.storage_url}/storage/v1/b", timeout=30, process=storage)
+        self._health = {
+            "pubsub": f"http://{cfg.host}:{cfg.pubsub_port}/",
+            "firestore": f"http://{cfg.host}:{cfg.firestore_port}/",
+            "storage": f"{cfg.storage_url}/storage/v1/b",
+        }
+        for process in (pubsub, firestore, storage):
+            wait_for_http(self._health[process.name], timeout=60, process=process)
         self._say(progress, f"emulators up in {time.monotonic() - t0:.1f} s; starting functions")
         functions = [
             ("soda_api", "http", cfg.api_port, {"THREADS": "64"}),
@@ -279,6 +284,30 @@ class Stack:
         self._ticker.start()
         self.write_env_file()
         self._say(progress, f"ready in {time.monotonic() - t0:.1f} s")
+
+    def process(self, name: str) -> ManagedProcess:
+        """Return the running process called ``name`` (``pubsub``, ``storage``, ...)."""
+        return next(p for p in self.processes if p.name == name)
+
+    def restart_emulator(self, name: str, *, down_for: float = 0.0) -> None:
+        """Stop an emulator, wait ``down_for`` seconds, start it again on the same port.
+
+        The storage emulator keeps its objects on disk. The Pub/Sub emulator
+        keeps nothing: its topics and subscriptions are created again, and the
+        messages it held are lost (the sweep republishes them). The Firestore
+        emulator would lose every job, which no real outage does: pause it
+        instead (`ManagedProcess.pause`).
+        """
+        if name not in ("pubsub", "storage"):
+            raise ValueError(f"cannot restart {name!r} without losing its data")
+        process = self.process(name)
+        process.stop()
+        time.sleep(down_for)
+        process.start()
+        self._record_groups()
+        wait_for_http(self._health[name], timeout=60, process=process)
+        if name == "pubsub":
+            self.create_messaging()
 
     def create_messaging(self) -> None:
         """Create the topics and push subscriptions (those that exist are kept)."""
