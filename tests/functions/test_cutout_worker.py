@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import time
+import uuid
 from datetime import UTC, datetime
 
 import pytest
+from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
 from skycut.clients import Clients
 from skycut.config import get_settings
@@ -26,10 +30,39 @@ def test_unreadable_message_is_acknowledged_not_retried(worker):
     assert response.status_code == 200
 
 
+@pytest.fixture
+def job_events(stack):
+    """Read the job-events topic through a fresh pull subscription."""
+    cfg = stack.config
+    subscriber = pubsub_v1.SubscriberClient()
+    name = subscriber.subscription_path(cfg.project_id, f"test-events-{uuid.uuid4().hex[:8]}")
+    subscriber.create_subscription(
+        name=name, topic=f"projects/{cfg.project_id}/topics/{cfg.job_events_topic}"
+    )
+
+    def of_job(job_id: str, *, settle: float = 3.0) -> list[dict]:
+        found: list[dict] = []
+        deadline = time.monotonic() + settle
+        while time.monotonic() < deadline:
+            response = subscriber.pull(subscription=name, max_messages=100, timeout=2)
+            if response.received_messages:
+                subscriber.acknowledge(
+                    subscription=name, ack_ids=[m.ack_id for m in response.received_messages]
+                )
+            found += [json.loads(m.message.data) for m in response.received_messages]
+        return [e for e in found if e["job_id"] == job_id]
+
+    yield of_job
+    subscriber.delete_subscription(subscription=name)
+    subscriber.close()
+
+
 @pytest.mark.integration
-def test_job_message_runs_once_even_when_delivered_twice(worker, stack):
+def test_job_message_delivered_three_times_gives_one_result_set_and_one_event(
+    worker, stack, job_events
+):
     clients = Clients(get_settings())
-    job_id = f"fn-worker-{datetime.now(UTC).timestamp():.0f}"
+    job_id = f"fn-worker-{uuid.uuid4().hex[:12]}"
     source_id = f"gs://{stack.config.sources_bucket}/sample/calexp-r-0001.fits"
     tasks = [
         CutoutTask(
@@ -54,7 +87,7 @@ def test_job_message_runs_once_even_when_delivered_twice(worker, stack):
         )
     )
     body = JobMessage(job_id=job_id, tasks=tasks).model_dump_json().encode()
-    for _ in range(2):
+    for _ in range(3):
         response = worker.post(
             TOPIC_PATH, json=push_envelope("pubsub_push_envelope", data=body, job_id=job_id)
         )
@@ -64,6 +97,9 @@ def test_job_message_runs_once_even_when_delivered_twice(worker, stack):
     assert record.job.progress == Progress(total=2, done=2, failed=0)
     statuses = [r.status for r in clients.jobs.results(job_id)]
     assert statuses == ["ok", "no_overlap"]
+    events = job_events(job_id)
+    assert len(events) == 1
+    assert events[0]["phase"] == "COMPLETED"
 
 
 def test_unreadable_base64_is_acknowledged(worker):

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 
 def worker_children(stack) -> list[int]:
     """The gunicorn worker processes of cutout_worker (the master respawns them)."""
-    master = next(p.pid for p in stack.processes if p.name == "cutout_worker")
+    master = stack.process("cutout_worker").pid
     children = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -37,7 +37,7 @@ def test_jobs_complete_although_workers_are_killed_mid_cutout(base_url, http, st
         create_job(
             http, base_url, {"ID": source, "CIRCLE": f"150.1 {2.2 + i / 1e4} 0.02", "PHASE": "RUN"}
         )
-        for i in range(40)
+        for i in range(100)
     ]
     kills = 0
     stop = threading.Event()
@@ -53,11 +53,11 @@ def test_jobs_complete_although_workers_are_killed_mid_cutout(base_url, http, st
 
     thread = threading.Thread(target=killer)
     thread.start()
-    time.sleep(6)
+    time.sleep(12)
     stop.set()
     thread.join()
-    assert kills >= 5
-    deadline = time.monotonic() + 180
+    assert kills >= 10
+    deadline = time.monotonic() + 240
     phases = {}
     for job_url in jobs:
         while time.monotonic() < deadline:
