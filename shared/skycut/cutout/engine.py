@@ -2,11 +2,12 @@
 
 The engine is pure: bytes come from a :class:`RangeReader`, FITS (or a PNG
 or JPEG preview) goes out. It reads the headers (unless the caller has
-them), decides which pixels each HDU gives (:mod:`skycut.cutout.region`),
-reads them through :func:`skycut.cutout.pixels.read_pixels`, optionally
-blanks the pixels outside the stencil (:mod:`skycut.cutout.mask`) and writes
-them untouched (:mod:`skycut.cutout.output`), after a primary header with
-the provenance (:mod:`skycut.cutout.provenance`).
+them), plans which pixels each HDU gives (:mod:`skycut.cutout.cutplan`
+with :mod:`skycut.cutout.region`), reads them through
+:func:`skycut.cutout.pixels.read_pixels`, optionally blanks the pixels
+outside the stencil (:mod:`skycut.cutout.mask`) and writes them untouched
+(:mod:`skycut.cutout.output`), after a primary header with the provenance
+(:mod:`skycut.cutout.provenance`).
 
 The image cut is the HDU named ``IMAGE`` if there is one, else the first
 image HDU of two or more axes. With ``detail="image,mask,variance"`` the
@@ -18,27 +19,26 @@ that cannot be cut are left out; the primary header lists those that were.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
 from astropy.io import fits
 
-from skycut.cutout.fitsindex import FitsIndex, HduInfo, named_image, scan_fits
+from skycut.cutout.cutplan import PlannedHdu, plan_cut
+from skycut.cutout.fitsindex import FitsIndex, HduInfo
 from skycut.cutout.geometry import PixelBox, pixels_inside
-from skycut.cutout.hdus import find_hdu, image_hdus, scan_on, select_image
 from skycut.cutout.mask import mask_outside as blank_outside
 from skycut.cutout.output import extension_bytes, stored_array
-from skycut.cutout.pixels import output_image_header, read_pixels
+from skycut.cutout.pixels import read_pixels
 from skycut.cutout.preview import physical_values, render_preview
 from skycut.cutout.provenance import primary_header, provenance_items
 from skycut.cutout.reader import CountingReader, RangeReader, ReadStats
 from skycut.cutout.readplan import ReadCost
-from skycut.cutout.region import Region, cached_header_wcs, plan_region
 from skycut.cutout.selection import FITS, JPEG, Detail, ResponseFormat, Selection
 from skycut.cutout.stencil import Circle
 from skycut.cutout.tiles import TileTable
-from skycut.errors import NoOverlapError, UnsupportedSourceError, UsageError
 
 __all__ = ["CutHdu", "Cutout", "cut", "cut_circle"]
 
@@ -166,7 +166,8 @@ def cut(
         ``application/fits``, or ``image/png`` / ``image/jpeg`` for a
         preview of the image plane.
     cost
-        The network the reads are planned for (see `read_pixels`).
+        The network the reads are planned for (see `read_pixels`);
+        `skycut.cutout.prefetch.MEMORY_COST` through a `PrefetchedReader`.
     max_pixels
         Refuse (``UsageError``) a cutout of more pixels than this, summed
         over its HDUs, before reading any of them.
@@ -187,84 +188,52 @@ def cut(
     skycut.errors.NoOverlapError
         If the selection keeps no pixel of the image.
     skycut.errors.UsageError
-        If a preview is asked for with a ``detail`` other than ``image``.
+        If a preview is asked for with a ``detail`` other than ``image``, or
+        the cutout would hold more than ``max_pixels`` pixels.
     skycut.errors.UnsupportedSourceError
         If the file has no image HDU, its WCS cannot serve the selection,
         or it is truncated.
 
     """
-    if response_format != FITS and detail != "image":
-        raise UsageError(f"DETAIL={detail} needs FITS output; a preview shows the image only")
     if stats is None and isinstance(reader, CountingReader):
         stats = reader.stats
     before = (stats.requests, stats.bytes) if stats is not None else (0, 0)
-    if index is None:
-        index = scan_fits(reader, stop_after=named_image, chunk_size=chunk_size)
-    image = select_image(index)
-    if image is None and not index.complete:
-        index = scan_on(reader, index, chunk_size=chunk_size)
-        image = select_image(index)
-    if image is None:
-        raise UnsupportedSourceError(f"{source_id} has no image HDU")
-    inherited = [index.hdus[0].header] if image.index != 0 else []
-    header = output_image_header(image)
-    region = plan_region(
-        header,
+    plan = plan_cut(
+        reader,
         selection,
-        source=source_id,
-        inherited=inherited,
-        wcs=cached_header_wcs(image, header, source=source_id),
+        source_id=source_id,
+        index=index,
+        detail=detail,
+        response_format=response_format,
+        max_pixels=max_pixels,
+        chunk_size=chunk_size,
     )
-    plans = [(image, header, region)]
-    if detail != "image":
-        index = _index_for(reader, index, detail=detail, chunk_size=chunk_size)
-        plans += _more_hdus(
-            index, image, (header, region), selection, detail=detail, source=source_id
+    parts = [
+        _read_part(
+            reader, planned, selection, mask_outside=mask_outside, cost=cost, tiles=tile_tables
         )
-    parts = []
-    if max_pixels is not None:
-        pixels = sum(math.prod(s.stop - s.start for s in r.slices) for _, _, r in plans)
-        if pixels > max_pixels:
-            raise UsageError(
-                f"the cutout would hold {pixels} pixels, over this service's limit of "
-                f"{max_pixels}; ask for a smaller region"
-            )
-    for hdu, hdu_header, hdu_region in plans:
-        tiles = tile_tables(hdu) if tile_tables is not None and hdu.is_compressed else None
-        values = read_pixels(reader, hdu, hdu_region.slices, cost=cost, tiles=tiles)
-        data, out_header = stored_array(values, hdu_header)
-        box, stencil = hdu_region.box, selection.stencil
-        if mask_outside and stencil is not None and box is not None and hdu_region.sky_wcs:
-            inside = pixels_inside(hdu_region.sky_wcs, box, stencil)
-            data = blank_outside(data, out_header, inside, hdu_region.celestial or (0, 1))
-        parts.append((hdu, out_header, hdu_region, data))
-    hdus = tuple(CutHdu(h.name, h.index, r.slices) for h, _, r, _ in parts)
+        for planned in plan.hdus
+    ]
     if response_format == FITS:
         primary = primary_header(
-            index, image, [h for h, *_ in parts], selection,
+            plan.index, plan.image.hdu, [p.hdu for p, _, _ in parts], selection,
             source_id=source_id, detail=detail, mask_outside=mask_outside,
         )  # fmt: skip
         content = primary.tostring().encode("ascii") + b"".join(
-            extension_bytes(h, d, r.start, note=_note(hdu, r)) for hdu, h, r, d in parts
+            extension_bytes(h, d, p.region.start, note=_note(p)) for p, h, d in parts
         )
     else:
-        _, out_header, image_region, data = parts[0]
         items = provenance_items(
             selection, source_id=source_id, detail=detail, mask_outside=mask_outside
         )
-        content = render_preview(
-            physical_values(data, out_header),
-            image_region.celestial or (data.ndim - 2, data.ndim - 1),
-            response_format=response_format,
-            text={key: str(value) for key, value, _ in items},
-        )
+        content = _preview(parts[0], items, response_format=response_format)
     after = (stats.requests, stats.bytes) if stats is not None else (0, 0)
     return Cutout(
         content=content,
         content_type=response_format,
-        box=region.box,
-        hdus=hdus,
-        index=index,
+        box=plan.image.region.box,
+        hdus=tuple(CutHdu(p.hdu.name, p.hdu.index, p.region.slices) for p, _, _ in parts),
+        index=plan.index,
         read_requests=after[0] - before[0] if stats is not None else None,
         read_bytes=after[1] - before[1] if stats is not None else None,
     )
@@ -282,67 +251,44 @@ def cut_circle(
     return cut(reader, Selection(stencil=circle), source_id=source_id, index=index, stats=stats)
 
 
-def _note(hdu: HduInfo, region: Region) -> str:
-    where = ", ".join(f"{s.start}:{s.stop}" for s in region.slices)
-    return f"Cut from numpy slice [{where}] of HDU {hdu.name} (number {hdu.index})"
-
-
-def _index_for(
-    reader: RangeReader, index: FitsIndex, *, detail: Detail, chunk_size: int
-) -> FitsIndex:
-    """Scan on as far as the detail level needs: to MASK and VARIANCE, or to the end."""
-    if index.complete:
-        return index
-    if detail == "all":
-        return scan_on(reader, index, chunk_size=chunk_size)
-    wanted = {"MASK", "VARIANCE"} - {(h.extname or "").upper() for h in index.hdus}
-    if not wanted:
-        return index
-
-    def found_all(hdu: HduInfo) -> bool:
-        wanted.discard((hdu.extname or "").upper())
-        return not wanted
-
-    return scan_on(reader, index, stop_after=found_all, chunk_size=chunk_size)
-
-
-def _shape(header: fits.Header) -> tuple[int, ...]:
-    """Return an image header's data shape, numpy order."""
-    naxis = int(header.get("NAXIS", 0))
-    return tuple(int(header[f"NAXIS{naxis - i}"]) for i in range(naxis))
-
-
-def _more_hdus(
-    index: FitsIndex,
-    image: HduInfo,
-    image_region: tuple[fits.Header, Region],
+def _read_part(
+    reader: RangeReader,
+    planned: PlannedHdu,
     selection: Selection,
     *,
-    detail: Detail,
-    source: str,
-) -> list[tuple[HduInfo, fits.Header, Region]]:
-    """List the HDUs that follow the image at this detail level, with their regions."""
-    image_header, region = image_region
-    if detail == "image,mask,variance":
-        named = (find_hdu(index, name) for name in ("MASK", "VARIANCE"))
-        candidates = [h for h in named if h is not None and h.index != image.index]
-    else:
-        candidates = [h for h in image_hdus(index) if h.index != image.index]
-    out = []
-    for hdu in sorted(candidates, key=lambda h: h.index):
-        header = output_image_header(hdu)
-        if detail != "all" and _shape(header) == _shape(image_header):
-            out.append((hdu, header, region))  # the image's planes: the same pixels
-            continue
-        try:
-            own = plan_region(
-                header,
-                selection,
-                source=f"{source} HDU {hdu.name}",
-                inherited=[index.hdus[0].header],
-            )
-        except (NoOverlapError, UnsupportedSourceError):
-            continue  # this HDU has nothing to give; the others still do
-        if own.box is not None:
-            out.append((hdu, header, own))
-    return out
+    mask_outside: bool,
+    cost: ReadCost | None,
+    tiles: Callable[[HduInfo], TileTable] | None,
+) -> tuple[PlannedHdu, fits.Header, npt.NDArray[np.generic]]:
+    """Read one planned HDU's pixels; return them as stored, with their output header."""
+    hdu, region = planned.hdu, planned.region
+    table = tiles(hdu) if tiles is not None and hdu.is_compressed else None
+    values = read_pixels(reader, hdu, region.slices, cost=cost, tiles=table)
+    data, out_header = stored_array(values, planned.header)
+    box, stencil = region.box, selection.stencil
+    if mask_outside and stencil is not None and box is not None and region.sky_wcs:
+        inside = pixels_inside(region.sky_wcs, box, stencil)
+        data = blank_outside(data, out_header, inside, region.celestial or (0, 1))
+    return planned, out_header, data
+
+
+def _preview(
+    image: tuple[PlannedHdu, fits.Header, npt.NDArray[np.generic]],
+    items: list[tuple[str, str | int | bool, str]],
+    *,
+    response_format: ResponseFormat,
+) -> bytes:
+    """Render the image cut as a PNG or JPEG, with the provenance as text chunks."""
+    planned, out_header, data = image
+    return render_preview(
+        physical_values(data, out_header),
+        planned.region.celestial or (data.ndim - 2, data.ndim - 1),
+        response_format=response_format,
+        text={key: str(value) for key, value, _ in items},
+    )
+
+
+def _note(planned: PlannedHdu) -> str:
+    hdu = planned.hdu
+    where = ", ".join(f"{s.start}:{s.stop}" for s in planned.region.slices)
+    return f"Cut from numpy slice [{where}] of HDU {hdu.name} (number {hdu.index})"

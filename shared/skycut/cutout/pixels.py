@@ -6,6 +6,9 @@ segment per image row (per plane); the read planner chooses the requests
 (one span, coalesced row ranges, or concurrent parts) and the rows are cut
 out of the fetched buffers with numpy, one gather per span. Tile-compressed
 HDUs go through `skycut.cutout.tiles`, which reads only the tiles touched.
+`pixel_segments` gives the segments a region needs without reading them, so
+the reads of several regions can be planned together
+(:mod:`skycut.cutout.prefetch`).
 """
 
 from __future__ import annotations
@@ -22,10 +25,12 @@ from skycut.cutout.fitsindex import HduInfo
 from skycut.cutout.reader import RangeReader
 from skycut.cutout.readplan import ReadCost, plan_reads
 from skycut.cutout.tilelayout import compressed_image_header
-from skycut.cutout.tiles import TileTable, read_tiles
+from skycut.cutout.tiles import TileTable, read_tiles, tile_segments
 from skycut.errors import UnsupportedSourceError
 
-__all__ = ["image_shape", "output_image_header", "read_pixels"]
+__all__ = ["image_shape", "output_image_header", "pixel_segments", "read_pixels"]
+
+_Int64 = npt.NDArray[np.int64]
 
 
 def _stored_dtype(bitpix: int) -> np.dtype[Any]:
@@ -119,6 +124,61 @@ def _check_region(region: tuple[slice, ...], shape: tuple[int, ...]) -> tuple[sl
     return tuple(out)
 
 
+def pixel_segments(
+    hdu: HduInfo, region: tuple[slice, ...], *, tiles: TileTable | None = None
+) -> tuple[_Int64, _Int64]:
+    """Return the byte segments of the file that `read_pixels` needs for ``region``.
+
+    Nothing is read: these are what `read_pixels` hands the read planner,
+    so a caller can plan the reads of several regions together.
+
+    Parameters
+    ----------
+    hdu
+        The image HDU, from the file's index.
+    region
+        As for `read_pixels`.
+    tiles
+        For a tile-compressed HDU, its `TileTable` (required).
+
+    Returns
+    -------
+    starts, stops
+        File offsets of the segments ``[starts[i], stops[i])``, in file
+        order: one per image row of the region, or one per heap array of
+        the tiles it touches. Empty for an empty region.
+
+    Raises
+    ------
+    ValueError
+        If ``region`` does not fit the image, or a compressed HDU has no ``tiles``.
+
+    """
+    shape = image_shape(hdu)
+    region = _check_region(region, shape)
+    if any(s.stop == s.start for s in region):
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    if hdu.is_compressed:
+        if tiles is None:
+            raise ValueError(f"the segments of compressed HDU {hdu.name} need its tile table")
+        return tile_segments(hdu, region, tiles)
+    starts, row_bytes = _row_starts(hdu, shape, region)
+    return starts, starts + row_bytes
+
+
+def _row_starts(
+    hdu: HduInfo, shape: tuple[int, ...], region: tuple[slice, ...]
+) -> tuple[_Int64, int]:
+    """Return the file offset of every image row of a non-empty region, and its length."""
+    dtype = _stored_dtype(int(hdu.header["BITPIX"]))
+    # The start byte of a row for every index of the outer axes.
+    strides = np.cumprod((1, *shape[:0:-1]))[::-1].astype(np.int64) * dtype.itemsize
+    starts = np.array(hdu.data_offset + region[-1].start * dtype.itemsize, dtype=np.int64)
+    for s, stride in zip(region[:-1], strides[:-1], strict=True):
+        starts = np.add.outer(starts, np.arange(s.start, s.stop, dtype=np.int64) * stride)
+    return starts.ravel(), (region[-1].stop - region[-1].start) * dtype.itemsize
+
+
 def _read_plain(
     reader: RangeReader,
     hdu: HduInfo,
@@ -130,13 +190,7 @@ def _read_plain(
     out_shape = tuple(s.stop - s.start for s in region)
     if 0 in out_shape:
         return np.empty(out_shape, dtype)
-    # One segment per row of the region: its start byte for every index of the outer axes.
-    strides = np.cumprod((1, *shape[:0:-1]))[::-1].astype(np.int64) * dtype.itemsize
-    seg_len = out_shape[-1] * dtype.itemsize
-    starts = np.array(hdu.data_offset + region[-1].start * dtype.itemsize, dtype=np.int64)
-    for s, stride in zip(region[:-1], strides[:-1], strict=True):
-        starts = np.add.outer(starts, np.arange(s.start, s.stop, dtype=np.int64) * stride)
-    starts = starts.ravel()
+    starts, seg_len = _row_starts(hdu, shape, region)
     plan = plan_reads(starts, starts + seg_len, cost=cost)
     got = fetch(reader, plan, max_concurrency=cost.max_concurrency)
     rows = np.empty((starts.size, seg_len), dtype=np.uint8)

@@ -7,6 +7,7 @@ decides, and hand them to astropy's own tile decompression. Using astropy's
 decoder (``decompress_image_data_section``, with stand-ins for the table and
 heap that serve only the bytes fetched) makes the result identical to
 ``CompImageHDU.section[...]``, dithered unquantisation and blanks included.
+`tile_segments` gives the heap bytes a region needs without reading them.
 """
 
 from __future__ import annotations
@@ -26,9 +27,11 @@ from skycut.cutout.readplan import ReadCost, plan_reads
 from skycut.cutout.tilelayout import TileLayout
 from skycut.errors import UnsupportedSourceError
 
-__all__ = ["TileTable", "read_tile_table", "read_tiles"]
+__all__ = ["TileTable", "read_tile_table", "read_tiles", "tile_segments"]
 
 _DESCRIPTOR_COLUMNS = ("COMPRESSED_DATA", "GZIP_COMPRESSED_DATA", "UNCOMPRESSED_DATA")
+
+_Int64 = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True)
@@ -117,16 +120,10 @@ def read_tiles(
 
     """
     cost = cost or ReadCost()
-    if table is not None and table.layout.table_offset != hdu.data_offset:
-        raise ValueError(f"the tile table given is not that of HDU {hdu.name}")
-    layout = table.layout if table is not None else TileLayout.of(hdu)
-    tile = np.array(layout.tile_shape, dtype=np.int64)
-    first = np.array([s.start for s in region], dtype=np.int64) // tile
-    last = (np.array([s.stop for s in region], dtype=np.int64) - 1) // tile
-    needed = layout.tile_rows(first, last)
+    layout = _layout(hdu, table)
+    first, last, needed = _touched_tiles(layout, region)
     rows = table.rows if table is not None else _read_rows(reader, layout, needed, cost)
-    starts, stops = _heap_segments(layout, rows[needed])
-    plan = plan_reads(starts + layout.heap_offset, stops + layout.heap_offset, cost=cost)
+    plan = plan_reads(*_heap_segments(layout, rows[needed]), cost=cost)
     heap = _Heap(fetch(reader, plan, max_concurrency=cost.max_concurrency), layout, hdu)
     table_view = _TableRows(rows, layout.formats)
     image_header = {"BLANK": layout.blank} if layout.blank is not None else {}
@@ -150,6 +147,56 @@ def read_tiles(
     return out.astype(out.dtype.newbyteorder(">"), copy=True)
 
 
+def tile_segments(
+    hdu: HduInfo, region: tuple[slice, ...], table: TileTable
+) -> tuple[_Int64, _Int64]:
+    """Return the heap byte segments `read_tiles` reads for ``region``, without reading.
+
+    Parameters
+    ----------
+    hdu
+        A tile-compressed HDU.
+    region
+        One ``slice(start, stop)`` per axis, numpy order, within the image, non-empty.
+    table
+        The HDU's descriptor table.
+
+    Returns
+    -------
+    starts, stops
+        File offsets of the compressed arrays of the tiles ``region`` touches,
+        in file order.
+
+    Raises
+    ------
+    ValueError
+        If ``table`` belongs to another HDU.
+
+    """
+    layout = _layout(hdu, table)
+    _, _, needed = _touched_tiles(layout, region)
+    return _heap_segments(layout, table.rows[needed])
+
+
+def _layout(hdu: HduInfo, table: TileTable | None) -> TileLayout:
+    """Return the HDU's tile layout, from its table if given (checked to be the HDU's)."""
+    if table is None:
+        return TileLayout.of(hdu)
+    if table.layout.table_offset != hdu.data_offset:
+        raise ValueError(f"the tile table given is not that of HDU {hdu.name}")
+    return table.layout
+
+
+def _touched_tiles(
+    layout: TileLayout, region: tuple[slice, ...]
+) -> tuple[_Int64, _Int64, npt.NDArray[Any]]:
+    """Return the first and last tile ``region`` touches on each axis, and their table rows."""
+    tile = np.array(layout.tile_shape, dtype=np.int64)
+    first = np.array([s.start for s in region], dtype=np.int64) // tile
+    last = (np.array([s.stop for s in region], dtype=np.int64) - 1) // tile
+    return first, last, layout.tile_rows(first, last)
+
+
 def _read_rows(
     reader: RangeReader, layout: TileLayout, needed: npt.NDArray[Any], cost: ReadCost
 ) -> npt.NDArray[np.void]:
@@ -171,12 +218,10 @@ def _read_rows(
     return table
 
 
-def _heap_segments(
-    layout: TileLayout, rows: npt.NDArray[np.void]
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Heap byte ranges of every non-empty descriptor in ``rows``."""
-    starts: list[npt.NDArray[np.int64]] = []
-    stops: list[npt.NDArray[np.int64]] = []
+def _heap_segments(layout: TileLayout, rows: npt.NDArray[np.void]) -> tuple[_Int64, _Int64]:
+    """File byte ranges of every non-empty descriptor in ``rows``, in file order."""
+    starts: list[_Int64] = []
+    stops: list[_Int64] = []
     for name in _DESCRIPTOR_COLUMNS:
         if name not in layout.formats:
             continue
@@ -184,9 +229,11 @@ def _heap_segments(
         desc = rows[name].astype(np.int64)
         count, offset = desc[:, 0], desc[:, 1]
         used = count > 0
-        starts.append(offset[used])
-        stops.append(offset[used] + count[used] * item)
-    return np.concatenate(starts), np.concatenate(stops)
+        starts.append(layout.heap_offset + offset[used])
+        stops.append(layout.heap_offset + offset[used] + count[used] * item)
+    lo, hi = np.concatenate(starts), np.concatenate(stops)
+    order = np.argsort(lo, kind="stable")
+    return lo[order], hi[order]
 
 
 class _ColDefs:
