@@ -38,6 +38,7 @@ locals {
     SKYCUT_READ_ROUND_TRIP_SECONDS    = tostring(var.tuning.read_round_trip_seconds)
     SKYCUT_READ_BANDWIDTH_BYTES       = tostring(var.tuning.read_bandwidth_bytes)
     SKYCUT_READ_CONCURRENCY           = tostring(var.tuning.read_concurrency)
+    SKYCUT_READ_TOTAL_BANDWIDTH_BYTES = tostring(var.tuning.read_total_bandwidth_bytes)
     SKYCUT_JOB_EVENTS_TOPIC           = google_pubsub_topic.this["job_events"].name
     SKYCUT_EXECUTION_DURATION_SECONDS = tostring(var.tuning.execution_duration_seconds)
     SKYCUT_WAIT_MAX_SECONDS           = tostring(var.tuning.wait_max_seconds)

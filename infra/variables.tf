@@ -139,6 +139,7 @@ variable "tuning" {
     read_round_trip_seconds    = optional(number, 0.025)
     read_bandwidth_bytes       = optional(number, 100000000)
     read_concurrency           = optional(number, 8)
+    read_total_bandwidth_bytes = optional(number, 250000000)
     tasks_per_message          = optional(number, 50)
     execution_duration_seconds = optional(number, 3600)
     wait_max_seconds           = optional(number, 600)

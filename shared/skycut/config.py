@@ -112,6 +112,11 @@ class Settings(BaseSettings):
     read_concurrency: int = Field(
         8, gt=0, description="Range requests one cutout may have in flight at once."
     )
+    read_total_bandwidth_bytes: float = Field(
+        250e6,
+        gt=0,
+        description="Bytes per second all of a worker's storage requests share (its network).",
+    )
     cutout_concurrency: int = Field(
         4, gt=0, description="Cutouts one job message runs at once in a worker."
     )

@@ -15,7 +15,10 @@ from skycut.config import get_settings
 from skycut.jobs.messages import CutoutTask, JobMessage
 from skycut.jobs.records import JobRecord
 from skycut.uws.model import ExecutionPhase, Job, Progress
+from skycut.worker.headers import HeaderCache
+from skycut.worker.run import Worker
 from tests.functions.conftest import push_envelope
+from tests.integration.helpers import check_cutout_against_source
 
 TOPIC_PATH = "/projects/skycut-local/topics/skycut-cutout-jobs"
 
@@ -168,3 +171,44 @@ def test_dead_lettered_drop_notification_becomes_a_failed_bulk_job(worker, stack
     record = Clients(get_settings()).jobs.load(job_id)
     assert record.job.owner == "carol"
     assert record.job.phase == ExecutionPhase.ERROR
+
+
+@pytest.mark.integration
+def test_stamps_of_one_image_in_a_message_are_read_together(stack, sample_dir):
+    clients = Clients(get_settings())
+    image = "calexp-r-0001.fits"
+    source_id = f"gs://{stack.config.sources_bucket}/sample/{image}"
+    tasks = [
+        CutoutTask(
+            index=i,
+            source_id=source_id,
+            params=[("ID", source_id), ("CIRCLE", f"{150.03 + i / 500} {2.23 + i / 700} 0.0015")],
+        )
+        for i in range(10)
+    ] + [
+        CutoutTask(
+            index=10, source_id=source_id, params=[("ID", source_id), ("CIRCLE", "10 10 0.001")]
+        )
+    ]
+    job_id = f"fn-group-{uuid.uuid4().hex[:12]}"
+    clients.jobs.create(
+        JobRecord(
+            job=Job(
+                job_id=job_id,
+                owner="dev",
+                phase=ExecutionPhase.QUEUED,
+                creation_time=datetime.now(UTC),
+                progress=Progress(total=len(tasks)),
+            ),
+            tasks=tasks,
+        )
+    )
+    worker = Worker(clients, HeaderCache())
+    worker.handle(JobMessage(job_id=job_id, tasks=tasks))
+    results = clients.jobs.results(job_id)
+    assert [r.status for r in results] == ["ok"] * 10 + ["no_overlap"]
+    for result in results[:10]:
+        check_cutout_against_source(clients.results.read(result.object_name), sample_dir / image)
+    # one header read and one plan for the ten stamps, instead of one read each
+    assert sum(r.requests for r in results) < 10
+    assert sum(r.bytes_read for r in results) > 0

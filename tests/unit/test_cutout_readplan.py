@@ -111,6 +111,16 @@ def test_estimate_counts_waves_and_streams() -> None:
     assert estimate_seconds([1000] * 8, cost) == pytest.approx(0.0228)
 
 
+def test_total_bandwidth_caps_what_concurrency_gains() -> None:
+    per_stream = ReadCost(round_trip=0.01, bandwidth=1e6, max_concurrency=4, request_overhead=0)
+    shared = ReadCost(
+        round_trip=0.01, bandwidth=1e6, max_concurrency=4, request_overhead=0, total_bandwidth=2e6
+    )
+    assert estimate_seconds([1000] * 4, per_stream) == pytest.approx(0.011)
+    # 4 kB at 2 MB/s in all: 2 ms, not the 1 ms four free streams would take
+    assert estimate_seconds([1000] * 4, shared) == pytest.approx(0.012)
+
+
 def test_a_request_is_not_spent_to_save_a_few_bytes() -> None:
     # Two tiles' descriptor rows, seven 32-byte rows apart: one request, not two.
     plan = plan_reads([0, 256], [32, 288], cost=ReadCost())
@@ -125,6 +135,7 @@ def test_a_request_is_not_spent_to_save_a_few_bytes() -> None:
         {"bandwidth": 0.0},
         {"max_concurrency": 0},
         {"min_part_bytes": 0},
+        {"total_bandwidth": 0.0},
     ],
 )
 def test_cost_rejects_impossible_networks(kwargs: dict[str, float]) -> None:
@@ -142,6 +153,7 @@ costs = st.builds(
     max_concurrency=st.integers(1, 16),
     request_overhead=st.sampled_from([0.0, 0.001]),
     min_part_bytes=st.sampled_from([1, 1000, 1 << 20]),
+    total_bandwidth=st.sampled_from([None, 1e7, 1e9]),
 )
 
 

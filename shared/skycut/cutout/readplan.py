@@ -62,6 +62,11 @@ class ReadCost:
     min_part_bytes
         Smallest part a range is split into for concurrency; below it the
         extra requests are not worth their overhead.
+    total_bandwidth
+        Bytes per second all requests together stream at (the instance's
+        network), or None for no limit beyond ``bandwidth`` per request.
+        Without it, splitting into parts makes extra bytes look free, and
+        a plan for many cutouts reads whole stretches of the file.
 
     """
 
@@ -70,10 +75,13 @@ class ReadCost:
     max_concurrency: int = 8
     request_overhead: float = 0.001
     min_part_bytes: int = 1 << 20
+    total_bandwidth: float | None = None
 
     def __post_init__(self) -> None:
         if self.round_trip < 0 or self.request_overhead < 0 or self.bandwidth <= 0:
             raise ValueError("round_trip and request_overhead must be >= 0 and bandwidth > 0")
+        if self.total_bandwidth is not None and self.total_bandwidth <= 0:
+            raise ValueError("total_bandwidth must be > 0 (or None)")
         if self.max_concurrency < 1 or self.min_part_bytes < 1:
             raise ValueError("max_concurrency and min_part_bytes must be >= 1")
 
@@ -127,9 +135,9 @@ def estimate_seconds(sizes: npt.ArrayLike, cost: ReadCost) -> float:
     """Return the time ``sizes``-byte requests should take, run concurrently.
 
     Requests go out in waves of ``max_concurrency``, each wave costing a
-    round trip; transfer takes at least as long as the largest request, and
-    at least the total spread evenly over the streams in use; each request
-    adds its overhead.
+    round trip; transfer takes at least as long as the largest request, at
+    least the total spread evenly over the streams in use, and at least the
+    total at ``total_bandwidth``; each request adds its overhead.
 
     Parameters
     ----------
@@ -199,6 +207,8 @@ def _estimate(sizes: _Int64, cost: ReadCost) -> float:
     waves = math.ceil(n / cost.max_concurrency)
     streams = min(n, cost.max_concurrency)
     transfer = max(int(sizes.max()), int(sizes.sum()) / streams) / cost.bandwidth
+    if cost.total_bandwidth is not None:
+        transfer = max(transfer, int(sizes.sum()) / cost.total_bandwidth)
     return waves * cost.round_trip + transfer + n * cost.request_overhead
 
 

@@ -10,24 +10,28 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
 from skycut.clients import Clients
 from skycut.cutout.engine import cut
-from skycut.cutout.fitsindex import named_image, scan_fits
-from skycut.cutout.reader import CountingReader, ReadStats, RememberingReader
+from skycut.cutout.fitsindex import FitsIndex, HduInfo, named_image, scan_fits
+from skycut.cutout.prefetch import MEMORY_COST
+from skycut.cutout.reader import CountingReader, RangeReader, ReadStats, RememberingReader
 from skycut.cutout.readplan import ReadCost
 from skycut.cutout.tiles import TileTable, read_tile_table
 from skycut.errors import NoOverlapError, SkycutError, UsageError
 from skycut.jobs.messages import CutoutTask, JobMessage, batch_id
 from skycut.jobs.records import JobRecord, StoredResult
 from skycut.logs import log
-from skycut.soda.params import SodaRequest, group_params, parse_soda_request
+from skycut.soda.ids import SourceRef
+from skycut.soda.params import CutoutSpec, SodaRequest, group_params, parse_soda_request
 from skycut.storage.gcs import GcsRangeReader
 from skycut.uws.model import FINAL_PHASES, ExecutionPhase
 from skycut.worker.finalize import FINALIZE_LEASE, Finalizer
+from skycut.worker.groups import SharedSource, by_source, prefetch_group
 from skycut.worker.headers import HeaderCache, OnceCache
 from skycut.worker.watch import JobStoppedError, JobWatch, WatchedReader
 
@@ -66,6 +70,7 @@ class Worker:
             round_trip=settings.read_round_trip_seconds,
             bandwidth=settings.read_bandwidth_bytes,
             max_concurrency=settings.read_concurrency,
+            total_bandwidth=settings.read_total_bandwidth_bytes,
         )
 
     def handle(self, message: JobMessage) -> None:
@@ -116,8 +121,15 @@ class Worker:
             # A few cutouts at once: each waits on storage and Firestore round trips,
             # and the emulator (like a busy instance) delivers only a few messages at once.
             with ThreadPoolExecutor(max_workers=self.clients.settings.cutout_concurrency) as pool:
+                # cutouts of one image read it together: one read plan for all of them
+                groups = by_source(todo)
+                prefetched = pool.map(lambda g: self._prefetch(message, g, watch), groups.values())
+                shared = dict(zip(groups, prefetched, strict=True))
                 for result in pool.map(
-                    lambda t: self._run_checked(record, message, t, watch, new), todo
+                    lambda t: self._run_checked(
+                        record, message, t, watch, new, shared.get(t.source_id)
+                    ),
+                    todo,
                 ):
                     statuses[result.result_id] = result.status
             # one write for the whole message: the Firestore emulator, like a real
@@ -157,9 +169,10 @@ class Worker:
         task: CutoutTask,
         watch: JobWatch,
         written: list[StoredResult],
+        shared: SharedSource | None,
     ) -> StoredResult:
         watch.check()
-        result = self._run_task(record, message, task, watch)
+        result = self._run_task(record, message, task, watch, shared)
         written.append(result)  # list.append is atomic: the pool's threads share the list
         return result
 
@@ -188,8 +201,77 @@ class Worker:
             self._parsed[key] = request
         return request
 
+    def _spec(self, message: JobMessage, task: CutoutTask) -> tuple[SodaRequest, CutoutSpec]:
+        request = self._request(task.params or message.job_params)
+        combinations = request.combinations()
+        if task.combination >= len(combinations):
+            raise UsageError(f"the job has no combination {task.combination}")
+        return request, combinations[task.combination]
+
+    def _open(self, source: SourceRef, stats: ReadStats, watch: JobWatch) -> RangeReader:
+        # remembers the header chunk, which often holds a tile table or first rows
+        return RememberingReader(
+            WatchedReader(
+                CountingReader(GcsRangeReader(client=self.clients.storage, source=source), stats),
+                watch,
+            )
+        )
+
+    def _index(self, uri: str, reader: RangeReader) -> FitsIndex:
+        chunk = self.clients.settings.header_chunk_bytes
+        return self.headers.get_or_load(
+            uri, lambda: scan_fits(reader, stop_after=named_image, chunk_size=chunk)
+        )
+
+    def _tile_tables(self, uri: str, reader: RangeReader) -> Callable[[HduInfo], TileTable]:
+        return lambda hdu: self.tile_tables.get_or_load(
+            f"{uri}#{hdu.index}", lambda: read_tile_table(reader, hdu, cost=self.cost)
+        )
+
+    def _prefetch(
+        self, message: JobMessage, group: list[CutoutTask], watch: JobWatch
+    ) -> SharedSource | None:
+        """Fetch the pixels of a group of cutouts of one image together (None: one by one)."""
+        if len(group) < 2:
+            return None
+        cutouts = []
+        for task in group:
+            try:
+                request, spec = self._spec(message, task)
+            except UsageError:
+                continue  # its own run reports the error
+            cutouts.append((task, request, spec))
+        if len(cutouts) < 2:
+            return None
+        settings = self.clients.settings
+        source = cutouts[0][2].source
+        stats = ReadStats()
+        reader = self._open(source, stats, watch)
+        try:
+            index = self._index(source.uri, reader)
+        except SkycutError as e:
+            if e.error_type == "transient":
+                raise
+            return None
+        return prefetch_group(
+            reader,
+            stats,
+            [(task, request, spec.selection) for task, request, spec in cutouts],
+            source_id=source.uri,
+            index=index,
+            cost=self.cost,
+            tile_tables=self._tile_tables(source.uri, reader),
+            max_pixels=settings.max_cutout_pixels,
+            chunk_size=settings.header_chunk_bytes,
+        )
+
     def _run_task(
-        self, record: JobRecord, message: JobMessage, task: CutoutTask, watch: JobWatch
+        self,
+        record: JobRecord,
+        message: JobMessage,
+        task: CutoutTask,
+        watch: JobWatch,
+        shared: SharedSource | None,
     ) -> StoredResult:
         settings = self.clients.settings
         writer = self.clients.results
@@ -199,43 +281,28 @@ class Worker:
         stats = ReadStats()
         started = time.monotonic()
         try:
-            request = self._request(task.params or message.job_params)
-            combinations = request.combinations()
-            if task.combination >= len(combinations):
-                raise UsageError(f"the job has no combination {task.combination}")
-            spec = combinations[task.combination]
-            # remembers the header chunk, which often holds a tile table or first rows
-            reader = RememberingReader(
-                WatchedReader(
-                    CountingReader(
-                        GcsRangeReader(client=self.clients.storage, source=spec.source), stats
-                    ),
-                    watch,
-                )
-            )
-            index = self.headers.get_or_load(
-                spec.source.uri,
-                lambda: scan_fits(
-                    reader, stop_after=named_image, chunk_size=settings.header_chunk_bytes
-                ),
-            )
+            request, spec = self._spec(message, task)
+            uri = spec.source.uri
+            if shared is not None:
+                reader, index, cost = shared.reader, shared.index, MEMORY_COST
+                stats.requests, stats.bytes = shared.share(task.index)
+            else:
+                reader = self._open(spec.source, stats, watch)
+                index, cost = self._index(uri, reader), self.cost
             cutout = cut(
                 reader,
                 spec.selection,
-                source_id=spec.source.uri,
+                source_id=uri,
                 index=index,
                 detail=request.detail,
                 mask_outside=request.mask_outside,
                 response_format=request.response_format,
                 chunk_size=settings.header_chunk_bytes,
-                cost=self.cost,
+                cost=cost,
                 max_pixels=settings.max_cutout_pixels,
-                tile_tables=lambda hdu: self.tile_tables.get_or_load(
-                    f"{spec.source.uri}#{hdu.index}",
-                    lambda: read_tile_table(reader, hdu, cost=self.cost),
-                ),
+                tile_tables=self._tile_tables(uri, reader),
             )
-            self.headers.put(spec.source.uri, cutout.index)
+            self.headers.put(uri, cutout.index)
             mime: str = cutout.content_type
             name = f"jobs/{job_id}/{rid}{_SUFFIXES.get(mime, '')}"
             size = writer.write(name, cutout.content, content_type=mime, expires=expires)
