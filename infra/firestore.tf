@@ -8,7 +8,7 @@ resource "google_firestore_database" "default" {
   name                              = "(default)"
   location_id                       = local.firestore_loc
   type                              = "FIRESTORE_NATIVE"
-  concurrency_mode                  = "PESSIMISTIC" # phase changes are transactions that must not both win
+  concurrency_mode                  = "PESSIMISTIC" # no transactions: phase changes are compare-and-set writes
   app_engine_integration_mode       = "DISABLED"
   point_in_time_recovery_enablement = var.firestore.point_in_time_recovery ? "POINT_IN_TIME_RECOVERY_ENABLED" : "POINT_IN_TIME_RECOVERY_DISABLED"
   delete_protection_state           = var.firestore.delete_protection ? "DELETE_PROTECTION_ENABLED" : "DELETE_PROTECTION_DISABLED"

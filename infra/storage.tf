@@ -21,7 +21,7 @@ resource "google_storage_bucket" "results" {
   # deleted once that passes (the code sets it; see skycut.storage.gcs).
   lifecycle_rule {
     condition {
-      days_since_custom_time              = 0
+      days_since_custom_time = 0
       # without this the provider drops a 0 and the rule would match every object
       send_days_since_custom_time_if_zero = true
     }

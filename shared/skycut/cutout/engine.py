@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 from astropy.io import fits
 
-from skycut.cutout.cutplan import PlannedHdu, plan_cut
+from skycut.cutout.cutplan import CutPlan, PlannedHdu, plan_cut
 from skycut.cutout.fitsindex import FitsIndex, HduInfo
 from skycut.cutout.geometry import PixelBox, pixels_inside
 from skycut.cutout.mask import mask_outside as blank_outside
@@ -139,6 +139,7 @@ def cut(
     chunk_size: int = 65536,
     tile_tables: Callable[[HduInfo], TileTable] | None = None,
     max_pixels: int | None = None,
+    plan: CutPlan | None = None,
 ) -> Cutout:
     """Cut a selection out of a FITS file.
 
@@ -176,6 +177,10 @@ def cut(
         cache it beside the header; read for each cutout otherwise.
     chunk_size
         Bytes per header read when scanning.
+    plan
+        The cutout's `plan_cut` for this selection, ``detail``,
+        ``response_format`` and ``max_pixels``, if the caller made it
+        already (e.g. to prefetch); made here otherwise.
 
     Returns
     -------
@@ -198,16 +203,17 @@ def cut(
     if stats is None and isinstance(reader, CountingReader):
         stats = reader.stats
     before = (stats.requests, stats.bytes) if stats is not None else (0, 0)
-    plan = plan_cut(
-        reader,
-        selection,
-        source_id=source_id,
-        index=index,
-        detail=detail,
-        response_format=response_format,
-        max_pixels=max_pixels,
-        chunk_size=chunk_size,
-    )
+    if plan is None:
+        plan = plan_cut(
+            reader,
+            selection,
+            source_id=source_id,
+            index=index,
+            detail=detail,
+            response_format=response_format,
+            max_pixels=max_pixels,
+            chunk_size=chunk_size,
+        )
     parts = [
         _read_part(
             reader, planned, selection, mask_outside=mask_outside, cost=cost, tiles=tile_tables

@@ -20,6 +20,7 @@ WCS.
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -267,14 +268,33 @@ def _boundary_on(
     return x[keep], y[keep]
 
 
-def _border_inside(
-    projection: SkyProjection, size: tuple[int, int], stencil: Stencil
-) -> tuple[Array, Array]:
-    """Points of the image's outer border, a pixel or less apart, inside the stencil."""
+_Border = tuple[tuple[int, int], Array, Array, Array, Array]
+# The border's sky positions per WCS object: every stencil cut from an image
+# tests the same points, and projecting them is most of the cost of a stamp.
+_BORDERS: weakref.WeakKeyDictionary[WCS, _Border] = weakref.WeakKeyDictionary()
+
+
+def _border_sky(projection: SkyProjection, size: tuple[int, int]) -> _Border:
+    """Points of the image's outer border, a pixel or less apart, and their ICRS positions."""
+    cached = _BORDERS.get(projection.wcs)
+    if cached is not None and cached[0] == size:
+        return cached
     nx, ny = size
     xs = np.linspace(-0.5, nx - 0.5, nx + 1)
     ys = np.linspace(-0.5, ny - 0.5, ny + 1)
     x = np.concatenate([xs, xs, np.full(ny + 1, -0.5), np.full(ny + 1, nx - 0.5)])
     y = np.concatenate([np.full(nx + 1, -0.5), np.full(nx + 1, ny - 0.5), ys, ys])
-    inside = stencil.contains(*projection.to_sky(x, y))
+    border = (size, x, y, *projection.to_sky(x, y))
+    for array in border[1:]:
+        array.flags.writeable = False  # shared by every later stencil
+    _BORDERS[projection.wcs] = border
+    return border
+
+
+def _border_inside(
+    projection: SkyProjection, size: tuple[int, int], stencil: Stencil
+) -> tuple[Array, Array]:
+    """Points of the image's outer border, a pixel or less apart, inside the stencil."""
+    _, x, y, lon, lat = _border_sky(projection, size)
+    inside = stencil.contains(lon, lat)
     return x[inside], y[inside]

@@ -1,8 +1,8 @@
 """Jobs in Firestore: creation, owner-scoped reads, guarded phase changes, waiting.
 
-Phase changes go through transactions that re-read the phase, so two
-writers (an ABORT and a worker finishing, or two deliveries of one message)
-can never both win. Progress counters use atomic increments, never a
+Phase changes are compare-and-set writes (conditional on the document's
+update time, retried after re-reading it), so two writers (an ABORT and a
+worker finishing, or two deliveries of one message) can never both win. Progress counters use atomic increments, never a
 read-modify-write on the hot job document.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
-from skycut.errors import NotFoundError, PermissionDeniedError
+from skycut.errors import NotFoundError, PermissionDeniedError, ServiceUnavailableError
 from skycut.jobs.progress import ProgressCounter
 from skycut.jobs.records import JobRecord, StoredResult
 from skycut.uws.model import ExecutionPhase, Progress
@@ -31,6 +31,21 @@ def _destroyed(record: JobRecord) -> bool:
 
 _RESULTS = "results"
 _MAX_BATCH = 400  # Firestore allows 500 writes per batch
+_MAX_ATTEMPTS = 20  # compare-and-set rounds of one change
+
+
+def _with_update(doc: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """Return ``doc`` with an update's fields set (dotted paths reach into maps)."""
+    out = dict(doc)
+    for path, value in update.items():
+        *parents, leaf = path.split(".")
+        target = out
+        for name in parents:
+            child = dict(target.get(name) or {})
+            target[name] = child
+            target = child
+        target[leaf] = value
+    return out
 
 
 class JobStore:
@@ -115,8 +130,13 @@ class JobStore:
     ) -> JobRecord | None:
         """Apply the fields ``decide`` returns for the job as it is now, atomically.
 
-        ``decide`` sees the job inside a transaction and returns the fields to
-        set (``phase`` among them, as a string) or None to leave it alone.
+        ``decide`` sees the job as last read and returns the fields to set
+        (``phase`` among them, as a string; dotted paths for nested fields)
+        or None to leave it alone. The write is conditional on the document
+        not having changed since that read (its update time), and on a
+        conflict the job is read and ``decide`` asked again: a compare-and-set,
+        so two writers can never both win, without holding a lock while
+        deciding (contended transactions queue on their locks).
 
         Returns
         -------
@@ -127,24 +147,27 @@ class JobStore:
         ------
         NotFoundError
             If the job does not exist.
+        ServiceUnavailableError
+            If the job kept changing under every attempt.
 
         """
         ref = self._jobs.document(job_id)
-
-        @firestore.transactional
-        def attempt(transaction: firestore.Transaction) -> JobRecord | None:
-            snap = ref.get(transaction=transaction)
+        for _ in range(_MAX_ATTEMPTS):
+            snap = ref.get()
             if not snap.exists:
                 raise NotFoundError(f"no job {job_id!r}")
-            record = JobRecord.from_document(job_id, snap.to_dict() or {})
-            update = decide(record)
+            doc = snap.to_dict() or {}
+            update = decide(JobRecord.from_document(job_id, doc))
             if update is None:
                 return None
-            transaction.update(ref, update)
-            return JobRecord.from_document(job_id, record.to_document() | update)
-
-        result: JobRecord | None = attempt(self._client.transaction())
-        return result
+            try:
+                ref.update(
+                    update, option=self._client.write_option(last_update_time=snap.update_time)
+                )
+            except gexc.FailedPrecondition:
+                continue  # someone else changed it since we read it: decide again
+            return JobRecord.from_document(job_id, _with_update(doc, update))
+        raise ServiceUnavailableError(f"job {job_id} changed under {_MAX_ATTEMPTS} attempts")
 
     def transition(
         self,

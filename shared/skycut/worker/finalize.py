@@ -3,7 +3,7 @@
 Outputs are written *before* the job's phase changes, so a client that sees
 COMPLETED finds the manifest there; writing them is idempotent (the same
 results give the same files), so the rare second writer does no harm. The
-worker whose transaction ended the job then publishes the event and marks the
+worker whose compare-and-set ended the job then publishes the event and marks the
 job ``extra.finalized``; a redelivery that finds an ended, unannounced job
 whose lease (``extra.finalizing_until``) has run out announces it instead.
 """

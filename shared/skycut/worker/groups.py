@@ -46,6 +46,8 @@ class SharedSource:
     first, size
         The first task index of the group and the number of its tasks,
         to share ``stats`` out among them.
+    plans
+        Each planned cutout's `CutPlan`, by task index, so it is not planned twice.
 
     """
 
@@ -54,6 +56,7 @@ class SharedSource:
     stats: ReadStats
     first: int
     size: int
+    plans: dict[int, CutPlan]
 
     def share(self, task_index: int) -> tuple[int, int]:
         """Return the ``(requests, bytes)`` a task of the group is credited with."""
@@ -99,8 +102,8 @@ def prefetch_group(
         A transient error (storage unavailable): the message is retried.
 
     """
-    plans: list[CutPlan] = []
-    for _, request, selection in cutouts:
+    plans: dict[int, CutPlan] = {}
+    for task, request, selection in cutouts:
         try:
             plan = plan_cut(
                 reader,
@@ -114,12 +117,14 @@ def prefetch_group(
             )
         except (UsageError, ValueError):
             continue  # its own cut reports why
-        plans.append(plan)
+        plans[task.index] = plan
         index = plan.index
-    if len(plans) < 2 or sum(p.pixels for p in plans) * 8 > MAX_PREFETCH_BYTES:
+    if len(plans) < 2 or sum(p.pixels for p in plans.values()) * 8 > MAX_PREFETCH_BYTES:
         return None
     try:
-        ahead = prefetch_plans(reader, plans, cost=cost, tile_tables=tile_tables, index=index)
+        ahead = prefetch_plans(
+            reader, list(plans.values()), cost=cost, tile_tables=tile_tables, index=index
+        )
     except SkycutError as e:
         if e.error_type == "transient":
             raise
@@ -130,4 +135,5 @@ def prefetch_group(
         stats=stats,
         first=min(task.index for task, _, _ in cutouts),
         size=len(cutouts),
+        plans=plans,
     )

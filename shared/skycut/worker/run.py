@@ -301,6 +301,7 @@ class Worker:
                 cost=cost,
                 max_pixels=settings.max_cutout_pixels,
                 tile_tables=self._tile_tables(uri, reader),
+                plan=shared.plans.get(task.index) if shared is not None else None,
             )
             self.headers.put(uri, cutout.index)
             mime: str = cutout.content_type

@@ -6,7 +6,7 @@ outright (published to a topic whose subscription was being recreated,
 retention exceeded during an outage, an operator purging a backlog). Every
 counted message refreshes the job's activity (the progress shards' update
 time); a job with no activity for ``job_lease_seconds`` has its lease taken
-over by one sweep (a transaction compares the previous take-over time), which
+over by one sweep (a compare-and-set on the previous take-over time), which
 publishes again exactly the batches that have not been counted. Batches are
 the same as the first time, so counting stays exactly once whatever mix of
 old and new deliveries arrives. After ``max_job_recoveries`` take-overs with
