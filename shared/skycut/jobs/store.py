@@ -2,8 +2,9 @@
 
 Phase changes are compare-and-set writes (conditional on the document's
 update time, retried after re-reading it), so two writers (an ABORT and a
-worker finishing, or two deliveries of one message) can never both win. Progress counters use atomic increments, never a
-read-modify-write on the hot job document.
+worker finishing, or two deliveries of one message) can never both win.
+Progress counters use atomic increments, never a read-modify-write on the
+hot job document.
 """
 
 from __future__ import annotations
