@@ -8,6 +8,7 @@ import io
 import json
 import time
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from astropy.io import fits
@@ -267,3 +268,31 @@ def test_abort_stops_the_remaining_work(base_url, http, stack):
     assert phase_of(job) == "ABORTED"
     assert results_of(job) == {}
     assert progress_of(job)[1] < 200, "the remaining rows did not run"
+
+
+def test_ten_files_dropped_at_once_each_complete_once(
+    base_url, http, stack, events
+):
+    cfg = stack.config
+    source = f"gs://{cfg.sources_bucket}/sample/calexp-r-0001.fits"
+    rows = 12
+    names = [f"load{u}" for u in range(10)]
+
+    def drop_named(name):
+        body = "id,circle,label\n" + "".join(
+            f"{source},150.04 {2.23 + k / 2000} 0.0008,{name}-{k}\n" for k in range(rows)
+        )
+        return drop(stack, f"{name}.csv", body)
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        job_ids = list(pool.map(drop_named, names))
+    assert len(set(job_ids)) == 10
+    for name, job_id in zip(names, job_ids, strict=True):
+        doc = wait_for_job(http, f"{base_url}/async/{job_id}", seconds=120)
+        assert phase_of(doc) == "COMPLETED"
+        assert progress_of(doc) == (rows, rows, 0)
+        manifest = list(
+            csv.DictReader(io.StringIO(http.get(results_of(doc)["manifest-csv"], timeout=30).text))
+        )
+        assert sorted(m["label"] for m in manifest) == sorted(f"{name}-{k}" for k in range(rows))
+        assert [e["phase"] for e in events(job_id, wait=3)] == ["COMPLETED"], "one event per job"
