@@ -42,11 +42,13 @@ from bench.engine_reads import BUCKET, Servers
 from bench.netsim import round_trips
 from emulators.resources import client_environment
 from emulators.stack import REPO
+from skycut.config import Settings
 from skycut.cutout.engine import Cutout, cut
 from skycut.cutout.fitsindex import FitsIndex, HduInfo, scan_fits, select_image_hdu
 from skycut.cutout.pixels import output_image_header
 from skycut.cutout.prefetch import MEMORY_COST, CutRequest, prefetch
 from skycut.cutout.reader import CountingReader, LocalFileReader, RememberingReader
+from skycut.cutout.readplan import ReadCost
 from skycut.cutout.selection import Detail, Selection
 from skycut.cutout.stencil import Circle
 from skycut.cutout.tiles import TileTable, read_tile_table
@@ -176,8 +178,12 @@ def _reader(client: Any, source: Source) -> RememberingReader:
     return RememberingReader(CountingReader(GcsRangeReader(client=client, source=source.ref)))
 
 
+# the worker's cost model (its settings' defaults), total bandwidth included
+COST = ReadCost(total_bandwidth=Settings.model_construct().read_total_bandwidth_bytes)
+
+
 def _cut_alone(client: Any, source: Source, selection: Selection, detail: Detail) -> Cutout:
-    """Cut one stamp as the worker does today."""
+    """Cut one stamp on its own, as the worker does outside a group."""
     reader = _reader(client, source)
     return cut(
         reader,
@@ -186,6 +192,7 @@ def _cut_alone(client: Any, source: Source, selection: Selection, detail: Detail
         index=source.index,
         detail=detail,
         tile_tables=source.tile_table,
+        cost=COST,
     )
 
 
@@ -207,6 +214,7 @@ def _together(
         source_id=uri,
         index=source.index,
         tile_tables=source.tile_table,
+        cost=COST,
     )
     one = partial(
         cut,
