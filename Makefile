@@ -27,15 +27,24 @@ lint: env
 	$(UV) run --frozen ruff check shared functions emulators tests bench scripts
 	$(UV) run --frozen mypy
 
-# Not --strict by default: where the index serves no per-release JSON (so no advisories),
-# pip-audit lists every pin it skipped instead of failing the build.
-# Advisories that cannot be fixed, each as `--ignore-vuln ID` after a comment saying why.
-AUDIT_IGNORE :=
-audit: env  ## pip-audit every version pinned in uv.lock; AUDIT_ARGS=--strict also fails on pins it could not look up
+# Two checks of every version pinned in uv.lock (all groups), on one exported file.
+# pip-audit asks PyPI's per-release JSON or osv.dev; where neither is served (the development
+# machine) it audits nothing and, not being --strict by default, only lists the pins it skipped.
+# scripts/audit_latest.py then asks PyPI's project JSON, whose advisories cover only each
+# project's latest release: it audits the pins that are the latest, lists the older ones as
+# not auditable here, and fails (exit 2) if PyPI cannot be reached at all.
+# Advisories that cannot be fixed, each as `AUDIT_IGNORE_IDS += ID` (its id or any alias) after
+# a comment saying why; both tools are given the same IDs.
+AUDIT_IGNORE_IDS :=
+audit: env  ## audit every version pinned in uv.lock (pip-audit, then latest-release advisories); AUDIT_ARGS=--strict makes pip-audit fail on pins it could not look up
 	@req=$$(mktemp) && trap 'rm -f "$$req"' EXIT && \
 	$(UV) export --frozen --all-groups --no-emit-project --no-header --quiet -o "$$req" && \
-	$(UV) run --frozen pip-audit --requirement "$$req" --disable-pip --progress-spinner off \
-		$(AUDIT_IGNORE) $(AUDIT_ARGS)
+	status=0 && \
+	{ $(UV) run --frozen pip-audit --requirement "$$req" --disable-pip --progress-spinner off \
+		$(addprefix --ignore-vuln=,$(AUDIT_IGNORE_IDS)) $(AUDIT_ARGS) || status=$$?; } && \
+	{ $(UV) run --frozen python scripts/audit_latest.py "$$req" \
+		$(addprefix --ignore=,$(AUDIT_IGNORE_IDS)) || status=$$?; } && \
+	exit $$status
 
 load: env  ## upload your FITS files to the running stack: make load FILES='a.fits b.fits'
 	$(UV) run --frozen python -m emulators.load $(FILES)
