@@ -39,7 +39,7 @@ class Clients:
         from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
         return pubsub_v1.PublisherClient(
-            batch_settings=pubsub_v1.types.BatchSettings(max_messages=100, max_latency=0.01)
+            batch_settings=pubsub_v1.types.BatchSettings(max_messages=100, max_latency=0.002)
         )
 
     @cached_property

@@ -56,11 +56,32 @@ class ProgressCounter:
             False if the batch had been counted already.
 
         """
+        batch = self._client.batch()
+        self.add_to(batch, job_id, batch_id, done=done, failed=failed, expires=expires)
+        try:
+            batch.commit()
+        except gexc.AlreadyExists:
+            return False
+        return True
+
+    def add_to(
+        self,
+        batch: Any,
+        job_id: str,
+        batch_id: str,
+        *,
+        done: int,
+        failed: int,
+        expires: datetime | None = None,
+    ) -> None:
+        """Add `add_once`'s writes to a write batch the caller commits with others.
+
+        The commit fails with ``AlreadyExists`` if the batch was counted before.
+        """
         job = self._jobs.document(job_id)
         shard = job.collection(_COLLECTION).document(
             str(random.randrange(self._shards))  # noqa: S311 - spreading load, not security
         )
-        batch = self._client.batch()
         batch.create(
             job.collection(_RECEIPTS).document(batch_id),
             receipt_document(done=done, failed=failed, expires=expires),
@@ -75,11 +96,6 @@ class ProgressCounter:
             },
             merge=True,
         )
-        try:
-            batch.commit()
-        except gexc.AlreadyExists:
-            return False
-        return True
 
     def counts(self, job_id: str) -> tuple[int, int]:
         """Return ``(done, failed)`` summed over the shards."""

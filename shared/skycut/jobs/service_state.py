@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -10,6 +11,7 @@ from typing import Any
 __all__ = ["ServiceState", "ServiceStatus"]
 
 _SMOOTHING = 0.2  # weight of the newest measurement in the moving average
+_THROUGHPUT_EVERY_SECONDS = 10.0  # one process writes its measurements this often at most
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +32,11 @@ class ServiceState:
         # both documents are read on every new job; a few seconds' staleness is fine
         self._max_age = max_age
         self._cache: dict[str, tuple[float, dict[str, Any] | None]] = {}
+        # throughput measured here and not written yet (the first is written at once)
+        self._pending_lock = threading.Lock()
+        self._pending_cutouts = 0
+        self._pending_seconds = 0.0
+        self._last_written = float("-inf")
 
     def _read(self, ref: Any, key: str, *, fresh: bool = False) -> dict[str, Any] | None:
         hit = self._cache.get(key)
@@ -62,14 +69,24 @@ class ServiceState:
         self._cache.pop("status", None)
 
     def record_throughput(self, *, cutouts: int, seconds: float) -> None:
-        """Fold one batch's measured time per cutout into the moving average.
+        """Fold measured time per cutout into the moving average.
 
-        Written once per job message, not per cutout, and without a
-        transaction: concurrent workers may overwrite each other's average,
-        which is harmless for an estimate and keeps the document cold.
+        Measurements are added up in the process and written at most once
+        every few seconds, without a transaction: concurrent workers may
+        overwrite each other's average, which is harmless for an estimate and
+        keeps the document cold (one document takes about one write a second).
         """
         if cutouts <= 0:
             return
+        with self._pending_lock:
+            self._pending_cutouts += cutouts
+            self._pending_seconds += seconds
+            due = time.monotonic() - self._last_written >= _THROUGHPUT_EVERY_SECONDS
+            if not due:
+                return
+            cutouts, seconds = self._pending_cutouts, self._pending_seconds
+            self._pending_cutouts, self._pending_seconds = 0, 0.0
+            self._last_written = time.monotonic()
         measured = seconds / cutouts
         current = self.seconds_per_cutout()
         value = measured if current is None else (1 - _SMOOTHING) * current + _SMOOTHING * measured

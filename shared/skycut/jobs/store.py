@@ -66,12 +66,17 @@ class JobStore:
             return False
         return True
 
-    def load(self, job_id: str) -> JobRecord | None:
-        """Return the job, whoever owns it, or None."""
+    def load(self, job_id: str, *, counts: bool = True) -> JobRecord | None:
+        """Return the job, whoever owns it, or None.
+
+        Its progress includes the counted cutouts (a sum over the counter
+        shards: one more query) unless ``counts`` is False.
+        """
         snap = self._jobs.document(job_id).get()
         if not snap.exists:
             return None
-        return self._with_counts(JobRecord.from_document(job_id, snap.to_dict() or {}))
+        record = JobRecord.from_document(job_id, snap.to_dict() or {})
+        return self._with_counts(record) if counts else record
 
     def _with_counts(self, record: JobRecord) -> JobRecord:
         progress = record.job.progress
@@ -267,6 +272,40 @@ class JobStore:
             except gexc.AlreadyExists:
                 for result in chunk:
                     self.record_result(job_id, result)
+
+    def record_and_count(
+        self,
+        job_id: str,
+        results: list[StoredResult],
+        batch_id: str,
+        *,
+        done: int,
+        failed: int,
+        expires: datetime | None = None,
+    ) -> None:
+        """Store a message's new results and count the message, in one atomic write.
+
+        The usual case: nothing of the message was stored before. If some
+        of it was (another delivery got there first, or the message is too
+        big for one write), results are stored and the message counted as
+        by `record_results` then `count_batch`, each result and the count
+        still once.
+        """
+        if len(results) <= _MAX_BATCH:
+            collection = self._jobs.document(job_id).collection(_RESULTS)
+            batch = self._client.batch()
+            for result in results:
+                batch.create(collection.document(result.result_id), result.to_document())
+            self._progress.add_to(
+                batch, job_id, batch_id, done=done, failed=failed, expires=expires
+            )
+            try:
+                batch.commit()
+                return
+            except gexc.AlreadyExists:
+                pass  # some of it exists: store what is missing one step at a time
+        self.record_results(job_id, results)
+        self.count_batch(job_id, batch_id, done=done, failed=failed, expires=expires)
 
     def count_batch(
         self,

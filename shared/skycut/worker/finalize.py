@@ -48,7 +48,8 @@ class Finalizer:
 
         claimed = self._clients.jobs.change(record.job.job_id, claim)
         if claimed is not None:
-            progress = claimed.job.progress or Progress(total=0)
+            counted = self._clients.jobs.load(record.job.job_id)  # progress with its counts
+            progress = (counted or claimed).job.progress or Progress(total=0)
             manifest = next(
                 (
                     r

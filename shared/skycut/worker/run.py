@@ -29,7 +29,7 @@ from skycut.logs import log
 from skycut.soda.ids import SourceRef
 from skycut.soda.params import CutoutSpec, SodaRequest, group_params, parse_soda_request
 from skycut.storage.gcs import GcsRangeReader
-from skycut.uws.model import FINAL_PHASES, ExecutionPhase
+from skycut.uws.model import FINAL_PHASES, ExecutionPhase, Progress
 from skycut.worker.finalize import FINALIZE_LEASE, Finalizer
 from skycut.worker.groups import SharedSource, by_source, prefetch_group
 from skycut.worker.headers import HeaderCache, OnceCache
@@ -85,7 +85,7 @@ class Worker:
         """
         store = self.clients.jobs
         job_id = message.job_id
-        record = store.load(job_id)
+        record = store.load(job_id, counts=False)
         if record is not None and record.job.phase in FINAL_PHASES:
             self.finalizer.resume(record)  # a finisher that died leaves work to do
         if record is None or record.job.phase not in (
@@ -106,7 +106,7 @@ class Worker:
                 to=ExecutionPhase.EXECUTING,
                 fields={"start_time": datetime.now(UTC)},
             )
-            record = started or store.load(job_id) or record
+            record = started or store.load(job_id, counts=False) or record
         watch = JobWatch(store=store, record=record)
         began = time.monotonic()
         statuses: dict[str, str] = {
@@ -132,9 +132,19 @@ class Worker:
                     todo,
                 ):
                     statuses[result.result_id] = result.status
-            # one write for the whole message: the Firestore emulator, like a real
-            # database's per-request costs, makes fifty single writes the slow part
-            store.record_results(job_id, new)
+            failed = sum(1 for status in statuses.values() if status == "error")
+            done = len(statuses) - failed
+            # one write for the whole message, results and count together: the
+            # Firestore emulator, like a real database's per-request costs, makes
+            # fifty single writes the slow part
+            store.record_and_count(
+                job_id,
+                new,
+                batch_id(message.tasks),
+                done=done,
+                failed=failed,
+                expires=record.job.destruction,
+            )
             self._discard_if_stopped(job_id, new, watch)
         except JobStoppedError:
             # every cutout of this message has stopped or finished by now (the pool
@@ -147,20 +157,16 @@ class Worker:
                 run_id=record.job.run_id,
             )
             return
-        ran = len(todo)
-        failed = sum(1 for status in statuses.values() if status == "error")
-        store.count_batch(
-            job_id,
-            batch_id(message.tasks),
-            done=len(statuses) - failed,
-            failed=failed,
-            expires=record.job.destruction,
-        )
-        if ran:
+        total = record.job.progress.total if record.job.progress is not None else None
+        if total == len(message.tasks):
+            # the message is the whole job, all of it counted: it is complete
+            self.finish_if_complete(job_id, known=(record, Progress(total, done, failed)))
+        else:
+            self.finish_if_complete(job_id)
+        if todo:
             self.clients.service_state.record_throughput(
-                cutouts=ran, seconds=time.monotonic() - began
+                cutouts=len(todo), seconds=time.monotonic() - began
             )
-        self.finish_if_complete(job_id)
 
     def _run_checked(
         self,
@@ -350,12 +356,23 @@ class Worker:
             row=task.row,
         )
 
-    def finish_if_complete(self, job_id: str) -> None:
-        """End the job if every cutout has been counted (once, whoever calls)."""
+    def finish_if_complete(
+        self, job_id: str, *, known: tuple[JobRecord, Progress] | None = None
+    ) -> None:
+        """End the job if every cutout has been counted (once, whoever calls).
+
+        ``known`` is the job and its complete progress when the caller knows
+        them already (its message held the whole job); they are read otherwise.
+        """
         store = self.clients.jobs
-        record = store.load(job_id)
-        progress = record.job.progress if record is not None else None
-        if record is None or progress is None or progress.done + progress.failed < progress.total:
+        if known is not None:
+            record, progress = known
+        else:
+            loaded = store.load(job_id)
+            if loaded is None or loaded.job.progress is None:
+                return
+            record, progress = loaded, loaded.job.progress
+        if progress.done + progress.failed < progress.total:
             return
         manifest_url = self.finalizer.prepare(record)
         error_text = None

@@ -70,7 +70,7 @@ class JobWatch:
         if not force and now - self._last < _CHECK_EVERY_SECONDS:
             return
         self._last = now
-        current = self._store.load(self._job_id)
+        current = self._store.load(self._job_id, counts=False)
         if current is None or current.job.phase != ExecutionPhase.EXECUTING:
             self.stopped = True
             raise JobStoppedError(self._job_id)
