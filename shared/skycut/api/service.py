@@ -22,6 +22,7 @@ from skycut.uws.model import (
     ExecutionPhase,
     Job,
     JobParameter,
+    Progress,
 )
 
 __all__ = ["SodaService", "SyncOutcome"]
@@ -65,25 +66,27 @@ class SodaService:
         owner: str,
         run: bool = False,
     ) -> JobRecord:
-        """Create an async job (PENDING, or QUEUED and published when ``run``)."""
+        """Create an async job: PENDING, or with ``run`` QUEUED at once and published."""
         request = self.parse(pairs, complete=run)
         self.refuse_if_draining()
         now = datetime.now(UTC)
+        tasks = self._tasks(request) if run else []
         job = Job(
             job_id=uuid.uuid4().hex,
             owner=owner,
-            phase=ExecutionPhase.PENDING,
+            phase=ExecutionPhase.QUEUED if run else ExecutionPhase.PENDING,
             creation_time=now,
             run_id=request.run_id,
             execution_duration=self._settings.execution_duration_seconds,
             destruction=now + timedelta(days=self._settings.destruction_days),
             quote=self._clients.service_state.quote(len(request.combinations())),
             parameters=[JobParameter(name, value) for name, value in pairs],
+            progress=Progress(total=len(tasks)) if run else None,
         )
-        record = JobRecord(job=job, response_format=request.response_format)
+        record = JobRecord(job=job, response_format=request.response_format, tasks=tasks)
         self._clients.jobs.create(record)
         if run:
-            return self.run(job.job_id, owner=owner)
+            self._publish(record)
         return record
 
     def run(self, job_id: str, *, owner: str) -> JobRecord:
@@ -99,11 +102,7 @@ class SodaService:
         if record.job.phase in (ExecutionPhase.QUEUED, ExecutionPhase.EXECUTING):
             return record  # RUN on a running job is harmless, as in vo-cutouts
         pairs = [(p.name, p.value) for p in record.job.parameters]
-        request = self.parse(pairs, complete=True)
-        tasks = [
-            CutoutTask(index=i, source_id=spec.source.uri, combination=i)
-            for i, spec in enumerate(request.combinations())
-        ]
+        tasks = self._tasks(self.parse(pairs, complete=True))
         queued = self._clients.jobs.transition(
             job_id,
             allowed_from={ExecutionPhase.PENDING},
@@ -116,8 +115,22 @@ class SodaService:
         )
         if queued is None:
             raise ConflictError(f"job {job_id} is {record.job.phase}; only PENDING jobs can run")
+        self._publish(queued)
+        return queued
+
+    @staticmethod
+    def _tasks(request: SodaRequest) -> list[CutoutTask]:
+        return [
+            CutoutTask(index=i, source_id=spec.source.uri, combination=i)
+            for i, spec in enumerate(request.combinations())
+        ]
+
+    def _publish(self, record: JobRecord) -> None:
+        """Publish a QUEUED job's messages; a queue that cannot be reached ends it in ERROR."""
+        job_id = record.job.job_id
+        pairs = [(p.name, p.value) for p in record.job.parameters]
         try:
-            self._clients.queue.publish(job_id, tasks, job_params=pairs)
+            self._clients.queue.publish(job_id, record.tasks, job_params=pairs)
         except Exception as e:
             message = "ServiceUnavailable: the job queue could not be reached"
             self._clients.jobs.update(
@@ -128,7 +141,6 @@ class SodaService:
                 },
             )
             raise ServiceUnavailableError(message) from e
-        return queued
 
     def sync(self, pairs: Sequence[tuple[str, str]], *, owner: str) -> SyncOutcome:
         """Run one cutout as a job and wait for it (SODA {sync}).
