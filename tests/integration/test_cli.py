@@ -50,17 +50,18 @@ def test_submit_follow_list_and_download(stack, rows_file, tmp_path, via):
     downloaded = skycut(stack, "results", job_id, "--out", str(out))
     assert downloaded.returncode == 0, downloaded.stderr
     names = sorted(p.name for p in out.iterdir())
+    # named as stored, with the extension their type calls for
     assert names == [
-        "cutout-000000",
-        "cutout-000001",
-        "cutout-000002",
-        "manifest-csv",
-        "manifest-votable",
-        "package",
+        "cutout-000000.fits",
+        "cutout-000001.fits",
+        "cutout-000002.fits",
+        "cutouts.zip",
+        "manifest.csv",
+        "manifest.xml",
     ]
-    with fits.open(out / "cutout-000000") as cut:
+    with fits.open(out / "cutout-000000.fits") as cut:
         assert cut[0].header["SC_ID"].endswith("calexp-r-0002.fits")
-    manifest = list(csv.DictReader((out / "manifest-csv").read_text().splitlines()))
+    manifest = list(csv.DictReader((out / "manifest.csv").read_text().splitlines()))
     assert [m["label"] for m in manifest] == ["star0", "star1", "star2"]
 
 

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import requests
 from lxml import etree
@@ -147,16 +148,23 @@ class JobsClient:
             for ref in doc.findall("uws:jobref", _NS)
         ]
 
-    def download(self, url: str, path: Path) -> int:
-        """Download one result to ``path``; return its size."""
+    def download(self, url: str, folder: Path, *, name: str) -> tuple[Path, int]:
+        """Download one result into ``folder``; return where it went and its size.
+
+        The file is named as the stored object the result URL leads to
+        (``cutout-000001.fits``, ``manifest.csv``, ``package.zip``...), or
+        ``name`` when that URL has no usable last segment.
+        """
         with self._http.get(url, stream=True, timeout=300) as response:
             _check(response, 200)
+            stored = unquote(urlsplit(response.url).path.rsplit("/", 1)[-1])
+            path = folder / (stored if stored and stored not in (".", "..") else name)
             size = 0
             with path.open("wb") as f:
                 for chunk in response.iter_content(1 << 20):
                     f.write(chunk)
                     size += len(chunk)
-        return size
+        return path, size
 
     def abort(self, job_id: str) -> None:
         """Abort the job."""

@@ -131,8 +131,7 @@ def _download(client: JobsClient, job_id: str, out: Path, *, manifest_only: bool
         if not manifest_only or k.startswith("manifest") or k == "errors"
     }
     for result_id, url in sorted(wanted.items()):
-        path = out / result_id
-        size = client.download(url, path)
+        path, size = client.download(url, out, name=result_id)
         print(f"{path}\t{size}")
     return 0
 
