@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,8 @@ import pytest
 from functions_framework import create_app
 
 from emulators.stack import REPO
+from skycut.jobs.records import JobRecord
+from skycut.uws.model import ExecutionPhase, Job, Progress
 
 DATA = Path(__file__).parent / "data"
 
@@ -35,3 +39,27 @@ def push_envelope(name: str, *, data: bytes | None = None, **attributes: str) ->
         envelope["message"]["data"] = base64.b64encode(data).decode()
     envelope["message"]["attributes"].update(attributes)
     return envelope
+
+
+def store_job(
+    clients: Any,
+    tasks: list[Any],
+    *,
+    prefix: str,
+    phase: ExecutionPhase = ExecutionPhase.QUEUED,
+) -> str:
+    """Store a job of ``tasks`` as the API would have (no message published); return its id."""
+    job_id = f"{prefix}-{uuid.uuid4().hex[:12]}"
+    clients.jobs.create(
+        JobRecord(
+            job=Job(
+                job_id=job_id,
+                owner="dev",
+                phase=phase,
+                creation_time=datetime.now(UTC),
+                progress=Progress(total=len(tasks)),
+            ),
+            tasks=tasks,
+        )
+    )
+    return job_id

@@ -13,11 +13,10 @@ from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 from skycut.clients import Clients
 from skycut.config import get_settings
 from skycut.jobs.messages import CutoutTask, JobMessage
-from skycut.jobs.records import JobRecord
-from skycut.uws.model import ExecutionPhase, Job, Progress
+from skycut.uws.model import ExecutionPhase, Progress
 from skycut.worker.headers import HeaderCache
 from skycut.worker.run import Worker
-from tests.functions.conftest import push_envelope
+from tests.functions.conftest import push_envelope, store_job
 from tests.integration.helpers import check_cutout_against_source
 
 TOPIC_PATH = "/projects/skycut-local/topics/skycut-cutout-jobs"
@@ -65,7 +64,6 @@ def test_job_message_delivered_three_times_gives_one_result_set_and_one_event(
     worker, stack, job_events
 ):
     clients = Clients(get_settings())
-    job_id = f"fn-worker-{uuid.uuid4().hex[:12]}"
     source_id = f"gs://{stack.config.sources_bucket}/sample/calexp-r-0001.fits"
     tasks = [
         CutoutTask(
@@ -77,18 +75,7 @@ def test_job_message_delivered_three_times_gives_one_result_set_and_one_event(
             index=1, source_id=source_id, params=[("ID", source_id), ("CIRCLE", "10 10 0.001")]
         ),
     ]
-    clients.jobs.create(
-        JobRecord(
-            job=Job(
-                job_id=job_id,
-                owner="dev",
-                phase=ExecutionPhase.QUEUED,
-                creation_time=datetime.now(UTC),
-                progress=Progress(total=2),
-            ),
-            tasks=tasks,
-        )
-    )
+    job_id = store_job(clients, tasks, prefix="fn-worker")
     body = JobMessage(job_id=job_id, tasks=tasks).model_dump_json().encode()
     for _ in range(3):
         response = worker.post(
@@ -114,24 +101,12 @@ def test_unreadable_base64_is_acknowledged(worker):
 @pytest.mark.integration
 def test_dead_lettered_job_message_puts_the_job_in_error(worker, stack):
     clients = Clients(get_settings())
-    job_id = f"fn-dead-{datetime.now(UTC).timestamp():.0f}"
     task = CutoutTask(
         index=0,
         source_id="gs://skycut-sources/x.fits",
         params=[("ID", "gs://skycut-sources/x.fits"), ("CIRCLE", "1 1 0.1")],
     )
-    clients.jobs.create(
-        JobRecord(
-            job=Job(
-                job_id=job_id,
-                owner="dev",
-                phase=ExecutionPhase.EXECUTING,
-                creation_time=datetime.now(UTC),
-                progress=Progress(total=1),
-            ),
-            tasks=[task],
-        )
-    )
+    job_id = store_job(clients, [task], prefix="fn-dead", phase=ExecutionPhase.EXECUTING)
     body = JobMessage(job_id=job_id, tasks=[task]).model_dump_json().encode()
     envelope = push_envelope(
         "pubsub_push_envelope",
@@ -190,19 +165,7 @@ def test_stamps_of_one_image_in_a_message_are_read_together(stack, sample_dir):
             index=10, source_id=source_id, params=[("ID", source_id), ("CIRCLE", "10 10 0.001")]
         )
     ]
-    job_id = f"fn-group-{uuid.uuid4().hex[:12]}"
-    clients.jobs.create(
-        JobRecord(
-            job=Job(
-                job_id=job_id,
-                owner="dev",
-                phase=ExecutionPhase.QUEUED,
-                creation_time=datetime.now(UTC),
-                progress=Progress(total=len(tasks)),
-            ),
-            tasks=tasks,
-        )
-    )
+    job_id = store_job(clients, tasks, prefix="fn-group")
     worker = Worker(clients, HeaderCache())
     worker.handle(JobMessage(job_id=job_id, tasks=tasks))
     results = clients.jobs.results(job_id)

@@ -19,17 +19,17 @@ from skycut.clients import Clients
 from skycut.config import Settings, get_settings
 from skycut.jobs.messages import CutoutTask, batch_id
 from skycut.jobs.records import JobRecord
-from skycut.uws.model import ExecutionPhase, Job, Progress
+from skycut.uws.model import ExecutionPhase, Progress
 from skycut.worker.headers import HeaderCache
 from skycut.worker.run import Worker
 from skycut.worker.sweep import Sweeper
+from tests.functions.conftest import store_job
 
 pytestmark = pytest.mark.integration
 
 
 def queued_job(clients: Clients, source_id: str, *, count: int) -> tuple[str, list[CutoutTask]]:
     """Store a QUEUED job of ``count`` cutouts whose messages were never published."""
-    job_id = f"sweep-{uuid.uuid4().hex[:12]}"
     tasks = [
         CutoutTask(
             index=i,
@@ -38,18 +38,7 @@ def queued_job(clients: Clients, source_id: str, *, count: int) -> tuple[str, li
         )
         for i in range(count)
     ]
-    clients.jobs.create(
-        JobRecord(
-            job=Job(
-                job_id=job_id,
-                owner="dev",
-                phase=ExecutionPhase.QUEUED,
-                creation_time=datetime.now(UTC),
-                progress=Progress(total=count),
-            ),
-            tasks=tasks,
-        )
-    )
+    job_id = store_job(clients, tasks, prefix="sweep")
     return job_id, tasks
 
 

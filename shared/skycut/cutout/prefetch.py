@@ -42,6 +42,7 @@ __all__ = [
     "MEMORY_COST",
     "CutRequest",
     "PrefetchedReader",
+    "plan_each",
     "prefetch",
     "prefetch_plans",
 ]
@@ -180,15 +181,17 @@ def prefetch(
         object); never an error of one request.
 
     """
-    plans, index = _plan_each(
+    plans, index = plan_each(
         reader,
-        requests,
+        list(requests),
         source_id=source_id,
         index=index,
         max_pixels=max_pixels,
         chunk_size=chunk_size,
     )
-    return prefetch_plans(reader, plans, cost=cost, tile_tables=tile_tables, index=index)
+    return prefetch_plans(
+        reader, [p for p in plans if p is not None], cost=cost, tile_tables=tile_tables, index=index
+    )
 
 
 def prefetch_plans(
@@ -234,22 +237,30 @@ def prefetch_plans(
     return PrefetchedReader(reader, chunks, index=index, plan=plan)
 
 
-def _plan_each(
+def plan_each(
     reader: RangeReader,
-    requests: Iterable[CutRequest],
+    requests: Sequence[CutRequest],
     *,
     source_id: str,
     index: FitsIndex | None,
-    max_pixels: int | None,
-    chunk_size: int,
-) -> tuple[list[CutPlan], FitsIndex | None]:
-    """Plan every request that can be; pass the index each scans on to the next."""
+    max_pixels: int | None = None,
+    chunk_size: int = 65536,
+) -> tuple[list[CutPlan | None], FitsIndex | None]:
+    """Plan every request that can be; pass the index each scans on to the next.
+
+    Returns
+    -------
+    tuple
+        One `CutPlan` per request, None where planning failed (its `cut`
+        raises the same error), and the index as far as planning scanned it.
+
+    """
     try:
         if index is None:
             index = scan_fits(reader, stop_after=named_image, chunk_size=chunk_size)
     except UsageError:
-        return [], None  # every cut will say what is wrong with the file
-    plans = []
+        return [None] * len(requests), None  # every cut will say what is wrong with the file
+    plans: list[CutPlan | None] = []
     for request in requests:
         try:
             plan = plan_cut(
@@ -265,6 +276,7 @@ def _plan_each(
         except (UsageError, ValueError):
             # Its cut raises the same; the others are still worth fetching. Errors
             # of the file itself (missing, storage unavailable) stop the whole batch.
+            plans.append(None)
             continue
         plans.append(plan)
         index = plan.index

@@ -13,14 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from skycut.cutout.cutplan import CutPlan, plan_cut
+from skycut.cutout.cutplan import CutPlan
 from skycut.cutout.fitsindex import FitsIndex, HduInfo
-from skycut.cutout.prefetch import prefetch_plans
+from skycut.cutout.prefetch import CutRequest, plan_each, prefetch_plans
 from skycut.cutout.reader import RangeReader, ReadStats
 from skycut.cutout.readplan import ReadCost
 from skycut.cutout.selection import Selection
 from skycut.cutout.tiles import TileTable
-from skycut.errors import SkycutError, UsageError
+from skycut.errors import SkycutError
 from skycut.jobs.messages import CutoutTask
 from skycut.soda.params import SodaRequest
 
@@ -102,28 +102,27 @@ def prefetch_group(
         A transient error (storage unavailable): the message is retried.
 
     """
-    plans: dict[int, CutPlan] = {}
-    for task, request, selection in cutouts:
-        try:
-            plan = plan_cut(
-                reader,
-                selection,
-                source_id=source_id,
-                index=index,
-                detail=request.detail,
-                response_format=request.response_format,
-                max_pixels=max_pixels,
-                chunk_size=chunk_size,
-            )
-        except (UsageError, ValueError):
-            continue  # its own cut reports why
-        plans[task.index] = plan
-        index = plan.index
+    planned, scanned = plan_each(
+        reader,
+        [
+            CutRequest(selection, detail=request.detail, response_format=request.response_format)
+            for _, request, selection in cutouts
+        ],
+        source_id=source_id,
+        index=index,
+        max_pixels=max_pixels,
+        chunk_size=chunk_size,
+    )
+    plans = {
+        task.index: plan
+        for (task, _, _), plan in zip(cutouts, planned, strict=True)
+        if plan is not None
+    }
     if len(plans) < 2 or sum(p.pixels for p in plans.values()) * 8 > MAX_PREFETCH_BYTES:
         return None
     try:
         ahead = prefetch_plans(
-            reader, list(plans.values()), cost=cost, tile_tables=tile_tables, index=index
+            reader, list(plans.values()), cost=cost, tile_tables=tile_tables, index=scanned
         )
     except SkycutError as e:
         if e.error_type == "transient":
