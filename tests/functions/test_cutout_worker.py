@@ -99,7 +99,7 @@ def test_unreadable_base64_is_acknowledged(worker):
 
 
 @pytest.mark.integration
-def test_dead_lettered_job_message_puts_the_job_in_error(worker, stack):
+def test_dead_lettered_job_message_puts_the_job_in_error(worker, stack, job_events):
     clients = Clients(get_settings())
     task = CutoutTask(
         index=0,
@@ -124,6 +124,7 @@ def test_dead_lettered_job_message_puts_the_job_in_error(worker, stack):
     assert record.job.error.error_type == "transient"
     assert record.job.error.message.startswith("ServiceUnavailable: ")
     assert "10 delivery attempts" in record.job.error.message
+    assert [e["phase"] for e in job_events(job_id)] == ["ERROR"], "its end is announced"
 
 
 @pytest.mark.integration

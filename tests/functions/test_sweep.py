@@ -17,6 +17,7 @@ from google.api_core import exceptions as gexc
 
 from skycut.clients import Clients
 from skycut.config import Settings, get_settings
+from skycut.jobs.events import ending_fields
 from skycut.jobs.messages import CutoutTask, batch_id
 from skycut.jobs.records import JobRecord
 from skycut.uws.model import ExecutionPhase, Progress
@@ -142,3 +143,19 @@ def test_a_job_that_never_progresses_ends_in_error_after_its_recoveries(stack, s
     assert message.startswith("ServiceUnavailable: ")
     assert "after 2 republications" in message
     assert "0 cutouts succeeded, 0 failed and 2 never ran" in message
+    assert record.extra["finalized"] is True, "its end was announced on the job-events topic"
+
+
+def test_an_ended_job_whose_event_was_lost_is_announced_by_the_sweep(stack, source_id):
+    clients = Clients(get_settings())
+    job_id, _ = queued_job(clients, source_id, count=1)
+    ended_at = datetime.now(UTC) - timedelta(hours=1)
+    # it ended (say ABORT) and its writer died before publishing the event
+    clients.jobs.update(
+        job_id,
+        {"phase": ExecutionPhase.ABORTED.value, "end_time": ended_at, **ending_fields(ended_at)},
+    )
+    Sweeper(Worker(clients, HeaderCache())).sweep()
+    record = clients.jobs.load(job_id)
+    assert record.extra["finalized"] is True
+    assert record.job.phase == ExecutionPhase.ABORTED

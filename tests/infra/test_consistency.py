@@ -315,6 +315,7 @@ def store_queries(collection: str) -> list[RecordedQuery]:
     store.list_for(owner="alice", phases={ExecutionPhase.COMPLETED}, last=3)
     store.results("job-1")
     store.active()
+    store.unannounced()
     return recorder.log
 
 
@@ -345,7 +346,12 @@ def _query_sites() -> set[str]:
 
 def test_the_recorder_covers_every_query_in_the_code() -> None:
     # A new query elsewhere must be added to store_queries() (and get its index).
-    assert _query_sites() == {"JobStore.list_for", "JobStore.results", "JobStore.active"}
+    assert _query_sites() == {
+        "JobStore.list_for",
+        "JobStore.results",
+        "JobStore.active",
+        "JobStore.unannounced",
+    }
 
 
 _EQUALITY = {"==", "in", "array_contains", "array-contains", "array_contains_any"}

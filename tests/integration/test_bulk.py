@@ -232,7 +232,7 @@ def test_packages_on_request(base_url, http, stack):
         assert first[1].header["SC_LABEL"] == "s0"
 
 
-def test_unreadable_and_empty_files_become_jobs_in_error(base_url, http, stack):
+def test_unreadable_and_empty_files_become_jobs_in_error(base_url, http, stack, events):
     binary = drop(
         stack, "binary.csv", b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe", content_type="text/csv"
     )
@@ -243,9 +243,13 @@ def test_unreadable_and_empty_files_become_jobs_in_error(base_url, http, stack):
         message = job.findtext("uws:errorSummary/uws:message", namespaces=NS)
         assert message.startswith("UsageError: ")
         assert text in message
+        # whoever dropped the file and waits for its event hears why it failed
+        (event,) = events(job_id)
+        assert event["phase"] == "ERROR"
+        assert text in event["error"]
 
 
-def test_abort_stops_the_remaining_work(base_url, http, stack):
+def test_abort_stops_the_remaining_work(base_url, http, stack, events):
     cfg = stack.config
     rows = "id,circle\n" + "".join(
         f"gs://{cfg.sources_bucket}/sample/deepcoadd-i-0001.fits,150.1 {2.2 + i / 1e3} 0.06\n"
@@ -268,6 +272,7 @@ def test_abort_stops_the_remaining_work(base_url, http, stack):
     assert phase_of(job) == "ABORTED"
     assert results_of(job) == {}
     assert progress_of(job)[1] < 200, "the remaining rows did not run"
+    assert [e["phase"] for e in events(job_id)] == ["ABORTED"]
 
 
 def test_ten_files_dropped_at_once_each_complete_once(

@@ -12,12 +12,14 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from skycut.bulk.formats import detect_format, read_rows
 from skycut.bulk.report import attach_errors_report
 from skycut.bulk.rows import OPTION_COLUMNS, ParsedRows, tasks_from_rows
 from skycut.clients import Clients
 from skycut.errors import SkycutError, UsageError
+from skycut.jobs.events import announce_soon, ending_extra
 from skycut.jobs.messages import CutoutTask
 from skycut.jobs.records import JobRecord
 from skycut.logs import log
@@ -140,17 +142,22 @@ class BulkSubmitter:
                 message=f"UsageError: none of the {rows.total_rows} rows can run; "
                 "see the errors result"
             )
-        record = JobRecord(
-            job=job,
-            kind="bulk",
-            extra={"published": False, "options": options, "drop_generation": drop.generation},
-        )
+        extra: dict[str, Any] = {
+            "published": False,
+            "options": options,
+            "drop_generation": drop.generation,
+        }
+        if not rows.tasks:
+            extra |= ending_extra(now)
+        record = JobRecord(job=job, kind="bulk", extra=extra)
         if not self._clients.jobs.create(record):
             return job_id  # a concurrent delivery created it first
         if rows.bad:
             attach_errors_report(self._clients, job_id, rows.bad, expires=job.destruction)
         if rows.tasks:
             self._publish(job_id, rows)
+        else:
+            announce_soon(self._clients, record)
         return job_id
 
     def tasks_of(self, record: JobRecord) -> list[CutoutTask]:
@@ -197,7 +204,11 @@ class BulkSubmitter:
         job.phase = ExecutionPhase.ERROR
         job.end_time = datetime.now(UTC)
         job.error = ErrorSummary(message=message)
-        self._clients.jobs.create(JobRecord(job=job, kind="bulk", extra={"published": True}))
+        record = JobRecord(
+            job=job, kind="bulk", extra={"published": True, **ending_extra(job.end_time)}
+        )
+        if self._clients.jobs.create(record):
+            announce_soon(self._clients, record)
         log(logging.INFO, "bulk file refused", job_id=job.job_id, error=message)
         return job.job_id
 

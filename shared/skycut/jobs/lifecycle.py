@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from skycut.clients import Clients
 from skycut.errors import ConflictError, UsageError
+from skycut.jobs.events import announce_soon, ending_fields
 from skycut.jobs.records import JobRecord
 from skycut.uws.model import ACTIVE_PHASES, ExecutionPhase
 
@@ -36,15 +37,17 @@ class JobLifecycle:
 
         """
         record = self._clients.jobs.get_for(job_id, owner=owner)
+        now = datetime.now(UTC)
         changed = self._clients.jobs.transition(
             job_id,
             allowed_from=_ABORTABLE,
             to=ExecutionPhase.ABORTED,
-            fields={"end_time": datetime.now(UTC)},
+            fields={"end_time": now, **ending_fields(now)},
         )
         if changed is None:
             raise ConflictError(f"job {job_id} is {record.job.phase} and cannot be aborted")
         self.discard_results(job_id)
+        announce_soon(self._clients, changed)
         return changed
 
     def discard_results(self, job_id: str) -> None:

@@ -336,6 +336,11 @@ class JobStore:
         )
         return [JobRecord.from_document(s.id, s.to_dict() or {}) for s in query.stream()]
 
+    def unannounced(self) -> list[JobRecord]:
+        """Return the ended jobs whose end has not been announced on the job-events topic."""
+        query: Any = self._jobs.where(filter=firestore.FieldFilter("extra.finalized", "==", False))
+        return [JobRecord.from_document(s.id, s.to_dict() or {}) for s in query.stream()]
+
     def progress(self, job_id: str) -> tuple[int, int]:
         """Return the job's counted ``(done, failed)``."""
         return self._progress.counts(job_id)

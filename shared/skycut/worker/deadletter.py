@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from skycut.bulk.submit import DropObject, bulk_job_id, owner_of
 from skycut.clients import Clients
+from skycut.jobs.events import announce_soon, ending_extra, ending_fields
 from skycut.jobs.messages import JobMessage
 from skycut.jobs.records import JobRecord
 from skycut.logs import log
@@ -49,15 +50,19 @@ def fail_dead_letter(clients: Clients, data: bytes, attributes: Mapping[str, str
 
 
 def _fail_job(clients: Clients, job_id: str, attributes: Mapping[str, str]) -> None:
+    now = datetime.now(UTC)
     changed = clients.jobs.transition(
         job_id,
         allowed_from={ExecutionPhase.QUEUED, ExecutionPhase.EXECUTING},
         to=ExecutionPhase.ERROR,
         fields={
-            "end_time": datetime.now(UTC),
+            "end_time": now,
             "error": {"message": _message(attributes), "type": "transient"},
+            **ending_fields(now),
         },
     )
+    if changed is not None:
+        announce_soon(clients, changed)
     log(logging.WARNING, "dead-lettered job message", job_id=job_id, changed=changed is not None)
 
 
@@ -80,7 +85,9 @@ def _fail_drop(clients: Clients, attributes: Mapping[str, str]) -> None:
         end_time=now,
         error=ErrorSummary(message=_message(attributes), error_type="transient"),
     )
-    created = clients.jobs.create(JobRecord(job=job, kind="bulk"))
-    if not created:
+    record = JobRecord(job=job, kind="bulk", extra=ending_extra(now))
+    if clients.jobs.create(record):
+        announce_soon(clients, record)
+    else:
         _fail_job(clients, job_id, attributes)
     log(logging.WARNING, "dead-lettered drop notification", job_id=job_id)

@@ -10,21 +10,18 @@ whose lease (``extra.finalizing_until``) has run out announces it instead.
 
 from __future__ import annotations
 
-import json
-import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from skycut.bulk.manifest import manifest_csv, manifest_rows, manifest_votable
 from skycut.bulk.package import archive, fits_packages
 from skycut.clients import Clients
+from skycut.jobs.events import FINALIZE_LEASE, announce_end, job_url_of
 from skycut.jobs.records import JobRecord, StoredResult
-from skycut.logs import log
 from skycut.uws.model import FINAL_PHASES, Progress
 
 __all__ = ["FINALIZE_LEASE", "Finalizer"]
 
-FINALIZE_LEASE = timedelta(minutes=10)
 _DEFAULT_PER_FILE = 100
 
 
@@ -34,11 +31,11 @@ class Finalizer:
     def __init__(self, *, clients: Clients) -> None:
         self._clients = clients
 
-    def resume(self, record: JobRecord) -> None:
-        """Finish an ended job a dead worker left unfinalized (if its lease has expired)."""
+    def resume(self, record: JobRecord, *, now: datetime | None = None) -> None:
+        """Announce an ended job its ending writer left unannounced (once its lease is over)."""
         if record.job.phase not in FINAL_PHASES or record.extra.get("finalized", True):
             return
-        now = datetime.now(UTC)
+        now = now or datetime.now(UTC)
 
         def claim(current: JobRecord) -> dict[str, object] | None:
             until = current.extra.get("finalizing_until")
@@ -69,36 +66,10 @@ class Finalizer:
 
     def announce(self, record: JobRecord, progress: Progress, *, manifest_url: str | None) -> None:
         """Publish the job event and mark the job finalized."""
-        job = record.job
-        event = {
-            "job_id": job.job_id,
-            "owner": job.owner,
-            "kind": record.kind,
-            "phase": job.phase.value,
-            "run_id": job.run_id,
-            "total": progress.total,
-            "done": progress.done,
-            "failed": progress.failed,
-            "manifest_url": manifest_url,
-            "job_url": self._job_url(job.job_id),
-            "time": datetime.now(UTC).isoformat(),
-        }
-        topic = f"projects/{self._clients.settings.project_id}/topics/" + (
-            self._clients.settings.job_events_topic
-        )
-        future = self._clients.publisher.publish(
-            topic, json.dumps(event).encode(), job_id=job.job_id, phase=job.phase.value
-        )
-        future.result(timeout=60)
-        self._clients.jobs.update(job.job_id, {"extra.finalized": True})
-        log(logging.INFO, "job event published", job_id=job.job_id, phase=job.phase.value)
-
-    def _job_url(self, job_id: str) -> str | None:
-        base = self._clients.settings.public_base_url
-        return f"{base.rstrip('/')}/async/{job_id}" if base else None
+        announce_end(self._clients, record, progress=progress, manifest_url=manifest_url)
 
     def _result_url(self, job_id: str, result: StoredResult) -> str:
-        job_url = self._job_url(job_id)
+        job_url = job_url_of(self._clients.settings, job_id)
         if job_url is not None:
             return f"{job_url}/results/{result.result_id}"
         return f"gs://{result.bucket}/{result.object_name}"

@@ -23,6 +23,7 @@ from skycut.cutout.reader import CountingReader, RangeReader, ReadStats, Remembe
 from skycut.cutout.readplan import ReadCost
 from skycut.cutout.tiles import TileTable, read_tile_table
 from skycut.errors import NoOverlapError, SkycutError, UsageError
+from skycut.jobs.events import announce_end, ending_fields
 from skycut.jobs.messages import CutoutTask, JobMessage, batch_id
 from skycut.jobs.records import JobRecord, StoredResult
 from skycut.logs import log
@@ -30,7 +31,7 @@ from skycut.soda.ids import SourceRef
 from skycut.soda.params import CutoutSpec, SodaRequest, group_params, parse_soda_request
 from skycut.storage.gcs import GcsRangeReader
 from skycut.uws.model import FINAL_PHASES, ExecutionPhase, Progress
-from skycut.worker.finalize import FINALIZE_LEASE, Finalizer
+from skycut.worker.finalize import Finalizer
 from skycut.worker.groups import SharedSource, by_source, prefetch_group
 from skycut.worker.headers import HeaderCache, OnceCache
 from skycut.worker.watch import JobStoppedError, JobWatch, WatchedReader
@@ -107,7 +108,9 @@ class Worker:
                 fields={"start_time": datetime.now(UTC)},
             )
             record = started or store.load(job_id, counts=False) or record
-        watch = JobWatch(store=store, record=record)
+        watch = JobWatch(
+            store=store, record=record, on_end=lambda ended: announce_end(self.clients, ended)
+        )
         began = time.monotonic()
         statuses: dict[str, str] = {
             rid: result.status
@@ -387,8 +390,7 @@ class Worker:
             fields: dict[str, object] = {
                 "phase": ExecutionPhase.COMPLETED.value,
                 "end_time": datetime.now(UTC),
-                "extra.finalizing_until": datetime.now(UTC) + FINALIZE_LEASE,
-                "extra.finalized": False,
+                **ending_fields(datetime.now(UTC)),
             }
             if error_text is not None:
                 fields["phase"] = ExecutionPhase.ERROR.value

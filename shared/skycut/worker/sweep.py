@@ -25,6 +25,7 @@ from typing import Any
 
 from skycut.bulk.submit import BulkSubmitter
 from skycut.errors import SkycutError
+from skycut.jobs.events import announce_soon, ending_fields
 from skycut.jobs.messages import CutoutTask, batch_id
 from skycut.jobs.records import JobRecord
 from skycut.logs import log
@@ -43,8 +44,17 @@ class Sweeper:
     worker: Worker
 
     def sweep(self, now: datetime | None = None) -> list[str]:
-        """Take over every stalled job; return the ids of those acted on."""
+        """Take over every stalled job; return the ids of those acted on.
+
+        Ended jobs whose announcement was lost (the events topic was down, or
+        their writer died) are announced too, once their finalize lease is over.
+        """
         now = now or datetime.now(UTC)
+        for ended in self.worker.clients.jobs.unannounced():
+            try:
+                self.worker.finalizer.resume(ended, now=now)
+            except Exception as e:  # the next sweep tries again
+                log(logging.WARNING, "announcement failed", job_id=ended.job.job_id, error=repr(e))
         acted = []
         for record in self.worker.clients.jobs.active():
             try:
@@ -91,6 +101,7 @@ class Sweeper:
             return False
         if taken.job.phase == ExecutionPhase.ERROR:
             log(logging.ERROR, "stalled job ended in ERROR", job_id=job_id)
+            announce_soon(self.worker.clients, taken)
             return True
         published = self._publish_uncounted(taken)
         log(
@@ -120,6 +131,7 @@ class Sweeper:
                 ),
                 "type": "transient",
             },
+            **ending_fields(now),
         }
 
     def _publish_uncounted(self, record: JobRecord) -> int:
@@ -142,14 +154,18 @@ class Sweeper:
             try:
                 return BulkSubmitter(clients=self.worker.clients).tasks_of(record), []
             except SkycutError as e:
-                self.worker.clients.jobs.transition(
+                now = datetime.now(UTC)
+                ended = self.worker.clients.jobs.transition(
                     record.job.job_id,
                     allowed_from=set(_ACTIVE),
                     to=ExecutionPhase.ERROR,
                     fields={
-                        "end_time": datetime.now(UTC),
+                        "end_time": now,
                         "error": {"message": e.to_text(), "type": "fatal"},
+                        **ending_fields(now),
                     },
                 )
+                if ended is not None:
+                    announce_soon(self.worker.clients, ended)
                 return [], []
         return record.tasks, [(p.name, p.value) for p in record.job.parameters]

@@ -9,9 +9,11 @@ two of the ABORT while a stream of small ones costs one read per second.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from skycut.cutout.reader import RangeReader, WrappingReader
+from skycut.jobs.events import ending_fields
 from skycut.jobs.records import JobRecord
 from skycut.jobs.store import JobStore
 from skycut.uws.model import ExecutionPhase
@@ -28,8 +30,15 @@ class JobStoppedError(Exception):
 class JobWatch:
     """Tells a worker whether the job it is running should go on."""
 
-    def __init__(self, *, store: JobStore, record: JobRecord) -> None:
+    def __init__(
+        self,
+        *,
+        store: JobStore,
+        record: JobRecord,
+        on_end: Callable[[JobRecord], None] | None = None,
+    ) -> None:
         self._store = store
+        self._on_end = on_end
         self._job_id = record.job.job_id
         self._deadline = self._deadline_of(record)
         self._last = time.monotonic()
@@ -52,7 +61,7 @@ class JobWatch:
         if self.stopped:
             raise JobStoppedError(self._job_id)
         if self._deadline is not None and datetime.now(UTC) > self._deadline:
-            self._store.transition(
+            ended = self._store.transition(
                 self._job_id,
                 allowed_from={ExecutionPhase.EXECUTING},
                 to=ExecutionPhase.ABORTED,
@@ -62,9 +71,12 @@ class JobWatch:
                         "message": "Error: the job ran past its execution duration and was aborted",
                         "type": "fatal",
                     },
+                    **ending_fields(datetime.now(UTC)),
                 },
             )
             self.stopped = True
+            if ended is not None and self._on_end is not None:
+                self._on_end(ended)
             raise JobStoppedError(self._job_id)
         now = time.monotonic()
         if not force and now - self._last < _CHECK_EVERY_SECONDS:
