@@ -9,7 +9,11 @@ FITS image: the first celestial pixel axis runs left to right and the
 second bottom to top, pixel ``(0, 0)`` at the bottom-left (rows are flipped
 when written, since image formats start at the top). North is up and east
 left only if the image's own grid is so, as it is, give or take a rotation,
-for most survey images. One preview pixel per image pixel.
+for most survey images. One preview pixel per image pixel, up to
+``MAX_PREVIEW_SIDE`` pixels on the longer side; a larger cut is binned by
+the smallest whole factor that fits (each preview pixel the mean of a
+``k`` x ``k`` block, NaN ignored), and the factor is written in the image's
+text (``SC_BIN``).
 
 A cube's preview is the mean of the planes the BAND, TIME and POL filters
 kept; a single plane is shown as it is. Pixels without a value (NaN,
@@ -32,9 +36,11 @@ from astropy.visualization import AsinhStretch, PercentileInterval
 from skycut.cutout.selection import JPEG, PNG, ResponseFormat
 from skycut.errors import SkycutError
 
-__all__ = ["physical_values", "render_preview"]
+__all__ = ["MAX_PREVIEW_SIDE", "binned", "physical_values", "render_preview"]
 
 _JPEG_QUALITY = 90
+MAX_PREVIEW_SIDE = 2048
+"""Longest side of a preview, in pixels: a screen's worth; larger cuts are binned."""
 
 
 def physical_values(
@@ -57,6 +63,27 @@ def _plane(values: npt.NDArray[np.float64], celestial: tuple[int, int]) -> npt.N
     with warnings.catch_warnings(), np.errstate(invalid="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)  # mean of an all-NaN column
         return np.asarray(np.nanmean(values, axis=others), dtype=np.float64)
+
+
+def binned(
+    plane: npt.NDArray[np.float64], max_side: int = MAX_PREVIEW_SIDE
+) -> tuple[npt.NDArray[np.float64], int]:
+    """Return ``plane`` binned by the smallest factor ``k`` that fits ``max_side``, and ``k``.
+
+    Each output pixel is the mean of the finite values of a ``k`` x ``k``
+    block (NaN if it has none); blocks at the top and right edges may be
+    partial. ``k`` is 1, and ``plane`` returned as it is, if it fits.
+    """
+    factor = max(1, -(-max(plane.shape) // max_side))
+    if factor == 1:
+        return plane, 1
+    ny, nx = plane.shape
+    padded = np.full((-(-ny // factor) * factor, -(-nx // factor) * factor), np.nan)
+    padded[:ny, :nx] = plane
+    blocks = padded.reshape(padded.shape[0] // factor, factor, padded.shape[1] // factor, factor)
+    with warnings.catch_warnings(), np.errstate(invalid="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)  # mean of an all-NaN block
+        return np.asarray(np.nanmean(blocks, axis=(1, 3)), dtype=np.float64), factor
 
 
 def render_preview(
@@ -82,7 +109,8 @@ def render_preview(
     Returns
     -------
     bytes
-        The encoded image, as wide and high as the cut.
+        The encoded image, as wide and high as the cut (binned if that is
+        over ``MAX_PREVIEW_SIDE``).
 
     Raises
     ------
@@ -98,7 +126,10 @@ def render_preview(
         from PIL import Image, PngImagePlugin
     except ImportError as e:  # pragma: no cover - Pillow is a dependency of the service
         raise SkycutError("previews need Pillow, which is not installed") from e
-    plane = _plane(values, celestial)
+    plane, factor = binned(_plane(values, celestial))
+    text = dict(text or {})
+    if factor > 1:
+        text["SC_BIN"] = str(factor)
     finite = np.isfinite(plane)
     scaled = np.zeros(plane.shape)
     if finite.any():
@@ -112,11 +143,11 @@ def render_preview(
     if response_format == PNG:
         alpha = np.flipud(np.where(finite, 255, 0).astype(np.uint8))
         info = PngImagePlugin.PngInfo()
-        for key, value in (text or {}).items():
+        for key, value in text.items():
             info.add_itxt(key, value)
         Image.fromarray(np.stack([grey, alpha], axis=-1)).save(out, format="PNG", pnginfo=info)
     else:
-        comment = "; ".join(f"{k}: {v}" for k, v in (text or {}).items())
+        comment = "; ".join(f"{k}: {v}" for k, v in text.items())
         Image.fromarray(grey).save(
             out, format="JPEG", quality=_JPEG_QUALITY, comment=comment.encode("utf-8")
         )
