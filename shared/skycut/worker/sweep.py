@@ -12,6 +12,10 @@ the same as the first time, so counting stays exactly once whatever mix of
 old and new deliveries arrives. After ``max_job_recoveries`` take-overs with
 still no progress the job ends in ERROR with counts of what did and did not run.
 
+The sweep also announces ended jobs whose job-events message was never
+published (their writer died or the topic was down), once their finalize
+lease is over (`skycut.jobs.events`).
+
 Cloud Scheduler asks for a sweep every few minutes by publishing a message
 with the ``sweep`` attribute to the job topic; the local stack does the same.
 """
