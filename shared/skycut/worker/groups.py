@@ -27,8 +27,11 @@ from skycut.soda.params import SodaRequest
 __all__ = ["MAX_PREFETCH_BYTES", "SharedSource", "by_source", "prefetch_group"]
 
 MAX_PREFETCH_BYTES = 256 * 1024 * 1024
-"""A group whose cutouts hold more than this (8 bytes per pixel) is cut one by one,
-so a message never holds more than about this much of an image in memory."""
+"""A group whose cutouts hold more pixel bytes than this (8 per pixel) is cut one by one.
+
+The fetched spans can be larger than the pixels they hold (rows between
+stamps, or whole row bands of a wide image): the read planner decides that
+for grouped and single cutouts alike."""
 
 
 @dataclass(frozen=True)
