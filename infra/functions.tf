@@ -39,6 +39,7 @@ locals {
     SKYCUT_READ_BANDWIDTH_BYTES       = tostring(var.tuning.read_bandwidth_bytes)
     SKYCUT_READ_CONCURRENCY           = tostring(var.tuning.read_concurrency)
     SKYCUT_READ_TOTAL_BANDWIDTH_BYTES = tostring(var.tuning.read_total_bandwidth_bytes)
+    SKYCUT_READ_MAX_SPAN_BYTES        = tostring(var.tuning.read_max_span_bytes)
     SKYCUT_JOB_EVENTS_TOPIC           = google_pubsub_topic.this["job_events"].name
     SKYCUT_EXECUTION_DURATION_SECONDS = tostring(var.tuning.execution_duration_seconds)
     SKYCUT_WAIT_MAX_SECONDS           = tostring(var.tuning.wait_max_seconds)

@@ -140,6 +140,7 @@ variable "tuning" {
     read_bandwidth_bytes       = optional(number, 100000000)
     read_concurrency           = optional(number, 8)
     read_total_bandwidth_bytes = optional(number, 250000000)
+    read_max_span_bytes        = optional(number, 268435456)
     tasks_per_message          = optional(number, 50)
     execution_duration_seconds = optional(number, 3600)
     wait_max_seconds           = optional(number, 600)

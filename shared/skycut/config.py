@@ -117,6 +117,11 @@ class Settings(BaseSettings):
         gt=0,
         description="Bytes per second all of a worker's storage requests share (its network).",
     )
+    read_max_span_bytes: int = Field(
+        256 * 1024 * 1024,
+        gt=0,
+        description="Largest byte range one read holds in memory (gaps are not bridged beyond it).",
+    )
     cutout_concurrency: int = Field(
         4, gt=0, description="Cutouts one job message runs at once in a worker."
     )

@@ -32,6 +32,17 @@ def covers(plan: ReadPlan, starts: np.ndarray, stops: np.ndarray) -> bool:
     return bool(inside.all()) and all(tiled)
 
 
+def gapless(starts: np.ndarray, stops: np.ndarray, start: int, stop: int) -> bool:
+    """Whether the segments inside ``[start, stop)`` cover every byte of it."""
+    inside = (starts >= start) & (stops <= stop)
+    reach = start
+    for a, b in sorted(zip(starts[inside].tolist(), stops[inside].tolist(), strict=True)):
+        if a > reach:
+            return False
+        reach = max(reach, b)
+    return reach == stop
+
+
 def test_close_rows_are_read_as_one_span() -> None:
     # A 51-px stamp of a 4096-wide float32 image: 51 rows 16 KiB apart.
     starts, stops = rows(1000, 51, width=51 * 4, x0=2000 * 4)
@@ -121,6 +132,18 @@ def test_total_bandwidth_caps_what_concurrency_gains() -> None:
     assert estimate_seconds([1000] * 4, shared) == pytest.approx(0.012)
 
 
+def test_max_span_bytes_keeps_a_wide_images_rows_out_of_one_huge_range() -> None:
+    # 4000 rows of a 4000-px cut out of a 100,000-px-wide float32 image: 400 kB apart
+    starts, stops = rows(0, 4000, width=16_000, stride=400_000)
+    unbounded = plan_reads(starts, stops, cost=ReadCost(total_bandwidth=250e6))
+    assert max(b - a for a, b in unbounded.spans) > 1_500_000_000
+    cap = 64 << 20
+    bounded = plan_reads(starts, stops, cost=ReadCost(total_bandwidth=250e6, max_span_bytes=cap))
+    assert covers(bounded, starts, stops)
+    assert max(b - a for a, b in bounded.spans) <= cap
+    assert 20 <= len(bounded.spans) <= 40  # about 1.6 GB / 64 MiB
+
+
 def test_a_request_is_not_spent_to_save_a_few_bytes() -> None:
     # Two tiles' descriptor rows, seven 32-byte rows apart: one request, not two.
     plan = plan_reads([0, 256], [32, 288], cost=ReadCost())
@@ -136,6 +159,7 @@ def test_a_request_is_not_spent_to_save_a_few_bytes() -> None:
         {"max_concurrency": 0},
         {"min_part_bytes": 0},
         {"total_bandwidth": 0.0},
+        {"max_span_bytes": 0},
     ],
 )
 def test_cost_rejects_impossible_networks(kwargs: dict[str, float]) -> None:
@@ -154,6 +178,7 @@ costs = st.builds(
     request_overhead=st.sampled_from([0.0, 0.001]),
     min_part_bytes=st.sampled_from([1, 1000, 1 << 20]),
     total_bandwidth=st.sampled_from([None, 1e7, 1e9]),
+    max_span_bytes=st.sampled_from([None, 10**5, 10**7]),
 )
 
 
@@ -169,3 +194,7 @@ def test_every_plan_covers_every_segment_and_is_the_cheapest_layout(
     assert all(p[1] <= q[0] for p, q in zip(plan.spans, plan.spans[1:], strict=False))
     for layout in ("span", "coalesced", "separate"):
         assert plan.estimate <= plan_reads(starts, stops, cost=cost, layouts=(layout,)).estimate
+    if cost.max_span_bytes is not None:
+        for start, stop in plan.spans:
+            # over the cap only if it holds no gap: one segment (or overlapping ones)
+            assert stop - start <= cost.max_span_bytes or gapless(starts, stops, start, stop)

@@ -67,6 +67,11 @@ class ReadCost:
         network), or None for no limit beyond ``bandwidth`` per request.
         Without it, splitting into parts makes extra bytes look free, and
         a plan for many cutouts reads whole stretches of the file.
+    max_span_bytes
+        Largest range held in memory, or None for no limit. Segments are
+        merged across gaps only while the merged range stays within it (a
+        single segment larger than it is still read whole), so a cut of a
+        very wide image is not fetched as one huge band of rows.
 
     """
 
@@ -76,12 +81,15 @@ class ReadCost:
     request_overhead: float = 0.001
     min_part_bytes: int = 1 << 20
     total_bandwidth: float | None = None
+    max_span_bytes: int | None = None
 
     def __post_init__(self) -> None:
         if self.round_trip < 0 or self.request_overhead < 0 or self.bandwidth <= 0:
             raise ValueError("round_trip and request_overhead must be >= 0 and bandwidth > 0")
         if self.total_bandwidth is not None and self.total_bandwidth <= 0:
             raise ValueError("total_bandwidth must be > 0 (or None)")
+        if self.max_span_bytes is not None and self.max_span_bytes < 1:
+            raise ValueError("max_span_bytes must be >= 1 (or None)")
         if self.max_concurrency < 1 or self.min_part_bytes < 1:
             raise ValueError("max_concurrency and min_part_bytes must be >= 1")
 
@@ -190,6 +198,8 @@ def plan_reads(
     best: tuple[tuple[float, int, int], float, Layout, _Pairs, _Pairs] | None = None
     for layout in layouts:
         spans = _merge_arrays(lo, hi, gaps[layout])
+        if cost.max_span_bytes is not None:
+            spans = _capped(lo, hi, spans, gaps[layout], cost.max_span_bytes)
         for parts in (spans, _split(*spans, cost)):
             sizes = parts[1] - parts[0]
             estimate = _estimate(sizes, cost)
@@ -236,6 +246,24 @@ def _merge_arrays(starts: _Int64, stops: _Int64, gap: float) -> tuple[_Int64, _I
     first = np.flatnonzero(new)
     last = np.append(first[1:], starts.size) - 1
     return starts[first], reach[last]
+
+
+def _capped(lo: _Int64, hi: _Int64, spans: _Pairs, gap: float, cap: int) -> _Pairs:
+    """Merge the segments ``lo``/``hi`` across gaps up to ``gap``, no range over ``cap`` bytes.
+
+    ``spans`` is the uncapped merge; it is returned as it is when every range
+    fits (the usual case, so the loop below runs only for oversized ranges).
+    """
+    if int((spans[1] - spans[0]).max()) <= cap:
+        return spans
+    starts, stops = [int(lo[0])], [int(hi[0])]
+    for a, b in zip(lo[1:].tolist(), hi[1:].tolist(), strict=True):
+        if a - stops[-1] > gap or b - starts[-1] > cap:
+            starts.append(a)
+            stops.append(b)
+        else:
+            stops[-1] = max(stops[-1], b)
+    return np.array(starts, dtype=np.int64), np.array(stops, dtype=np.int64)
 
 
 def _split(lo: _Int64, hi: _Int64, cost: ReadCost) -> _Pairs:

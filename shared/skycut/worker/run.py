@@ -72,6 +72,7 @@ class Worker:
             bandwidth=settings.read_bandwidth_bytes,
             max_concurrency=settings.read_concurrency,
             total_bandwidth=settings.read_total_bandwidth_bytes,
+            max_span_bytes=settings.read_max_span_bytes,
         )
 
     def handle(self, message: JobMessage) -> None:
