@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.uws_client import create_job, phase_of, valid_xml
+from tests.integration.uws_client import create_job, phase_of, valid_xml, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -57,14 +57,10 @@ def test_jobs_complete_although_workers_are_killed_mid_cutout(base_url, http, st
     stop.set()
     thread.join()
     assert kills >= 10
-    deadline = time.monotonic() + 240
-    phases = {}
-    for job_url in jobs:
-        while time.monotonic() < deadline:
-            doc = valid_xml(http.get(job_url, params={"WAIT": 10}, timeout=30))
-            phases[job_url] = phase_of(doc)
-            if phases[job_url] in ("COMPLETED", "ERROR", "ABORTED"):
-                break
+    phases = {
+        job_url: phase_of(wait_until(http, job_url, {"COMPLETED", "ERROR", "ABORTED"}, seconds=240))
+        for job_url in jobs
+    }
     assert set(phases.values()) == {"COMPLETED"}, phases
     for job_url in jobs:
         results = http.get(f"{job_url}/results", timeout=30)
@@ -91,9 +87,7 @@ def test_a_job_whose_message_is_lost_completes_after_its_lease(base_url, http, s
     created = time.monotonic()
     time.sleep(2)
     assert phase_of(valid_xml(http.get(job_url, timeout=30))) == "QUEUED", "the message was lost"
-    phase = "QUEUED"
-    while time.monotonic() - created < 90 and phase not in ("COMPLETED", "ERROR"):
-        phase = phase_of(valid_xml(http.get(job_url, params={"WAIT": 10}, timeout=30)))
+    phase = phase_of(wait_until(http, job_url, {"COMPLETED", "ERROR"}, seconds=88))
     assert phase == "COMPLETED"
     # not before the lease (15 s in the test stack) ran out
     assert time.monotonic() - created >= 13

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import threading
 import time
 
 import pytest
@@ -20,28 +19,19 @@ from skycut.clients import Clients
 from skycut.config import get_settings
 from tests.integration.helpers import check_cutout_against_source
 from tests.integration.test_bulk import drop, progress_of, results_of, wait_for_job
-from tests.integration.uws_client import create_job, phase_of, valid_xml
+from tests.integration.uws_client import create_job, phase_of, valid_xml, wait_until
 
 pytestmark = pytest.mark.integration
 
 IMAGE = "deepcoadd-i-0001.fits"
 
 
-def in_background(action) -> threading.Thread:
-    thread = threading.Thread(target=action)
-    thread.start()
-    return thread
+FINAL = {"COMPLETED", "ERROR", "ABORTED"}
 
 
-def wait_for_phases(http, job_urls, *, seconds):
-    deadline = time.monotonic() + seconds
-    phases = {}
-    for url in job_urls:
-        while time.monotonic() < deadline:
-            phases[url] = phase_of(valid_xml(http.get(url, params={"WAIT": 10}, timeout=60)))
-            if phases[url] in ("COMPLETED", "ERROR", "ABORTED"):
-                break
-    return phases
+def final_phases(http, job_urls, *, seconds):
+    """Each job's phase once it has ended (or when ``seconds`` run out)."""
+    return {url: phase_of(wait_until(http, url, FINAL, seconds=seconds)) for url in job_urls}
 
 
 def stamp_rows(stack, count):
@@ -98,11 +88,11 @@ def test_jobs_wait_out_a_storage_outage(base_url, http, stack, sample_dir):
             for i in range(5)
         ]
         time.sleep(8)
-        stuck = wait_for_phases(http, jobs[:1], seconds=1)
+        stuck = final_phases(http, jobs[:1], seconds=1)
         assert set(stuck.values()) <= {"QUEUED", "EXECUTING"}, "no job gives up during the outage"
     finally:
         stack.restart_emulator("storage")
-    assert set(wait_for_phases(http, jobs, seconds=180).values()) == {"COMPLETED"}
+    assert set(final_phases(http, jobs, seconds=180).values()) == {"COMPLETED"}
     for job_url in jobs:
         results = results_of(valid_xml(http.get(job_url, timeout=30)))
         assert len(results) == 1
@@ -125,7 +115,7 @@ def test_jobs_wait_out_an_unresponsive_firestore(base_url, http, stack):
         time.sleep(10)
     finally:
         firestore.resume()
-    assert set(wait_for_phases(http, jobs, seconds=180).values()) == {"COMPLETED"}
+    assert set(final_phases(http, jobs, seconds=180).values()) == {"COMPLETED"}
     for job_url in jobs:
         assert len(results_of(valid_xml(http.get(job_url, timeout=30)))) == 1
 
@@ -152,7 +142,6 @@ def test_a_bulk_job_survives_a_storage_restart(base_url, http, stack, sample_dir
     rows = 300
     job_url = f"{base_url}/async/{drop(stack, 'outage-storage.csv', stamp_rows(stack, rows))}"
     wait_until_running(http, job_url)
-    restart = in_background(lambda: stack.restart_emulator("storage", down_for=5))
-    restart.join()
+    stack.restart_emulator("storage", down_for=5)
     doc = wait_for_job(http, job_url, seconds=240)
     check_bulk_outcome(http, doc, rows, sample_dir)
