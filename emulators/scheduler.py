@@ -7,7 +7,7 @@ import threading
 from collections.abc import Mapping
 
 from emulators.resources import client_environment
-from skycut.jobs.messages import SWEEP_ATTRIBUTE
+from skycut.jobs.queue import JobQueue
 
 __all__ = ["SweepTicker"]
 
@@ -21,8 +21,12 @@ class SweepTicker:
         from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
         with client_environment(env):
-            self._publisher = pubsub_v1.PublisherClient()
-        self._topic = self._publisher.topic_path(project_id, topic)
+            publisher = pubsub_v1.PublisherClient()
+        self._queue = JobQueue(
+            publisher=publisher,
+            topic_path=publisher.topic_path(project_id, topic),
+            tasks_per_message=1,  # it publishes no cutouts
+        )
         self._every = every
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sweep-ticker", daemon=True)
@@ -40,8 +44,6 @@ class SweepTicker:
     def _run(self) -> None:
         while not self._stop.wait(self._every):
             try:
-                self._publisher.publish(self._topic, b"{}", **{SWEEP_ATTRIBUTE: "1"}).result(
-                    timeout=30
-                )
+                self._queue.request_sweep()
             except Exception as e:  # the emulator may be restarting; the next tick retries
                 logging.getLogger(__name__).warning("sweep request not published: %r", e)
