@@ -141,7 +141,10 @@ class Sweeper:
     def _publish_uncounted(self, record: JobRecord) -> int:
         clients = self.worker.clients
         job_id = record.job.job_id
-        tasks, job_params = self._tasks(record)
+        work = self._tasks(record)
+        if work is None:
+            return 0  # its tasks cannot be read again; the job has ended in ERROR
+        tasks, job_params = work
         batch_ids = [batch_id(b) for b in clients.queue.batches(tasks)]
         counted = clients.jobs.counted_batches(job_id, batch_ids)
         if len(counted) == len(batch_ids):
@@ -153,7 +156,9 @@ class Sweeper:
             clients.jobs.update(job_id, {"extra.published": True})
         return published
 
-    def _tasks(self, record: JobRecord) -> tuple[list[CutoutTask], list[tuple[str, str]]]:
+    def _tasks(
+        self, record: JobRecord
+    ) -> tuple[list[CutoutTask], list[tuple[str, str]]] | None:
         if record.kind == "bulk":
             try:
                 return BulkSubmitter(clients=self.worker.clients).tasks_of(record), []
@@ -171,5 +176,5 @@ class Sweeper:
                 )
                 if ended is not None:
                     announce_soon(self.worker.clients, ended)
-                return [], []
+                return None
         return record.tasks, [(p.name, p.value) for p in record.job.parameters]
