@@ -38,6 +38,9 @@ from skycut.worker.watch import JobStoppedError, JobWatch, WatchedReader
 
 __all__ = ["Worker", "result_id_for"]
 
+_Spec = tuple[SodaRequest, CutoutSpec]
+"""A task's parsed SODA request and the one cutout of it the task is."""
+
 
 _SUFFIXES = {"application/fits": ".fits", "image/png": ".png", "image/jpeg": ".jpg"}
 
@@ -126,12 +129,13 @@ class Worker:
             # and the emulator (like a busy instance) delivers only a few messages at once.
             with ThreadPoolExecutor(max_workers=self.clients.settings.cutout_concurrency) as pool:
                 # cutouts of one image read it together: one read plan for all of them
+                specs = {t.index: self._spec(message, t) for t in todo}  # parsed once
                 groups = by_source(todo)
-                prefetched = pool.map(lambda g: self._prefetch(message, g, watch), groups.values())
+                prefetched = pool.map(lambda g: self._prefetch(g, specs, watch), groups.values())
                 shared = dict(zip(groups, prefetched, strict=True))
                 for result in pool.map(
                     lambda t: self._run_checked(
-                        record, message, t, watch, new, shared.get(t.source_id)
+                        record, message, t, specs[t.index], watch, new, shared.get(t.source_id)
                     ),
                     todo,
                 ):
@@ -177,12 +181,13 @@ class Worker:
         record: JobRecord,
         message: JobMessage,
         task: CutoutTask,
+        parsed: _Spec | UsageError,
         watch: JobWatch,
         written: list[StoredResult],
         shared: SharedSource | None,
     ) -> StoredResult:
         watch.check()
-        result = self._run_task(record, message, task, watch, shared)
+        result = self._run_task(record, message, task, parsed, watch, shared)
         written.append(result)  # list.append is atomic: the pool's threads share the list
         return result
 
@@ -211,11 +216,15 @@ class Worker:
             self._parsed[key] = request
         return request
 
-    def _spec(self, message: JobMessage, task: CutoutTask) -> tuple[SodaRequest, CutoutSpec]:
-        request = self._request(task.params or message.job_params)
-        combinations = request.combinations()
-        if task.combination >= len(combinations):
-            raise UsageError(f"the job has no combination {task.combination}")
+    def _spec(self, message: JobMessage, task: CutoutTask) -> _Spec | UsageError:
+        """Return a task's parsed request and cutout, or why it cannot run."""
+        try:
+            request = self._request(task.params or message.job_params)
+            combinations = request.combinations()
+            if task.combination >= len(combinations):
+                raise UsageError(f"the job has no combination {task.combination}")
+        except UsageError as e:
+            return e
         return request, combinations[task.combination]
 
     def _open(self, source: SourceRef, stats: ReadStats, watch: JobWatch) -> RangeReader:
@@ -239,17 +248,17 @@ class Worker:
         )
 
     def _prefetch(
-        self, message: JobMessage, group: list[CutoutTask], watch: JobWatch
+        self, group: list[CutoutTask], specs: dict[int, _Spec | UsageError], watch: JobWatch
     ) -> SharedSource | None:
         """Fetch the pixels of a group of cutouts of one image together (None: one by one)."""
         if len(group) < 2:
             return None
         cutouts = []
         for task in group:
-            try:
-                request, spec = self._spec(message, task)
-            except UsageError:
+            parsed = specs[task.index]
+            if isinstance(parsed, UsageError):
                 continue  # its own run reports the error
+            request, spec = parsed
             cutouts.append((task, request, spec))
         if len(cutouts) < 2:
             return None
@@ -280,6 +289,7 @@ class Worker:
         record: JobRecord,
         message: JobMessage,
         task: CutoutTask,
+        parsed: _Spec | UsageError,
         watch: JobWatch,
         shared: SharedSource | None,
     ) -> StoredResult:
@@ -291,7 +301,9 @@ class Worker:
         stats = ReadStats()
         started = time.monotonic()
         try:
-            request, spec = self._spec(message, task)
+            if isinstance(parsed, UsageError):
+                raise parsed
+            request, spec = parsed
             uri = spec.source.uri
             if shared is not None:
                 reader, index, cost = shared.reader, shared.index, MEMORY_COST
