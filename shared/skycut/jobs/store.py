@@ -259,19 +259,22 @@ class JobStore:
         creates then fail together), each is stored on its own instead, the
         existing ones left as they are.
         """
-        if not results:
-            return
-        collection = self._jobs.document(job_id).collection(_RESULTS)
         for start in range(0, len(results), _MAX_BATCH):
             chunk = results[start : start + _MAX_BATCH]
-            batch = self._client.batch()
-            for result in chunk:
-                batch.create(collection.document(result.result_id), result.to_document())
+            batch = self._results_batch(job_id, chunk)
             try:
                 batch.commit()
             except gexc.AlreadyExists:
                 for result in chunk:
                     self.record_result(job_id, result)
+
+    def _results_batch(self, job_id: str, results: list[StoredResult]) -> Any:
+        """Return a write batch creating ``results`` (it fails whole if one exists)."""
+        collection = self._jobs.document(job_id).collection(_RESULTS)
+        batch = self._client.batch()
+        for result in results:
+            batch.create(collection.document(result.result_id), result.to_document())
+        return batch
 
     def record_and_count(
         self,
@@ -292,10 +295,7 @@ class JobStore:
         still once.
         """
         if len(results) <= _MAX_BATCH:
-            collection = self._jobs.document(job_id).collection(_RESULTS)
-            batch = self._client.batch()
-            for result in results:
-                batch.create(collection.document(result.result_id), result.to_document())
+            batch = self._results_batch(job_id, results)
             self._progress.add_to(
                 batch, job_id, batch_id, done=done, failed=failed, expires=expires
             )
