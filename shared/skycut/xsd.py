@@ -1,8 +1,9 @@
 """Load the vendored IVOA XML Schemas, offline, for validating skycut's XML.
 
-The schemas are not part of the package: they live in the reference folder
-``../shared/ivoa/xsd`` next to the repository (or wherever ``SKYCUT_XSD_DIR``
-points) and import each other by absolute ``http://www.ivoa.net/...`` URLs.
+The schemas are not part of the package: they are test data of the repository,
+``tests/data/ivoa-xsd`` (official copies, unmodified; or wherever
+``SKYCUT_XSD_DIR`` points), and import each other by absolute
+``http://www.ivoa.net/...`` URLs.
 An lxml resolver built from that folder's OASIS ``catalog.xml`` serves those
 URLs from disk, and the parser refuses the network, so nothing is fetched.
 Only the tests use this module; the service does not validate at run time.
@@ -50,7 +51,7 @@ def xsd_dir() -> Path:
     Returns
     -------
     path
-        ``$SKYCUT_XSD_DIR`` if set, else ``<repo>/../shared/ivoa/xsd``, where
+        ``$SKYCUT_XSD_DIR`` if set, else ``<repo>/tests/data/ivoa-xsd``, where
         ``<repo>`` is the nearest parent of this file with a ``pyproject.toml``.
 
     Raises
@@ -68,7 +69,7 @@ def xsd_dir() -> Path:
         if repo is None:
             msg = f"no pyproject.toml above {here}; set SKYCUT_XSD_DIR"
             raise FileNotFoundError(msg)
-        path = repo.parent / "shared" / "ivoa" / "xsd"
+        path = repo / "tests" / "data" / "ivoa-xsd"
     if not (path / "catalog.xml").is_file():
         msg = f"no catalog.xml in {path}; set SKYCUT_XSD_DIR to the vendored XSD folder"
         raise FileNotFoundError(msg)
