@@ -19,7 +19,6 @@ from skycut.config import get_settings
 from skycut.jobs.messages import SWEEP_ATTRIBUTE, JobMessage
 from skycut.logs import configure_logging, log
 from skycut.worker.deadletter import DEAD_LETTER_ATTRIBUTE, fail_dead_letter
-from skycut.worker.headers import HeaderCache
 from skycut.worker.run import Worker
 from skycut.worker.sweep import Sweeper
 
@@ -29,7 +28,7 @@ __all__ = ["cutout_worker"]
 @lru_cache(maxsize=1)
 def _worker() -> Worker:
     configure_logging()
-    return Worker(clients=Clients(get_settings()), headers=HeaderCache())
+    return Worker(clients=Clients(get_settings()))
 
 
 @functions_framework.cloud_event

@@ -18,6 +18,7 @@ __all__ = [
     "PermissionDeniedError",
     "ServiceUnavailableError",
     "SkycutError",
+    "SourceChangedError",
     "UnsupportedSourceError",
     "UsageError",
 ]
@@ -89,3 +90,11 @@ class ServiceUnavailableError(SkycutError):
     label = "ServiceUnavailable"
     status_code = 503
     error_type = "transient"
+
+
+class SourceChangedError(ServiceUnavailableError):
+    """The source object was replaced or deleted while it was being read.
+
+    Raised instead of returning bytes of another version than the one already
+    read from: the caller forgets what it knew of the object and starts over.
+    """

@@ -14,7 +14,6 @@ from skycut.clients import Clients
 from skycut.config import get_settings
 from skycut.jobs.messages import CutoutTask, JobMessage
 from skycut.uws.model import ExecutionPhase, Progress
-from skycut.worker.headers import HeaderCache
 from skycut.worker.run import Worker
 from tests.functions.conftest import push_envelope, store_job
 from tests.integration.helpers import check_cutout_against_source
@@ -167,7 +166,7 @@ def test_stamps_of_one_image_in_a_message_are_read_together(stack, sample_dir):
         )
     ]
     job_id = store_job(clients, tasks, prefix="fn-group")
-    worker = Worker(clients, HeaderCache())
+    worker = Worker(clients)
     worker.handle(JobMessage(job_id=job_id, tasks=tasks))
     results = clients.jobs.results(job_id)
     assert [r.status for r in results] == ["ok"] * 10 + ["no_overlap"]

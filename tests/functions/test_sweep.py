@@ -21,7 +21,6 @@ from skycut.jobs.events import ending_fields
 from skycut.jobs.messages import CutoutTask, batch_id
 from skycut.jobs.records import JobRecord
 from skycut.uws.model import ExecutionPhase, Progress
-from skycut.worker.headers import HeaderCache
 from skycut.worker.run import Worker
 from skycut.worker.sweep import Sweeper
 from tests.functions.conftest import store_job
@@ -68,7 +67,7 @@ def later() -> datetime:
 def test_a_job_with_no_activity_within_its_lease_is_left_alone(stack, source_id):
     clients = Clients(get_settings())
     job_id, _ = queued_job(clients, source_id, count=1)
-    assert job_id not in Sweeper(Worker(clients, HeaderCache())).sweep()
+    assert job_id not in Sweeper(Worker(clients)).sweep()
     assert clients.jobs.load(job_id).job.phase == ExecutionPhase.QUEUED
 
 
@@ -77,7 +76,7 @@ def test_a_job_whose_messages_were_lost_is_published_again_and_completes(
 ):
     clients = Clients(get_settings())
     job_id, _ = queued_job(clients, source_id, count=3)
-    sweeper = Sweeper(Worker(clients, HeaderCache()))
+    sweeper = Sweeper(Worker(clients))
     assert job_id in sweeper.sweep(now=later)
     record = wait_for_end(clients, job_id)
     assert record.job.phase == ExecutionPhase.COMPLETED
@@ -92,7 +91,7 @@ def test_only_uncounted_batches_are_published_again(stack, source_id, later):
     settings = get_settings().model_copy(update={"tasks_per_message": 2})
     clients = Clients(settings)
     job_id, tasks = queued_job(clients, source_id, count=5)
-    worker = Worker(clients, HeaderCache())
+    worker = Worker(clients)
     first, *rest = clients.queue.batches(tasks)
     # the first message ran and was counted before the others were lost
     from skycut.jobs.messages import JobMessage
@@ -115,7 +114,7 @@ def test_a_job_counted_in_full_but_never_ended_is_ended(stack, source_id, later)
     )
     clients.jobs.count_batch(job_id, batch_id(tasks), done=1, failed=0)
     stale = later + timedelta(seconds=5)
-    assert job_id in Sweeper(Worker(clients, HeaderCache())).sweep(now=stale)
+    assert job_id in Sweeper(Worker(clients)).sweep(now=stale)
     assert clients.jobs.load(job_id).job.phase == ExecutionPhase.COMPLETED
 
 
@@ -128,7 +127,7 @@ def test_a_job_that_never_progresses_ends_in_error_after_its_recoveries(stack, s
     settings: Settings = base.model_copy(update={"job_topic": nowhere, "max_job_recoveries": 2})
     clients = Clients(settings)
     job_id, _ = queued_job(clients, source_id, count=2)
-    sweeper = Sweeper(Worker(clients, HeaderCache()))
+    sweeper = Sweeper(Worker(clients))
     lease = timedelta(seconds=settings.job_lease_seconds + 1)
     now = datetime.now(UTC)
     for round_ in range(1, 4):
@@ -155,7 +154,7 @@ def test_an_ended_job_whose_event_was_lost_is_announced_by_the_sweep(stack, sour
         job_id,
         {"phase": ExecutionPhase.ABORTED.value, "end_time": ended_at, **ending_fields(ended_at)},
     )
-    Sweeper(Worker(clients, HeaderCache())).sweep()
+    Sweeper(Worker(clients)).sweep()
     record = clients.jobs.load(job_id)
     assert record.extra["finalized"] is True
     assert record.job.phase == ExecutionPhase.ABORTED

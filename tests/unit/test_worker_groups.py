@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from skycut.cutout.reader import ReadStats
 from skycut.jobs.messages import CutoutTask
+from skycut.soda.ids import SourceRef
 from skycut.worker.groups import SharedSource, by_source
 
 
@@ -32,7 +33,16 @@ def test_shares_of_a_groups_reads_add_up_to_what_it_read(
 ) -> None:
     stats = ReadStats()
     stats.requests, stats.bytes = requests, nbytes
-    shared = SharedSource(reader=None, index=None, stats=stats, first=first, size=size, plans={})  # type: ignore[arg-type]
+    version = SourceRef("b", "x.fits").at(1)
+    shared = SharedSource(
+        reader=None,  # type: ignore[arg-type]
+        index=None,
+        stats=stats,
+        first=first,
+        size=size,
+        plans={},
+        version=version,
+    )
     shares = [shared.share(first + k) for k in range(size)]
     assert sum(r for r, _ in shares) == requests
     assert sum(b for _, b in shares) == nbytes

@@ -19,8 +19,8 @@ from skycut.errors import NotFoundError, ServiceUnavailableError, SkycutError, U
 from skycut.soda.ids import parse_source_id
 from skycut.soda.params import group_params
 from skycut.soda.semantics import SodaParameter
+from skycut.storage.cache import SourceCache
 from skycut.storage.gcs import GcsRangeReader
-from skycut.worker.headers import HeaderCache
 
 __all__ = ["LinksRoute"]
 
@@ -45,7 +45,7 @@ class LinksRoute:
     def __init__(self, *, clients: Clients, parameters: tuple[SodaParameter, ...]) -> None:
         self._clients = clients
         self._parameters = parameters
-        self._headers = HeaderCache(capacity=256)
+        self._sources = SourceCache(capacity=256)
 
     def links(self, request: Request, ctx: RequestContext) -> Response:
         """GET or POST ``ID`` (repeatable): the links table."""
@@ -65,14 +65,15 @@ class LinksRoute:
         try:
             source = parse_source_id(source_id, allowed_buckets=settings.source_buckets)
             reader = GcsRangeReader(client=self._clients.storage, source=source)
-            index = self._headers.get(source.uri)
-            if index is None:
-                index = scan_fits(
-                    reader, stop_after=named_image, chunk_size=settings.header_chunk_bytes
-                )
-                self._headers.put(source.uri, index)
-            footprint = image_footprint(select_image_hdu(index).header)
+            # the size's metadata request names the live version: the footprint is its own
             size = reader.size()
+            index = self._sources.index(
+                reader.confirm(),
+                lambda: scan_fits(
+                    reader, stop_after=named_image, chunk_size=settings.header_chunk_bytes
+                ),
+            )
+            footprint = image_footprint(select_image_hdu(index).header)
         except SkycutError as e:
             return [
                 LinkRow(

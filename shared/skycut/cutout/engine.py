@@ -130,6 +130,7 @@ def cut(
     selection: Selection,
     *,
     source_id: str,
+    source_generation: int | None = None,
     index: FitsIndex | None = None,
     stats: ReadStats | None = None,
     detail: Detail = "image",
@@ -151,6 +152,9 @@ def cut(
         The stencil and the BAND, TIME and POL filters.
     source_id
         The source's public identifier, for provenance and error messages.
+    source_generation
+        The version of the object ``reader`` reads (it must read no other),
+        for provenance (``SC_GEN``).
     index
         The file's HDU index from `scan_fits`, if the caller has it cached;
         scanned (up to the HDU named ``IMAGE``) otherwise, and scanned
@@ -224,13 +228,18 @@ def cut(
         primary = primary_header(
             plan.index, plan.image.hdu, [p.hdu for p, _, _ in parts], selection,
             source_id=source_id, detail=detail, mask_outside=mask_outside,
+            source_generation=source_generation,
         )  # fmt: skip
         content = primary.tostring().encode("ascii") + b"".join(
             extension_bytes(h, d, p.region.start, note=_note(p)) for p, h, d in parts
         )
     else:
         items = provenance_items(
-            selection, source_id=source_id, detail=detail, mask_outside=mask_outside
+            selection,
+            source_id=source_id,
+            detail=detail,
+            mask_outside=mask_outside,
+            source_generation=source_generation,
         )
         content = _preview(parts[0], items, response_format=response_format)
     after = (stats.requests, stats.bytes) if stats is not None else (0, 0)

@@ -7,6 +7,7 @@ text chunks.
 
 =========  ==========================================================
 ``SC_ID``  source identifier
+``SC_GEN``  version of the source object cut (its Cloud Storage generation), if known
 ``SC_STENC``  stencil (``POS`` text, ICRS degrees); absent if none
 ``SC_BAND``  BAND (m); ``SC_TIME`` TIME (MJD); ``SC_POL`` POL values
 ``SC_DETL``  DETAIL; ``SC_MASK`` whether outside pixels were blanked
@@ -34,7 +35,12 @@ _SCALING = ("BSCALE", "BZERO", "BLANK")
 
 
 def provenance_items(
-    selection: Selection, *, source_id: str, detail: Detail, mask_outside: bool
+    selection: Selection,
+    *,
+    source_id: str,
+    detail: Detail,
+    mask_outside: bool,
+    source_generation: int | None = None,
 ) -> list[tuple[str, str | int | bool, str]]:
     """Return the provenance as ``(card, value, comment)`` triples.
 
@@ -48,6 +54,8 @@ def provenance_items(
         Which HDUs were asked for.
     mask_outside
         Whether pixels outside the stencil were blanked.
+    source_generation
+        The version of the source object every byte was read from.
 
     Returns
     -------
@@ -58,6 +66,8 @@ def provenance_items(
     items: list[tuple[str, str | int | bool, str]] = [
         ("SC_ID", source_id, "skycut source identifier")
     ]
+    if source_generation is not None:
+        items.append(("SC_GEN", source_generation, "source object generation cut"))
     if selection.stencil is not None:
         items.append(("SC_STENC", selection.stencil.to_soda(), "skycut stencil (ICRS, deg)"))
     if selection.band is not None:
@@ -84,6 +94,7 @@ def primary_header(
     source_id: str,
     detail: Detail,
     mask_outside: bool,
+    source_generation: int | None = None,
 ) -> fits.Header:
     """Build the primary header of a cutout file.
 
@@ -95,8 +106,8 @@ def primary_header(
         The image HDU cut.
     cut
         Every HDU cut, in output order.
-    selection, source_id, detail, mask_outside
-        What was asked for, as in `provenance_items`.
+    selection, source_id, detail, mask_outside, source_generation
+        What was asked for and what was read, as in `provenance_items`.
 
     Returns
     -------
@@ -111,7 +122,11 @@ def primary_header(
         for key in _SCALING:
             header.remove(key, ignore_missing=True)
     items = provenance_items(
-        selection, source_id=source_id, detail=detail, mask_outside=mask_outside
+        selection,
+        source_id=source_id,
+        detail=detail,
+        mask_outside=mask_outside,
+        source_generation=source_generation,
     )
     items[-2:-2] = [
         ("SC_HDU", image.name, "source HDU cut"),

@@ -146,6 +146,7 @@ class StoredResult:
     source_id: str | None = None
     query: str | None = None
     row: int | None = None
+    source_generation: int | None = None
 
     def to_document(self) -> dict[str, Any]:
         """Return the Firestore document of this result."""
@@ -166,6 +167,7 @@ class StoredResult:
             "source_id": self.source_id,
             "query": self.query,
             "row": self.row,
+            "source_generation": self.source_generation,
         }
 
     @classmethod
@@ -188,4 +190,5 @@ class StoredResult:
             source_id=doc.get("source_id"),
             query=doc.get("query"),
             row=doc.get("row"),
+            source_generation=doc.get("source_generation"),
         )

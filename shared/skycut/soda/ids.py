@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from skycut.errors import UsageError
 
-__all__ = ["SourceRef", "parse_source_id"]
+__all__ = ["ObjectVersion", "SourceRef", "parse_source_id"]
 
 _SCHEME = "gs://"
 _MAX_OBJECT_BYTES = 1024  # Cloud Storage's own limit on object names
@@ -31,6 +31,27 @@ class SourceRef:
     def uri(self) -> str:
         """The ID form of this object."""
         return f"{_SCHEME}{self.bucket}/{self.name}"
+
+    def at(self, generation: int) -> ObjectVersion:
+        """Return one version of this object."""
+        return ObjectVersion(self, generation)
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectVersion:
+    """One version of a source object: what anything learned from it is true of.
+
+    A Cloud Storage object replaced under the same name gets a new
+    generation, so caches keyed by a version never serve the old content.
+    """
+
+    source: SourceRef
+    generation: int
+
+    @property
+    def uri(self) -> str:
+        """The ``gs://bucket/object#generation`` form (as gcloud writes it)."""
+        return f"{self.source.uri}#{self.generation}"
 
 
 def parse_source_id(text: str, *, allowed_buckets: Collection[str]) -> SourceRef:

@@ -10,8 +10,8 @@ from urllib.parse import quote
 
 from google.api_core import exceptions as gexc
 
-from skycut.errors import ServiceUnavailableError, UsageError
-from skycut.soda.ids import SourceRef
+from skycut.errors import ServiceUnavailableError, SourceChangedError, UsageError
+from skycut.soda.ids import ObjectVersion, SourceRef
 
 __all__ = ["GcsRangeReader", "ResultWriter", "UrlSigner"]
 
@@ -25,42 +25,125 @@ _TRANSIENT = (
 
 
 class GcsRangeReader:
-    """A :class:`~skycut.cutout.reader.RangeReader` over one Cloud Storage object.
+    """A :class:`~skycut.cutout.reader.RangeReader` over one version of a Cloud Storage object.
 
     Each :meth:`read_range` is one HTTP GET with a ``Range`` header; the object
-    is never downloaded whole.
+    is never downloaded whole. Every read is pinned to one generation: the one
+    given (what a cache learned earlier), or else the one the first read
+    answers with. A read of a generation that is no longer the live object
+    raises `SourceChangedError` rather than returning bytes of another version,
+    so nothing read through one reader ever mixes two versions.
     """
 
-    def __init__(self, *, client: Any, source: SourceRef) -> None:
+    def __init__(self, *, client: Any, source: SourceRef, generation: int | None = None) -> None:
         self._source = source
-        self._blob = client.bucket(source.bucket).blob(source.name)
+        self._bucket = client.bucket(source.bucket)
+        self._generation = generation
+        self._confirmed = False
         self._size: int | None = None
+        self._lock = threading.Lock()
 
     @property
     def name(self) -> str:
         """The source's gs:// URI."""
         return self._source.uri
 
+    @property
+    def source(self) -> SourceRef:
+        """The object read."""
+        return self._source
+
+    @property
+    def generation(self) -> int | None:
+        """The generation every read is of; None until the first read."""
+        return self._generation
+
+    @property
+    def version(self) -> ObjectVersion | None:
+        """The object version read; None until the first read."""
+        return None if self._generation is None else self._source.at(self._generation)
+
     def size(self) -> int:
         """Return the object's size (one metadata request, then cached)."""
         if self._size is None:
-            self._call(self._blob.reload)
-            self._size = int(self._blob.size)
+            blob = self._blob()
+            self._call(blob.reload, **self._condition())
+            self._learn(blob.generation)
+            self._size = int(blob.size)
         return self._size
 
     def read_range(self, start: int, stop: int) -> bytes:
         """Return bytes ``[start, stop)`` of the object."""
         if stop <= start:
             return b""
+        blob = self._blob()
         data: bytes = self._call(
-            self._blob.download_as_bytes, start=start, end=stop - 1, checksum=None
+            blob.download_as_bytes,
+            start=start,
+            end=stop - 1,
+            checksum=None,
+            **self._condition(),
         )
+        self._learn(blob.generation)
         return data
+
+    def confirm(self) -> ObjectVersion:
+        """Check that the version named was the live object when read, and return it.
+
+        Costs a metadata request only if no read has shown it yet, i.e. when
+        everything came from a cache keyed by this version.
+
+        Raises
+        ------
+        SourceChangedError
+            If the object was replaced or deleted since.
+
+        """
+        if not self._confirmed:
+            self._size = None
+            self.size()
+        version = self.version
+        if version is None:  # pragma: no cover - size() always learns it
+            raise SourceChangedError(f"source {self._source.uri} has no generation")
+        return version
+
+    def _blob(self) -> Any:
+        # a Blob per request: the library writes response headers into it,
+        # and reads of one reader run in parallel threads
+        return self._bucket.blob(self._source.name, generation=self._generation)
+
+    def _condition(self) -> dict[str, int]:
+        # `generation` selects the version (404 once it is gone, as on the
+        # emulator); the precondition also refuses it once it is not the live
+        # object (412), which on a versioned bucket it may still be readable as
+        generation = self._generation
+        return {} if generation is None else {"if_generation_match": generation}
+
+    def _learn(self, answered: Any) -> None:
+        if answered is None:
+            return
+        generation = int(answered)
+        with self._lock:
+            if self._generation is None:
+                self._generation = generation
+            elif generation != self._generation:
+                raise SourceChangedError(
+                    f"source {self._source.uri} changed while it was read "
+                    f"(generation {self._generation}, now {generation})"
+                )
+            self._confirmed = True
 
     def _call(self, fn: Any, /, **kwargs: Any) -> Any:
         try:
             return fn(**kwargs)
-        except gexc.NotFound as e:
+        except (gexc.NotFound, gexc.PreconditionFailed) as e:
+            if self._generation is not None:
+                raise SourceChangedError(
+                    f"source {self._source.uri} generation {self._generation} "
+                    "was replaced or deleted"
+                ) from e
+            if isinstance(e, gexc.PreconditionFailed):  # pragma: no cover - no condition sent
+                raise ServiceUnavailableError(f"storage refused reading {self.name}") from e
             raise UsageError(f"source {self._source.uri} does not exist") from e
         except gexc.Forbidden as e:
             raise UsageError(f"source {self._source.uri} is not readable by skycut") from e

@@ -22,6 +22,7 @@ from skycut.cutout.selection import Selection
 from skycut.cutout.tiles import TileTable
 from skycut.errors import SkycutError
 from skycut.jobs.messages import CutoutTask
+from skycut.soda.ids import ObjectVersion
 from skycut.soda.params import SodaRequest
 
 __all__ = ["MAX_PREFETCH_BYTES", "SharedSource", "by_source", "prefetch_group"]
@@ -51,6 +52,8 @@ class SharedSource:
         to share ``stats`` out among them.
     plans
         Each planned cutout's `CutPlan`, by task index, so it is not planned twice.
+    version
+        The version of the source every byte was read from.
 
     """
 
@@ -60,6 +63,7 @@ class SharedSource:
     first: int
     size: int
     plans: dict[int, CutPlan]
+    version: ObjectVersion
 
     def share(self, task_index: int) -> tuple[int, int]:
         """Return the ``(requests, bytes)`` a task of the group is credited with."""
@@ -89,8 +93,12 @@ def prefetch_group(
     tile_tables: Callable[[HduInfo], TileTable],
     max_pixels: int,
     chunk_size: int,
+    version: ObjectVersion,
 ) -> SharedSource | None:
     """Fetch the pixels of a group's cutouts in one read plan.
+
+    ``reader`` reads only ``version`` of the source, which ``index`` and
+    ``tile_tables`` describe.
 
     Returns
     -------
@@ -138,4 +146,5 @@ def prefetch_group(
         first=min(task.index for task, _, _ in cutouts),
         size=len(cutouts),
         plans=plans,
+        version=version,
     )

@@ -14,26 +14,27 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 
 from skycut.clients import Clients
-from skycut.cutout.engine import cut
+from skycut.cutout.engine import Cutout, cut
 from skycut.cutout.fitsindex import FitsIndex, HduInfo, named_image, scan_fits
 from skycut.cutout.prefetch import MEMORY_COST
 from skycut.cutout.reader import CountingReader, RangeReader, ReadStats, RememberingReader
 from skycut.cutout.readplan import ReadCost
 from skycut.cutout.tiles import TileTable, read_tile_table
-from skycut.errors import NoOverlapError, SkycutError, UsageError
+from skycut.errors import NoOverlapError, SkycutError, SourceChangedError, UsageError
 from skycut.jobs.events import announce_end, ending_fields
 from skycut.jobs.messages import CutoutTask, JobMessage, batch_id
 from skycut.jobs.records import JobRecord, StoredResult
 from skycut.logs import log
-from skycut.soda.ids import SourceRef
+from skycut.soda.ids import ObjectVersion, SourceRef
 from skycut.soda.params import CutoutSpec, SodaRequest, group_params, parse_soda_request
+from skycut.storage.cache import SourceCache
 from skycut.storage.gcs import GcsRangeReader
 from skycut.uws.model import FINAL_PHASES, ExecutionPhase, Progress
 from skycut.worker.finalize import Finalizer
 from skycut.worker.groups import SharedSource, by_source, prefetch_group
-from skycut.worker.headers import HeaderCache, OnceCache
 from skycut.worker.watch import JobStoppedError, JobWatch, WatchedReader
 
 __all__ = ["Worker", "result_id_for"]
@@ -41,6 +42,9 @@ __all__ = ["Worker", "result_id_for"]
 _Spec = tuple[SodaRequest, CutoutSpec]
 """A task's parsed SODA request and the one cutout of it the task is."""
 
+
+_ATTEMPTS = 3
+"""Cuts of one task at most, when its source is replaced under it each time."""
 
 _SUFFIXES = {"application/fits": ".fits", "image/png": ".png", "image/jpeg": ".jpg"}
 
@@ -61,10 +65,9 @@ class Worker:
     """Executes job messages with the given clients."""
 
     clients: Clients
-    headers: HeaderCache
+    sources: SourceCache = field(default_factory=SourceCache)
     finalizer: Finalizer = field(init=False)
     cost: ReadCost = field(init=False)
-    tile_tables: OnceCache[TileTable] = field(default_factory=lambda: OnceCache(capacity=512))
     _parsed: dict[tuple[tuple[str, str], ...], SodaRequest] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -227,24 +230,35 @@ class Worker:
             return e
         return request, combinations[task.combination]
 
-    def _open(self, source: SourceRef, stats: ReadStats, watch: JobWatch) -> RangeReader:
+    def _open(
+        self, source: SourceRef, stats: ReadStats, watch: JobWatch
+    ) -> tuple[GcsRangeReader, RangeReader]:
+        """Return a reader of the version of ``source`` last seen, bare and wrapped for cuts."""
+        gcs = GcsRangeReader(
+            client=self.clients.storage, source=source, generation=self.sources.latest(source)
+        )
         # remembers the header chunk, which often holds a tile table or first rows
-        return RememberingReader(
-            WatchedReader(
-                CountingReader(GcsRangeReader(client=self.clients.storage, source=source), stats),
-                watch,
-            )
-        )
+        return gcs, RememberingReader(WatchedReader(CountingReader(gcs, stats), watch))
 
-    def _index(self, uri: str, reader: RangeReader) -> FitsIndex:
+    def _index(self, gcs: GcsRangeReader, reader: RangeReader) -> FitsIndex:
         chunk = self.clients.settings.header_chunk_bytes
-        return self.headers.get_or_load(
-            uri, lambda: scan_fits(reader, stop_after=named_image, chunk_size=chunk)
-        )
 
-    def _tile_tables(self, uri: str, reader: RangeReader) -> Callable[[HduInfo], TileTable]:
-        return lambda hdu: self.tile_tables.get_or_load(
-            f"{uri}#{hdu.index}", lambda: read_tile_table(reader, hdu, cost=self.cost)
+        def scan() -> FitsIndex:
+            return scan_fits(reader, stop_after=named_image, chunk_size=chunk)
+
+        version = gcs.version
+        if version is None:  # a source not seen before: the scan's first read names its version
+            index = scan()
+            version = gcs.confirm()
+            self.sources.put_index(version, index)
+            return index
+        return self.sources.index(version, scan)
+
+    def _tile_tables(
+        self, version: ObjectVersion, reader: RangeReader
+    ) -> Callable[[HduInfo], TileTable]:
+        return lambda hdu: self.sources.tile_table(
+            version, hdu, lambda: read_tile_table(reader, hdu, cost=self.cost)
         )
 
     def _prefetch(
@@ -265,24 +279,98 @@ class Worker:
         settings = self.clients.settings
         source = cutouts[0][2].source
         stats = ReadStats()
-        reader = self._open(source, stats, watch)
+        gcs, reader = self._open(source, stats, watch)
         try:
-            index = self._index(source.uri, reader)
+            index = self._index(gcs, reader)
+            version = gcs.confirm()
+            shared = prefetch_group(
+                reader,
+                stats,
+                [(task, request, spec.selection) for task, request, spec in cutouts],
+                source_id=source.uri,
+                index=index,
+                cost=self.cost,
+                tile_tables=self._tile_tables(version, reader),
+                max_pixels=settings.max_cutout_pixels,
+                chunk_size=settings.header_chunk_bytes,
+                version=version,
+            )
+        except SourceChangedError:
+            if gcs.version is not None:
+                self.sources.forget(gcs.version)
+            return None  # each cutout reads the live version on its own
         except SkycutError as e:
             if e.error_type == "transient":
                 raise
             return None
-        return prefetch_group(
-            reader,
-            stats,
-            [(task, request, spec.selection) for task, request, spec in cutouts],
-            source_id=source.uri,
-            index=index,
-            cost=self.cost,
-            tile_tables=self._tile_tables(source.uri, reader),
-            max_pixels=settings.max_cutout_pixels,
+        return shared
+
+    def _cut(
+        self,
+        request: SodaRequest,
+        spec: CutoutSpec,
+        task: CutoutTask,
+        stats: ReadStats,
+        watch: JobWatch,
+        shared: SharedSource | None,
+    ) -> tuple[Cutout, ObjectVersion]:
+        """Cut one task from one version of its source, and name that version.
+
+        Every read is pinned to one generation of the object; if it was
+        replaced (before or during the cut) the cut starts over on the live
+        version, so a result is never made of a stale header or mixed bytes.
+        """
+        settings = self.clients.settings
+        cut_task = partial(
+            cut,
+            selection=spec.selection,
+            source_id=spec.source.uri,
+            detail=request.detail,
+            mask_outside=request.mask_outside,
+            response_format=request.response_format,
             chunk_size=settings.header_chunk_bytes,
+            max_pixels=settings.max_cutout_pixels,
         )
+        if shared is not None:
+            stats.requests, stats.bytes = shared.share(task.index)
+            try:
+                cutout = cut_task(
+                    shared.reader,
+                    index=shared.index,
+                    cost=MEMORY_COST,
+                    tile_tables=self._tile_tables(shared.version, shared.reader),
+                    plan=shared.plans.get(task.index),
+                    source_generation=shared.version.generation,
+                )
+            except SourceChangedError:
+                self.sources.forget(shared.version)  # cut it alone, from the live version
+            else:
+                return cutout, shared.version
+        for attempt in range(1, _ATTEMPTS + 1):
+            gcs, reader = self._open(spec.source, stats, watch)
+            try:
+                try:
+                    index = self._index(gcs, reader)
+                    version = gcs.confirm()
+                    cutout = cut_task(
+                        reader,
+                        index=index,
+                        cost=self.cost,
+                        tile_tables=self._tile_tables(version, reader),
+                        source_generation=version.generation,
+                    )
+                except SkycutError as e:
+                    if e.error_type != "transient" and gcs.version is not None:
+                        gcs.confirm()  # an answer from cached headers alone is checked too
+                    raise
+                self.sources.put_index(version, cutout.index)
+                return cutout, version
+            except SourceChangedError:
+                if gcs.version is not None:
+                    self.sources.forget(gcs.version)
+                if attempt == _ATTEMPTS:
+                    raise  # transient: the message is delivered again
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _run_task(
         self,
@@ -293,39 +381,19 @@ class Worker:
         watch: JobWatch,
         shared: SharedSource | None,
     ) -> StoredResult:
-        settings = self.clients.settings
         writer = self.clients.results
         job_id = record.job.job_id
         expires = record.job.destruction
         rid = result_id_for(task.index)
         stats = ReadStats()
         started = time.monotonic()
+        generation: int | None = None
         try:
             if isinstance(parsed, UsageError):
                 raise parsed
             request, spec = parsed
-            uri = spec.source.uri
-            if shared is not None:
-                reader, index, cost = shared.reader, shared.index, MEMORY_COST
-                stats.requests, stats.bytes = shared.share(task.index)
-            else:
-                reader = self._open(spec.source, stats, watch)
-                index, cost = self._index(uri, reader), self.cost
-            cutout = cut(
-                reader,
-                spec.selection,
-                source_id=uri,
-                index=index,
-                detail=request.detail,
-                mask_outside=request.mask_outside,
-                response_format=request.response_format,
-                chunk_size=settings.header_chunk_bytes,
-                cost=cost,
-                max_pixels=settings.max_cutout_pixels,
-                tile_tables=self._tile_tables(uri, reader),
-                plan=shared.plans.get(task.index) if shared is not None else None,
-            )
-            self.headers.put(uri, cutout.index)
+            cutout, version = self._cut(request, spec, task, stats, watch, shared)
+            generation = version.generation
             mime: str = cutout.content_type
             name = f"jobs/{job_id}/{rid}{_SUFFIXES.get(mime, '')}"
             size = writer.write(name, cutout.content, content_type=mime, expires=expires)
@@ -349,6 +417,7 @@ class Worker:
             result_id=rid,
             status=status,
             source=task.source_id,
+            generation=generation,
             requests=stats.requests,
             bytes_read=stats.bytes,
             seconds=round(time.monotonic() - started, 4),
@@ -368,6 +437,7 @@ class Worker:
             created=datetime.now(UTC),
             expires=expires,
             source_id=task.source_id,
+            source_generation=generation,
             query=_query_text(task.params or message.job_params, task.combination),
             row=task.row,
         )
