@@ -31,7 +31,7 @@ from emulators.resources import create_buckets, create_topics_and_subscriptions
 from emulators.sample import LoadedSample, load_sample
 from emulators.scheduler import SweepTicker
 
-__all__ = ["Stack", "StackConfig", "main"]
+__all__ = ["KEEPALIVE_SECONDS", "Stack", "StackConfig", "function_argv", "main"]
 
 REPO = Path(__file__).resolve().parent.parent
 # every port a stack listens on, as StackConfig fields (and --api-port style options)
@@ -43,6 +43,40 @@ PORT_FIELDS = (
     "firestore_port",
     "storage_port",
 )
+
+
+# How long the functions keep an idle client connection open. gunicorn's default (2 s) closes
+# it just as a client polling every 2 s sends its next request, which then fails; production
+# front ends keep idle connections for minutes, and so does the local stack.
+KEEPALIVE_SECONDS = 620
+
+
+def function_argv(
+    target: str, signature: str, *, host: str, port: int, threads: int, workers: int
+) -> list[str]:
+    """Return the command that serves one function as ``functions-framework`` does.
+
+    functions-framework runs gunicorn with options it does not let callers set; gunicorn's
+    own command line serves the same app (``create_app``) with a keep-alive that outlasts
+    any client's polling interval.
+    """
+    app = (
+        f"functions_framework:create_app(target={target!r}, "
+        f"source={str(REPO / 'functions' / target / 'main.py')!r}, signature_type={signature!r})"
+    )
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        f"--bind={host}:{port}",
+        f"--workers={workers}",
+        f"--threads={threads}",
+        "--timeout=0",  # as functions-framework: no limit on a request's time
+        f"--keep-alive={KEEPALIVE_SECONDS}",
+        "--limit-request-line=0",
+        "--log-level=error",
+        app,
+    ]
 
 
 def _fake_gcs_binary() -> Path:
@@ -244,38 +278,25 @@ class Stack:
             wait_for_http(self._health[process.name], timeout=60, process=process)
         self._say(progress, f"emulators up in {time.monotonic() - t0:.1f} s; starting functions")
         functions = [
-            ("soda_api", "http", cfg.api_port, {"THREADS": "64"}),
+            ("soda_api", "http", cfg.api_port, 64, 1),
             # two processes: cutting is CPU work that one Python process cannot spread over cores
-            ("cutout_worker", "cloudevent", cfg.worker_port, {"THREADS": "8", "WORKERS": "2"}),
-            ("bulk_submit", "cloudevent", cfg.bulk_port, {"THREADS": "4"}),
+            ("cutout_worker", "cloudevent", cfg.worker_port, 8, 2),
+            ("bulk_submit", "cloudevent", cfg.bulk_port, 4, 1),
         ]
-        started = []
-        for target, signature, port, extra in functions:
-            started.append(
-                (
-                    self._spawn(
-                        target,
-                        [
-                            sys.executable,
-                            "-m",
-                            "functions_framework",
-                            "--target",
-                            target,
-                            "--source",
-                            str(REPO / "functions" / target / "main.py"),
-                            "--signature-type",
-                            signature,
-                            "--host",
-                            cfg.host,
-                            "--port",
-                            str(port),
-                        ],
-                        logs,
-                        env={**env, **extra},
+        started = [
+            (
+                self._spawn(
+                    target,
+                    function_argv(
+                        target, signature, host=cfg.host, port=port, threads=threads, workers=n
                     ),
-                    port,
-                )
+                    logs,
+                    env=env,
+                ),
+                port,
             )
+            for target, signature, port, threads, n in functions
+        ]
         self.create_messaging()
         create_buckets(env, [cfg.sources_bucket, cfg.results_bucket, cfg.drop_bucket])
         for process, port in started:
