@@ -222,7 +222,7 @@ def timeline(stack: Stack, t0_wall: float, job_id: str) -> None:
     cutouts = [e for e in worker if e["message"] == "cutout done"]
     submitted = [e for e in entries("bulk_submit") if e["message"] == "bulk job submitted"]
     finished = [e for e in worker if e["message"] == "job finished"]
-    seconds = [float(e["seconds"]) for e in cutouts]  # type: ignore[arg-type]
+    seconds = [float(e["steps_ms"]["total"]) / 1000 for e in cutouts]  # type: ignore[index]
     if submitted:
         print(
             f"  bulk job submitted (file read, rows checked, messages published): "

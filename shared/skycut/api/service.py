@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,7 +17,9 @@ from skycut.errors import (
 )
 from skycut.jobs.messages import CutoutTask
 from skycut.jobs.records import JobRecord, StoredResult, task_document
+from skycut.logs import log
 from skycut.soda.params import SodaRequest, group_params, parse_soda_request
+from skycut.timing import Steps
 from skycut.uws.model import (
     ACTIVE_PHASES,
     FINAL_PHASES,
@@ -67,7 +71,15 @@ class SodaService:
         run: bool = False,
     ) -> JobRecord:
         """Create an async job: PENDING, or with ``run`` QUEUED at once and published."""
-        request = self.parse(pairs, complete=run)
+        record = self._create(self.parse(pairs, complete=run), pairs, owner=owner, run=run)
+        if run:
+            self._publish(record)
+        return record
+
+    def _create(
+        self, request: SodaRequest, pairs: Sequence[tuple[str, str]], *, owner: str, run: bool
+    ) -> JobRecord:
+        """Store a new job of a parsed request (QUEUED with its tasks if ``run``)."""
         self.refuse_if_draining()
         now = datetime.now(UTC)
         tasks = self._tasks(request) if run else []
@@ -85,8 +97,6 @@ class SodaService:
         )
         record = JobRecord(job=job, response_format=request.response_format, tasks=tasks)
         self._clients.jobs.create(record)
-        if run:
-            self._publish(record)
         return record
 
     def run(self, job_id: str, *, owner: str) -> JobRecord:
@@ -153,20 +163,39 @@ class SodaService:
             If the job does not finish within the sync timeout.
 
         """
-        self.parse(pairs, complete=True).single()
-        record = self.create_job(pairs, owner=owner, run=True)
+        steps = Steps()
+        with steps.step("parse"):
+            request = self.parse(pairs, complete=True)
+            request.single()
+        with steps.step("create"):
+            record = self._create(request, pairs, owner=owner, run=True)
         job_id = record.job.job_id
-        final = self._clients.jobs.wait(
-            job_id,
-            until=lambda r: r.job.phase in FINAL_PHASES,
-            timeout=self._settings.sync_timeout_seconds,
-        )
+        with steps.step("publish"):
+            self._publish(record)
+        published_at = time.time()
+        with steps.step("wait"):
+            final = self._clients.jobs.wait(
+                job_id,
+                until=lambda r: r.job.phase in FINAL_PHASES,
+                timeout=self._settings.sync_timeout_seconds,
+                counts=False,
+            )
+        woke_at = time.time()
         if final is None or final.job.phase not in FINAL_PHASES:
             raise ServiceUnavailableError(
                 f"the cutout did not finish within {self._settings.sync_timeout_seconds:g} s; "
                 f"it goes on as async job {job_id}"
             )
-        results = self._clients.jobs.results(job_id)
+        with steps.step("results"):
+            results = self._clients.jobs.results(job_id)
+        log(
+            logging.INFO,
+            "sync served",
+            job_id=job_id,
+            published_at=published_at,
+            woke_at=woke_at,
+            steps_ms=steps.as_log(),
+        )
         return SyncOutcome(record=final, result=results[0] if results else None)
 
     def refuse_if_draining(self) -> None:

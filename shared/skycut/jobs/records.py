@@ -50,6 +50,9 @@ class JobRecord:
     response_format: str = "application/fits"
     # kind-specific state, e.g. a bulk job's options and whether it was published
     extra: dict[str, Any] = field(default_factory=dict)
+    # the stored document's update time when this was read or written (not stored):
+    # a compare-and-set change conditions on it instead of reading the job again
+    revision: Any = field(default=None, compare=False)
 
     def to_document(self) -> dict[str, Any]:
         """Return the Firestore document of this job."""

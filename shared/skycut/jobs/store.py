@@ -76,6 +76,7 @@ class JobStore:
         if not snap.exists:
             return None
         record = JobRecord.from_document(job_id, snap.to_dict() or {})
+        record.revision = snap.update_time
         return self._with_counts(record) if counts else record
 
     def _with_counts(self, record: JobRecord) -> JobRecord:
@@ -132,7 +133,11 @@ class JobStore:
 
     # -- changes -----------------------------------------------------------
     def change(
-        self, job_id: str, decide: Callable[[JobRecord], dict[str, Any] | None]
+        self,
+        job_id: str,
+        decide: Callable[[JobRecord], dict[str, Any] | None],
+        *,
+        seen: JobRecord | None = None,
     ) -> JobRecord | None:
         """Apply the fields ``decide`` returns for the job as it is now, atomically.
 
@@ -143,6 +148,10 @@ class JobStore:
         conflict the job is read and ``decide`` asked again: a compare-and-set,
         so two writers can never both win, without holding a lock while
         deciding (contended transactions queue on their locks).
+
+        ``seen``, the job as the caller last read or wrote it (with its
+        ``revision``), saves the first read: the write is conditional on it
+        still being current, and the job is read only if it is not.
 
         Returns
         -------
@@ -158,21 +167,31 @@ class JobStore:
 
         """
         ref = self._jobs.document(job_id)
+        known = seen if seen is not None and seen.revision is not None else None
         for _ in range(_MAX_ATTEMPTS):
-            snap = ref.get()
-            if not snap.exists:
-                raise NotFoundError(f"no job {job_id!r}")
-            doc = snap.to_dict() or {}
+            if known is not None:
+                doc, revision = known.to_document(), known.revision
+            else:
+                snap = ref.get()
+                if not snap.exists:
+                    raise NotFoundError(f"no job {job_id!r}")
+                doc, revision = snap.to_dict() or {}, snap.update_time
             update = decide(JobRecord.from_document(job_id, doc))
+            if update is None and known is not None:
+                known = None  # what the caller saw may be out of date: decide on the job as it is
+                continue
             if update is None:
                 return None
+            known = None
             try:
-                ref.update(
-                    update, option=self._client.write_option(last_update_time=snap.update_time)
+                written = ref.update(
+                    update, option=self._client.write_option(last_update_time=revision)
                 )
-            except gexc.FailedPrecondition:
-                continue  # someone else changed it since we read it: decide again
-            return JobRecord.from_document(job_id, _with_update(doc, update))
+            except (gexc.FailedPrecondition, gexc.NotFound):
+                continue  # someone else changed (or deleted) it since: read it and decide again
+            changed = JobRecord.from_document(job_id, _with_update(doc, update))
+            changed.revision = written.update_time
+            return changed
         raise ServiceUnavailableError(f"job {job_id} changed under {_MAX_ATTEMPTS} attempts")
 
     def transition(
@@ -182,6 +201,7 @@ class JobStore:
         allowed_from: Collection[ExecutionPhase],
         to: ExecutionPhase,
         fields: dict[str, Any] | None = None,
+        seen: JobRecord | None = None,
     ) -> JobRecord | None:
         """Move a job to ``to`` if its phase is in ``allowed_from``; see :meth:`change`."""
 
@@ -190,7 +210,7 @@ class JobStore:
                 return None
             return {"phase": to.value, **(fields or {})}
 
-        return self.change(job_id, decide)
+        return self.change(job_id, decide, seen=seen)
 
     def update_pending(self, job_id: str, *, owner: str | None, fields: dict[str, Any]) -> None:
         """Change fields of a job that must still be PENDING (e.g. its parameters).
@@ -375,11 +395,13 @@ class JobStore:
         *,
         until: Callable[[JobRecord], bool],
         timeout: float,
+        counts: bool = True,
     ) -> JobRecord | None:
         """Block until the job satisfies ``until`` or ``timeout`` seconds pass.
 
         A Firestore listener delivers each change of the job document, so no
-        polling loop runs while waiting.
+        polling loop runs while waiting. The progress counted so far is added
+        (one more query) unless ``counts`` is False.
 
         Returns
         -------
@@ -405,4 +427,4 @@ class JobStore:
         finally:
             watch.unsubscribe()  # type: ignore[no-untyped-call]
         record = latest[0]
-        return self._with_counts(record) if record is not None else None
+        return self._with_counts(record) if record is not None and counts else record

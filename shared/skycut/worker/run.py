@@ -32,6 +32,7 @@ from skycut.soda.ids import ObjectVersion, SourceRef
 from skycut.soda.params import CutoutSpec, SodaRequest, group_params, parse_soda_request
 from skycut.storage.cache import SourceCache
 from skycut.storage.gcs import GcsRangeReader
+from skycut.timing import Steps
 from skycut.uws.model import FINAL_PHASES, ExecutionPhase, Progress
 from skycut.worker.finalize import Finalizer
 from skycut.worker.groups import SharedSource, by_source, prefetch_group
@@ -93,7 +94,10 @@ class Worker:
         """
         store = self.clients.jobs
         job_id = message.job_id
-        record = store.load(job_id, counts=False)
+        received_at = time.time()
+        steps = Steps()
+        with steps.step("load"):
+            record = store.load(job_id, counts=False)
         if record is not None and record.job.phase in FINAL_PHASES:
             self.finalizer.resume(record)  # a finisher that died leaves work to do
         if record is None or record.job.phase not in (
@@ -108,29 +112,29 @@ class Worker:
             )
             return
         if record.job.phase == ExecutionPhase.QUEUED:
-            started = store.transition(
-                job_id,
-                allowed_from={ExecutionPhase.QUEUED},
-                to=ExecutionPhase.EXECUTING,
-                fields={"start_time": datetime.now(UTC)},
-            )
+            with steps.step("start"):
+                started = self._start(record)
             record = started or store.load(job_id, counts=False) or record
         watch = JobWatch(
             store=store, record=record, on_end=lambda ended: announce_end(self.clients, ended)
         )
         began = time.monotonic()
-        statuses: dict[str, str] = {
-            rid: result.status
-            for rid, result in store.existing_results(
-                job_id, [result_id_for(t.index) for t in message.tasks]
-            ).items()
-        }
+        with steps.step("existing"):
+            statuses: dict[str, str] = {
+                rid: result.status
+                for rid, result in store.existing_results(
+                    job_id, [result_id_for(t.index) for t in message.tasks]
+                ).items()
+            }
         todo = [t for t in message.tasks if result_id_for(t.index) not in statuses]
         new: list[StoredResult] = []
         try:
             # A few cutouts at once: each waits on storage and Firestore round trips,
             # and the emulator (like a busy instance) delivers only a few messages at once.
-            with ThreadPoolExecutor(max_workers=self.clients.settings.cutout_concurrency) as pool:
+            with (
+                steps.step("cut"),
+                ThreadPoolExecutor(max_workers=self.clients.settings.cutout_concurrency) as pool,
+            ):
                 # cutouts of one image read it together: one read plan for all of them
                 specs = {t.index: self._spec(message, t) for t in todo}  # parsed once
                 groups = by_source(todo)
@@ -148,15 +152,20 @@ class Worker:
             # one write for the whole message, results and count together: the
             # Firestore emulator, like a real database's per-request costs, makes
             # fifty single writes the slow part
-            store.record_and_count(
-                job_id,
-                new,
-                batch_id(message.tasks),
-                done=done,
-                failed=failed,
-                expires=record.job.destruction,
-            )
-            self._discard_if_stopped(job_id, new, watch)
+            with steps.step("record"):
+                store.record_and_count(
+                    job_id,
+                    new,
+                    batch_id(message.tasks),
+                    done=done,
+                    failed=failed,
+                    expires=record.job.destruction,
+                )
+            total = record.job.progress.total if record.job.progress is not None else None
+            whole = total == len(message.tasks)
+            if not whole:
+                with steps.step("abort_check"):
+                    self._discard_if_stopped(job_id, new, watch)
         except JobStoppedError:
             # every cutout of this message has stopped or finished by now (the pool
             # waited for them); aborted jobs keep nothing, so remove what they wrote
@@ -168,16 +177,39 @@ class Worker:
                 run_id=record.job.run_id,
             )
             return
-        total = record.job.progress.total if record.job.progress is not None else None
-        if total == len(message.tasks):
-            # the message is the whole job, all of it counted: it is complete
-            self.finish_if_complete(job_id, known=(record, Progress(total, done, failed)))
-        else:
-            self.finish_if_complete(job_id)
+        with steps.step("finish"):
+            if whole and total is not None:
+                # the message is the whole job, all of it counted: it is complete, unless
+                # it stopped meanwhile (the phase change then tells, and the check follows)
+                ended = self.finish_if_complete(
+                    job_id, known=(record, Progress(total, done, failed))
+                )
+                if not ended and not self._kept_after_stop(job_id, new, watch, record):
+                    return
+            else:
+                self.finish_if_complete(job_id)
         if todo:
             self.clients.service_state.record_throughput(
                 cutouts=len(todo), seconds=time.monotonic() - began
             )
+        log(
+            logging.INFO,
+            "message handled",
+            job_id=job_id,
+            cutouts=len(todo),
+            received_at=received_at,
+            steps_ms=steps.as_log(),
+        )
+
+    def _start(self, record: JobRecord) -> JobRecord | None:
+        """QUEUED → EXECUTING, by whichever delivery comes first."""
+        return self.clients.jobs.transition(
+            record.job.job_id,
+            allowed_from={ExecutionPhase.QUEUED},
+            to=ExecutionPhase.EXECUTING,
+            fields={"start_time": datetime.now(UTC)},
+            seen=record,
+        )
 
     def _run_checked(
         self,
@@ -199,13 +231,32 @@ class Worker:
     ) -> None:
         # An ABORT may have deleted the job's results between our last check
         # and this write; aborted jobs keep nothing, so look again and undo.
+        # A job another delivery of this message ended keeps them: they are its own.
         try:
             watch.check(force=True)
         except JobStoppedError:
+            current = self.clients.jobs.load(job_id, counts=False)
+            if current is not None and current.job.phase in (
+                ExecutionPhase.COMPLETED,
+                ExecutionPhase.ERROR,
+            ):
+                return
             for result in results:
                 self.clients.jobs.delete_result(job_id, result.result_id)
             self.clients.results.delete([r.object_name for r in results])
             raise
+
+    def _kept_after_stop(
+        self, job_id: str, results: list[StoredResult], watch: JobWatch, record: JobRecord
+    ) -> bool:
+        """After a whole job's end found it stopped: undo if aborted; False if so."""
+        try:
+            self._discard_if_stopped(job_id, results, watch)
+        except JobStoppedError:
+            log(logging.INFO, "job left EXECUTING; stopping", job_id=job_id,
+                run_id=record.job.run_id)  # fmt: skip
+            return False
+        return True
 
     def _request(self, pairs: list[tuple[str, str]]) -> SodaRequest:
         key = tuple(pairs)
@@ -386,17 +437,19 @@ class Worker:
         expires = record.job.destruction
         rid = result_id_for(task.index)
         stats = ReadStats()
-        started = time.monotonic()
+        steps = Steps()
         generation: int | None = None
         try:
             if isinstance(parsed, UsageError):
                 raise parsed
             request, spec = parsed
-            cutout, version = self._cut(request, spec, task, stats, watch, shared)
+            with steps.step("cut"):
+                cutout, version = self._cut(request, spec, task, stats, watch, shared)
             generation = version.generation
             mime: str = cutout.content_type
             name = f"jobs/{job_id}/{rid}{_SUFFIXES.get(mime, '')}"
-            size = writer.write(name, cutout.content, content_type=mime, expires=expires)
+            with steps.step("write"):
+                size = writer.write(name, cutout.content, content_type=mime, expires=expires)
             status: str = "ok"
             message_text = None
         except SkycutError as e:
@@ -420,7 +473,7 @@ class Worker:
             generation=generation,
             requests=stats.requests,
             bytes_read=stats.bytes,
-            seconds=round(time.monotonic() - started, 4),
+            steps_ms=steps.as_log(),
         )
         return StoredResult(
             result_id=rid,
@@ -444,11 +497,17 @@ class Worker:
 
     def finish_if_complete(
         self, job_id: str, *, known: tuple[JobRecord, Progress] | None = None
-    ) -> None:
+    ) -> bool:
         """End the job if every cutout has been counted (once, whoever calls).
 
         ``known`` is the job and its complete progress when the caller knows
         them already (its message held the whole job); they are read otherwise.
+
+        Returns
+        -------
+        bool
+            Whether this call ended the job.
+
         """
         store = self.clients.jobs
         if known is not None:
@@ -456,10 +515,10 @@ class Worker:
         else:
             loaded = store.load(job_id)
             if loaded is None or loaded.job.progress is None:
-                return
+                return False
             record, progress = loaded, loaded.job.progress
         if progress.done + progress.failed < progress.total:
-            return
+            return False
         manifest_url = self.finalizer.prepare(record)
         error_text = None
         if progress.total == 1 and progress.failed == 1:
@@ -480,9 +539,9 @@ class Worker:
                 fields["error"] = {"message": error_text, "type": "fatal"}
             return fields
 
-        finished = store.change(job_id, decide)
+        finished = store.change(job_id, decide, seen=record)
         if finished is None:
-            return
+            return False
         log(
             logging.INFO,
             "job finished",
@@ -492,3 +551,4 @@ class Worker:
             progress=asdict(progress),
         )
         self.finalizer.announce(finished, progress, manifest_url=manifest_url)
+        return True
