@@ -34,15 +34,17 @@ from emulators.scheduler import SweepTicker
 __all__ = ["KEEPALIVE_SECONDS", "Stack", "StackConfig", "function_argv", "main"]
 
 REPO = Path(__file__).resolve().parent.parent
-# every port a stack listens on, as StackConfig fields (and --api-port style options)
-PORT_FIELDS = (
-    "api_port",
-    "worker_port",
-    "bulk_port",
-    "pubsub_port",
-    "firestore_port",
-    "storage_port",
-)
+# every port a stack listens on, as StackConfig fields (and --api-port style options),
+# with what listens there
+PORT_HELP = {
+    "api_port": "the SODA API, soda_api",
+    "worker_port": "the cutout worker, cutout_worker",
+    "bulk_port": "the bulk submitter, bulk_submit",
+    "pubsub_port": "the Pub/Sub emulator",
+    "firestore_port": "the Firestore emulator",
+    "storage_port": "the Cloud Storage emulator, fake-gcs-server",
+}
+PORT_FIELDS = tuple(PORT_HELP)
 
 
 # How long the functions keep an idle client connection open. gunicorn's default (2 s) closes
@@ -441,14 +443,29 @@ Stop with Ctrl-C.
 
 def main(argv: list[str] | None = None) -> int:
     """Run the stack in the foreground until Ctrl-C."""
-    parser = argparse.ArgumentParser(description="Run skycut on the local emulators.")
+    parser = argparse.ArgumentParser(
+        prog="python -m emulators.stack",
+        description="Run skycut on the local emulators.",
+    )
     defaults = StackConfig()
-    for name in PORT_FIELDS:
+    for name, what in PORT_HELP.items():
         parser.add_argument(
-            f"--{name.replace('_', '-')}", type=int, default=getattr(defaults, name)
+            f"--{name.replace('_', '-')}",
+            type=int,
+            default=getattr(defaults, name),
+            metavar="PORT",
+            help=f"port of {what} (default: %(default)s)",
         )
-    parser.add_argument("--base-path", default=defaults.base_path)
-    parser.add_argument("--no-sample", action="store_true", help="do not load the sample survey")
+    parser.add_argument(
+        "--base-path",
+        default=defaults.base_path,
+        help="URL path of the SODA service (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--no-sample",
+        action="store_true",
+        help="do not load the sample survey into the sources bucket",
+    )
     args = parser.parse_args(argv)
     config = replace(
         defaults,
