@@ -90,6 +90,21 @@ class Terraform:
         return text.replace("${local.prefix}", self.default("name_prefix"))
 
 
+def settings_env(tf: Terraform) -> dict[str, str]:
+    """Return the SKYCUT_* variables every function gets, with their expressions."""
+    return {k: v for k, v in tf.locals["settings_env"].items() if not k.startswith("__")}
+
+
+def function_env(tf: Terraform, function: str) -> dict[str, str]:
+    """Return the SKYCUT_* variables one function gets, with their expressions."""
+    expression = interpolation(tf.locals["functions"][function]["env"])
+    env: dict[str, str] = {}
+    if "local.settings_env" in expression:
+        env.update(settings_env(tf))
+    env.update(dict(re.findall(r"'(SKYCUT_\w+)':\s*'((?:[^'\\]|\\.)*)'", expression)))
+    return env
+
+
 @pytest.fixture(scope="session")
 def tf() -> Terraform:
     return Terraform.load(INFRA)

@@ -26,7 +26,15 @@ from skycut.jobs.progress import PROGRESS_COLLECTION, RECEIPTS_COLLECTION, recei
 from skycut.jobs.records import JobRecord, StoredResult
 from skycut.jobs.store import _RESULTS, JobStore
 from skycut.uws.model import ExecutionPhase, Job
-from tests.infra.conftest import OPENAPI_TEMPLATE, Terraform, blocks, interpolation, scalar
+from tests.infra.conftest import (
+    OPENAPI_TEMPLATE,
+    Terraform,
+    blocks,
+    function_env,
+    interpolation,
+    scalar,
+    settings_env,
+)
 
 FUNCTIONS = {"soda_api", "cutout_worker", "bulk_submit"}
 
@@ -48,20 +56,6 @@ ONLY_FOR = {
 
 
 # -- settings ----------------------------------------------------------------------
-def _settings_env(tf: Terraform) -> dict[str, str]:
-    return {k: v for k, v in tf.locals["settings_env"].items() if not k.startswith("__")}
-
-
-def function_env(tf: Terraform, function: str) -> dict[str, str]:
-    """Return the SKYCUT_* variables one function gets, with their expressions."""
-    expression = interpolation(tf.locals["functions"][function]["env"])
-    env: dict[str, str] = {}
-    if "local.settings_env" in expression:
-        env.update(_settings_env(tf))
-    env.update(dict(re.findall(r"'(SKYCUT_\w+)':\s*'((?:[^'\\]|\\.)*)'", expression)))
-    return env
-
-
 def test_functions_resource_deploys_each_function_with_its_env(tf: Terraform) -> None:
     body = tf.resource("google_cloudfunctions2_function", "this")
     assert interpolation(body["for_each"]) == "local.functions"
@@ -111,7 +105,7 @@ def test_terraform_defaults_match_the_code_defaults(tf: Terraform) -> None:
     assert len(tuning) >= 7, tuning_type
     for name, value in tuning.items():
         assert float(value) == float(getattr(defaults, name)), name
-        assert _settings_env(tf)[f"SKYCUT_{name.upper()}"] == f"${{tostring(var.tuning.{name})}}"
+        assert settings_env(tf)[f"SKYCUT_{name.upper()}"] == f"${{tostring(var.tuning.{name})}}"
     assert tf.default("destruction_days") == defaults.destruction_days
     assert tf.default("base_path") == defaults.base_path
     assert tf.resolve_prefix(tf.locals["jobs_collection"]) == defaults.jobs_collection
@@ -142,7 +136,7 @@ def test_rendered_settings_parse(tf: Terraform, monkeypatch: pytest.MonkeyPatch)
     settings = Settings()
     assert settings.source_buckets == ["survey-a", "survey-b"]
     assert settings.trust_gateway_identity is True
-    assert 'join(",",var.source_buckets)' in _settings_env(tf)["SKYCUT_SOURCE_BUCKETS"]
+    assert 'join(",",var.source_buckets)' in settings_env(tf)["SKYCUT_SOURCE_BUCKETS"]
 
 
 # -- routes --------------------------------------------------------------------------
@@ -491,7 +485,7 @@ def test_lifecycle_ages_outlive_the_jobs(tf: Terraform, bucket: str, variable: s
     )
     assert f"var.{variable} >= ceil(var.destruction_days)" in validations
     # the destruction maximum the code enforces is the one Terraform validates against
-    assert _settings_env(tf)["SKYCUT_DESTRUCTION_DAYS"] == "${tostring(var.destruction_days)}"
+    assert settings_env(tf)["SKYCUT_DESTRUCTION_DAYS"] == "${tostring(var.destruction_days)}"
     assert tf.default(variable) >= math.ceil(tf.default("destruction_days"))
     assert tf.default(variable) >= math.ceil(Settings.model_construct().destruction_days)
 
