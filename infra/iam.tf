@@ -3,6 +3,8 @@
 # function builds. Every grant is a single member on the narrowest resource
 # that carries the permission: a bucket, a topic, a subscription, a service.
 # Firestore has no finer IAM than the project, so datastore.user is there.
+# tests/infra/test_iam.py derives from the code what each function touches
+# and checks these grants cover exactly that; infra/README.md says why each.
 
 resource "google_service_account" "function" {
   for_each     = local.function_names
@@ -81,6 +83,31 @@ resource "google_service_account_iam_member" "api_signs_as_itself" {
   member             = google_service_account.function["soda_api"].member
 }
 
+# DataLink {links} reads each image's headers (range reads) and links the file
+# itself through a URL signed as the API, which acts with the API's rights.
+resource "google_storage_bucket_iam_member" "api_reads_sources" {
+  for_each = var.grant_source_bucket_access ? toset(var.source_buckets) : toset([])
+  bucket   = each.value
+  role     = "roles/storage.objectViewer"
+  member   = google_service_account.function["soda_api"].member
+}
+
+# Bulk files POSTed to {async} (field BULK) are stored under incoming/<caller>/,
+# each under a new name, so creating is enough.
+resource "google_storage_bucket_iam_member" "api_uploads_drops" {
+  bucket = google_storage_bucket.drop.name
+  role   = "roles/storage.objectCreator"
+  member = google_service_account.function["soda_api"].member
+}
+
+# An ABORT ends its job here, and is announced at once (not at the next sweep).
+resource "google_pubsub_topic_iam_member" "api_publishes_job_events" {
+  project = var.project_id
+  topic   = google_pubsub_topic.this["job_events"].name
+  role    = "roles/pubsub.publisher"
+  member  = google_service_account.function["soda_api"].member
+}
+
 # -- cutout_worker ------------------------------------------------------------
 resource "google_storage_bucket_iam_member" "worker_reads_sources" {
   for_each = var.grant_source_bucket_access ? toset(var.source_buckets) : toset([])
@@ -97,6 +124,30 @@ resource "google_storage_bucket_iam_member" "worker_writes_results" {
   member = google_service_account.function["cutout_worker"].member
 }
 
+# The sweep takes over stalled jobs: it publishes their uncounted messages
+# again (skycut.worker.sweep).
+resource "google_pubsub_topic_iam_member" "worker_publishes_jobs" {
+  project = var.project_id
+  topic   = google_pubsub_topic.this["jobs"].name
+  role    = "roles/pubsub.publisher"
+  member  = google_service_account.function["cutout_worker"].member
+}
+
+# ... and re-reads a stalled bulk job's rows from its drop file.
+resource "google_storage_bucket_iam_member" "worker_reads_drops" {
+  bucket = google_storage_bucket.drop.name
+  role   = "roles/storage.objectViewer"
+  member = google_service_account.function["cutout_worker"].member
+}
+
+# The worker announces finished jobs; anyone granted subscriber may listen.
+resource "google_pubsub_topic_iam_member" "worker_publishes_job_events" {
+  project = var.project_id
+  topic   = google_pubsub_topic.this["job_events"].name
+  role    = "roles/pubsub.publisher"
+  member  = google_service_account.function["cutout_worker"].member
+}
+
 # -- bulk_submit --------------------------------------------------------------
 resource "google_storage_bucket_iam_member" "bulk_reads_drops" {
   bucket = google_storage_bucket.drop.name
@@ -111,24 +162,18 @@ resource "google_storage_bucket_iam_member" "bulk_writes_results" {
   member = google_service_account.function["bulk_submit"].member
 }
 
-# The worker announces finished jobs; anyone granted subscriber may listen.
-resource "google_pubsub_topic_iam_member" "worker_publishes_job_events" {
-  project = var.project_id
-  topic   = google_pubsub_topic.this["job_events"].name
-  role    = "roles/pubsub.publisher"
-  member  = google_service_account.function["cutout_worker"].member
-}
-
-# Bulk files POSTed to {async} (field BULK) are stored under incoming/<caller>/.
-resource "google_storage_bucket_iam_member" "api_uploads_drops" {
-  bucket = google_storage_bucket.drop.name
-  role   = "roles/storage.objectCreator"
-  member = google_service_account.function["soda_api"].member
-}
-
+# Fans a bulk job's rows out as job messages.
 resource "google_pubsub_topic_iam_member" "bulk_publishes_jobs" {
   project = var.project_id
   topic   = google_pubsub_topic.this["jobs"].name
+  role    = "roles/pubsub.publisher"
+  member  = google_service_account.function["bulk_submit"].member
+}
+
+# A refused drop file ends its job at once (ERROR), announced at once.
+resource "google_pubsub_topic_iam_member" "bulk_publishes_job_events" {
+  project = var.project_id
+  topic   = google_pubsub_topic.this["job_events"].name
   role    = "roles/pubsub.publisher"
   member  = google_service_account.function["bulk_submit"].member
 }
@@ -156,14 +201,10 @@ resource "google_project_service_identity" "pubsub" {
   provider = google-beta
   project  = var.project_id
   service  = "pubsub.googleapis.com"
-
-  depends_on = [google_project_service.this]
 }
 
 data "google_storage_project_service_account" "gcs" {
   project = var.project_id
-
-  depends_on = [google_project_service.this]
 }
 
 # Pub/Sub mints the push subscriptions' OIDC tokens (needed explicitly in

@@ -72,7 +72,7 @@ variable "source_buckets" {
 }
 
 variable "grant_source_bucket_access" {
-  description = "Grant the worker objectViewer on each source bucket. Set false when the buckets' owners grant it themselves (the deployer then needs no IAM admin on them)."
+  description = "Grant the worker and the API objectViewer on each source bucket. Set false when the buckets' owners grant it themselves (the deployer then needs no IAM admin on them)."
   type        = bool
   default     = true
 }
