@@ -46,8 +46,10 @@ audit: env  ## audit every version pinned in uv.lock (pip-audit, then latest-rel
 		$(addprefix --ignore=,$(AUDIT_IGNORE_IDS)) || status=$$?; } && \
 	exit $$status
 
-load: env  ## upload your FITS files to the running stack: make load FILES='a.fits b.fits'
-	$(UV) run --frozen python -m emulators.load $(FILES)
+# FILES reaches emulators.load as one string (make exports it) and is split there as a shell
+# would, except that an unquoted name with spaces is kept whole when it names a file.
+load: env  ## upload your FITS files to the running stack: make load FILES='a.fits "my image.fits"'
+	$(UV) run --frozen python -m emulators.load --file-list "$$FILES"
 
 clean:
 	rm -rf .skycut/logs .skycut/gcs
