@@ -5,6 +5,9 @@
 # Firestore has no finer IAM than the project, so datastore.user is there.
 # tests/infra/test_iam.py derives from the code what each function touches
 # and checks these grants cover exactly that; infra/README.md says why each.
+#
+# The accounts wait for the project's APIs (iam.googleapis.com may still be
+# off on a fresh project), and every grant waits through its account.
 
 resource "google_service_account" "function" {
   for_each     = local.function_names
@@ -12,6 +15,8 @@ resource "google_service_account" "function" {
   account_id   = replace(each.value, "_", "-")
   display_name = "skycut ${each.key} function"
   description  = "Runtime identity of the ${each.key} Cloud Function."
+
+  depends_on = [google_project_service.this]
 }
 
 resource "google_service_account" "push" {
@@ -20,6 +25,8 @@ resource "google_service_account" "push" {
   account_id   = "${local.prefix}-push-${each.key == "cutout_worker" ? "worker" : "bulk"}"
   display_name = "skycut Pub/Sub push to ${each.key}"
   description  = "OIDC identity of the Pub/Sub push subscription that invokes ${each.key}."
+
+  depends_on = [google_project_service.this]
 }
 
 resource "google_service_account" "gateway" {
@@ -27,6 +34,8 @@ resource "google_service_account" "gateway" {
   account_id   = "${local.prefix}-gateway"
   display_name = "skycut API Gateway backend"
   description  = "Identity API Gateway uses to invoke the soda_api function."
+
+  depends_on = [google_project_service.this]
 }
 
 resource "google_service_account" "build" {
@@ -34,6 +43,8 @@ resource "google_service_account" "build" {
   account_id   = "${local.prefix}-build"
   display_name = "skycut function builds"
   description  = "Cloud Build identity that turns the source bundles into function images."
+
+  depends_on = [google_project_service.this]
 }
 
 # -- Firestore: every function reads and writes jobs --------------------------
@@ -201,10 +212,14 @@ resource "google_project_service_identity" "pubsub" {
   provider = google-beta
   project  = var.project_id
   service  = "pubsub.googleapis.com"
+
+  depends_on = [google_project_service.this]
 }
 
 data "google_storage_project_service_account" "gcs" {
   project = var.project_id
+
+  depends_on = [google_project_service.this]
 }
 
 # Pub/Sub mints the push subscriptions' OIDC tokens (needed explicitly in

@@ -10,7 +10,10 @@ file.
 
 from __future__ import annotations
 
+import json
+import re
 from collections import defaultdict
+from typing import Any
 
 import pytest
 
@@ -165,3 +168,44 @@ def test_rules_name_real_code(code: Code) -> None:
     for where in FRESH_NAMES:
         module, _, qualname = where.partition(":")
         assert qualname in code.modules[module].functions, f"{where} no longer exists"
+
+
+# -- the first apply on a fresh project -------------------------------------------------
+_ADDRESS = re.compile(r"\b(data\.)?(google(?:_\w+)?)\.(\w+)")
+_LOCAL = re.compile(r"\blocal\.(\w+)")
+
+
+def _dependencies(tf: Terraform) -> dict[str, set[str]]:
+    """Return each resource's address -> the addresses it refers to (locals followed)."""
+
+    def refs(value: Any, seen: set[str]) -> set[str]:
+        text = json.dumps(value)
+        out = {f"{d or ''}{t}.{n}" for d, t, n in _ADDRESS.findall(text)}
+        for name in set(_LOCAL.findall(text)) - seen:
+            if name in tf.locals:
+                out |= refs(tf.locals[name], seen | {name})
+        return out
+
+    graph = {f"{t}.{n}": refs(body, set()) for (t, n), body in tf.resources.items()}
+    graph |= {f"data.{t}.{n}": refs(body, set()) for (t, n), body in tf.data.items()}
+    return graph
+
+
+def test_every_resource_waits_for_the_apis(tf: Terraform) -> None:
+    """A first apply on a fresh project creates nothing before its API is on."""
+    graph = _dependencies(tf)
+    apis = "google_project_service.this"
+
+    def waits(address: str) -> bool:
+        seen: set[str] = set()
+        todo = [address]
+        while todo:
+            for d in graph.get(todo.pop(), set()) - seen:
+                seen.add(d)
+                todo.append(d)
+        return apis in seen
+
+    # reading the project needs only cloudresourcemanager, enabled by hand first (README)
+    exempt = {apis, "data.google_project.this"}
+    early = sorted(a for a in graph if a not in exempt and not waits(a))
+    assert early == [], "created before the APIs are enabled"
