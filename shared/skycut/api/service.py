@@ -16,7 +16,7 @@ from skycut.errors import (
     UsageError,
 )
 from skycut.jobs.messages import CutoutTask
-from skycut.jobs.records import JobRecord, StoredResult, task_document
+from skycut.jobs.records import JobRecord, StoredResult, result_id_for, task_document
 from skycut.logs import log
 from skycut.soda.params import SodaRequest, group_params, parse_soda_request
 from skycut.timing import Steps
@@ -38,6 +38,12 @@ class SyncOutcome:
 
     record: JobRecord
     result: StoredResult | None
+
+
+def _not_pending(record: JobRecord) -> ConflictError:
+    return ConflictError(
+        f"job {record.job.job_id} is {record.job.phase}; only PENDING jobs can run"
+    )
 
 
 class SodaService:
@@ -111,6 +117,9 @@ class SodaService:
         record = self._clients.jobs.get_for(job_id, owner=owner)
         if record.job.phase in (ExecutionPhase.QUEUED, ExecutionPhase.EXECUTING):
             return record  # RUN on a running job is harmless, as in vo-cutouts
+        if record.job.phase != ExecutionPhase.PENDING:
+            # before its parameters are read: a bulk job's are not SODA parameters
+            raise _not_pending(record)
         pairs = [(p.name, p.value) for p in record.job.parameters]
         tasks = self._tasks(self.parse(pairs, complete=True))
         queued = self._clients.jobs.transition(
@@ -123,8 +132,11 @@ class SodaService:
                 "quote": self._clients.service_state.quote(len(tasks)),
             },
         )
-        if queued is None:
-            raise ConflictError(f"job {job_id} is {record.job.phase}; only PENDING jobs can run")
+        if queued is None:  # its phase changed meanwhile (a concurrent RUN, ABORT...)
+            current = self._clients.jobs.get_for(job_id, owner=owner)
+            if current.job.phase in (ExecutionPhase.QUEUED, ExecutionPhase.EXECUTING):
+                return current
+            raise _not_pending(current)
         self._publish(queued)
         return queued
 
@@ -187,7 +199,7 @@ class SodaService:
                 f"it goes on as async job {job_id}"
             )
         with steps.step("results"):
-            results = self._clients.jobs.results(job_id)
+            result = self._clients.jobs.result(job_id, result_id_for(0))
         log(
             logging.INFO,
             "sync served",
@@ -196,7 +208,7 @@ class SodaService:
             woke_at=woke_at,
             steps_ms=steps.as_log(),
         )
-        return SyncOutcome(record=final, result=results[0] if results else None)
+        return SyncOutcome(record=final, result=result)
 
     def refuse_if_draining(self) -> None:
         """Refuse new work while operators drain the service.

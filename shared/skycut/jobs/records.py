@@ -19,6 +19,7 @@ __all__ = [
     "JobRecord",
     "ResultStatus",
     "StoredResult",
+    "result_id_for",
     "task_document",
     "task_from_document",
 ]
@@ -127,6 +128,11 @@ class JobRecord:
             response_format=doc.get("response_format", "application/fits"),
             extra=dict(doc.get("extra") or {}),
         )
+
+
+def result_id_for(index: int) -> str:
+    """Return the UWS result id of a job's ``index``-th cutout."""
+    return f"cutout-{index:06d}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -365,15 +365,67 @@ class JobStore:
         """Return the job's counted ``(done, failed)``."""
         return self._progress.counts(job_id)
 
-    def existing_results(self, job_id: str, result_ids: Iterable[str]) -> dict[str, StoredResult]:
-        """Return those of ``result_ids`` already recorded (one batched read)."""
-        results = self._jobs.document(job_id).collection(_RESULTS)
-        refs = [results.document(rid) for rid in result_ids]
-        found = {}
+    def load_with_results(
+        self, job_id: str, result_ids: Iterable[str]
+    ) -> tuple[JobRecord | None, dict[str, StoredResult]]:
+        """Return the job (without counts) and those of ``result_ids`` recorded, in one read."""
+        job_ref = self._jobs.document(job_id)
+        results = job_ref.collection(_RESULTS)
+        refs = [job_ref] + [results.document(rid) for rid in result_ids]
+        record, found = None, {}
         for snap in self._client.get_all(refs):
-            if snap.exists:
+            if not snap.exists:
+                continue
+            if snap.reference.path == job_ref.path:
+                record = JobRecord.from_document(job_id, snap.to_dict() or {})
+                record.revision = snap.update_time
+            else:
                 found[snap.id] = StoredResult.from_document(snap.id, snap.to_dict() or {})
-        return found
+        return record, found
+
+    def end_with_results(
+        self,
+        seen: JobRecord,
+        results: list[StoredResult],
+        batch_id: str,
+        *,
+        done: int,
+        failed: int,
+        end: dict[str, Any],
+    ) -> JobRecord | None:
+        """Store a whole job's results, count them and end it, in one atomic write.
+
+        The write is conditional on the job being as ``seen`` (its
+        ``revision``) and on none of it being stored before; if either fails
+        nothing is written and None is returned: the caller then records and
+        ends the job step by step.
+        """
+        if seen.revision is None or len(results) > _MAX_BATCH - 3:
+            return None
+        job_id = seen.job.job_id
+        batch = self._results_batch(job_id, results)
+        self._progress.add_to(
+            batch, job_id, batch_id, done=done, failed=failed, expires=seen.job.destruction
+        )
+        batch.update(
+            self._jobs.document(job_id),
+            end,
+            option=self._client.write_option(last_update_time=seen.revision),
+        )
+        try:
+            written = batch.commit()
+        except (gexc.FailedPrecondition, gexc.AlreadyExists, gexc.NotFound):
+            return None
+        ended = JobRecord.from_document(job_id, _with_update(seen.to_document(), end))
+        ended.revision = written[-1].update_time
+        return ended
+
+    def result(self, job_id: str, result_id: str) -> StoredResult | None:
+        """Return one of the job's results, if it is recorded."""
+        snap = self._jobs.document(job_id).collection(_RESULTS).document(result_id).get()
+        if not snap.exists:
+            return None
+        return StoredResult.from_document(snap.id, snap.to_dict() or {})
 
     def attach_result(self, job_id: str, result: StoredResult) -> None:
         """Store a result that is not a cutout (e.g. a report); progress is not counted."""

@@ -26,7 +26,7 @@ from skycut.cutout.tiles import TileTable, read_tile_table
 from skycut.errors import NoOverlapError, SkycutError, SourceChangedError, UsageError
 from skycut.jobs.events import announce_end, ending_fields
 from skycut.jobs.messages import CutoutTask, JobMessage, batch_id
-from skycut.jobs.records import JobRecord, StoredResult
+from skycut.jobs.records import JobRecord, StoredResult, result_id_for
 from skycut.logs import log
 from skycut.soda.ids import ObjectVersion, SourceRef
 from skycut.soda.params import CutoutSpec, SodaRequest, group_params, parse_soda_request
@@ -56,9 +56,18 @@ def _query_text(pairs: list[tuple[str, str]], combination: int) -> str:
     return text if combination == 0 else f"{text} (combination {combination})"
 
 
-def result_id_for(index: int) -> str:
-    """Return the UWS result id of a job's ``index``-th cutout."""
-    return f"cutout-{index:06d}"
+def _end_fields(error_text: str | None) -> dict[str, object]:
+    """Return the fields that end a job whose every cutout is counted: COMPLETED or ERROR."""
+    now = datetime.now(UTC)
+    fields: dict[str, object] = {
+        "phase": ExecutionPhase.COMPLETED.value,
+        "end_time": now,
+        **ending_fields(now),
+    }
+    if error_text is not None:
+        fields["phase"] = ExecutionPhase.ERROR.value
+        fields["error"] = {"message": error_text, "type": "fatal"}
+    return fields
 
 
 @dataclass
@@ -97,7 +106,10 @@ class Worker:
         received_at = time.time()
         steps = Steps()
         with steps.step("load"):
-            record = store.load(job_id, counts=False)
+            # the job and the message's results already recorded, in one read
+            record, recorded = store.load_with_results(
+                job_id, [result_id_for(t.index) for t in message.tasks]
+            )
         if record is not None and record.job.phase in FINAL_PHASES:
             self.finalizer.resume(record)  # a finisher that died leaves work to do
         if record is None or record.job.phase not in (
@@ -119,13 +131,7 @@ class Worker:
             store=store, record=record, on_end=lambda ended: announce_end(self.clients, ended)
         )
         began = time.monotonic()
-        with steps.step("existing"):
-            statuses: dict[str, str] = {
-                rid: result.status
-                for rid, result in store.existing_results(
-                    job_id, [result_id_for(t.index) for t in message.tasks]
-                ).items()
-            }
+        statuses = {rid: result.status for rid, result in recorded.items()}
         todo = [t for t in message.tasks if result_id_for(t.index) not in statuses]
         new: list[StoredResult] = []
         try:
@@ -149,6 +155,16 @@ class Worker:
                     statuses[result.result_id] = result.status
             failed = sum(1 for status in statuses.values() if status == "error")
             done = len(statuses) - failed
+            total = record.job.progress.total if record.job.progress is not None else None
+            whole = total == len(message.tasks)
+            if whole and len(new) == total:
+                # the message is the whole job and nothing of it was stored before:
+                # results, count and end in one write, if the job is still as we left it
+                with steps.step("end"):
+                    ended = self._end_whole(record, new, message, done=done, failed=failed)
+                if ended is not None:
+                    self._handled(job_id, todo, began, received_at, steps)
+                    return
             # one write for the whole message, results and count together: the
             # Firestore emulator, like a real database's per-request costs, makes
             # fifty single writes the slow part
@@ -161,8 +177,6 @@ class Worker:
                     failed=failed,
                     expires=record.job.destruction,
                 )
-            total = record.job.progress.total if record.job.progress is not None else None
-            whole = total == len(message.tasks)
             if not whole:
                 with steps.step("abort_check"):
                     self._discard_if_stopped(job_id, new, watch)
@@ -181,13 +195,18 @@ class Worker:
             if whole and total is not None:
                 # the message is the whole job, all of it counted: it is complete, unless
                 # it stopped meanwhile (the phase change then tells, and the check follows)
-                ended = self.finish_if_complete(
+                finished = self.finish_if_complete(
                     job_id, known=(record, Progress(total, done, failed))
                 )
-                if not ended and not self._kept_after_stop(job_id, new, watch, record):
+                if not finished and not self._kept_after_stop(job_id, new, watch, record):
                     return
             else:
                 self.finish_if_complete(job_id)
+        self._handled(job_id, todo, began, received_at, steps)
+
+    def _handled(
+        self, job_id: str, todo: list[CutoutTask], began: float, received_at: float, steps: Steps
+    ) -> None:
         if todo:
             self.clients.service_state.record_throughput(
                 cutouts=len(todo), seconds=time.monotonic() - began
@@ -200,6 +219,44 @@ class Worker:
             received_at=received_at,
             steps_ms=steps.as_log(),
         )
+
+    def _end_whole(
+        self,
+        record: JobRecord,
+        results: list[StoredResult],
+        message: JobMessage,
+        *,
+        done: int,
+        failed: int,
+    ) -> JobRecord | None:
+        """End a job its one message holds, with its results, in one write (None: not done)."""
+        if record.kind == "bulk" or record.job.phase != ExecutionPhase.EXECUTING:
+            return None  # bulk jobs write their manifests from the stored results first
+        error_text = None
+        if len(results) == 1 and failed == 1:
+            error_text = results[0].message or "Error: the cutout failed"
+        ended = self.clients.jobs.end_with_results(
+            record,
+            results,
+            batch_id(message.tasks),
+            done=done,
+            failed=failed,
+            end=_end_fields(error_text),
+        )
+        if ended is not None:
+            self._finished(ended, Progress(len(results), done, failed), manifest_url=None)
+        return ended
+
+    def _finished(self, ended: JobRecord, progress: Progress, *, manifest_url: str | None) -> None:
+        log(
+            logging.INFO,
+            "job finished",
+            job_id=ended.job.job_id,
+            run_id=ended.job.run_id,
+            phase=ended.job.phase.value,
+            progress=asdict(progress),
+        )
+        self.finalizer.announce(ended, progress, manifest_url=manifest_url)
 
     def _start(self, record: JobRecord) -> JobRecord | None:
         """QUEUED → EXECUTING, by whichever delivery comes first."""
@@ -529,26 +586,10 @@ class Worker:
             # counts only grow, so the check above holds; only the phase can have moved
             if current.job.phase != ExecutionPhase.EXECUTING:
                 return None
-            fields: dict[str, object] = {
-                "phase": ExecutionPhase.COMPLETED.value,
-                "end_time": datetime.now(UTC),
-                **ending_fields(datetime.now(UTC)),
-            }
-            if error_text is not None:
-                fields["phase"] = ExecutionPhase.ERROR.value
-                fields["error"] = {"message": error_text, "type": "fatal"}
-            return fields
+            return _end_fields(error_text)
 
         finished = store.change(job_id, decide, seen=record)
         if finished is None:
             return False
-        log(
-            logging.INFO,
-            "job finished",
-            job_id=job_id,
-            run_id=finished.job.run_id,
-            phase=finished.job.phase.value,
-            progress=asdict(progress),
-        )
-        self.finalizer.announce(finished, progress, manifest_url=manifest_url)
+        self._finished(finished, progress, manifest_url=manifest_url)
         return True
