@@ -11,6 +11,11 @@ service knows is single-valued and refused with
 per combination of ID, stencil, BAND and TIME, all POL values forming one
 filter; a request with no stencil, BAND or TIME counts as one of each.
 
+Parameters the service does not know are ignored, as DALI 1.1 §3.1 allows;
+since a misspelt name is ignored too, every ``UsageError`` a request gets
+names them (``CIRCEL`` in ``a filter is required ... (ignored unknown
+parameter: CIRCEL, did you mean CIRCLE?)``).
+
 Parameters beyond SODA 1.0:
 
 ``DETAIL``
@@ -26,6 +31,7 @@ Parameters beyond SODA 1.0:
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -69,6 +75,11 @@ _RESPONSE_FORMATS: dict[str, ResponseFormat] = {
 _BOOLEANS = {"true": True, "false": False}
 _MAX_RUNID = 64
 _FILTERS = ("POS", "CIRCLE", "POLYGON", "BAND", "TIME", "POL")
+# every parameter a SODA request is read for; DALI lets a service ignore the others
+_KNOWN = ("ID", *_FILTERS, "RESPONSEFORMAT", "DETAIL", "MASKOUTSIDE", "RUNID")
+# how many ignored names an error lists, and how much of each
+_MAX_IGNORED_SHOWN = 10
+_MAX_NAME_SHOWN = 40
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 
@@ -146,6 +157,8 @@ class SodaRequest:
     detail: Detail = "image"
     mask_outside: bool = False
     run_id: str | None = None
+    # the request's parameters that were not read, in request order (named in its errors)
+    ignored: tuple[str, ...] = ()
 
     def combinations(self) -> list[CutoutSpec]:
         """Every ID, stencil, BAND and TIME combination, in request order (SODA §6)."""
@@ -172,10 +185,30 @@ class SodaRequest:
             ("TIME", self.times),
         ):
             if len(values) > 1:
-                raise MultiValuedParamNotSupportedError(
-                    f"sync takes one {name}, got {len(values)}; use async for several"
+                raise _naming_ignored(
+                    MultiValuedParamNotSupportedError(
+                        f"sync takes one {name}, got {len(values)}; use async for several"
+                    ),
+                    self.ignored,
                 )
         return self.combinations()[0]
+
+
+def _naming_ignored(error: UsageError, ignored: Sequence[str]) -> UsageError:
+    """Add the ignored parameter names to ``error``'s message (a misspelling shows)."""
+    if not ignored:
+        return error
+    names = []
+    for name in ignored[:_MAX_IGNORED_SHOWN]:
+        guess = difflib.get_close_matches(name, _KNOWN, n=1, cutoff=0.75)
+        shown = name[:_MAX_NAME_SHOWN] + ("..." if len(name) > _MAX_NAME_SHOWN else "")
+        names.append(f"{shown}, did you mean {guess[0]}?" if guess else shown)
+    more = len(ignored) - _MAX_IGNORED_SHOWN
+    listed = "; ".join(names) + (f"; and {more} more" if more > 0 else "")
+    plural = "s" if len(ignored) > 1 else ""
+    error.message = f"{error.message} (ignored unknown parameter{plural}: {listed})"
+    error.args = (error.message,)
+    return error
 
 
 def _stencils(params: dict[str, list[str]]) -> tuple[Stencil, ...]:
@@ -208,11 +241,32 @@ def parse_soda_request(
     Raises
     ------
     UsageError
-        On any malformed or missing value, saying what is expected.
+        On any malformed or missing value, saying what is expected and naming the
+        parameters ignored as unknown.
     MultiValuedParamNotSupportedError
         If a single-valued parameter is repeated.
 
     """
+    ignored = tuple(name for name in params if name and name not in _KNOWN)
+    try:
+        return _parse(
+            params,
+            allowed_buckets=allowed_buckets,
+            require_complete=require_complete,
+            ignored=ignored,
+        )
+    except UsageError as e:
+        _naming_ignored(e, ignored)
+        raise
+
+
+def _parse(
+    params: dict[str, list[str]],
+    *,
+    allowed_buckets: Sequence[str],
+    require_complete: bool,
+    ignored: tuple[str, ...],
+) -> SodaRequest:
     sources = tuple(
         parse_source_id(v, allowed_buckets=allowed_buckets) for v in params.get("ID", [])
     )
@@ -266,4 +320,5 @@ def parse_soda_request(
         detail=detail,
         mask_outside=mask_outside,
         run_id=run_id,
+        ignored=ignored,
     )
