@@ -133,7 +133,7 @@ def steps_breakdown(logs: Path) -> dict[str, float]:
             add(f"worker: {step}", worker["steps_ms"].get(step, 0.0))
         add("worker: read + cut", cutouts[job_id]["steps_ms"].get("cut", 0.0))
         add("worker: write result object", cutouts[job_id]["steps_ms"].get("write", 0.0))
-        for step in ("record", "abort_check", "finish"):
+        for step in ("record", "abort_check", "finish", "end"):
             add(f"worker: {step}", worker["steps_ms"].get(step, 0.0))
         ended = datetime.fromisoformat(finished[job_id]["time"]).timestamp()
         add("listener wake-up (finished → API)", 1000 * (api["woke_at"] - ended))
