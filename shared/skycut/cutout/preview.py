@@ -1,8 +1,17 @@
 """PNG and JPEG previews of a cutout's image plane.
 
-The stretch is astropy.visualization's: the 99 % percentile interval (0.5 %
-to 99.5 % of the finite values) with an asinh stretch (``a = 0.02``), which
-shows the sky's noise, faint stars and the cores of bright ones at once.
+The stretch is set by the sky, so that a field of empty sky is dark with its
+noise visible, and a bright star shows its core: the sky level is the median
+of the finite values and its noise ``sigma`` their median absolute deviation
+(scaled to a Gaussian's sigma). Black is ``sky - 2 sigma``; white is the
+brightest value, but no less than ``sky + 50 sigma`` (so pure noise is not
+stretched over the whole range); in between, grey is
+``asinh((v - black) / soft) / asinh((white - black) / soft)`` with
+``soft = 2 sigma``: linear through the noise, logarithmic for sources. The
+sky comes out at most 22 % grey (57/255, empty sky), darker beside bright
+sources. The formula with its numbers is in the image's text (``SC_STRCH``).
+Where more than half of the pixels have one value (``sigma`` is 0) that
+value is black and ``soft`` is 2 % of the range.
 
 Orientation: the pixel grid as stored, not resampled, shown as DS9 shows a
 FITS image: the first celestial pixel axis runs left to right and the
@@ -27,20 +36,71 @@ from __future__ import annotations
 
 import io
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 from astropy.io import fits
-from astropy.visualization import AsinhStretch, PercentileInterval
 
 from skycut.cutout.selection import JPEG, PNG, ResponseFormat
 from skycut.errors import SkycutError
 
-__all__ = ["MAX_PREVIEW_SIDE", "binned", "physical_values", "render_preview"]
+__all__ = ["MAX_PREVIEW_SIDE", "Stretch", "binned", "physical_values", "render_preview"]
 
 _JPEG_QUALITY = 90
 MAX_PREVIEW_SIDE = 2048
 """Longest side of a preview, in pixels: a screen's worth; larger cuts are binned."""
+
+_MAD_TO_SIGMA = 1.4826  # a Gaussian's sigma from its median absolute deviation
+_BLACK_SIGMAS = 2.0  # black this far below the sky: the noise's lower half still shows
+_SOFT_SIGMAS = 2.0  # asinh is linear up to about this far above black
+_MIN_WHITE_SIGMAS = 50.0  # white at least this far above the sky, or noise fills the range
+_FLAT_SOFT = 0.02  # softening as a fraction of the range where there is no noise to scale to
+
+
+@dataclass(frozen=True, slots=True)
+class Stretch:
+    """How pixel values become grey levels: an asinh stretch from ``black`` to ``white``.
+
+    Attributes
+    ----------
+    black
+        The value shown black (and everything below it).
+    white
+        The value shown white (and everything above it).
+    soft
+        The asinh softening: values up to about ``black + soft`` are shown linearly.
+
+    """
+
+    black: float
+    white: float
+    soft: float
+
+    @classmethod
+    def for_sky(cls, values: npt.NDArray[np.float64]) -> Stretch:
+        """Return the stretch for finite ``values``: sky dark, noise visible, sources bright."""
+        sky = float(np.median(values))
+        sigma = _MAD_TO_SIGMA * float(np.median(np.abs(values - sky)))
+        black = sky - _BLACK_SIGMAS * sigma
+        white = max(float(values.max()), sky + _MIN_WHITE_SIGMAS * sigma)
+        if white <= black:
+            white = black + 1.0  # one value everywhere: black
+        soft = _SOFT_SIGMAS * sigma if sigma > 0 else _FLAT_SOFT * (white - black)
+        return cls(black=black, white=white, soft=soft)
+
+    def __call__(self, values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """Return grey levels from 0 (black) to 1 (white)."""
+        clipped = np.clip(values, self.black, self.white) - self.black
+        return np.asarray(
+            np.arcsinh(clipped / self.soft) / np.arcsinh((self.white - self.black) / self.soft),
+            dtype=np.float64,
+        )
+
+    def describe(self) -> str:
+        """Return the formula with its numbers, as the preview's text gives it."""
+        b, w, s = (f"{x:.6g}" for x in (self.black, self.white, self.soft))
+        return f"grey = 255 asinh((v - {b}) / {s}) / asinh(({w} - {b}) / {s}), v in [{b}, {w}]"
 
 
 def physical_values(
@@ -133,11 +193,9 @@ def render_preview(
     finite = np.isfinite(plane)
     scaled = np.zeros(plane.shape)
     if finite.any():
-        interval = PercentileInterval(99.0)
-        lo, hi = interval.get_limits(plane[finite])
-        span = hi - lo if hi > lo else 1.0
-        stretch = AsinhStretch(a=0.02)
-        scaled[finite] = stretch(np.clip((plane[finite] - lo) / span, 0.0, 1.0))
+        stretch = Stretch.for_sky(plane[finite])
+        scaled[finite] = stretch(plane[finite])
+        text["SC_STRCH"] = stretch.describe()
     grey = np.flipud(np.rint(scaled * 255.0).astype(np.uint8))
     out = io.BytesIO()
     if response_format == PNG:
