@@ -430,11 +430,14 @@ skycut is running.
 Try it:
   curl -L -o cutout.fits '{cfg.base_url}/sync?ID={example_id}&POS={pos.replace(" ", "%20")}'
 
-  python -c "
+  {shlex.quote(sys.executable)} -c "
 from pyvo.dal.adhoc import SodaQuery
 q = SodaQuery('{cfg.base_url}/sync', circle=({ra:.5f}, {dec:.5f}, 0.002))
 q['ID'] = '{example_id}'
-open('cutout.fits', 'wb').write(q.execute_stream().read())"
+r = q.submit()  # pyvo does not raise for SODA errors: 204 = no overlap, 4xx says why
+if r.status_code == 200: open('cutout.fits', 'wb').write(r.content)
+else: print(r.status_code, r.text)"
+  (the project's Python, {shlex.quote(sys.executable)}, has pyvo; so has 'uv run python')
 
 Load your own FITS files:  make load FILES='a.fits b.fits'
 Stop with Ctrl-C.

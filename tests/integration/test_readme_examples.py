@@ -64,3 +64,20 @@ def test_pyvo_example_writes_the_cutout_or_says_why_not(
             assert cutout["IMAGE"].data.size > 0
     else:
         assert expect_text in done.stdout + done.stderr
+
+
+def test_the_commands_make_run_prints_work_as_pasted(stack, tmp_path):
+    from emulators.stack import banner
+
+    text = banner(stack)
+    curl = next(line.strip() for line in text.splitlines() if line.strip().startswith("curl "))
+    start = text.index(" -c \"") - len(sys.executable) - 1
+    python = text[start : text.index('"', text.index(' -c "') + 5) + 1].strip()
+    for command in (curl, python):
+        done = subprocess.run(
+            ["bash", "-c", command], cwd=tmp_path, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        with fits.open(tmp_path / "cutout.fits") as cutout:
+            assert cutout["IMAGE"].data.size > 0
+        (tmp_path / "cutout.fits").unlink()
