@@ -119,17 +119,30 @@ def positions(stack, *, bad=True):
 
 def check_manifest(http, results, sample_dir, *, expect_bad_line):
     manifest = list(csv.DictReader(io.StringIO(http.get(results["manifest-csv"], timeout=30).text)))
-    assert [m["label"] for m in manifest] == IMAGES, "file order"
-    assert all(m["status"] == "ok" for m in manifest)
-    for entry in manifest:
+    ok = [m for m in manifest if m["status"] == "ok"]
+    assert [m["label"] for m in ok] == IMAGES, "file order"
+    for entry in ok:
         check_cutout_against_source(
             http.get(entry["url"], timeout=30).content, sample_dir / entry["label"]
         )
     table = parse_single_table(
         io.BytesIO(http.get(results["manifest-votable"], timeout=30).content)
     ).to_table()
-    assert list(table["label"]) == IMAGES
-    if expect_bad_line is not None:
+    assert list(table["label"]) == [m["label"] for m in manifest]
+    assert list(table["row"]) == [int(m["row"]) for m in manifest]
+    if expect_bad_line is None:
+        assert manifest == ok
+    else:
+        # the refused row is in the manifest too, in its place, with the reason
+        (refused,) = [m for m in manifest if m["status"] != "ok"]
+        assert (refused["row"], refused["status"], refused["label"]) == (
+            str(expect_bad_line),
+            "error",
+            "bad",
+        )
+        assert refused["id"] == "gs://not-allowed/x.fits"
+        assert "outside the allowed buckets" in refused["error"]
+        assert refused["url"] == refused["result_id"] == ""
         report = list(csv.DictReader(io.StringIO(http.get(results["errors"], timeout=30).text)))
         assert [r["line"] for r in report] == [str(expect_bad_line)]
         assert "outside the allowed buckets" in report[0]["reason"]
@@ -147,14 +160,14 @@ def test_dropped_csv_runs_good_rows_reports_bad_ones_and_announces_completion(
     job = wait_for_job(http, f"{base_url}/async/{job_id}")
     assert phase_of(job) == "COMPLETED"
     assert job.findtext("uws:ownerId", namespaces=NS) == "dev"
-    assert progress_of(job) == (3, 3, 0)
+    assert progress_of(job) == (4, 3, 1), "the refused row counts as failed"
     results = results_of(job)
     assert {"errors", "manifest-csv", "manifest-votable"} <= set(results)
     check_manifest(http, results, sample_dir, expect_bad_line=5)
     announced = events(job_id)
     assert len(announced) == 1, "one completion event"
     assert announced[0]["phase"] == "COMPLETED"
-    assert (announced[0]["total"], announced[0]["done"]) == (3, 3)
+    assert (announced[0]["total"], announced[0]["done"], announced[0]["failed"]) == (4, 3, 1)
     assert announced[0]["manifest_url"] == results["manifest-csv"]
 
 
@@ -210,6 +223,69 @@ def test_duplicate_finalize_events_change_nothing(base_url, http, stack, events)
     listing = http.get(f"{base_url}/async", params={"AFTER": "2000-01-01"}, timeout=30).text
     assert listing.count(f'id="{job_id}"') == 1
     assert len(events(job_id)) == 1, "still one completion event"
+
+
+def mixed_rows(sources):
+    """A drop file's rows: good ones, with rows refused at validation or failing when cut."""
+    image = f"gs://{sources}/sample/calexp-r-0001.fits"
+    missing = f"gs://{sources}/sample/missing"
+    bad = {
+        # refused before anything runs, with (part of) the reason
+        3: ("gs://not-allowed/x.fits,150.05,2.24,0.0008,,,refused-bucket", "allowed buckets"),
+        6: (",150.05,2.24,0.0008,,,refused-no-id", "no id"),
+        9: (f"{image},150.05,2.24,,,,refused-no-radius", "go together"),
+        12: (f"{image},150.05,2.24,0.0008,150.05 2.24 0.001,,refused-two", "one stencil"),
+        15: (f"{image},150.05,2.24,-1,,,refused-radius", "radius"),
+        18: (f"{image},150.05,95,0.0008,,,refused-dec", "latitude"),
+        21: (f"{image},150.05,2.24,0.0008,,text/html,refused-format", "RESPONSEFORMAT"),
+        24: (f"{image},150.05,2.24", "3 values for 7 columns"),
+        # valid requests whose cut fails: the image is not there
+        27: (f"{missing}-1.fits,150.05,2.24,0.0008,,,cut-missing-1", "does not exist"),
+        30: (f"{missing}-2.fits,150.05,2.24,0.0008,,,cut-missing-2", "does not exist"),
+    }
+    lines = ["id,ra,dec,radius,circle,format,label"]
+    for line in range(2, 33):
+        if line in bad:
+            lines.append(bad[line][0])
+        elif line == 32:
+            lines.append(f"{image},10.0,10.0,0.0008,,,no-overlap")
+        else:
+            lines.append(f"{image},150.05,{2.24 + line / 1e4},0.0008,,,good-{line}")
+    return "\n".join(lines) + "\n", {line: reason for line, (_, reason) in bad.items()}
+
+
+def test_manifest_accounts_for_every_row_once_in_file_order(base_url, http, stack, events):
+    text, bad = mixed_rows(stack.config.sources_bucket)
+    job_id = drop(stack, "mixed.csv", text)
+    job = wait_for_job(http, f"{base_url}/async/{job_id}")
+    assert phase_of(job) == "COMPLETED"
+    rows = 31
+    # 20 cut, 1 without overlap (answered, so done), 8 refused and 2 failed when cut
+    assert progress_of(job) == (rows, 21, 10)
+    (event,) = events(job_id)
+    assert (event["total"], event["done"], event["failed"]) == (rows, 21, 10)
+    results = results_of(job)
+    manifest = list(csv.DictReader(io.StringIO(http.get(results["manifest-csv"], timeout=30).text)))
+    assert [int(m["row"]) for m in manifest] == list(range(2, 2 + rows)), "each row once, in order"
+    for entry in manifest:
+        line = int(entry["row"])
+        if line in bad:
+            assert entry["status"] == "error", entry
+            assert bad[line] in entry["error"], entry
+            assert entry["url"] == ""
+        elif entry["label"] == "no-overlap":
+            assert entry["status"] == "no_overlap"
+        else:
+            assert (entry["status"], entry["label"]) == ("ok", f"good-{line}")
+            assert entry["url"]
+            assert not entry["error"]
+    table = parse_single_table(
+        io.BytesIO(http.get(results["manifest-votable"], timeout=30).content)
+    ).to_table()
+    assert list(table["row"]) == list(range(2, 2 + rows))
+    assert list(table["status"]) == [m["status"] for m in manifest]
+    report = list(csv.DictReader(io.StringIO(http.get(results["errors"], timeout=30).text)))
+    assert [int(r["line"]) for r in report] == sorted(line for line in bad if line < 27)
 
 
 def test_packages_on_request(base_url, http, stack):

@@ -1,4 +1,9 @@
-"""The manifest of a bulk job: one line per cutout, as CSV and as a VOTable."""
+"""The manifest of a bulk job: one line per row of its drop file, as CSV and as a VOTable.
+
+Every data row is there once, in file order: the rows that ran with their
+result (``ok``, ``no_overlap`` or ``error`` when the cut failed) and the rows
+refused before anything ran (``error``, with the reason and no result).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from dataclasses import dataclass
 
 from astropy.table import Table
 
+from skycut.bulk.rows import BadRow
 from skycut.jobs.records import StoredResult
 
 __all__ = ["ManifestRow", "manifest_csv", "manifest_rows", "manifest_votable"]
@@ -30,8 +36,24 @@ class ManifestRow:
     error: str
 
 
-def manifest_rows(results: Sequence[StoredResult], *, url_of: dict[str, str]) -> list[ManifestRow]:
-    """Return the manifest rows of a job's cutout results (reports are left out)."""
+def manifest_rows(
+    results: Sequence[StoredResult],
+    *,
+    refused: Sequence[BadRow] = (),
+    url_of: dict[str, str],
+) -> list[ManifestRow]:
+    """Return the manifest rows of a job, in file order.
+
+    Parameters
+    ----------
+    results
+        The job's results; those that are not cutouts (reports, manifests) are left out.
+    refused
+        The rows refused before the job ran (its errors report).
+    url_of
+        The link of each result, by result id.
+
+    """
     rows = []
     for result in results:
         if result.index < 0:
@@ -48,6 +70,20 @@ def manifest_rows(results: Sequence[StoredResult], *, url_of: dict[str, str]) ->
                 error=result.message or "" if result.status != "ok" else "",
             )
         )
+    rows += [
+        ManifestRow(
+            row=bad.line,
+            label=bad.label,
+            id=bad.id,
+            stencil="",
+            status="error",
+            result_id="",
+            url="",
+            error=bad.reason,
+        )
+        for bad in refused
+    ]
+    rows.sort(key=lambda r: r.row)
     return rows
 
 

@@ -1,4 +1,8 @@
-"""The errors report of a bulk job: every row that could not run, by line."""
+"""The errors report of a bulk job: every row refused before anything ran, by line.
+
+It is written when the job is created and read again when the job ends, so
+the manifest can list the refused rows beside the cutouts.
+"""
 
 from __future__ import annotations
 
@@ -11,23 +15,46 @@ from skycut.bulk.rows import BadRow
 from skycut.clients import Clients
 from skycut.jobs.records import StoredResult
 
-__all__ = ["ERRORS_RESULT_ID", "attach_errors_report"]
+__all__ = ["ERRORS_RESULT_ID", "attach_errors_report", "errors_report", "read_errors_report"]
 
 ERRORS_RESULT_ID = "errors"
+_COLUMNS = ("line", "row", "reason", "id", "label")
+
+
+def errors_report(bad: Sequence[BadRow]) -> bytes:
+    """Return the refused rows as CSV with a header row (line, row, reason, id, label)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(_COLUMNS)
+    for row in bad:
+        writer.writerow([row.line, row.row, row.reason, row.id, row.label])
+    return buffer.getvalue().encode()
+
+
+def read_errors_report(data: bytes) -> list[BadRow]:
+    """Return the rows of an `errors_report` (one without ``id``/``label`` leaves them empty)."""
+    return [
+        BadRow(
+            line=int(entry["line"]),
+            row=entry["row"],
+            reason=entry["reason"],
+            id=entry.get("id") or "",
+            label=entry.get("label") or "",
+        )
+        for entry in csv.DictReader(io.StringIO(data.decode()))
+    ]
 
 
 def attach_errors_report(
     clients: Clients, job_id: str, bad: Sequence[BadRow], *, expires: datetime | None
 ) -> None:
-    """Write the bad rows as CSV (line, row, reason) and list it as the job's ``errors`` result."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["line", "row", "reason"])
-    for row in bad:
-        writer.writerow([row.line, row.row, row.reason])
+    """Write the refused rows as CSV and list it as the job's ``errors`` result.
+
+    Writing it again rewrites the same file under the same result id.
+    """
     results = clients.results
     name = f"jobs/{job_id}/errors.csv"
-    size = results.write(name, buffer.getvalue().encode(), content_type="text/csv", expires=expires)
+    size = results.write(name, errors_report(bad), content_type="text/csv", expires=expires)
     clients.jobs.attach_result(
         job_id,
         StoredResult(

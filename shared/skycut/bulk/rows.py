@@ -43,16 +43,25 @@ _MAX_LABEL = 200
 
 @dataclass(frozen=True, slots=True)
 class BadRow:
-    """A row that cannot become a cutout, and why."""
+    """A row that cannot become a cutout, and why.
+
+    ``id`` and ``label`` are the row's cells of those names as written (empty
+    when it has none), so the manifest can name the row it refused.
+    """
 
     line: int
     row: str
     reason: str
+    id: str = ""
+    label: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class ParsedRows:
-    """The good rows of a drop file as tasks, and the bad ones as reports."""
+    """The good rows of a drop file as tasks, and the bad ones as reports.
+
+    ``total_rows`` is every data row read: ``len(tasks) + len(bad)``.
+    """
 
     tasks: list[CutoutTask]
     bad: list[BadRow]
@@ -122,7 +131,15 @@ def tasks_from_rows(
                 raise UsageError("a row must describe exactly one cutout")
             label = raw.values.get("label", "").strip()[:_MAX_LABEL] or None
         except SkycutError as e:
-            bad.append(BadRow(line=raw.line, row=raw.text, reason=e.to_text()))
+            bad.append(
+                BadRow(
+                    line=raw.line,
+                    row=raw.text,
+                    reason=e.to_text(),
+                    id=raw.values.get("id", "").strip(),
+                    label=raw.values.get("label", "").strip()[:_MAX_LABEL],
+                )
+            )
             continue
         tasks.append(
             CutoutTask(

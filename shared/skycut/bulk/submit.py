@@ -133,7 +133,8 @@ class BulkSubmitter:
         except SkycutError as e:
             return self._refuse(job, e.to_text())
         job.parameters += [JobParameter(k.upper(), v) for k, v in sorted(options.items())]
-        job.progress = Progress(total=len(rows.tasks))
+        # every row of the file counts, the refused ones as failed already, as in the manifest
+        job.progress = Progress(total=rows.total_rows, failed=len(rows.bad))
         job.quote = self._clients.service_state.quote(len(rows.tasks))
         if not rows.tasks:
             job.phase = ExecutionPhase.ERROR
@@ -150,10 +151,12 @@ class BulkSubmitter:
         if not rows.tasks:
             extra |= ending_extra(now)
         record = JobRecord(job=job, kind="bulk", extra=extra)
+        if rows.bad:
+            # before the job exists, so a job always has its report (the manifest reads
+            # it when the job ends); a repeated delivery writes the same report again
+            attach_errors_report(self._clients, job_id, rows.bad, expires=job.destruction)
         if not self._clients.jobs.create(record):
             return job_id  # a concurrent delivery created it first
-        if rows.bad:
-            attach_errors_report(self._clients, job_id, rows.bad, expires=job.destruction)
         if rows.tasks:
             self._publish(job_id, rows)
         else:

@@ -15,6 +15,8 @@ from typing import Any
 
 from skycut.bulk.manifest import manifest_csv, manifest_rows, manifest_votable
 from skycut.bulk.package import archive, fits_packages
+from skycut.bulk.report import ERRORS_RESULT_ID, read_errors_report
+from skycut.bulk.rows import BadRow
 from skycut.clients import Clients
 from skycut.jobs.events import FINALIZE_LEASE, announce_end, job_url_of
 from skycut.jobs.records import JobRecord, StoredResult
@@ -77,9 +79,10 @@ class Finalizer:
     def _bulk_outputs(self, record: JobRecord) -> str | None:
         job = record.job
         store, writer = self._clients.jobs, self._clients.results
-        results = [r for r in store.results(job.job_id) if r.index >= 0]
+        stored = store.results(job.job_id)
+        results = [r for r in stored if r.index >= 0]
         urls = {r.result_id: self._result_url(job.job_id, r) for r in results}
-        rows = manifest_rows(results, url_of=urls)
+        rows = manifest_rows(results, refused=self._refused(stored), url_of=urls)
         attached: list[StoredResult] = []
         for result_id, name, mime, data in (
             ("manifest-csv", "manifest.csv", "text/csv", manifest_csv(rows)),
@@ -126,6 +129,13 @@ class Finalizer:
                     )
                 )
         return self._result_url(job.job_id, attached[0])
+
+    def _refused(self, stored: list[StoredResult]) -> list[BadRow]:
+        """Return the rows the job refused before it ran, from its errors report."""
+        report = next((r for r in stored if r.result_id == ERRORS_RESULT_ID), None)
+        if report is None:
+            return []
+        return read_errors_report(self._clients.results.read(report.object_name))
 
     def _attach(
         self,
