@@ -11,7 +11,7 @@ from skycut.api.context import RequestContext
 from skycut.api.http import form_params, redirect, request_params, text, xml
 from skycut.api.service import SodaService
 from skycut.bulk.submit import BULK_OPTIONS, job_options
-from skycut.bulk.upload import store_bulk_upload
+from skycut.bulk.upload import submit_bulk_upload
 from skycut.clients import Clients
 from skycut.errors import NotFoundError, UsageError
 from skycut.jobs.lifecycle import JobLifecycle
@@ -91,7 +91,7 @@ class UwsRoutes:
         upload = files[0]
         options = {k.lower(): v for k, v in request.form.items() if k.lower() in BULK_OPTIONS}
         job_options(options)  # refuse bad options now rather than in a failed job
-        job_id = store_bulk_upload(
+        job_id = submit_bulk_upload(
             self._clients,
             owner=ctx.owner,
             filename=upload.filename or "bulk.csv",
