@@ -12,6 +12,7 @@ from functools import cached_property
 from typing import Any
 
 from skycut.config import Settings
+from skycut.jobs.firestore_store import FirestoreJobStore
 from skycut.jobs.queue import JobQueue
 from skycut.jobs.service_state import ServiceState
 from skycut.jobs.store import JobStore
@@ -52,7 +53,7 @@ class Clients:
     @cached_property
     def jobs(self) -> JobStore:
         """The job store."""
-        return JobStore(client=self.firestore, collection=self.settings.jobs_collection)
+        return FirestoreJobStore(client=self.firestore, collection=self.settings.jobs_collection)
 
     @cached_property
     def queue(self) -> JobQueue:

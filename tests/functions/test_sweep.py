@@ -17,7 +17,6 @@ from google.api_core import exceptions as gexc
 
 from skycut.clients import Clients
 from skycut.config import Settings, get_settings
-from skycut.jobs.events import ending_fields
 from skycut.jobs.messages import CutoutTask, batch_id
 from skycut.jobs.records import JobRecord
 from skycut.uws.model import ExecutionPhase, Progress
@@ -82,7 +81,7 @@ def test_a_job_whose_messages_were_lost_is_published_again_and_completes(
     assert record.job.phase == ExecutionPhase.COMPLETED
     assert record.job.progress == Progress(total=3, done=3, failed=0)
     assert len(clients.jobs.results(job_id)) == 3
-    assert record.extra["recoveries"] == 1
+    assert record.recovery.recoveries == 1
     # a second sweep at the same moment finds it ended: nothing more is published
     assert job_id not in sweeper.sweep(now=later)
 
@@ -109,9 +108,7 @@ def test_a_job_counted_in_full_but_never_ended_is_ended(stack, source_id, later)
     clients = Clients(get_settings())
     job_id, tasks = queued_job(clients, source_id, count=1)
     # the worker counted the last message and died before the completion transaction
-    clients.jobs.transition(
-        job_id, allowed_from={ExecutionPhase.QUEUED}, to=ExecutionPhase.EXECUTING
-    )
+    clients.jobs.start(clients.jobs.load(job_id))
     clients.jobs.count_batch(job_id, batch_id(tasks), done=1, failed=0)
     stale = later + timedelta(seconds=5)
     assert job_id in Sweeper(Worker(clients)).sweep(now=stale)
@@ -136,13 +133,13 @@ def test_a_job_that_never_progresses_ends_in_error_after_its_recoveries(stack, s
         record = clients.jobs.load(job_id)
         if round_ <= 2:
             assert record.job.phase == ExecutionPhase.QUEUED
-            assert record.extra["recoveries"] == round_
+            assert record.recovery.recoveries == round_
     assert record.job.phase == ExecutionPhase.ERROR
     message = record.job.error.message
     assert message.startswith("ServiceUnavailable: ")
     assert "after 2 republications" in message
     assert "0 cutouts succeeded, 0 failed and 2 never ran" in message
-    assert record.extra["finalized"] is True, "its end was announced on the job-events topic"
+    assert record.announcement.finalized is True, "its end was announced on the job-events topic"
 
 
 def test_an_ended_job_whose_event_was_lost_is_announced_by_the_sweep(stack, source_id):
@@ -150,11 +147,8 @@ def test_an_ended_job_whose_event_was_lost_is_announced_by_the_sweep(stack, sour
     job_id, _ = queued_job(clients, source_id, count=1)
     ended_at = datetime.now(UTC) - timedelta(hours=1)
     # it ended (say ABORT) and its writer died before publishing the event
-    clients.jobs.update(
-        job_id,
-        {"phase": ExecutionPhase.ABORTED.value, "end_time": ended_at, **ending_fields(ended_at)},
-    )
+    clients.jobs.abort(job_id, now=ended_at)
     Sweeper(Worker(clients)).sweep()
     record = clients.jobs.load(job_id)
-    assert record.extra["finalized"] is True
+    assert record.announcement.finalized is True
     assert record.job.phase == ExecutionPhase.ABORTED

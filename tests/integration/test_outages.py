@@ -135,7 +135,7 @@ def test_a_bulk_job_survives_a_pubsub_restart_that_loses_its_messages(
     assert failures == [], "lost messages are published again, not failed"
     record = Clients(get_settings()).jobs.load(job_id)
     assert record is not None
-    assert record.extra.get("recoveries", 0) >= 1, "the sweep took over"
+    assert record.recovery.recoveries >= 1, "the sweep took over"
 
 
 def test_a_bulk_job_survives_a_storage_restart(base_url, http, stack, sample_dir):

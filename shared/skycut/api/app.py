@@ -117,13 +117,13 @@ class SodaApi:
         outcome = self._service.sync(request_params(request), owner=ctx.owner)
         job, result = outcome.record.job, outcome.result
         if job.phase == ExecutionPhase.ERROR or result is None:
-            message = job.error.message if job.error else "Error: the cutout failed"
-            status = 400 if message.startswith(("UsageError", "MultiValued")) else 500
-            return text(message + "\n", status)
+            error = job.error
+            message = error.message if error else "Error: the cutout failed"
+            return text(message + "\n", (error.status if error else None) or 500)
         if result.status == "no_overlap":
             return Response(status=204)  # SODA §5.1: no pixels, no body
-        if result.status == "error":
-            return text((result.message or "Error: the cutout failed") + "\n", 400)
+        if result.error is not None:
+            return text(result.error.message + "\n", result.error.status or 500)
         return redirect(self._clients.results.url(result.object_name))
 
     # -- VOSI --------------------------------------------------------------

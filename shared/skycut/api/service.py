@@ -15,8 +15,9 @@ from skycut.errors import (
     ServiceUnavailableError,
     UsageError,
 )
+from skycut.jobs.events import announce_soon
 from skycut.jobs.messages import CutoutTask
-from skycut.jobs.records import JobRecord, StoredResult, result_id_for, task_document
+from skycut.jobs.records import JobRecord, StoredResult, error_summary, result_id_for
 from skycut.logs import log
 from skycut.soda.params import SodaRequest, group_params, parse_soda_request
 from skycut.timing import Steps
@@ -122,15 +123,8 @@ class SodaService:
             raise _not_pending(record)
         pairs = [(p.name, p.value) for p in record.job.parameters]
         tasks = self._tasks(self.parse(pairs, complete=True))
-        queued = self._clients.jobs.transition(
-            job_id,
-            allowed_from={ExecutionPhase.PENDING},
-            to=ExecutionPhase.QUEUED,
-            fields={
-                "tasks": [task_document(t) for t in tasks],
-                "progress": {"total": len(tasks), "done": 0, "failed": 0},
-                "quote": self._clients.service_state.quote(len(tasks)),
-            },
+        queued = self._clients.jobs.queue(
+            job_id, tasks=tasks, quote=self._clients.service_state.quote(len(tasks))
         )
         if queued is None:  # its phase changed meanwhile (a concurrent RUN, ABORT...)
             current = self._clients.jobs.get_for(job_id, owner=owner)
@@ -154,15 +148,11 @@ class SodaService:
         try:
             self._clients.queue.publish(job_id, record.tasks, job_params=pairs)
         except Exception as e:
-            message = "ServiceUnavailable: the job queue could not be reached"
-            self._clients.jobs.update(
-                job_id,
-                {
-                    "phase": ExecutionPhase.ERROR.value,
-                    "error": {"message": message, "type": "transient"},
-                },
-            )
-            raise ServiceUnavailableError(message) from e
+            error = ServiceUnavailableError("the job queue could not be reached")
+            ended = self._clients.jobs.fail_unqueued(job_id, error_summary(error))
+            if ended is not None:
+                announce_soon(self._clients, ended)  # the events topic may still be reachable
+            raise error from e
 
     def sync(self, pairs: Sequence[tuple[str, str]], *, owner: str) -> SyncOutcome:
         """Run one cutout as a job and wait for it (SODA {sync}).

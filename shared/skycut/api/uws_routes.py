@@ -17,7 +17,7 @@ from skycut.errors import NotFoundError, UsageError
 from skycut.jobs.lifecycle import JobLifecycle
 from skycut.jobs.records import JobRecord
 from skycut.soda.params import group_params
-from skycut.uws.model import ExecutionPhase, Job, JobResult
+from skycut.uws.model import ExecutionPhase, Job, JobParameter, JobResult
 from skycut.uws.xml import (
     error_votable,
     format_time,
@@ -187,11 +187,8 @@ class UwsRoutes:
         if request.method == "POST":
             added = form_params(request)
             self._service.parse(added, complete=False)
-            params = [{"name": p.name, "value": p.value} for p in record.job.parameters]
-            params += [{"name": n, "value": v} for n, v in added]
-            self._clients.jobs.update_pending(
-                job_id, owner=ctx.owner, fields={"parameters": params}
-            )
+            params = [*record.job.parameters, *(JobParameter(n, v) for n, v in added)]
+            self._clients.jobs.set_parameters(job_id, owner=ctx.owner, parameters=params)
             return redirect(ctx.job_url(job_id))
         return xml(parameters_xml(record.job.parameters))
 

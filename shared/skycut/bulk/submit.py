@@ -217,7 +217,7 @@ class BulkSubmitter:
 
     def _publish(self, job_id: str, rows: ParsedRows) -> None:
         count = self._clients.queue.publish(job_id, rows.tasks)
-        self._clients.jobs.update(job_id, {"extra.published": True})
+        self._clients.jobs.mark_published(job_id)
         log(
             logging.INFO,
             "bulk job submitted",

@@ -89,7 +89,7 @@ def announce_end(
         topic, json.dumps(event).encode(), job_id=job.job_id, phase=job.phase.value
     )
     future.result(timeout=60)
-    clients.jobs.update(job.job_id, {"extra.finalized": True})
+    clients.jobs.mark_announced(job.job_id)
     log(logging.INFO, "job event published", job_id=job.job_id, phase=job.phase.value)
 
 

@@ -6,18 +6,16 @@ keeps them within its configured maxima and says so in the job document.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from skycut.clients import Clients
 from skycut.errors import ConflictError, UsageError
-from skycut.jobs.events import announce_soon, ending_fields
+from skycut.jobs.events import announce_soon
 from skycut.jobs.records import JobRecord
-from skycut.uws.model import ACTIVE_PHASES, ExecutionPhase
+from skycut.jobs.store import ABORTABLE
 
 __all__ = ["JobLifecycle"]
 
-_ABORTABLE = ACTIVE_PHASES | {ExecutionPhase.HELD, ExecutionPhase.SUSPENDED}
-_NOT_STARTED = {ExecutionPhase.PENDING, ExecutionPhase.QUEUED, ExecutionPhase.HELD}
 
 
 class JobLifecycle:
@@ -37,13 +35,7 @@ class JobLifecycle:
 
         """
         record = self._clients.jobs.get_for(job_id, owner=owner)
-        now = datetime.now(UTC)
-        changed = self._clients.jobs.transition(
-            job_id,
-            allowed_from=_ABORTABLE,
-            to=ExecutionPhase.ABORTED,
-            fields={"end_time": now, **ending_fields(now)},
-        )
+        changed = self._clients.jobs.abort(job_id)
         if changed is None:
             raise ConflictError(f"job {job_id} is {record.job.phase} and cannot be aborted")
         self.discard_results(job_id)
@@ -61,10 +53,8 @@ class JobLifecycle:
     def delete(self, job_id: str, *, owner: str) -> None:
         """Destroy a job: abort it if running, delete its results, forget it."""
         record = self._clients.jobs.get_for(job_id, owner=owner)
-        if record.job.phase in _ABORTABLE:
-            self._clients.jobs.transition(
-                job_id, allowed_from=_ABORTABLE, to=ExecutionPhase.ABORTED
-            )
+        if record.job.phase in ABORTABLE:
+            self._clients.jobs.abort(job_id)  # running workers see it and stop
         removed = self._clients.jobs.delete(job_id)
         self._clients.results.delete([r.object_name for r in removed])
 
@@ -87,28 +77,11 @@ class JobLifecycle:
             raise UsageError("EXECUTIONDURATION must not be negative")
         limit = self._settings.execution_duration_seconds
         seconds = limit if seconds == 0 else min(seconds, limit)
-        record = self._clients.jobs.get_for(job_id, owner=owner)
-        changed = self._clients.jobs.transition(
-            job_id,
-            allowed_from=_NOT_STARTED,
-            to=record.job.phase,
-            fields={"execution_duration": seconds},
-        )
-        if changed is None:
-            raise ConflictError(
-                f"job {job_id} is {record.job.phase}; its execution duration can no longer change"
-            )
-        return changed
+        self._clients.jobs.get_for(job_id, owner=owner)
+        return self._clients.jobs.set_execution_duration(job_id, seconds)
 
     def set_destruction(self, job_id: str, *, owner: str, when: datetime) -> JobRecord:
         """Move the destruction time; it can be brought forward, not past the maximum."""
         record = self._clients.jobs.get_for(job_id, owner=owner)
         latest = record.job.creation_time + timedelta(days=self._settings.destruction_days)
-        when = min(when, latest)
-
-        def decide(current: JobRecord) -> dict[str, object]:
-            return {"destruction": when}
-
-        changed = self._clients.jobs.change(job_id, decide)
-        assert changed is not None  # decide always changes
-        return changed
+        return self._clients.jobs.set_destruction(job_id, min(when, latest))

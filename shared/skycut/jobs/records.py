@@ -8,20 +8,27 @@ million cutouts never outgrows Firestore's 1 MiB document limit.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
+from skycut.errors import SkycutError
 from skycut.jobs.messages import CutoutTask
 from skycut.uws.model import ErrorSummary, ExecutionPhase, Job, JobParameter, Progress
 
 __all__ = [
+    "Announcement",
+    "BulkState",
     "JobKind",
     "JobRecord",
+    "Recovery",
     "ResultStatus",
     "StoredResult",
+    "destroyed",
+    "error_summary",
     "result_id_for",
     "task_document",
     "task_from_document",
+    "with_update",
 ]
 
 JobKind = Literal["soda", "bulk"]
@@ -41,6 +48,51 @@ def task_from_document(doc: dict[str, Any]) -> CutoutTask:
     return CutoutTask.model_validate({**doc, "params": params})
 
 
+@dataclass(frozen=True, slots=True)
+class Announcement:
+    """Whether a job's end went out on the job-events topic, and who may send it.
+
+    Attributes
+    ----------
+    finalized
+        The end has been announced (true of jobs that have not ended, too).
+    finalizing_until
+        Until when the writer that ended the job holds the right to announce it.
+
+    """
+
+    finalized: bool = True
+    finalizing_until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Recovery:
+    """The sweep's take-overs of a stalled job: the last one, and how many."""
+
+    recovered_at: datetime | None = None
+    recoveries: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class BulkState:
+    """What a bulk job keeps of its drop file.
+
+    Attributes
+    ----------
+    published
+        Every message of the job has been published.
+    options
+        The job-wide options (package, defaults of columns).
+    drop_generation
+        The generation of the drop file the job was made from.
+
+    """
+
+    published: bool = True
+    options: dict[str, str] = field(default_factory=dict)
+    drop_generation: str = ""
+
+
 @dataclass(slots=True)
 class JobRecord:
     """A job as stored: its UWS view plus what the worker needs to run it."""
@@ -54,6 +106,31 @@ class JobRecord:
     # the stored document's update time when this was read or written (not stored):
     # a compare-and-set change conditions on it instead of reading the job again
     revision: Any = field(default=None, compare=False)
+
+    @property
+    def announcement(self) -> Announcement:
+        """Whether the job's end has been announced."""
+        return Announcement(
+            finalized=bool(self.extra.get("finalized", True)),
+            finalizing_until=self.extra.get("finalizing_until"),
+        )
+
+    @property
+    def recovery(self) -> Recovery:
+        """The sweep's take-overs of the job."""
+        return Recovery(
+            recovered_at=self.extra.get("recovered_at"),
+            recoveries=int(self.extra.get("recoveries", 0)),
+        )
+
+    @property
+    def bulk(self) -> BulkState:
+        """The bulk job's drop-file state (defaults for other kinds)."""
+        return BulkState(
+            published=bool(self.extra.get("published", True)),
+            options=dict(self.extra.get("options") or {}),
+            drop_generation=str(self.extra.get("drop_generation", "")),
+        )
 
     def to_document(self) -> dict[str, Any]:
         """Return the Firestore document of this job."""
@@ -72,7 +149,12 @@ class JobRecord:
             "error": (
                 None
                 if job.error is None
-                else {"message": job.error.message, "type": job.error.error_type}
+                else {
+                    "message": job.error.message,
+                    "type": job.error.error_type,
+                    "label": job.error.label,
+                    "status": job.error.status,
+                }
             ),
             "progress": (
                 None
@@ -109,7 +191,12 @@ class JobRecord:
             error=(
                 None
                 if not error
-                else ErrorSummary(message=error["message"], error_type=error["type"])
+                else ErrorSummary(
+                    message=error["message"],
+                    error_type=error["type"],
+                    label=error.get("label"),
+                    status=error.get("status"),
+                )
             ),
             progress=(
                 None
@@ -156,6 +243,19 @@ class StoredResult:
     query: str | None = None
     row: int | None = None
     source_generation: int | None = None
+    error_label: str | None = None
+    error_status: int | None = None
+
+    @property
+    def error(self) -> ErrorSummary | None:
+        """The result's error as a job keeps it (None if it has none)."""
+        if self.status != "error":
+            return None
+        return ErrorSummary(
+            message=self.message or "Error: the cutout failed",
+            label=self.error_label,
+            status=self.error_status,
+        )
 
     def to_document(self) -> dict[str, Any]:
         """Return the Firestore document of this result."""
@@ -177,6 +277,8 @@ class StoredResult:
             "query": self.query,
             "row": self.row,
             "source_generation": self.source_generation,
+            "error_label": self.error_label,
+            "error_status": self.error_status,
         }
 
     @classmethod
@@ -200,4 +302,36 @@ class StoredResult:
             query=doc.get("query"),
             row=doc.get("row"),
             source_generation=doc.get("source_generation"),
+            error_label=doc.get("error_label"),
+            error_status=doc.get("error_status"),
         )
+
+
+def with_update(doc: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """Return a job document with an update's fields set (dotted paths reach into maps)."""
+    out = dict(doc)
+    for path, value in update.items():
+        *parents, leaf = path.split(".")
+        target = out
+        for name in parents:
+            child = dict(target.get(name) or {})
+            target[name] = child
+            target = child
+        target[leaf] = value
+    return out
+
+
+def destroyed(record: JobRecord) -> bool:
+    """Return whether the job is past its destruction time (as good as gone)."""
+    destruction = record.job.destruction
+    return destruction is not None and destruction <= datetime.now(UTC)
+
+
+def error_summary(error: SkycutError) -> ErrorSummary:
+    """Return how a job keeps ``error``: its text, label, HTTP status and kind."""
+    return ErrorSummary(
+        message=error.to_text(),
+        error_type=error.error_type,
+        label=error.label,
+        status=error.status_code,
+    )

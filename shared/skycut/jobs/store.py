@@ -1,93 +1,187 @@
-"""Jobs in Firestore: creation, owner-scoped reads, guarded phase changes, waiting.
+"""The job store: what every implementation provides, and every named change of a job.
 
-Phase changes are compare-and-set writes (conditional on the document's
-update time, retried after re-reading it), so two writers (an ABORT and a
-worker finishing, or two deliveries of one message) can never both win.
-Progress counters use atomic increments, never a read-modify-write on the
-hot job document.
+A job's life is a set of named changes (`queue`, `start`, `complete`,
+`fail`, `abort`, `take_over`, `claim_announcement`, `mark_announced`, ...),
+each written once here on top of one primitive, a compare-and-set `change`:
+the change reads the job (or trusts the caller's current copy), decides, and
+writes only if nothing changed since, so two writers (an ABORT and a worker
+finishing, two deliveries of one message) can never both win. Every way a job
+ends goes through `_end`, which sets the end time and the announcement lease.
+
+Implementations provide the primitives: `FirestoreJobStore` in production,
+`MemoryJobStore` for unit tests of the state machine; one contract test
+suite runs against both. Callers never spell a document field.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Collection, Iterable
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from google.api_core import exceptions as gexc
-from google.cloud import firestore
+from skycut.errors import ConflictError, NotFoundError, PermissionDeniedError
+from skycut.jobs.events import FINALIZE_LEASE, ending_fields
+from skycut.jobs.messages import CutoutTask
+from skycut.jobs.records import JobRecord, StoredResult, destroyed, task_document
+from skycut.uws.model import ACTIVE_PHASES, ErrorSummary, ExecutionPhase, JobParameter
 
-from skycut.errors import NotFoundError, PermissionDeniedError, ServiceUnavailableError
-from skycut.jobs.progress import ProgressCounter
-from skycut.jobs.records import JobRecord, StoredResult
-from skycut.uws.model import ExecutionPhase, Progress
+__all__ = ["ABORTABLE", "MAX_ATTEMPTS", "NOT_STARTED", "Decide", "JobStore"]
 
-__all__ = ["JobStore"]
+MAX_ATTEMPTS = 20
+"""Compare-and-set rounds of one change before it gives up (ServiceUnavailable)."""
 
+ABORTABLE = frozenset(ACTIVE_PHASES | {ExecutionPhase.HELD, ExecutionPhase.SUSPENDED})
+NOT_STARTED = frozenset({ExecutionPhase.PENDING, ExecutionPhase.QUEUED, ExecutionPhase.HELD})
+_RUNNING = frozenset({ExecutionPhase.QUEUED, ExecutionPhase.EXECUTING})
 
-def _destroyed(record: JobRecord) -> bool:
-    destruction = record.job.destruction
-    return destruction is not None and destruction <= datetime.now(UTC)
-
-
-_RESULTS = "results"
-_MAX_BATCH = 400  # Firestore allows 500 writes per batch
-_MAX_ATTEMPTS = 20  # compare-and-set rounds of one change
+Decide = Callable[[JobRecord], dict[str, Any] | None]
+"""Given the job as it is, the fields to set (None: leave it alone)."""
 
 
-def _with_update(doc: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
-    """Return ``doc`` with an update's fields set (dotted paths reach into maps)."""
-    out = dict(doc)
-    for path, value in update.items():
-        *parents, leaf = path.split(".")
-        target = out
-        for name in parents:
-            child = dict(target.get(name) or {})
-            target[name] = child
-            target = child
-        target[leaf] = value
-    return out
+def _error_document(error: ErrorSummary) -> dict[str, Any]:
+    return {
+        "message": error.message,
+        "type": error.error_type,
+        "label": error.label,
+        "status": error.status,
+    }
 
 
-class JobStore:
-    """Reads and writes jobs and their results."""
+class JobStore(ABC):
+    """Jobs and their results: primitives to implement, and the named changes on them."""
 
-    def __init__(self, *, client: firestore.Client, collection: str) -> None:
-        self._client = client
-        self._jobs = client.collection(collection)
-        self._progress = ProgressCounter(client=client, jobs=self._jobs)
-
-    # -- creation and reads ------------------------------------------------
+    # -- primitives: reads -------------------------------------------------
+    @abstractmethod
     def create(self, record: JobRecord) -> bool:
         """Store a new job; return False if a job with that id already exists."""
-        try:
-            self._jobs.document(record.job.job_id).create(record.to_document())
-        except gexc.AlreadyExists:
-            return False
-        return True
 
+    @abstractmethod
     def load(self, job_id: str, *, counts: bool = True) -> JobRecord | None:
-        """Return the job, whoever owns it, or None.
+        """Return the job, whoever owns it, or None (progress counted unless ``counts=False``)."""
 
-        Its progress includes the counted cutouts (a sum over the counter
-        shards: one more query) unless ``counts`` is False.
+    @abstractmethod
+    def list_for(
+        self,
+        *,
+        owner: str | None,
+        phases: Collection[ExecutionPhase] = (),
+        after: datetime | None = None,
+        last: int | None = None,
+    ) -> list[JobRecord]:
+        """Return the owner's jobs, newest first, filtered as UWS §2.2.2.1 says."""
+
+    @abstractmethod
+    def active(self) -> list[JobRecord]:
+        """Return every QUEUED or EXECUTING job (the sweep's candidates)."""
+
+    @abstractmethod
+    def unannounced(self) -> list[JobRecord]:
+        """Return the ended jobs whose end has not been announced on the job-events topic."""
+
+    @abstractmethod
+    def wait(
+        self,
+        job_id: str,
+        *,
+        until: Callable[[JobRecord], bool],
+        timeout: float,
+        counts: bool = True,
+    ) -> JobRecord | None:
+        """Block until the job satisfies ``until`` or ``timeout`` seconds pass; return it."""
+
+    # -- primitives: writes ------------------------------------------------
+    @abstractmethod
+    def change(
+        self, job_id: str, decide: Decide, *, seen: JobRecord | None = None
+    ) -> JobRecord | None:
+        """Apply the fields ``decide`` returns for the job as it is now, atomically.
+
+        A compare-and-set: the write is conditional on the job not having
+        changed since it was read (or since ``seen``, the caller's copy with
+        its ``revision``, which saves the read); on a conflict the job is read
+        and ``decide`` asked again. Returns the job after the change, or None
+        if ``decide`` made none.
+
+        Raises
+        ------
+        NotFoundError
+            If the job does not exist.
+        ServiceUnavailableError
+            If the job kept changing under every attempt.
+
         """
-        snap = self._jobs.document(job_id).get()
-        if not snap.exists:
-            return None
-        record = JobRecord.from_document(job_id, snap.to_dict() or {})
-        record.revision = snap.update_time
-        return self._with_counts(record) if counts else record
 
-    def _with_counts(self, record: JobRecord) -> JobRecord:
-        progress = record.job.progress
-        if progress is not None:
-            done, failed = self._progress.counts(record.job.job_id)
-            record.job.progress = Progress(
-                total=progress.total, done=progress.done + done, failed=progress.failed + failed
-            )
-        return record
+    @abstractmethod
+    def _set(self, job_id: str, fields: dict[str, Any]) -> None:
+        """Set fields unconditionally (only for marks no race can undo)."""
 
+    @abstractmethod
+    def delete(self, job_id: str) -> list[StoredResult]:
+        """Forget a job, its results and counts; return the results it had."""
+
+    # -- primitives: results and counts ------------------------------------
+    @abstractmethod
+    def load_with_results(
+        self, job_id: str, result_ids: Iterable[str]
+    ) -> tuple[JobRecord | None, dict[str, StoredResult]]:
+        """Return the job (without counts) and those of ``result_ids`` recorded, in one read."""
+
+    @abstractmethod
+    def record_and_count(
+        self,
+        job_id: str,
+        results: list[StoredResult],
+        batch_id: str,
+        *,
+        done: int,
+        failed: int,
+        expires: datetime | None = None,
+    ) -> None:
+        """Store a message's new results and count the message, each once."""
+
+    @abstractmethod
+    def _end_with_results(
+        self,
+        seen: JobRecord,
+        results: list[StoredResult],
+        batch_id: str,
+        *,
+        done: int,
+        failed: int,
+        end: dict[str, Any],
+    ) -> JobRecord | None:
+        """Store results, count them and apply ``end``, in one write conditional on ``seen``."""
+
+    @abstractmethod
+    def counted_batches(self, job_id: str, batch_ids: Iterable[str]) -> set[str]:
+        """Return those of ``batch_ids`` whose results have been counted."""
+
+    @abstractmethod
+    def last_counted(self, job_id: str) -> datetime | None:
+        """Return when a message of the job was last counted (None if never)."""
+
+    @abstractmethod
+    def attach_result(self, job_id: str, result: StoredResult) -> None:
+        """Store a result that is not a cutout (a report, a manifest); nothing is counted."""
+
+    @abstractmethod
+    def result(self, job_id: str, result_id: str) -> StoredResult | None:
+        """Return one of the job's results, if it is recorded."""
+
+    @abstractmethod
+    def results(self, job_id: str) -> list[StoredResult]:
+        """Return the job's results in task order."""
+
+    @abstractmethod
+    def delete_results(self, job_id: str) -> list[StoredResult]:
+        """Remove every result document of a job; return what was removed."""
+
+    @abstractmethod
+    def delete_result(self, job_id: str, result_id: str) -> None:
+        """Remove one result document."""
+
+    # -- reads built on the primitives -------------------------------------
     def get_for(self, job_id: str, *, owner: str | None) -> JobRecord:
         """Return the job if ``owner`` may see it.
 
@@ -99,102 +193,12 @@ class JobStore:
 
         """
         record = self.load(job_id)
-        if record is None or record.job.owner != owner or _destroyed(record):
+        if record is None or record.job.owner != owner or destroyed(record):
             raise NotFoundError(f"no job {job_id!r}")
         return record
 
-    def list_for(
-        self,
-        *,
-        owner: str | None,
-        phases: Collection[ExecutionPhase] = (),
-        after: datetime | None = None,
-        last: int | None = None,
-    ) -> list[JobRecord]:
-        """Return the owner's jobs, newest first, filtered as UWS §2.2.2.1 says."""
-        query: Any = self._jobs.where(filter=firestore.FieldFilter("owner", "==", owner))
-        if after is not None:
-            query = query.where(filter=firestore.FieldFilter("creation_time", ">", after))
-        query = query.order_by("creation_time", direction=firestore.Query.DESCENDING)
-        records = []
-        for snap in query.stream():
-            record = JobRecord.from_document(snap.id, snap.to_dict() or {})
-            phase = record.job.phase
-            if _destroyed(record):
-                continue  # Firestore's TTL deletes it within a day; it is gone already
-            if phases and phase not in phases:
-                continue
-            if not phases and phase == ExecutionPhase.ARCHIVED:
-                continue
-            records.append(record)
-            if last is not None and len(records) >= last:
-                break
-        return records
-
-    # -- changes -----------------------------------------------------------
-    def change(
-        self,
-        job_id: str,
-        decide: Callable[[JobRecord], dict[str, Any] | None],
-        *,
-        seen: JobRecord | None = None,
-    ) -> JobRecord | None:
-        """Apply the fields ``decide`` returns for the job as it is now, atomically.
-
-        ``decide`` sees the job as last read and returns the fields to set
-        (``phase`` among them, as a string; dotted paths for nested fields)
-        or None to leave it alone. The write is conditional on the document
-        not having changed since that read (its update time), and on a
-        conflict the job is read and ``decide`` asked again: a compare-and-set,
-        so two writers can never both win, without holding a lock while
-        deciding (contended transactions queue on their locks).
-
-        ``seen``, the job as the caller last read or wrote it (with its
-        ``revision``), saves the first read: the write is conditional on it
-        still being current, and the job is read only if it is not.
-
-        Returns
-        -------
-        JobRecord or None
-            The job after the change, or None if no change was made.
-
-        Raises
-        ------
-        NotFoundError
-            If the job does not exist.
-        ServiceUnavailableError
-            If the job kept changing under every attempt.
-
-        """
-        ref = self._jobs.document(job_id)
-        known = seen if seen is not None and seen.revision is not None else None
-        for _ in range(_MAX_ATTEMPTS):
-            if known is not None:
-                doc, revision = known.to_document(), known.revision
-            else:
-                snap = ref.get()
-                if not snap.exists:
-                    raise NotFoundError(f"no job {job_id!r}")
-                doc, revision = snap.to_dict() or {}, snap.update_time
-            update = decide(JobRecord.from_document(job_id, doc))
-            if update is None and known is not None:
-                known = None  # what the caller saw may be out of date: decide on the job as it is
-                continue
-            if update is None:
-                return None
-            known = None
-            try:
-                written = ref.update(
-                    update, option=self._client.write_option(last_update_time=revision)
-                )
-            except (gexc.FailedPrecondition, gexc.NotFound):
-                continue  # someone else changed (or deleted) it since: read it and decide again
-            changed = JobRecord.from_document(job_id, _with_update(doc, update))
-            changed.revision = written.update_time
-            return changed
-        raise ServiceUnavailableError(f"job {job_id} changed under {_MAX_ATTEMPTS} attempts")
-
-    def transition(
+    # -- the named changes -------------------------------------------------
+    def _move(
         self,
         job_id: str,
         *,
@@ -203,8 +207,6 @@ class JobStore:
         fields: dict[str, Any] | None = None,
         seen: JobRecord | None = None,
     ) -> JobRecord | None:
-        """Move a job to ``to`` if its phase is in ``allowed_from``; see :meth:`change`."""
-
         def decide(record: JobRecord) -> dict[str, Any] | None:
             if record.job.phase not in allowed_from:
                 return None
@@ -212,8 +214,166 @@ class JobStore:
 
         return self.change(job_id, decide, seen=seen)
 
-    def update_pending(self, job_id: str, *, owner: str | None, fields: dict[str, Any]) -> None:
-        """Change fields of a job that must still be PENDING (e.g. its parameters).
+    def _end(
+        self,
+        job_id: str,
+        to: ExecutionPhase,
+        *,
+        allowed_from: Collection[ExecutionPhase],
+        error: ErrorSummary | None = None,
+        seen: JobRecord | None = None,
+        now: datetime | None = None,
+    ) -> JobRecord | None:
+        """End a job: the one way, with its end time, error and announcement lease."""
+        return self._move(
+            job_id,
+            allowed_from=allowed_from,
+            to=to,
+            fields=self._ending(error, now or datetime.now(UTC)),
+            seen=seen,
+        )
+
+    @staticmethod
+    def _ending(error: ErrorSummary | None, now: datetime) -> dict[str, Any]:
+        fields: dict[str, Any] = {"end_time": now, **ending_fields(now)}
+        if error is not None:
+            fields["error"] = _error_document(error)
+        return fields
+
+    def queue(
+        self, job_id: str, *, tasks: list[CutoutTask], quote: datetime | None
+    ) -> JobRecord | None:
+        """Queue a PENDING job with its cutouts (None if it was not PENDING)."""
+        return self._move(
+            job_id,
+            allowed_from={ExecutionPhase.PENDING},
+            to=ExecutionPhase.QUEUED,
+            fields={
+                "tasks": [task_document(t) for t in tasks],
+                "progress": {"total": len(tasks), "done": 0, "failed": 0},
+                "quote": quote,
+            },
+        )
+
+    def start(self, seen: JobRecord) -> JobRecord | None:
+        """Start a QUEUED job, for whichever delivery comes first (None for the others)."""
+        return self._move(
+            seen.job.job_id,
+            allowed_from={ExecutionPhase.QUEUED},
+            to=ExecutionPhase.EXECUTING,
+            fields={"start_time": datetime.now(UTC)},
+            seen=seen,
+        )
+
+    def complete(
+        self, job_id: str, *, error: ErrorSummary | None = None, seen: JobRecord | None = None
+    ) -> JobRecord | None:
+        """Complete an EXECUTING job, or end it in ERROR with ``error`` (one failed cutout)."""
+        to = ExecutionPhase.COMPLETED if error is None else ExecutionPhase.ERROR
+        return self._end(
+            job_id, to, allowed_from={ExecutionPhase.EXECUTING}, error=error, seen=seen
+        )
+
+    def complete_with_results(
+        self,
+        seen: JobRecord,
+        results: list[StoredResult],
+        batch_id: str,
+        *,
+        done: int,
+        failed: int,
+        error: ErrorSummary | None = None,
+    ) -> JobRecord | None:
+        """Record a whole job's results, count and complete it in one write.
+
+        Conditional on the job still being as ``seen`` (EXECUTING) and on none
+        of it being stored before; None (and nothing written) otherwise, and
+        the caller records and completes step by step.
+        """
+        if seen.job.phase != ExecutionPhase.EXECUTING or seen.revision is None:
+            return None
+        to = ExecutionPhase.COMPLETED if error is None else ExecutionPhase.ERROR
+        end = {"phase": to.value, **self._ending(error, datetime.now(UTC))}
+        return self._end_with_results(seen, results, batch_id, done=done, failed=failed, end=end)
+
+    def fail(
+        self,
+        job_id: str,
+        error: ErrorSummary,
+        *,
+        allowed_from: Collection[ExecutionPhase] = _RUNNING,
+        now: datetime | None = None,
+    ) -> JobRecord | None:
+        """End a job in ERROR with ``error`` (None if it had already ended)."""
+        return self._end(
+            job_id, ExecutionPhase.ERROR, allowed_from=allowed_from, error=error, now=now
+        )
+
+    def abort(
+        self, job_id: str, *, error: ErrorSummary | None = None, now: datetime | None = None
+    ) -> JobRecord | None:
+        """End a job that has not finished in ABORTED (None if it had ended)."""
+        return self._end(
+            job_id, ExecutionPhase.ABORTED, allowed_from=ABORTABLE, error=error, now=now
+        )
+
+    def abort_running(self, job_id: str, error: ErrorSummary) -> JobRecord | None:
+        """Abort an EXECUTING job with ``error`` (its execution duration ran out)."""
+        return self._end(
+            job_id, ExecutionPhase.ABORTED, allowed_from={ExecutionPhase.EXECUTING}, error=error
+        )
+
+    def take_over(
+        self,
+        job_id: str,
+        *,
+        last_taken: datetime | None,
+        now: datetime,
+        max_recoveries: int,
+        give_up: Callable[[JobRecord, int], ErrorSummary],
+    ) -> JobRecord | None:
+        """Take over a stalled running job's lease, or end it in ERROR after too many.
+
+        ``last_taken`` is the take-over time the caller saw: only one sweep
+        can move it on. Returns the job taken over (still running) or ended
+        (ERROR, with the ``give_up`` error), or None if it ended or another
+        sweep took it first.
+        """
+
+        def decide(current: JobRecord) -> dict[str, Any] | None:
+            recovery = current.recovery
+            if current.job.phase not in _RUNNING or recovery.recovered_at != last_taken:
+                return None
+            if recovery.recoveries >= max_recoveries:
+                error = give_up(current, recovery.recoveries)
+                return {"phase": ExecutionPhase.ERROR.value, **self._ending(error, now)}
+            return {"extra.recovered_at": now, "extra.recoveries": recovery.recoveries + 1}
+
+        return self.change(job_id, decide)
+
+    def claim_announcement(self, job_id: str, *, now: datetime) -> JobRecord | None:
+        """Take the right to announce an ended job whose announcer's lease ran out."""
+
+        def decide(current: JobRecord) -> dict[str, Any] | None:
+            until = current.announcement.finalizing_until
+            if current.announcement.finalized or (until is not None and until > now):
+                return None
+            return {"extra.finalizing_until": now + FINALIZE_LEASE}
+
+        return self.change(job_id, decide)
+
+    def mark_announced(self, job_id: str) -> None:
+        """Record that the job's end went out on the job-events topic."""
+        self._set(job_id, {"extra.finalized": True})
+
+    def mark_published(self, job_id: str) -> None:
+        """Record that every message of a bulk job has been published."""
+        self._set(job_id, {"extra.published": True})
+
+    def set_parameters(
+        self, job_id: str, *, owner: str | None, parameters: Sequence[JobParameter]
+    ) -> None:
+        """Replace the parameters of a job that must still be PENDING.
 
         Raises
         ------
@@ -222,261 +382,48 @@ class JobStore:
 
         """
         self.get_for(job_id, owner=owner)
-        changed = self.transition(
+        changed = self._move(
             job_id,
             allowed_from={ExecutionPhase.PENDING},
             to=ExecutionPhase.PENDING,
-            fields=fields,
+            fields={"parameters": [{"name": p.name, "value": p.value} for p in parameters]},
         )
         if changed is None:
             raise PermissionDeniedError(f"job {job_id!r} is no longer PENDING")
 
-    def update(self, job_id: str, fields: dict[str, Any]) -> None:
-        """Set fields of a job unconditionally (times, quotes, counters)."""
-        self._jobs.document(job_id).update(fields)
+    def set_execution_duration(self, job_id: str, seconds: int) -> JobRecord:
+        """Set the run time limit of a job that has not started.
 
-    def delete(self, job_id: str) -> list[StoredResult]:
-        """Forget a job and its result documents; return the results it had."""
-        removed = self.delete_results(job_id)
-        self._progress.delete(job_id)
-        self._jobs.document(job_id).delete()
-        return removed
-
-    def delete_results(self, job_id: str) -> list[StoredResult]:
-        """Remove every result document of a job; return what was removed."""
-        removed = []
-        for snap in self._jobs.document(job_id).collection(_RESULTS).stream():
-            removed.append(StoredResult.from_document(snap.id, snap.to_dict() or {}))
-            snap.reference.delete()
-        return removed
-
-    def delete_result(self, job_id: str, result_id: str) -> None:
-        """Remove one result document."""
-        self._jobs.document(job_id).collection(_RESULTS).document(result_id).delete()
-
-    # -- results -----------------------------------------------------------
-    def record_result(self, job_id: str, result: StoredResult) -> bool:
-        """Store a result once; count it with :meth:`count`.
-
-        Returns
-        -------
-        bool
-            False if this result was already recorded (a duplicate delivery),
-            which must then not be counted again.
+        Raises
+        ------
+        ConflictError
+            If the job has started.
 
         """
-        ref = self._jobs.document(job_id)
-        try:
-            ref.collection(_RESULTS).document(result.result_id).create(result.to_document())
-        except gexc.AlreadyExists:
-            return False
-        return True
 
-    def record_results(self, job_id: str, results: list[StoredResult]) -> None:
-        """Store a message's new results in one atomic write.
+        def decide(current: JobRecord) -> dict[str, Any] | None:
+            if current.job.phase not in NOT_STARTED:
+                return None
+            return {"execution_duration": seconds}
 
-        If another delivery stored some of them meanwhile (the batch's
-        creates then fail together), each is stored on its own instead, the
-        existing ones left as they are.
-        """
-        for start in range(0, len(results), _MAX_BATCH):
-            chunk = results[start : start + _MAX_BATCH]
-            batch = self._results_batch(job_id, chunk)
-            try:
-                batch.commit()
-            except gexc.AlreadyExists:
-                for result in chunk:
-                    self.record_result(job_id, result)
-
-    def _results_batch(self, job_id: str, results: list[StoredResult]) -> Any:
-        """Return a write batch creating ``results`` (it fails whole if one exists)."""
-        collection = self._jobs.document(job_id).collection(_RESULTS)
-        batch = self._client.batch()
-        for result in results:
-            batch.create(collection.document(result.result_id), result.to_document())
-        return batch
-
-    def record_and_count(
-        self,
-        job_id: str,
-        results: list[StoredResult],
-        batch_id: str,
-        *,
-        done: int,
-        failed: int,
-        expires: datetime | None = None,
-    ) -> None:
-        """Store a message's new results and count the message, in one atomic write.
-
-        The usual case: nothing of the message was stored before. If some
-        of it was (another delivery got there first, or the message is too
-        big for one write), results are stored and the message counted as
-        by `record_results` then `count_batch`, each result and the count
-        still once.
-        """
-        if len(results) <= _MAX_BATCH:
-            batch = self._results_batch(job_id, results)
-            self._progress.add_to(
-                batch, job_id, batch_id, done=done, failed=failed, expires=expires
+        changed = self.change(job_id, decide)
+        if changed is None:
+            phase = (self.load(job_id, counts=False) or _missing(job_id)).job.phase
+            raise ConflictError(
+                f"job {job_id} is {phase}; its execution duration can no longer change"
             )
-            try:
-                batch.commit()
-                return
-            except gexc.AlreadyExists:
-                pass  # some of it exists: store what is missing one step at a time
-        self.record_results(job_id, results)
-        self.count_batch(job_id, batch_id, done=done, failed=failed, expires=expires)
+        return changed
 
-    def count_batch(
-        self,
-        job_id: str,
-        batch_id: str,
-        *,
-        done: int,
-        failed: int,
-        expires: datetime | None = None,
-    ) -> bool:
-        """Add a message's results to the job's progress, once per message (sharded)."""
-        return self._progress.add_once(job_id, batch_id, done=done, failed=failed, expires=expires)
+    def set_destruction(self, job_id: str, when: datetime) -> JobRecord:
+        """Move the destruction time."""
+        changed = self.change(job_id, lambda _: {"destruction": when})
+        assert changed is not None  # the decision always changes it
+        return changed
 
-    def last_counted(self, job_id: str) -> datetime | None:
-        """Return when a message of the job was last counted (None if never)."""
-        return self._progress.last_counted(job_id)
+    def fail_unqueued(self, job_id: str, error: ErrorSummary) -> JobRecord | None:
+        """End a QUEUED job whose messages could not be published in ERROR."""
+        return self.fail(job_id, error, allowed_from={ExecutionPhase.QUEUED})
 
-    def counted_batches(self, job_id: str, batch_ids: Iterable[str]) -> set[str]:
-        """Return those of ``batch_ids`` whose results have been counted."""
-        return self._progress.counted(job_id, batch_ids)
 
-    def active(self) -> list[JobRecord]:
-        """Return every QUEUED or EXECUTING job (the sweep's candidates)."""
-        query: Any = self._jobs.where(
-            filter=firestore.FieldFilter(
-                "phase", "in", [ExecutionPhase.QUEUED.value, ExecutionPhase.EXECUTING.value]
-            )
-        )
-        return [JobRecord.from_document(s.id, s.to_dict() or {}) for s in query.stream()]
-
-    def unannounced(self) -> list[JobRecord]:
-        """Return the ended jobs whose end has not been announced on the job-events topic."""
-        query: Any = self._jobs.where(filter=firestore.FieldFilter("extra.finalized", "==", False))
-        return [JobRecord.from_document(s.id, s.to_dict() or {}) for s in query.stream()]
-
-    def progress(self, job_id: str) -> tuple[int, int]:
-        """Return the job's counted ``(done, failed)``."""
-        return self._progress.counts(job_id)
-
-    def load_with_results(
-        self, job_id: str, result_ids: Iterable[str]
-    ) -> tuple[JobRecord | None, dict[str, StoredResult]]:
-        """Return the job (without counts) and those of ``result_ids`` recorded, in one read."""
-        job_ref = self._jobs.document(job_id)
-        results = job_ref.collection(_RESULTS)
-        refs = [job_ref] + [results.document(rid) for rid in result_ids]
-        record, found = None, {}
-        for snap in self._client.get_all(refs):
-            if not snap.exists:
-                continue
-            if snap.reference.path == job_ref.path:
-                record = JobRecord.from_document(job_id, snap.to_dict() or {})
-                record.revision = snap.update_time
-            else:
-                found[snap.id] = StoredResult.from_document(snap.id, snap.to_dict() or {})
-        return record, found
-
-    def end_with_results(
-        self,
-        seen: JobRecord,
-        results: list[StoredResult],
-        batch_id: str,
-        *,
-        done: int,
-        failed: int,
-        end: dict[str, Any],
-    ) -> JobRecord | None:
-        """Store a whole job's results, count them and end it, in one atomic write.
-
-        The write is conditional on the job being as ``seen`` (its
-        ``revision``) and on none of it being stored before; if either fails
-        nothing is written and None is returned: the caller then records and
-        ends the job step by step.
-        """
-        if seen.revision is None or len(results) > _MAX_BATCH - 3:
-            return None
-        job_id = seen.job.job_id
-        batch = self._results_batch(job_id, results)
-        self._progress.add_to(
-            batch, job_id, batch_id, done=done, failed=failed, expires=seen.job.destruction
-        )
-        batch.update(
-            self._jobs.document(job_id),
-            end,
-            option=self._client.write_option(last_update_time=seen.revision),
-        )
-        try:
-            written = batch.commit()
-        except (gexc.FailedPrecondition, gexc.AlreadyExists, gexc.NotFound):
-            return None
-        ended = JobRecord.from_document(job_id, _with_update(seen.to_document(), end))
-        ended.revision = written[-1].update_time
-        return ended
-
-    def result(self, job_id: str, result_id: str) -> StoredResult | None:
-        """Return one of the job's results, if it is recorded."""
-        snap = self._jobs.document(job_id).collection(_RESULTS).document(result_id).get()
-        if not snap.exists:
-            return None
-        return StoredResult.from_document(snap.id, snap.to_dict() or {})
-
-    def attach_result(self, job_id: str, result: StoredResult) -> None:
-        """Store a result that is not a cutout (e.g. a report); progress is not counted."""
-        self._jobs.document(job_id).collection(_RESULTS).document(result.result_id).set(
-            result.to_document()
-        )
-
-    def results(self, job_id: str) -> list[StoredResult]:
-        """Return the job's results in task order."""
-        snaps: Iterable[Any] = (
-            self._jobs.document(job_id).collection(_RESULTS).order_by("index").stream()
-        )
-        return [StoredResult.from_document(s.id, s.to_dict() or {}) for s in snaps]
-
-    # -- waiting -----------------------------------------------------------
-    def wait(
-        self,
-        job_id: str,
-        *,
-        until: Callable[[JobRecord], bool],
-        timeout: float,
-        counts: bool = True,
-    ) -> JobRecord | None:
-        """Block until the job satisfies ``until`` or ``timeout`` seconds pass.
-
-        A Firestore listener delivers each change of the job document, so no
-        polling loop runs while waiting. The progress counted so far is added
-        (one more query) unless ``counts`` is False.
-
-        Returns
-        -------
-        JobRecord or None
-            The job as last seen (or None if it disappeared).
-
-        """
-        done = threading.Event()
-        latest: list[JobRecord | None] = [None]
-
-        def on_change(snapshots: list[Any], _changes: Any, _read_time: Any) -> None:
-            for snap in snapshots:
-                latest[0] = (
-                    JobRecord.from_document(job_id, snap.to_dict() or {}) if snap.exists else None
-                )
-            record = latest[0]
-            if record is None or until(record):
-                done.set()
-
-        watch = self._jobs.document(job_id).on_snapshot(on_change)
-        try:
-            done.wait(timeout)
-        finally:
-            watch.unsubscribe()  # type: ignore[no-untyped-call]
-        record = latest[0]
-        return self._with_counts(record) if record is not None and counts else record
+def _missing(job_id: str) -> JobRecord:
+    raise NotFoundError(f"no job {job_id!r}")

@@ -66,11 +66,18 @@ class JobResult:
 
 @dataclass(frozen=True, slots=True)
 class ErrorSummary:
-    """Why a job ended in ERROR; ``message`` starts with the SODA label."""
+    """Why a job ended in ERROR; ``message`` starts with the SODA label.
+
+    ``label`` and ``status`` keep the error's IVOA label and HTTP status as
+    data (for errors that have them), so nothing has to be read back from
+    the message text.
+    """
 
     message: str
     error_type: ErrorType = "fatal"
     has_detail: bool = True
+    label: str | None = None
+    status: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

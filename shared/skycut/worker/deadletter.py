@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from skycut.bulk.submit import DropObject, bulk_job_id, owner_of
 from skycut.clients import Clients
-from skycut.jobs.events import announce_soon, ending_extra, ending_fields
+from skycut.jobs.events import announce_soon, ending_extra
 from skycut.jobs.messages import JobMessage
 from skycut.jobs.records import JobRecord
 from skycut.logs import log
@@ -50,16 +50,8 @@ def fail_dead_letter(clients: Clients, data: bytes, attributes: Mapping[str, str
 
 
 def _fail_job(clients: Clients, job_id: str, attributes: Mapping[str, str]) -> None:
-    now = datetime.now(UTC)
-    changed = clients.jobs.transition(
-        job_id,
-        allowed_from={ExecutionPhase.QUEUED, ExecutionPhase.EXECUTING},
-        to=ExecutionPhase.ERROR,
-        fields={
-            "end_time": now,
-            "error": {"message": _message(attributes), "type": "transient"},
-            **ending_fields(now),
-        },
+    changed = clients.jobs.fail(
+        job_id, ErrorSummary(message=_message(attributes), error_type="transient", status=503)
     )
     if changed is not None:
         announce_soon(clients, changed)

@@ -24,7 +24,7 @@ from skycut.cutout.reader import CountingReader, RangeReader, ReadStats, Remembe
 from skycut.cutout.readplan import ReadCost
 from skycut.cutout.tiles import TileTable, read_tile_table
 from skycut.errors import NoOverlapError, SkycutError, SourceChangedError, UsageError
-from skycut.jobs.events import announce_end, ending_fields
+from skycut.jobs.events import announce_end
 from skycut.jobs.messages import CutoutTask, JobMessage, batch_id
 from skycut.jobs.records import JobRecord, StoredResult, result_id_for
 from skycut.logs import log
@@ -33,7 +33,7 @@ from skycut.soda.params import CutoutSpec, SodaRequest, group_params, parse_soda
 from skycut.storage.cache import SourceCache
 from skycut.storage.gcs import GcsRangeReader
 from skycut.timing import Steps
-from skycut.uws.model import FINAL_PHASES, ExecutionPhase, Progress
+from skycut.uws.model import FINAL_PHASES, ErrorSummary, ExecutionPhase, Progress
 from skycut.worker.finalize import Finalizer
 from skycut.worker.groups import SharedSource, by_source, prefetch_group
 from skycut.worker.watch import JobStoppedError, JobWatch, WatchedReader
@@ -54,20 +54,6 @@ def _query_text(pairs: list[tuple[str, str]], combination: int) -> str:
     """Describe a cutout's filters for manifests: ``CIRCLE=... BAND=...`` (not the ID)."""
     text = "; ".join(f"{name.upper()}={value}" for name, value in pairs if name.upper() != "ID")
     return text if combination == 0 else f"{text} (combination {combination})"
-
-
-def _end_fields(error_text: str | None) -> dict[str, object]:
-    """Return the fields that end a job whose every cutout is counted: COMPLETED or ERROR."""
-    now = datetime.now(UTC)
-    fields: dict[str, object] = {
-        "phase": ExecutionPhase.COMPLETED.value,
-        "end_time": now,
-        **ending_fields(now),
-    }
-    if error_text is not None:
-        fields["phase"] = ExecutionPhase.ERROR.value
-        fields["error"] = {"message": error_text, "type": "fatal"}
-    return fields
 
 
 @dataclass
@@ -125,7 +111,7 @@ class Worker:
             return
         if record.job.phase == ExecutionPhase.QUEUED:
             with steps.step("start"):
-                started = self._start(record)
+                started = store.start(record)
             record = started or store.load(job_id, counts=False) or record
         watch = JobWatch(
             store=store, record=record, on_end=lambda ended: announce_end(self.clients, ended)
@@ -232,16 +218,13 @@ class Worker:
         """End a job its one message holds, with its results, in one write (None: not done)."""
         if record.kind == "bulk" or record.job.phase != ExecutionPhase.EXECUTING:
             return None  # bulk jobs write their manifests from the stored results first
-        error_text = None
-        if len(results) == 1 and failed == 1:
-            error_text = results[0].message or "Error: the cutout failed"
-        ended = self.clients.jobs.end_with_results(
+        ended = self.clients.jobs.complete_with_results(
             record,
             results,
             batch_id(message.tasks),
             done=done,
             failed=failed,
-            end=_end_fields(error_text),
+            error=results[0].error if len(results) == 1 else None,
         )
         if ended is not None:
             self._finished(ended, Progress(len(results), done, failed), manifest_url=None)
@@ -257,16 +240,6 @@ class Worker:
             progress=asdict(progress),
         )
         self.finalizer.announce(ended, progress, manifest_url=manifest_url)
-
-    def _start(self, record: JobRecord) -> JobRecord | None:
-        """QUEUED → EXECUTING, by whichever delivery comes first."""
-        return self.clients.jobs.transition(
-            record.job.job_id,
-            allowed_from={ExecutionPhase.QUEUED},
-            to=ExecutionPhase.EXECUTING,
-            fields={"start_time": datetime.now(UTC)},
-            seen=record,
-        )
 
     def _run_checked(
         self,
@@ -496,6 +469,7 @@ class Worker:
         stats = ReadStats()
         steps = Steps()
         generation: int | None = None
+        failure: SkycutError | None = None
         try:
             if isinstance(parsed, UsageError):
                 raise parsed
@@ -513,6 +487,7 @@ class Worker:
             if e.error_type == "transient":
                 raise
             status = "no_overlap" if isinstance(e, NoOverlapError) else "error"
+            failure = e
             message_text = e.to_text()
             name = f"jobs/{job_id}/{rid}.txt"
             mime = "text/plain"
@@ -548,6 +523,8 @@ class Worker:
             expires=expires,
             source_id=task.source_id,
             source_generation=generation,
+            error_label=failure.label if failure is not None else None,
+            error_status=failure.status_code if failure is not None else None,
             query=_query_text(task.params or message.job_params, task.combination),
             row=task.row,
         )
@@ -577,18 +554,13 @@ class Worker:
         if progress.done + progress.failed < progress.total:
             return False
         manifest_url = self.finalizer.prepare(record)
-        error_text = None
+        error = None
         if progress.total == 1 and progress.failed == 1:
-            failed = [r for r in store.results(job_id) if r.status == "error"]
-            error_text = (failed[0].message if failed else None) or "Error: the cutout failed"
+            failed = [r.error for r in store.results(job_id) if r.error is not None]
+            error = failed[0] if failed else ErrorSummary("Error: the cutout failed")
 
-        def decide(current: JobRecord) -> dict[str, object] | None:
-            # counts only grow, so the check above holds; only the phase can have moved
-            if current.job.phase != ExecutionPhase.EXECUTING:
-                return None
-            return _end_fields(error_text)
-
-        finished = store.change(job_id, decide, seen=record)
+        # counts only grow, so the check above holds; only the phase can have moved
+        finished = store.complete(job_id, error=error, seen=record)
         if finished is None:
             return False
         self._finished(finished, progress, manifest_url=manifest_url)

@@ -25,15 +25,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from skycut.bulk.submit import BulkSubmitter
-from skycut.errors import SkycutError
-from skycut.jobs.events import announce_soon, ending_fields
+from skycut.errors import ServiceUnavailableError, SkycutError
+from skycut.jobs.events import announce_soon
 from skycut.jobs.messages import CutoutTask, batch_id
-from skycut.jobs.records import JobRecord
+from skycut.jobs.records import JobRecord, error_summary
 from skycut.logs import log
-from skycut.uws.model import ExecutionPhase
+from skycut.uws.model import ErrorSummary, ExecutionPhase
 from skycut.worker.run import Worker
 
 __all__ = ["Sweeper"]
@@ -80,7 +79,7 @@ class Sweeper:
         times = [
             record.job.creation_time,
             record.job.start_time,
-            record.extra.get("recovered_at"),
+            record.recovery.recovered_at,
             store.last_counted(record.job.job_id),
         ]
         return max(t for t in times if isinstance(t, datetime))
@@ -89,18 +88,14 @@ class Sweeper:
         settings = self.worker.clients.settings
         if now - self.last_activity(record) < timedelta(seconds=settings.job_lease_seconds):
             return False
-        seen = record.extra.get("recovered_at")
-
-        def take_over(current: JobRecord) -> dict[str, Any] | None:
-            if current.job.phase not in _ACTIVE or current.extra.get("recovered_at") != seen:
-                return None  # it ended, or another sweep took it over first
-            recoveries = int(current.extra.get("recoveries", 0))
-            if recoveries >= settings.max_job_recoveries:
-                return self._give_up(current, now, recoveries)
-            return {"extra.recovered_at": now, "extra.recoveries": recoveries + 1}
-
         job_id = record.job.job_id
-        taken = self.worker.clients.jobs.change(job_id, take_over)
+        taken = self.worker.clients.jobs.take_over(
+            job_id,
+            last_taken=record.recovery.recovered_at,
+            now=now,
+            max_recoveries=settings.max_job_recoveries,
+            give_up=self._give_up,
+        )
         if taken is None:
             return False
         if taken.job.phase == ExecutionPhase.ERROR:
@@ -113,30 +108,24 @@ class Sweeper:
             "stalled job taken over",
             job_id=job_id,
             phase=taken.job.phase.value,
-            recoveries=taken.extra.get("recoveries"),
+            recoveries=taken.recovery.recoveries,
             messages=published,
         )
         return True
 
-    def _give_up(self, record: JobRecord, now: datetime, recoveries: int) -> dict[str, Any]:
+    def _give_up(self, record: JobRecord, recoveries: int) -> ErrorSummary:
         progress = record.job.progress
         done, failed, total = (
             (progress.done, progress.failed, progress.total) if progress else (0, 0, 0)
         )
         stalled = self.worker.clients.settings.job_lease_seconds
-        return {
-            "phase": ExecutionPhase.ERROR.value,
-            "end_time": now,
-            "error": {
-                "message": (
-                    f"ServiceUnavailable: the job made no progress for {stalled:g} s after "
-                    f"{recoveries} republications of its work; {done} cutouts succeeded, "
-                    f"{failed} failed and {total - done - failed} never ran"
-                ),
-                "type": "transient",
-            },
-            **ending_fields(now),
-        }
+        return error_summary(
+            ServiceUnavailableError(
+                f"the job made no progress for {stalled:g} s after "
+                f"{recoveries} republications of its work; {done} cutouts succeeded, "
+                f"{failed} failed and {total - done - failed} never ran"
+            )
+        )
 
     def _publish_uncounted(self, record: JobRecord) -> int:
         clients = self.worker.clients
@@ -153,7 +142,7 @@ class Sweeper:
             return 0
         published = clients.queue.publish(job_id, tasks, job_params=job_params, skip=counted)
         if record.kind == "bulk":
-            clients.jobs.update(job_id, {"extra.published": True})
+            clients.jobs.mark_published(job_id)
         return published
 
     def _tasks(
@@ -163,17 +152,7 @@ class Sweeper:
             try:
                 return BulkSubmitter(clients=self.worker.clients).tasks_of(record), []
             except SkycutError as e:
-                now = datetime.now(UTC)
-                ended = self.worker.clients.jobs.transition(
-                    record.job.job_id,
-                    allowed_from=set(_ACTIVE),
-                    to=ExecutionPhase.ERROR,
-                    fields={
-                        "end_time": now,
-                        "error": {"message": e.to_text(), "type": "fatal"},
-                        **ending_fields(now),
-                    },
-                )
+                ended = self.worker.clients.jobs.fail(record.job.job_id, error_summary(e))
                 if ended is not None:
                     announce_soon(self.worker.clients, ended)
                 return None

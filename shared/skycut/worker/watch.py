@@ -13,10 +13,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from skycut.cutout.reader import RangeReader, WrappingReader
-from skycut.jobs.events import ending_fields
 from skycut.jobs.records import JobRecord
 from skycut.jobs.store import JobStore
-from skycut.uws.model import ExecutionPhase
+from skycut.uws.model import ErrorSummary, ExecutionPhase
 
 __all__ = ["JobStoppedError", "JobWatch", "WatchedReader"]
 
@@ -61,18 +60,11 @@ class JobWatch:
         if self.stopped:
             raise JobStoppedError(self._job_id)
         if self._deadline is not None and datetime.now(UTC) > self._deadline:
-            ended = self._store.transition(
+            ended = self._store.abort_running(
                 self._job_id,
-                allowed_from={ExecutionPhase.EXECUTING},
-                to=ExecutionPhase.ABORTED,
-                fields={
-                    "end_time": datetime.now(UTC),
-                    "error": {
-                        "message": "Error: the job ran past its execution duration and was aborted",
-                        "type": "fatal",
-                    },
-                    **ending_fields(datetime.now(UTC)),
-                },
+                ErrorSummary(
+                    message="Error: the job ran past its execution duration and was aborted"
+                ),
             )
             self.stopped = True
             if ended is not None and self._on_end is not None:
