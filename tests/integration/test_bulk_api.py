@@ -9,7 +9,7 @@ import pytest
 
 from skycut.clients import Clients
 from skycut.config import get_settings
-from skycut.jobs.records import JobRecord
+from skycut.jobs.records import Announcement, BulkState, JobRecord
 from skycut.uws.model import ExecutionPhase, Job, JobParameter, Progress
 from tests.integration.test_bulk import progress_of, wait_for_job
 from tests.integration.uws_client import phase_of, valid_xml
@@ -60,7 +60,8 @@ def _bulk_job(phase: ExecutionPhase) -> str:
                 progress=Progress(total=3, done=3 if final else 0),
             ),
             kind="bulk",
-            extra={"published": True, "finalized": True},
+            bulk=BulkState(published=True),
+            announcement=Announcement(finalized=True),
         )
     )
     return job_id

@@ -13,10 +13,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from skycut.errors import ConflictError, PermissionDeniedError, UsageError
-from skycut.jobs.events import FINALIZE_LEASE
 from skycut.jobs.memory_store import MemoryJobStore
 from skycut.jobs.messages import CutoutTask
-from skycut.jobs.records import JobRecord, StoredResult, error_summary
+from skycut.jobs.records import FINALIZE_LEASE, JobRecord, StoredResult, error_summary
 from skycut.jobs.store import JobStore
 from skycut.uws.model import ErrorSummary, ExecutionPhase, Job, JobParameter, Progress
 

@@ -12,16 +12,15 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from skycut.bulk.formats import detect_format, read_rows
 from skycut.bulk.report import attach_errors_report
 from skycut.bulk.rows import OPTION_COLUMNS, ParsedRows, tasks_from_rows
 from skycut.clients import Clients
 from skycut.errors import SkycutError, UsageError
-from skycut.jobs.events import announce_soon, ending_extra
+from skycut.jobs.events import announce_soon
 from skycut.jobs.messages import CutoutTask
-from skycut.jobs.records import JobRecord
+from skycut.jobs.records import Announcement, BulkState, JobRecord
 from skycut.logs import log
 from skycut.uws.model import ErrorSummary, ExecutionPhase, Job, JobParameter, Progress
 
@@ -143,14 +142,12 @@ class BulkSubmitter:
                 message=f"UsageError: none of the {rows.total_rows} rows can run; "
                 "see the errors result"
             )
-        extra: dict[str, Any] = {
-            "published": False,
-            "options": options,
-            "drop_generation": drop.generation,
-        }
-        if not rows.tasks:
-            extra |= ending_extra(now)
-        record = JobRecord(job=job, kind="bulk", extra=extra)
+        record = JobRecord(
+            job=job,
+            kind="bulk",
+            bulk=BulkState(published=False, options=options, drop_generation=drop.generation),
+            announcement=Announcement() if rows.tasks else Announcement.due(now),
+        )
         if rows.bad:
             # before the job exists, so a job always has its report (the manifest reads
             # it when the job ends); a repeated delivery writes the same report again
@@ -174,7 +171,7 @@ class BulkSubmitter:
         """
         source = next(p.value for p in record.job.parameters if p.name == "SOURCE")
         bucket, _, name = source.removeprefix("gs://").partition("/")
-        generation = str(record.extra.get("drop_generation", ""))
+        generation = record.bulk.drop_generation
         _, rows = self._read(DropObject(bucket=bucket, name=name, generation=generation))
         return rows.tasks
 
@@ -207,9 +204,7 @@ class BulkSubmitter:
         job.phase = ExecutionPhase.ERROR
         job.end_time = datetime.now(UTC)
         job.error = ErrorSummary(message=message)
-        record = JobRecord(
-            job=job, kind="bulk", extra={"published": True, **ending_extra(job.end_time)}
-        )
+        record = JobRecord(job=job, kind="bulk", announcement=Announcement.due(job.end_time))
         if self._clients.jobs.create(record):
             announce_soon(self._clients, record)
         log(logging.INFO, "bulk file refused", job_id=job.job_id, error=message)
@@ -229,7 +224,7 @@ class BulkSubmitter:
 
     def _resume(self, existing: JobRecord, drop: DropObject) -> None:
         job_id = existing.job.job_id
-        if existing.extra.get("published", True) or existing.job.phase not in (
+        if existing.bulk.published or existing.job.phase not in (
             ExecutionPhase.QUEUED,
             ExecutionPhase.EXECUTING,
         ):

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-from skycut.jobs.records import JobRecord
+from skycut.jobs.records import FINALIZE_LEASE, Announcement, JobRecord
 from skycut.logs import log
 from skycut.uws.model import Progress
 
@@ -22,19 +22,9 @@ __all__ = [
     "FINALIZE_LEASE",
     "announce_end",
     "announce_soon",
-    "ending_extra",
     "ending_fields",
     "job_url_of",
 ]
-
-FINALIZE_LEASE = timedelta(minutes=10)
-"""How long the writer that ended a job has to announce it before a worker may do it."""
-
-
-def ending_extra(now: datetime) -> dict[str, Any]:
-    """Return what a job created in a final phase carries in ``extra`` (see `ending_fields`)."""
-    return {"finalized": False, "finalizing_until": now + FINALIZE_LEASE}
-
 
 def ending_fields(now: datetime) -> dict[str, Any]:
     """Return the fields every transition to a final phase sets beside the phase.
@@ -43,7 +33,8 @@ def ending_fields(now: datetime) -> dict[str, Any]:
     the right to announce it; after that the sweep, or a worker that meets
     the job (`skycut.worker.finalize.Finalizer.resume`), announces it instead.
     """
-    return {f"extra.{name}": value for name, value in ending_extra(now).items()}
+    due = Announcement.due(now)
+    return {"extra.finalized": due.finalized, "extra.finalizing_until": due.finalizing_until}
 
 
 def job_url_of(settings: Any, job_id: str) -> str | None:

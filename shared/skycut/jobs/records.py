@@ -8,7 +8,7 @@ million cutouts never outgrows Firestore's 1 MiB document limit.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from skycut.errors import SkycutError
@@ -16,6 +16,7 @@ from skycut.jobs.messages import CutoutTask
 from skycut.uws.model import ErrorSummary, ExecutionPhase, Job, JobParameter, Progress
 
 __all__ = [
+    "FINALIZE_LEASE",
     "Announcement",
     "BulkState",
     "JobKind",
@@ -30,6 +31,9 @@ __all__ = [
     "task_from_document",
     "with_update",
 ]
+
+FINALIZE_LEASE = timedelta(minutes=10)
+"""How long the writer that ended a job has to announce it before a worker may do it."""
 
 JobKind = Literal["soda", "bulk"]
 ResultStatus = Literal["ok", "no_overlap", "error"]
@@ -63,6 +67,11 @@ class Announcement:
 
     finalized: bool = True
     finalizing_until: datetime | None = None
+
+    @classmethod
+    def due(cls, ended: datetime) -> Announcement:
+        """Return the state of a job that ended at ``ended``: its writer announces it."""
+        return cls(finalized=False, finalizing_until=ended + FINALIZE_LEASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,36 +110,12 @@ class JobRecord:
     kind: JobKind = "soda"
     tasks: list[CutoutTask] = field(default_factory=list)
     response_format: str = "application/fits"
-    # kind-specific state, e.g. a bulk job's options and whether it was published
-    extra: dict[str, Any] = field(default_factory=dict)
+    announcement: Announcement = field(default_factory=Announcement)
+    recovery: Recovery = field(default_factory=Recovery)
+    bulk: BulkState = field(default_factory=BulkState)
     # the stored document's update time when this was read or written (not stored):
     # a compare-and-set change conditions on it instead of reading the job again
     revision: Any = field(default=None, compare=False)
-
-    @property
-    def announcement(self) -> Announcement:
-        """Whether the job's end has been announced."""
-        return Announcement(
-            finalized=bool(self.extra.get("finalized", True)),
-            finalizing_until=self.extra.get("finalizing_until"),
-        )
-
-    @property
-    def recovery(self) -> Recovery:
-        """The sweep's take-overs of the job."""
-        return Recovery(
-            recovered_at=self.extra.get("recovered_at"),
-            recoveries=int(self.extra.get("recoveries", 0)),
-        )
-
-    @property
-    def bulk(self) -> BulkState:
-        """The bulk job's drop-file state (defaults for other kinds)."""
-        return BulkState(
-            published=bool(self.extra.get("published", True)),
-            options=dict(self.extra.get("options") or {}),
-            drop_generation=str(self.extra.get("drop_generation", "")),
-        )
 
     def to_document(self) -> dict[str, Any]:
         """Return the Firestore document of this job."""
@@ -168,7 +153,16 @@ class JobRecord:
             "kind": self.kind,
             "tasks": [task_document(t) for t in self.tasks],
             "response_format": self.response_format,
-            "extra": self.extra,
+            # the state beside the UWS view, under one map (``extra.*`` in queries)
+            "extra": {
+                "finalized": self.announcement.finalized,
+                "finalizing_until": self.announcement.finalizing_until,
+                "recovered_at": self.recovery.recovered_at,
+                "recoveries": self.recovery.recoveries,
+                "published": self.bulk.published,
+                "options": self.bulk.options,
+                "drop_generation": self.bulk.drop_generation,
+            },
         }
 
     @classmethod
@@ -176,6 +170,7 @@ class JobRecord:
         """Rebuild a record from its Firestore document."""
         error = doc.get("error")
         progress = doc.get("progress")
+        extra = doc.get("extra") or {}
         job = Job(
             job_id=job_id,
             owner=doc.get("owner"),
@@ -213,7 +208,19 @@ class JobRecord:
             kind=doc.get("kind", "soda"),
             tasks=[task_from_document(t) for t in doc.get("tasks", [])],
             response_format=doc.get("response_format", "application/fits"),
-            extra=dict(doc.get("extra") or {}),
+            announcement=Announcement(
+                finalized=bool(extra.get("finalized", True)),
+                finalizing_until=extra.get("finalizing_until"),
+            ),
+            recovery=Recovery(
+                recovered_at=extra.get("recovered_at"),
+                recoveries=int(extra.get("recoveries") or 0),
+            ),
+            bulk=BulkState(
+                published=bool(extra.get("published", True)),
+                options=dict(extra.get("options") or {}),
+                drop_generation=str(extra.get("drop_generation") or ""),
+            ),
         )
 
 

@@ -21,9 +21,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from skycut.errors import ConflictError, NotFoundError, PermissionDeniedError
-from skycut.jobs.events import FINALIZE_LEASE, ending_fields
+from skycut.jobs.events import ending_fields
 from skycut.jobs.messages import CutoutTask
-from skycut.jobs.records import JobRecord, StoredResult, destroyed, task_document
+from skycut.jobs.records import (
+    FINALIZE_LEASE,
+    JobRecord,
+    StoredResult,
+    destroyed,
+    task_document,
+)
 from skycut.uws.model import ACTIVE_PHASES, ErrorSummary, ExecutionPhase, JobParameter
 
 __all__ = ["ABORTABLE", "MAX_ATTEMPTS", "NOT_STARTED", "Decide", "JobStore"]

@@ -16,9 +16,9 @@ from pydantic import ValidationError
 
 from skycut.bulk.submit import DropObject, bulk_job_id, owner_of
 from skycut.clients import Clients
-from skycut.jobs.events import announce_soon, ending_extra
+from skycut.jobs.events import announce_soon
 from skycut.jobs.messages import JobMessage
-from skycut.jobs.records import JobRecord
+from skycut.jobs.records import Announcement, JobRecord
 from skycut.logs import log
 from skycut.uws.model import ErrorSummary, ExecutionPhase, Job
 
@@ -77,7 +77,7 @@ def _fail_drop(clients: Clients, attributes: Mapping[str, str]) -> None:
         end_time=now,
         error=ErrorSummary(message=_message(attributes), error_type="transient"),
     )
-    record = JobRecord(job=job, kind="bulk", extra=ending_extra(now))
+    record = JobRecord(job=job, kind="bulk", announcement=Announcement.due(now))
     if clients.jobs.create(record):
         announce_soon(clients, record)
     else:

@@ -4,8 +4,8 @@ Outputs are written *before* the job's phase changes, so a client that sees
 COMPLETED finds the manifest there; writing them is idempotent (the same
 results give the same files), so the rare second writer does no harm. The
 worker whose compare-and-set ended the job then publishes the event and marks the
-job ``extra.finalized``; a redelivery that finds an ended, unannounced job
-whose lease (``extra.finalizing_until``) has run out announces it instead.
+job announced; a redelivery that finds an ended, unannounced job whose lease
+(`skycut.jobs.records.Announcement`) has run out announces it instead.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from skycut.bulk.package import archive, fits_packages
 from skycut.bulk.report import ERRORS_RESULT_ID, read_errors_report
 from skycut.bulk.rows import BadRow
 from skycut.clients import Clients
-from skycut.jobs.events import FINALIZE_LEASE, announce_end, job_url_of
-from skycut.jobs.records import JobRecord, StoredResult
+from skycut.jobs.events import announce_end, job_url_of
+from skycut.jobs.records import FINALIZE_LEASE, JobRecord, StoredResult
 from skycut.uws.model import FINAL_PHASES, Progress
 
 __all__ = ["FINALIZE_LEASE", "Finalizer"]
@@ -35,17 +35,11 @@ class Finalizer:
 
     def resume(self, record: JobRecord, *, now: datetime | None = None) -> None:
         """Announce an ended job its ending writer left unannounced (once its lease is over)."""
-        if record.job.phase not in FINAL_PHASES or record.extra.get("finalized", True):
+        if record.job.phase not in FINAL_PHASES or record.announcement.finalized:
             return
-        now = now or datetime.now(UTC)
-
-        def claim(current: JobRecord) -> dict[str, object] | None:
-            until = current.extra.get("finalizing_until")
-            if current.extra.get("finalized", True) or (until is not None and until > now):
-                return None
-            return {"extra.finalizing_until": now + FINALIZE_LEASE}
-
-        claimed = self._clients.jobs.change(record.job.job_id, claim)
+        claimed = self._clients.jobs.claim_announcement(
+            record.job.job_id, now=now or datetime.now(UTC)
+        )
         if claimed is not None:
             counted = self._clients.jobs.load(record.job.job_id)  # progress with its counts
             progress = (counted or claimed).job.progress or Progress(total=0)
@@ -96,7 +90,7 @@ class Finalizer:
             attached.append(
                 self._attach(job.job_id, result_id, name, mime, data, expires=job.destruction)
             )
-        options: dict[str, Any] = record.extra.get("options", {})
+        options: dict[str, Any] = dict(record.bulk.options)
         package = options.get("package", "none")
         ok = [r for r in results if r.status == "ok"]
 
