@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from lxml import etree
-from pyvo.io.uws import parse_job
+from pyvo.io.uws import parse_job, parse_job_list
 
 from skycut.uws.model import (
     ErrorSummary,
@@ -260,6 +260,42 @@ def test_pyvo_reads_a_completed_job() -> None:
     ]
 
 
+def test_times_west_of_utc_are_converted() -> None:
+    eastern = timezone(timedelta(hours=-5))
+    job = make_job(
+        ExecutionPhase.EXECUTING,
+        creation_time=datetime(2026, 11, 21, 17, 0, 0, 250000, tzinfo=eastern),
+        destruction=datetime(2026, 11, 28, 19, 30, tzinfo=eastern),
+    )
+    root = parse(job_xml(job, base_url=BASE))
+
+    assert_valid(root)
+    assert text(root, "uws:creationTime/text()") == "2026-11-21T22:00:00.250Z"
+    assert text(root, "uws:destruction/text()") == "2026-11-29T00:30:00.000Z"
+
+
+def test_pyvo_reads_an_error_job() -> None:
+    parsed = parse_job(io.BytesIO(job_xml(make_job(ExecutionPhase.ERROR), base_url=BASE)))
+
+    assert parsed.phase == "ERROR"
+    assert parsed.errorsummary.message.content == "UsageError: CIRCLE does not overlap the image"
+    assert parsed.ownerid is None
+    assert parsed.runid is None
+
+
+def test_pyvo_reads_a_job_list() -> None:
+    jobs = [
+        make_job(ExecutionPhase.PENDING),
+        make_job(ExecutionPhase.COMPLETED, job_id="j-0002", owner="bob", run_id="run-b"),
+    ]
+    parsed = parse_job_list(io.BytesIO(jobs_xml(jobs, base_url=BASE)))
+
+    assert [(j.jobid, j.phase, j.ownerid, j.runid) for j in parsed] == [
+        ("j-0001", "PENDING", None, None),
+        ("j-0002", "COMPLETED", "bob", "run-b"),
+    ]
+
+
 # --- the schema check itself can fail -------------------------------------
 
 
@@ -344,6 +380,11 @@ def test_parameters_xml_standalone() -> None:
         ("POS", "CIRCLE 1 2 0.1"),
         ("RUNID", "a <&> b"),
     ]
+
+
+def test_parameters_xml_refuses_control_characters() -> None:
+    with pytest.raises(ValueError, match="XML compatible"):
+        parameters_xml([JobParameter("RUNID", "bell\x07")])
 
 
 def test_job_location_ignores_trailing_slash() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from lxml import etree
@@ -90,6 +90,26 @@ def test_availability_is_valid(
     since = many(root, "a:upSince")
     assert [e.text for e in since] == ([] if up_since is None else ["2026-11-21T22:00:00.005Z"])
     assert [e.text for e in many(root, "a:note")] == list(notes)
+
+
+def test_availability_times_are_utc() -> None:
+    document = availability_xml(
+        available=False,
+        up_since=datetime(2026, 11, 21, 23, 0, tzinfo=timezone(timedelta(hours=1))),
+        back_at=datetime(2026, 11, 21, 18, 30, tzinfo=timezone(timedelta(hours=-5))),
+    )
+    root = parse(document)
+
+    load_schema("availability").assertValid(root)
+    assert only(root, "a:upSince").text == "2026-11-21T22:00:00.000Z"
+    assert only(root, "a:backAt").text == "2026-11-21T23:30:00.000Z"
+
+
+def test_available_service_gives_no_back_at() -> None:
+    back = datetime(2026, 11, 21, 23, 0, tzinfo=UTC)
+    root = parse(availability_xml(available=True, up_since=None, back_at=back))
+
+    assert many(root, "a:backAt") == []
 
 
 def test_availability_validation_rejects_missing_available() -> None:

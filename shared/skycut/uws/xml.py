@@ -1,8 +1,11 @@
-"""UWS 1.1 and DALI XML documents for skycut's jobs, built with lxml.
+"""UWS 1.1 and DALI XML documents for skycut's jobs.
 
 Every builder returns a complete UTF-8 document with an XML declaration.
-Element order follows ``UWS-v1.1.xsd``; unset times are ``xsi:nil`` because
-an empty ``xs:dateTime`` is invalid (UWS 1.1 §2.2.1.1, appendix B).
+UWS documents are vo-models' pydantic-xml models (with skycut's additions in
+:mod:`skycut.uws.xml_models`), so element order follows ``UWS-v1.1.xsd``;
+unset times are ``xsi:nil`` because an empty ``xs:dateTime`` is invalid
+(UWS 1.1 §2.2.1.1, appendix B). The DALI error VOTable, which vo-models does
+not model, is built with lxml.
 """
 
 from __future__ import annotations
@@ -13,8 +16,23 @@ from datetime import UTC, datetime
 from urllib.parse import urljoin
 
 from lxml import etree
+from vo_models.uws.models import ErrorSummary, Jobs, Parameter, ResultReference, Results
+from vo_models.uws.models import ShortJobDescription as JobRef
+from vo_models.uws.types import ErrorType, UWSVersion
 
+from skycut.uws.model import ErrorSummary as JobError
 from skycut.uws.model import Job, JobParameter, JobResult
+from skycut.uws.model import Progress as JobProgress
+from skycut.uws.xml_models import (
+    PROGRESS_NS,
+    JobDocument,
+    JobInfo,
+    ParameterList,
+    Progress,
+    as_utc,
+    present,
+    render,
+)
 
 __all__ = [
     "PROGRESS_NS",
@@ -36,10 +54,6 @@ UWS_NS = "http://www.ivoa.net/xml/UWS/v1.0"
 XLINK_NS = "http://www.w3.org/1999/xlink"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 VOTABLE_NS = "http://www.ivoa.net/xml/VOTable/v1.3"
-PROGRESS_NS = "https://skycut.dev/xml/progress/v1"
-
-_UWS_VERSION = "1.1"
-_UWS_NSMAP = {"uws": UWS_NS, "xlink": XLINK_NS, "xsi": XSI_NS}
 
 # DALI 1.1 §3.3.3 dates and times, plus the 6-digit fractions pyvo sends.
 _TIME_RE = re.compile(
@@ -138,44 +152,28 @@ def job_xml(job: Job, *, base_url: str) -> bytes:
         A ``uws:job version="1.1"`` document, valid against UWS-v1.1.xsd.
 
     """
-    root = etree.Element(_uws("job"), nsmap=_UWS_NSMAP, version=_UWS_VERSION)
-    _text(root, "jobId", job.job_id)
-    if job.run_id is not None:
-        _text(root, "runId", job.run_id)
-    _text(root, "ownerId", job.owner)
-    _text(root, "phase", str(job.phase))
-    _time(root, "quote", job.quote)
-    _time(root, "creationTime", job.creation_time)
-    _time(root, "startTime", job.start_time)
-    _time(root, "endTime", job.end_time)
-    _text(root, "executionDuration", str(job.execution_duration))
-    _time(root, "destruction", job.destruction)
-    _fill_parameters(etree.SubElement(root, _uws("parameters")), job.parameters)
-    _fill_results(
-        etree.SubElement(root, _uws("results")),
-        job.results,
-        job_url=job_location(base_url, job.job_id),
+    document = JobDocument.model_validate(
+        {
+            "version": UWSVersion.V1_1,
+            "job_id": job.job_id,
+            "owner_id": job.owner,
+            "phase": job.phase.value,
+            "quote": as_utc(job.quote),
+            "creation_time": as_utc(job.creation_time),
+            "start_time": as_utc(job.start_time),
+            "end_time": as_utc(job.end_time),
+            "execution_duration": job.execution_duration,
+            "destruction": as_utc(job.destruction),
+            "parameters": _parameters(job.parameters),
+            "results": _results(job.results, job_url=job_location(base_url, job.job_id)),
+            **present(
+                run_id=job.run_id,
+                error_summary=_error_summary(job.error),
+                job_info=_job_info(job.progress),
+            ),
+        }
     )
-    if job.error is not None:
-        summary = etree.SubElement(
-            root,
-            _uws("errorSummary"),
-            type=job.error.error_type,
-            hasDetail="true" if job.error.has_detail else "false",
-        )
-        _text(summary, "message", job.error.message)
-    if job.progress is not None:
-        info = etree.SubElement(root, _uws("jobInfo"))
-        progress = etree.SubElement(
-            info, f"{{{PROGRESS_NS}}}progress", nsmap={"skycut": PROGRESS_NS}
-        )
-        for name, count in (
-            ("total", job.progress.total),
-            ("done", job.progress.done),
-            ("failed", job.progress.failed),
-        ):
-            etree.SubElement(progress, f"{{{PROGRESS_NS}}}{name}").text = str(count)
-    return _serialize(root)
+    return render(document)
 
 
 def jobs_xml(jobs: Iterable[Job], *, base_url: str) -> bytes:
@@ -195,16 +193,20 @@ def jobs_xml(jobs: Iterable[Job], *, base_url: str) -> bytes:
         A ``uws:jobs version="1.1"`` document, valid against UWS-v1.1.xsd.
 
     """
-    root = etree.Element(_uws("jobs"), nsmap=_UWS_NSMAP, version=_UWS_VERSION)
-    for job in jobs:
-        ref = etree.SubElement(root, _uws("jobref"), id=job.job_id)
-        ref.set(f"{{{XLINK_NS}}}href", job_location(base_url, job.job_id))
-        _text(ref, "phase", str(job.phase))
-        if job.run_id is not None:
-            _text(ref, "runId", job.run_id)
-        _text(ref, "ownerId", job.owner)
-        _time(ref, "creationTime", job.creation_time)
-    return _serialize(root)
+    refs = [
+        JobRef.model_validate(
+            {
+                "job_id": job.job_id,
+                "href": job_location(base_url, job.job_id),
+                "phase": job.phase.value,
+                "owner_id": job.owner,
+                "creation_time": as_utc(job.creation_time),
+                **present(run_id=job.run_id),
+            }
+        )
+        for job in jobs
+    ]
+    return render(Jobs(version=UWSVersion.V1_1, jobref=refs))
 
 
 def results_xml(results: Iterable[JobResult], *, job_url: str) -> bytes:
@@ -224,9 +226,7 @@ def results_xml(results: Iterable[JobResult], *, job_url: str) -> bytes:
         A ``uws:results`` document, valid against UWS-v1.1.xsd.
 
     """
-    root = etree.Element(_uws("results"), nsmap=_UWS_NSMAP)
-    _fill_results(root, results, job_url=job_url)
-    return _serialize(root)
+    return render(_results(results, job_url=job_url))
 
 
 def parameters_xml(parameters: Iterable[JobParameter]) -> bytes:
@@ -248,9 +248,7 @@ def parameters_xml(parameters: Iterable[JobParameter]) -> bytes:
         If a value holds characters XML cannot carry (e.g. control characters).
 
     """
-    root = etree.Element(_uws("parameters"), nsmap=_UWS_NSMAP)
-    _fill_parameters(root, parameters)
-    return _serialize(root)
+    return render(_parameters(parameters))
 
 
 def error_votable(message: str) -> bytes:
@@ -278,38 +276,39 @@ def error_votable(message: str) -> bytes:
     return _serialize(root)
 
 
-def _uws(name: str) -> str:
-    return f"{{{UWS_NS}}}{name}"
-
-
 def _serialize(root: etree._Element) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
-def _text(parent: etree._Element, name: str, text: str | None) -> None:
-    """Append ``uws:<name>`` holding ``text``, or ``xsi:nil`` when it is None."""
-    child = etree.SubElement(parent, _uws(name))
-    if text is None:
-        child.set(f"{{{XSI_NS}}}nil", "true")
-    else:
-        child.text = text
+def _parameters(parameters: Iterable[JobParameter]) -> ParameterList:
+    return ParameterList(parameter=[Parameter(id=p.name, value=p.value) for p in parameters])
 
 
-def _time(parent: etree._Element, name: str, dt: datetime | None) -> None:
-    _text(parent, name, None if dt is None else format_time(dt))
-
-
-def _fill_parameters(element: etree._Element, parameters: Iterable[JobParameter]) -> None:
-    for parameter in parameters:
-        etree.SubElement(element, _uws("parameter"), id=parameter.name).text = parameter.value
-
-
-def _fill_results(element: etree._Element, results: Iterable[JobResult], *, job_url: str) -> None:
+def _results(results: Iterable[JobResult], *, job_url: str) -> Results:
     base = job_url.rstrip("/") + "/"
-    for result in results:
-        child = etree.SubElement(element, _uws("result"), id=result.result_id)
-        child.set(f"{{{XLINK_NS}}}href", urljoin(base, result.href))
-        if result.mime_type is not None:
-            child.set("mime-type", result.mime_type)
-        if result.size is not None:
-            child.set("size", str(result.size))
+    references = [
+        ResultReference.model_validate(
+            {
+                "id": result.result_id,
+                "href": urljoin(base, result.href),
+                **present(mime_type=result.mime_type, size=result.size),
+            }
+        )
+        for result in results
+    ]
+    return Results(results=references)
+
+
+def _error_summary(error: JobError | None) -> ErrorSummary | None:
+    if error is None:
+        return None
+    return ErrorSummary(
+        message=error.message, type=ErrorType(error.error_type), has_detail=error.has_detail
+    )
+
+
+def _job_info(progress: JobProgress | None) -> JobInfo | None:
+    if progress is None:
+        return None
+    counts = Progress(total=progress.total, done=progress.done, failed=progress.failed)
+    return JobInfo(progress=counts)

@@ -1,4 +1,11 @@
-"""VOSI 1.1 availability and capabilities documents, built with lxml.
+"""VOSI 1.1 availability and capabilities documents.
+
+Availability is vo-models' ``Availability`` model. Capabilities are built with
+lxml: vo-models' ``Capability`` serialises its interfaces as the base
+``Interface`` (a ``ParamHTTP``'s queryType, resultType and params are dropped),
+writes ``xsi:type=""`` on a capability without a type, and its ``InputParam``
+has no ``name`` (added by a subclass, it comes after ``dataType``, where the
+schema rejects it) and its ``DataType`` no ``extendedType``.
 
 The capabilities list one ``capability`` per resource (SODA 1.0 §2.5, VOSI
 1.1 §4): SODA sync and async, UWS 1.1 for the async resource, and the two
@@ -13,6 +20,7 @@ from datetime import datetime
 from typing import Literal
 
 from lxml import etree
+from vo_models.vosi.availability.models import Availability
 
 from skycut.soda.semantics import (
     SODA_PARAMETER_SEMANTICS,
@@ -20,7 +28,8 @@ from skycut.soda.semantics import (
     SodaParameter,
     SodaParameterSemantics,
 )
-from skycut.uws.xml import XSI_NS, format_time
+from skycut.uws.xml import XSI_NS
+from skycut.uws.xml_models import as_utc, render
 
 __all__ = [
     "AVAILABILITY_NS",
@@ -75,17 +84,13 @@ def availability_xml(
         VOSIAvailability-v1.0.xsd.
 
     """
-    root = etree.Element(f"{{{AVAILABILITY_NS}}}availability", nsmap={"vosi": AVAILABILITY_NS})
-    etree.SubElement(root, f"{{{AVAILABILITY_NS}}}available").text = (
-        "true" if available else "false"
+    document = Availability(
+        available=available,
+        up_since=as_utc(up_since),
+        back_at=None if available else as_utc(back_at),
+        note=list(notes),
     )
-    if up_since is not None:
-        etree.SubElement(root, f"{{{AVAILABILITY_NS}}}upSince").text = format_time(up_since)
-    if back_at is not None and not available:
-        etree.SubElement(root, f"{{{AVAILABILITY_NS}}}backAt").text = format_time(back_at)
-    for note in notes:
-        etree.SubElement(root, f"{{{AVAILABILITY_NS}}}note").text = note
-    return _serialize(root)
+    return render(document)
 
 
 def capabilities_xml(
