@@ -131,7 +131,7 @@ def run_bulk(stack: Stack, jobs: int, rows: int) -> None:
     """Drop ``jobs`` files of ``rows`` stamps at once, one per user; report each job."""
     from google.cloud import pubsub_v1, storage  # type: ignore[attr-defined]
 
-    from skycut.bulk.submit import DropObject, bulk_job_id
+    from skycut.bulk.drops import DropObject, bulk_job_id
 
     assert stack.sample is not None
     cfg = stack.config

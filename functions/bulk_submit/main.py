@@ -8,7 +8,8 @@ from functools import lru_cache
 import functions_framework
 from cloudevents.http import CloudEvent
 
-from skycut.bulk.submit import BulkSubmitter, DropObject
+from skycut.bulk.drops import DropObject
+from skycut.bulk.submit import BulkSubmitter
 from skycut.clients import Clients
 from skycut.config import get_settings
 from skycut.logs import configure_logging, log

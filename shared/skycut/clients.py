@@ -12,6 +12,7 @@ from functools import cached_property
 from typing import Any
 
 from skycut.config import Settings
+from skycut.jobs.events import JobEvents
 from skycut.jobs.firestore_store import FirestoreJobStore
 from skycut.jobs.queue import JobQueue
 from skycut.jobs.service_state import ServiceState
@@ -54,6 +55,17 @@ class Clients:
     def jobs(self) -> JobStore:
         """The job store."""
         return FirestoreJobStore(client=self.firestore, collection=self.settings.jobs_collection)
+
+    @cached_property
+    def events(self) -> JobEvents:
+        """Announcements of jobs' ends on the job-events topic."""
+        settings = self.settings
+        return JobEvents(
+            store=self.jobs,
+            publisher=self.publisher,
+            topic_path=f"projects/{settings.project_id}/topics/{settings.job_events_topic}",
+            public_base_url=settings.public_base_url,
+        )
 
     @cached_property
     def queue(self) -> JobQueue:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from google.cloud import storage
 
-from skycut.bulk.submit import DropObject, bulk_job_id
+from skycut.bulk.drops import DropObject, bulk_job_id
 from skycut.clients import Clients
 from skycut.config import get_settings
 from skycut.uws.model import ExecutionPhase

@@ -128,7 +128,7 @@ def test_dead_lettered_job_message_puts_the_job_in_error(worker, stack, job_even
 
 @pytest.mark.integration
 def test_dead_lettered_drop_notification_becomes_a_failed_bulk_job(worker, stack):
-    from skycut.bulk.submit import DropObject, bulk_job_id
+    from skycut.bulk.drops import DropObject, bulk_job_id
 
     generation = f"{datetime.now(UTC).timestamp():.0f}"
     envelope = push_envelope(

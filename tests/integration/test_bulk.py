@@ -17,7 +17,7 @@ from astropy.table import Table
 from google.api_core import exceptions as gexc
 from google.cloud import pubsub_v1, storage
 
-from skycut.bulk.submit import DropObject, bulk_job_id
+from skycut.bulk.drops import DropObject, bulk_job_id
 from tests.integration.helpers import check_cutout_against_source
 from tests.integration.uws_client import NS, phase_of, valid_xml
 

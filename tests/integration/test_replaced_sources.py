@@ -20,7 +20,7 @@ from astropy.wcs import WCS
 from google.cloud import storage
 from numpy.testing import assert_array_equal
 
-from skycut.bulk.submit import DropObject, bulk_job_id
+from skycut.bulk.drops import DropObject, bulk_job_id
 from tests.integration.uws_client import NS, create_job, phase_of, wait_until
 
 pytestmark = pytest.mark.integration

@@ -4,9 +4,9 @@ import json
 import pytest
 from astropy.table import Table
 
+from skycut.bulk.drops import DropObject, bulk_job_id, job_options, owner_of
 from skycut.bulk.formats import detect_format, read_rows
 from skycut.bulk.rows import row_params, tasks_from_rows
-from skycut.bulk.submit import DropObject, bulk_job_id, job_options, owner_of
 from skycut.errors import UsageError
 
 ALLOWED = ["skycut-sources"]

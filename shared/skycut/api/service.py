@@ -15,7 +15,6 @@ from skycut.errors import (
     ServiceUnavailableError,
     UsageError,
 )
-from skycut.jobs.events import announce_soon
 from skycut.jobs.messages import CutoutTask
 from skycut.jobs.records import JobRecord, StoredResult, error_summary, result_id_for
 from skycut.logs import log
@@ -151,7 +150,7 @@ class SodaService:
             error = ServiceUnavailableError("the job queue could not be reached")
             ended = self._clients.jobs.fail_unqueued(job_id, error_summary(error))
             if ended is not None:
-                announce_soon(self._clients, ended)  # the events topic may still be reachable
+                self._clients.events.announce_soon(ended)  # the events topic may still be reachable
             raise error from e
 
     def sync(self, pairs: Sequence[tuple[str, str]], *, owner: str) -> SyncOutcome:

@@ -10,7 +10,7 @@ from flask import Request, Response
 from skycut.api.context import RequestContext
 from skycut.api.http import form_params, redirect, request_params, text, xml
 from skycut.api.service import SodaService
-from skycut.bulk.submit import BULK_OPTIONS, job_options
+from skycut.bulk.drops import BULK_OPTIONS, job_options
 from skycut.bulk.upload import submit_bulk_upload
 from skycut.clients import Clients
 from skycut.errors import NotFoundError, UsageError
@@ -39,7 +39,13 @@ class UwsRoutes:
     def __init__(self, *, clients: Clients, service: SodaService) -> None:
         self._clients = clients
         self._service = service
-        self._lifecycle = JobLifecycle(clients=clients)
+        self._lifecycle = JobLifecycle(
+            store=clients.jobs,
+            results=clients.results,
+            events=clients.events,
+            execution_duration_seconds=clients.settings.execution_duration_seconds,
+            destruction_days=clients.settings.destruction_days,
+        )
         self._settings = clients.settings
 
     def _record(self, ctx: RequestContext, job_id: str) -> JobRecord:

@@ -8,83 +8,21 @@ recorded once each, so repeats change nothing.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from skycut.bulk.drops import DropObject, bulk_job_id, job_options, owner_of
 from skycut.bulk.formats import detect_format, read_rows
 from skycut.bulk.report import attach_errors_report
-from skycut.bulk.rows import OPTION_COLUMNS, ParsedRows, tasks_from_rows
+from skycut.bulk.rows import ParsedRows, tasks_from_rows
 from skycut.clients import Clients
 from skycut.errors import SkycutError, UsageError
-from skycut.jobs.events import announce_soon
 from skycut.jobs.messages import CutoutTask
 from skycut.jobs.records import Announcement, BulkState, JobRecord
 from skycut.logs import log
 from skycut.uws.model import ErrorSummary, ExecutionPhase, Job, JobParameter, Progress
 
-__all__ = [
-    "BULK_OPTIONS",
-    "BulkSubmitter",
-    "DropObject",
-    "bulk_job_id",
-    "job_options",
-    "owner_of",
-]
-
-_INCOMING = "incoming/"
-# object metadata keys read as job-wide options
-BULK_OPTIONS = (*OPTION_COLUMNS, "pol", "package", "package_size")
-_PACKAGES = ("none", "zip", "tar", "mef")
-
-
-@dataclass(frozen=True, slots=True)
-class DropObject:
-    """A finalized object in the drop bucket."""
-
-    bucket: str
-    name: str
-    generation: str
-
-
-def bulk_job_id(drop: DropObject) -> str:
-    """Return the job id of a drop file: the same file version, the same job."""
-    key = f"{drop.bucket}/{drop.name}#{drop.generation}".encode()
-    return "bulk-" + hashlib.sha256(key).hexdigest()[:27]
-
-
-def owner_of(name: str) -> str | None:
-    """Return the owner named by ``incoming/<owner>/...``, or None."""
-    if not name.startswith(_INCOMING):
-        return None
-    owner, sep, rest = name[len(_INCOMING) :].partition("/")
-    return owner if owner and sep and rest else None
-
-
-def job_options(metadata: dict[str, str] | None) -> dict[str, str]:
-    """Return the job-wide options set as object metadata (``detail``, ``package``...).
-
-    Raises
-    ------
-    UsageError
-        If ``package`` or ``package_size`` is not valid.
-
-    """
-    options = {
-        k.lower(): v.strip()
-        for k, v in (metadata or {}).items()
-        if k.lower() in BULK_OPTIONS and v and v.strip()
-    }
-    package = options.get("package", "none")
-    if package not in _PACKAGES:
-        raise UsageError(f"package {package!r} is not one of {list(_PACKAGES)}")
-    if "package_size" in options and not (
-        options["package_size"].isdigit() and int(options["package_size"]) > 0
-    ):
-        raise UsageError("package_size must be a positive whole number of cutouts")
-    return options
-
+__all__ = ["BulkSubmitter"]
 
 class BulkSubmitter:
     """Creates and fans out bulk jobs."""
@@ -157,7 +95,7 @@ class BulkSubmitter:
         if rows.tasks:
             self._publish(job_id, rows)
         else:
-            announce_soon(self._clients, record)
+            self._clients.events.announce_soon(record)
         return job_id
 
     def tasks_of(self, record: JobRecord) -> list[CutoutTask]:
@@ -206,7 +144,7 @@ class BulkSubmitter:
         job.error = ErrorSummary(message=message)
         record = JobRecord(job=job, kind="bulk", announcement=Announcement.due(job.end_time))
         if self._clients.jobs.create(record):
-            announce_soon(self._clients, record)
+            self._clients.events.announce_soon(record)
         log(logging.INFO, "bulk file refused", job_id=job.job_id, error=message)
         return job.job_id
 

@@ -15,7 +15,8 @@ import re
 import uuid
 from collections.abc import Mapping
 
-from skycut.bulk.submit import BulkSubmitter, DropObject
+from skycut.bulk.drops import DropObject
+from skycut.bulk.submit import BulkSubmitter
 from skycut.clients import Clients
 from skycut.errors import UsageError
 

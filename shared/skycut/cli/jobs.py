@@ -11,7 +11,7 @@ from urllib.parse import unquote, urlsplit
 import requests
 from lxml import etree
 
-from skycut.bulk.submit import DropObject, bulk_job_id
+from skycut.bulk.drops import DropObject, bulk_job_id
 from skycut.cli.config import Target
 
 __all__ = ["JobState", "JobsClient"]

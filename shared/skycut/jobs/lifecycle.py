@@ -7,12 +7,15 @@ keeps them within its configured maxima and says so in the job document.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from skycut.clients import Clients
 from skycut.errors import ConflictError, UsageError
-from skycut.jobs.events import announce_soon
+from skycut.jobs.events import JobEvents
 from skycut.jobs.records import JobRecord
-from skycut.jobs.store import ABORTABLE
+from skycut.jobs.store import ABORTABLE, JobStore
+
+if TYPE_CHECKING:  # its module loads the storage client library
+    from skycut.storage.gcs import ResultWriter
 
 __all__ = ["JobLifecycle"]
 
@@ -21,9 +24,20 @@ __all__ = ["JobLifecycle"]
 class JobLifecycle:
     """Abort, delete and re-time jobs on behalf of their owners."""
 
-    def __init__(self, *, clients: Clients) -> None:
-        self._clients = clients
-        self._settings = clients.settings
+    def __init__(
+        self,
+        *,
+        store: JobStore,
+        results: ResultWriter,
+        events: JobEvents,
+        execution_duration_seconds: int,
+        destruction_days: float,
+    ) -> None:
+        self._store = store
+        self._results = results
+        self._events = events
+        self._max_duration = execution_duration_seconds
+        self._max_days = destruction_days
 
     def abort(self, job_id: str, *, owner: str) -> JobRecord:
         """Abort a job that has not finished and discard its partial results.
@@ -34,12 +48,12 @@ class JobLifecycle:
             If the job has already ended.
 
         """
-        record = self._clients.jobs.get_for(job_id, owner=owner)
-        changed = self._clients.jobs.abort(job_id)
+        record = self._store.get_for(job_id, owner=owner)
+        changed = self._store.abort(job_id)
         if changed is None:
             raise ConflictError(f"job {job_id} is {record.job.phase} and cannot be aborted")
         self.discard_results(job_id)
-        announce_soon(self._clients, changed)
+        self._events.announce_soon(changed)
         return changed
 
     def discard_results(self, job_id: str) -> None:
@@ -47,16 +61,16 @@ class JobLifecycle:
 
         Workers may still add some; they delete their own after seeing the job aborted.
         """
-        removed = self._clients.jobs.delete_results(job_id)
-        self._clients.results.delete([r.object_name for r in removed])
+        removed = self._store.delete_results(job_id)
+        self._results.delete([r.object_name for r in removed])
 
     def delete(self, job_id: str, *, owner: str) -> None:
         """Destroy a job: abort it if running, delete its results, forget it."""
-        record = self._clients.jobs.get_for(job_id, owner=owner)
+        record = self._store.get_for(job_id, owner=owner)
         if record.job.phase in ABORTABLE:
-            self._clients.jobs.abort(job_id)  # running workers see it and stop
-        removed = self._clients.jobs.delete(job_id)
-        self._clients.results.delete([r.object_name for r in removed])
+            self._store.abort(job_id)  # running workers see it and stop
+        removed = self._store.delete(job_id)
+        self._results.delete([r.object_name for r in removed])
 
     def set_execution_duration(self, job_id: str, *, owner: str, text: str) -> JobRecord:
         """Set the run time limit in seconds; 0 or more than the maximum means the maximum.
@@ -75,13 +89,13 @@ class JobLifecycle:
             raise UsageError("EXECUTIONDURATION must be a whole number of seconds") from e
         if seconds < 0:
             raise UsageError("EXECUTIONDURATION must not be negative")
-        limit = self._settings.execution_duration_seconds
+        limit = self._max_duration
         seconds = limit if seconds == 0 else min(seconds, limit)
-        self._clients.jobs.get_for(job_id, owner=owner)
-        return self._clients.jobs.set_execution_duration(job_id, seconds)
+        self._store.get_for(job_id, owner=owner)
+        return self._store.set_execution_duration(job_id, seconds)
 
     def set_destruction(self, job_id: str, *, owner: str, when: datetime) -> JobRecord:
         """Move the destruction time; it can be brought forward, not past the maximum."""
-        record = self._clients.jobs.get_for(job_id, owner=owner)
-        latest = record.job.creation_time + timedelta(days=self._settings.destruction_days)
-        return self._clients.jobs.set_destruction(job_id, min(when, latest))
+        record = self._store.get_for(job_id, owner=owner)
+        latest = record.job.creation_time + timedelta(days=self._max_days)
+        return self._store.set_destruction(job_id, min(when, latest))

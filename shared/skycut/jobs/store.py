@@ -21,10 +21,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from skycut.errors import ConflictError, NotFoundError, PermissionDeniedError
-from skycut.jobs.events import ending_fields
 from skycut.jobs.messages import CutoutTask
 from skycut.jobs.records import (
     FINALIZE_LEASE,
+    Announcement,
     JobRecord,
     StoredResult,
     destroyed,
@@ -241,7 +241,12 @@ class JobStore(ABC):
 
     @staticmethod
     def _ending(error: ErrorSummary | None, now: datetime) -> dict[str, Any]:
-        fields: dict[str, Any] = {"end_time": now, **ending_fields(now)}
+        due = Announcement.due(now)
+        fields: dict[str, Any] = {
+            "end_time": now,
+            "extra.finalized": due.finalized,
+            "extra.finalizing_until": due.finalizing_until,
+        }
         if error is not None:
             fields["error"] = _error_document(error)
         return fields

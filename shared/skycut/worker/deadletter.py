@@ -14,9 +14,8 @@ from datetime import UTC, datetime
 
 from pydantic import ValidationError
 
-from skycut.bulk.submit import DropObject, bulk_job_id, owner_of
+from skycut.bulk.drops import DropObject, bulk_job_id, owner_of
 from skycut.clients import Clients
-from skycut.jobs.events import announce_soon
 from skycut.jobs.messages import JobMessage
 from skycut.jobs.records import Announcement, JobRecord
 from skycut.logs import log
@@ -54,7 +53,7 @@ def _fail_job(clients: Clients, job_id: str, attributes: Mapping[str, str]) -> N
         job_id, ErrorSummary(message=_message(attributes), error_type="transient", status=503)
     )
     if changed is not None:
-        announce_soon(clients, changed)
+        clients.events.announce_soon(changed)
     log(logging.WARNING, "dead-lettered job message", job_id=job_id, changed=changed is not None)
 
 
@@ -79,7 +78,7 @@ def _fail_drop(clients: Clients, attributes: Mapping[str, str]) -> None:
     )
     record = JobRecord(job=job, kind="bulk", announcement=Announcement.due(now))
     if clients.jobs.create(record):
-        announce_soon(clients, record)
+        clients.events.announce_soon(record)
     else:
         _fail_job(clients, job_id, attributes)
     log(logging.WARNING, "dead-lettered drop notification", job_id=job_id)

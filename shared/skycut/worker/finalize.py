@@ -18,7 +18,6 @@ from skycut.bulk.package import archive, fits_packages
 from skycut.bulk.report import ERRORS_RESULT_ID, read_errors_report
 from skycut.bulk.rows import BadRow
 from skycut.clients import Clients
-from skycut.jobs.events import announce_end, job_url_of
 from skycut.jobs.records import FINALIZE_LEASE, JobRecord, StoredResult
 from skycut.uws.model import FINAL_PHASES, Progress
 
@@ -62,10 +61,10 @@ class Finalizer:
 
     def announce(self, record: JobRecord, progress: Progress, *, manifest_url: str | None) -> None:
         """Publish the job event and mark the job finalized."""
-        announce_end(self._clients, record, progress=progress, manifest_url=manifest_url)
+        self._clients.events.announce(record, progress=progress, manifest_url=manifest_url)
 
     def _result_url(self, job_id: str, result: StoredResult) -> str:
-        job_url = job_url_of(self._clients.settings, job_id)
+        job_url = self._clients.events.job_url(job_id)
         if job_url is not None:
             return f"{job_url}/results/{result.result_id}"
         return f"gs://{result.bucket}/{result.object_name}"

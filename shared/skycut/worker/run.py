@@ -24,7 +24,6 @@ from skycut.cutout.reader import CountingReader, RangeReader, ReadStats, Remembe
 from skycut.cutout.readplan import ReadCost
 from skycut.cutout.tiles import TileTable, read_tile_table
 from skycut.errors import NoOverlapError, SkycutError, SourceChangedError, UsageError
-from skycut.jobs.events import announce_end
 from skycut.jobs.messages import CutoutTask, JobMessage, batch_id
 from skycut.jobs.records import JobRecord, StoredResult, result_id_for
 from skycut.logs import log
@@ -114,7 +113,7 @@ class Worker:
                 started = store.start(record)
             record = started or store.load(job_id, counts=False) or record
         watch = JobWatch(
-            store=store, record=record, on_end=lambda ended: announce_end(self.clients, ended)
+            store=store, record=record, on_end=self.clients.events.announce
         )
         began = time.monotonic()
         statuses = {rid: result.status for rid, result in recorded.items()}

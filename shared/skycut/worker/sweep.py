@@ -28,7 +28,6 @@ from datetime import UTC, datetime, timedelta
 
 from skycut.bulk.submit import BulkSubmitter
 from skycut.errors import ServiceUnavailableError, SkycutError
-from skycut.jobs.events import announce_soon
 from skycut.jobs.messages import CutoutTask, batch_id
 from skycut.jobs.records import JobRecord, error_summary
 from skycut.logs import log
@@ -100,7 +99,7 @@ class Sweeper:
             return False
         if taken.job.phase == ExecutionPhase.ERROR:
             log(logging.ERROR, "stalled job ended in ERROR", job_id=job_id)
-            announce_soon(self.worker.clients, taken)
+            self.worker.clients.events.announce_soon(taken)
             return True
         published = self._publish_uncounted(taken)
         log(
@@ -154,6 +153,6 @@ class Sweeper:
             except SkycutError as e:
                 ended = self.worker.clients.jobs.fail(record.job.job_id, error_summary(e))
                 if ended is not None:
-                    announce_soon(self.worker.clients, ended)
+                    self.worker.clients.events.announce_soon(ended)
                 return None
         return record.tasks, [(p.name, p.value) for p in record.job.parameters]
