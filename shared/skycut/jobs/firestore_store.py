@@ -18,9 +18,10 @@ from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
 from skycut.errors import NotFoundError, ServiceUnavailableError
+from skycut.jobs.primitives import MAX_ATTEMPTS
 from skycut.jobs.progress import ProgressCounter
 from skycut.jobs.records import JobRecord, StoredResult, destroyed, with_update
-from skycut.jobs.store import MAX_ATTEMPTS, JobStore
+from skycut.jobs.store import JobStore
 from skycut.uws.model import ExecutionPhase, Progress
 
 __all__ = ["FirestoreJobStore"]

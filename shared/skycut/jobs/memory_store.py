@@ -16,8 +16,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from skycut.errors import NotFoundError, ServiceUnavailableError
+from skycut.jobs.primitives import MAX_ATTEMPTS, Decide
 from skycut.jobs.records import JobRecord, StoredResult, destroyed, with_update
-from skycut.jobs.store import MAX_ATTEMPTS, Decide, JobStore
+from skycut.jobs.store import JobStore
 from skycut.uws.model import ExecutionPhase, Progress
 
 __all__ = ["MemoryJobStore"]
