@@ -111,6 +111,14 @@ resource "google_storage_bucket_iam_member" "api_uploads_drops" {
   member = google_service_account.function["soda_api"].member
 }
 
+# ... and read back at once: the API checks the uploaded file's rows and creates
+# its job before answering 303, so the redirect never names a job not there yet.
+resource "google_storage_bucket_iam_member" "api_reads_drops" {
+  bucket = google_storage_bucket.drop.name
+  role   = "roles/storage.objectViewer"
+  member = google_service_account.function["soda_api"].member
+}
+
 # An ABORT ends its job here, and is announced at once (not at the next sweep).
 resource "google_pubsub_topic_iam_member" "api_publishes_job_events" {
   project = var.project_id

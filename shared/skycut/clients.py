@@ -16,7 +16,6 @@ from skycut.jobs.events import JobEvents
 from skycut.jobs.firestore_store import FirestoreJobStore
 from skycut.jobs.queue import JobQueue
 from skycut.jobs.service_state import ServiceState
-from skycut.jobs.store import JobStore
 from skycut.storage.gcs import ResultWriter, UrlSigner
 
 __all__ = ["Clients"]
@@ -52,8 +51,8 @@ class Clients:
         return storage.Client(project=self.settings.project_id)
 
     @cached_property
-    def jobs(self) -> JobStore:
-        """The job store."""
+    def jobs(self) -> FirestoreJobStore:
+        """The job store (on Firestore)."""
         return FirestoreJobStore(client=self.firestore, collection=self.settings.jobs_collection)
 
     @cached_property

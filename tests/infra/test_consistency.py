@@ -22,9 +22,9 @@ import yaml
 from emulators.stack import REPO, StackConfig
 from skycut.api.app import ROUTES
 from skycut.config import Settings
+from skycut.jobs.firestore_store import _RESULTS, FirestoreJobStore
 from skycut.jobs.progress import PROGRESS_COLLECTION, RECEIPTS_COLLECTION, receipt_document
 from skycut.jobs.records import JobRecord, StoredResult
-from skycut.jobs.store import _RESULTS, JobStore
 from skycut.uws.model import ExecutionPhase, Job
 from tests.infra.conftest import (
     OPENAPI_TEMPLATE,
@@ -301,9 +301,9 @@ class QueryRecorder:
 
 
 def store_queries(collection: str) -> list[RecordedQuery]:
-    """Run every query method of JobStore in each of its forms against a recorder."""
+    """Run every query method of FirestoreJobStore in each of its forms against a recorder."""
     recorder = QueryRecorder()
-    store = JobStore(client=recorder, collection=collection)  # type: ignore[arg-type]
+    store = FirestoreJobStore(client=recorder, collection=collection)  # type: ignore[arg-type]
     store.list_for(owner="alice")
     store.list_for(owner="alice", after=datetime(2026, 1, 1, tzinfo=UTC))
     store.list_for(owner="alice", phases={ExecutionPhase.COMPLETED}, last=3)
@@ -341,10 +341,10 @@ def _query_sites() -> set[str]:
 def test_the_recorder_covers_every_query_in_the_code() -> None:
     # A new query elsewhere must be added to store_queries() (and get its index).
     assert _query_sites() == {
-        "JobStore.list_for",
-        "JobStore.results",
-        "JobStore.active",
-        "JobStore.unannounced",
+        "FirestoreJobStore.list_for",
+        "FirestoreJobStore.results",
+        "FirestoreJobStore.active",
+        "FirestoreJobStore.unannounced",
     }
 
 
