@@ -16,6 +16,8 @@ from functions_framework import create_app
 
 from emulators.stack import REPO
 from skycut.jobs.records import JobRecord
+from skycut.soda.params import group_params, parse_soda_request
+from skycut.soda.work import CutWork, works_of
 from skycut.uws.model import ExecutionPhase, Job, Progress
 
 DATA = Path(__file__).parent / "data"
@@ -63,3 +65,10 @@ def store_job(
         )
     )
     return job_id
+
+
+def work_of(pairs: list[tuple[str, str]]) -> CutWork:
+    """The one cutout of SODA parameters, parsed once as the API does."""
+    request = parse_soda_request(group_params(pairs), allowed_buckets=["skycut-sources"])
+    (work,) = works_of(request)
+    return work

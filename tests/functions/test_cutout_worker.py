@@ -15,7 +15,7 @@ from skycut.config import get_settings
 from skycut.jobs.messages import CutoutTask, JobMessage
 from skycut.uws.model import ExecutionPhase, Progress
 from skycut.worker.run import Worker
-from tests.functions.conftest import push_envelope, store_job
+from tests.functions.conftest import push_envelope, store_job, work_of
 from tests.integration.helpers import check_cutout_against_source
 
 TOPIC_PATH = "/projects/skycut-local/topics/skycut-cutout-jobs"
@@ -65,14 +65,8 @@ def test_job_message_delivered_three_times_gives_one_result_set_and_one_event(
     clients = Clients(get_settings())
     source_id = f"gs://{stack.config.sources_bucket}/sample/calexp-r-0001.fits"
     tasks = [
-        CutoutTask(
-            index=0,
-            source_id=source_id,
-            params=[("ID", source_id), ("CIRCLE", "150.05 2.24 0.001")],
-        ),
-        CutoutTask(
-            index=1, source_id=source_id, params=[("ID", source_id), ("CIRCLE", "10 10 0.001")]
-        ),
+        CutoutTask(index=0, work=work_of([("ID", source_id), ("CIRCLE", "150.05 2.24 0.001")])),
+        CutoutTask(index=1, work=work_of([("ID", source_id), ("CIRCLE", "10 10 0.001")])),
     ]
     job_id = store_job(clients, tasks, prefix="fn-worker")
     body = JobMessage(job_id=job_id, tasks=tasks).model_dump_json().encode()
@@ -91,6 +85,37 @@ def test_job_message_delivered_three_times_gives_one_result_set_and_one_event(
     assert events[0]["phase"] == "COMPLETED"
 
 
+@pytest.mark.integration
+def test_a_message_of_the_old_form_still_runs_each_cutout(worker, stack):
+    """A message written before works (job_params + combination), in flight during a deploy."""
+    clients = Clients(get_settings())
+    source_id = f"gs://{stack.config.sources_bucket}/sample/calexp-r-0001.fits"
+    circles = ["150.05 2.24 0.001", "10 10 0.001"]
+    tasks = [
+        CutoutTask(index=i, work=work_of([("ID", source_id), ("CIRCLE", c)]))
+        for i, c in enumerate(circles)
+    ]
+    job_id = store_job(clients, tasks, prefix="fn-old-form")
+    old = {
+        "job_id": job_id,
+        "job_params": [["ID", source_id], *(["CIRCLE", c] for c in circles)],
+        "tasks": [
+            {"index": i, "source_id": source_id, "params": [], "combination": i, "label": None}
+            for i in range(2)
+        ],
+    }
+    body = json.dumps(old).encode()
+    response = worker.post(
+        TOPIC_PATH, json=push_envelope("pubsub_push_envelope", data=body, job_id=job_id)
+    )
+    assert response.status_code == 200
+    assert clients.jobs.load(job_id).job.phase == ExecutionPhase.COMPLETED
+    assert [(r.status, r.query) for r in clients.jobs.results(job_id)] == [
+        ("ok", "CIRCLE=150.05 2.24 0.001"),
+        ("no_overlap", "CIRCLE=10.0 10.0 0.001"),
+    ]
+
+
 def test_unreadable_base64_is_acknowledged(worker):
     envelope = push_envelope("pubsub_push_envelope")
     envelope["message"]["data"] = "%%% not base64 %%%"
@@ -101,9 +126,7 @@ def test_unreadable_base64_is_acknowledged(worker):
 def test_dead_lettered_job_message_puts_the_job_in_error(worker, stack, job_events):
     clients = Clients(get_settings())
     task = CutoutTask(
-        index=0,
-        source_id="gs://skycut-sources/x.fits",
-        params=[("ID", "gs://skycut-sources/x.fits"), ("CIRCLE", "1 1 0.1")],
+        index=0, work=work_of([("ID", "gs://skycut-sources/x.fits"), ("CIRCLE", "1 1 0.1")])
     )
     job_id = store_job(clients, [task], prefix="fn-dead", phase=ExecutionPhase.EXECUTING)
     body = JobMessage(job_id=job_id, tasks=[task]).model_dump_json().encode()
@@ -156,15 +179,12 @@ def test_stamps_of_one_image_in_a_message_are_read_together(stack, sample_dir):
     tasks = [
         CutoutTask(
             index=i,
-            source_id=source_id,
-            params=[("ID", source_id), ("CIRCLE", f"{150.03 + i / 500} {2.23 + i / 700} 0.0015")],
+            work=work_of(
+                [("ID", source_id), ("CIRCLE", f"{150.03 + i / 500} {2.23 + i / 700} 0.0015")]
+            ),
         )
         for i in range(10)
-    ] + [
-        CutoutTask(
-            index=10, source_id=source_id, params=[("ID", source_id), ("CIRCLE", "10 10 0.001")]
-        )
-    ]
+    ] + [CutoutTask(index=10, work=work_of([("ID", source_id), ("CIRCLE", "10 10 0.001")]))]
     job_id = store_job(clients, tasks, prefix="fn-group")
     worker = Worker(clients)
     worker.handle(JobMessage(job_id=job_id, tasks=tasks))

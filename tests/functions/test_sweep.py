@@ -22,7 +22,7 @@ from skycut.jobs.records import JobRecord
 from skycut.uws.model import ExecutionPhase, Progress
 from skycut.worker.run import Worker
 from skycut.worker.sweep import Sweeper
-from tests.functions.conftest import store_job
+from tests.functions.conftest import store_job, work_of
 
 pytestmark = pytest.mark.integration
 
@@ -31,9 +31,7 @@ def queued_job(clients: Clients, source_id: str, *, count: int) -> tuple[str, li
     """Store a QUEUED job of ``count`` cutouts whose messages were never published."""
     tasks = [
         CutoutTask(
-            index=i,
-            source_id=source_id,
-            params=[("ID", source_id), ("CIRCLE", f"150.05 {2.2 + i / 1e3} 0.001")],
+            index=i, work=work_of([("ID", source_id), ("CIRCLE", f"150.05 {2.2 + i / 1e3} 0.001")])
         )
         for i in range(count)
     ]

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
+from astropy.io import fits
 from lxml import etree
 
+from skycut.clients import Clients
+from skycut.config import get_settings
 from skycut.xsd import load_schema
 from tests.integration.helpers import check_cutout_against_source
 
@@ -76,6 +81,35 @@ def test_async_job_runs_to_completion_with_one_result_per_combination(
     listing = valid_uws(http.get(f"{base_url}/async", timeout=30))
     ids = [ref.get("id") for ref in listing.findall("uws:jobref", namespaces=NS)]
     assert job_url.rsplit("/", 1)[1] in ids
+
+
+def test_each_result_names_its_own_circle_from_request_to_fits(base_url, http, stack):
+    """Each CIRCLE of a job is followed, unparsed, to its result's query and SC_STENC card."""
+    deep_id = f"gs://{stack.config.sources_bucket}/sample/{DEEP}"
+    circles = ["150.1 2.2 0.001", "150.11 2.21 0.0015"]
+    created = http.post(
+        f"{base_url}/async",
+        allow_redirects=False,
+        timeout=30,
+        data=[("ID", deep_id), *(("CIRCLE", c) for c in circles), ("PHASE", "RUN")],
+    )
+    assert created.status_code == 303
+    job_url = created.headers["Location"]
+    for _ in range(4):
+        job = valid_uws(http.get(job_url, params={"WAIT": 30}, timeout=60))
+        if job.findtext("uws:phase", namespaces=NS) in ("COMPLETED", "ERROR"):
+            break
+    assert job.findtext("uws:phase", namespaces=NS) == "COMPLETED"
+    hrefs = {
+        r.get("id"): r.get(f"{{{NS['xlink']}}}href")
+        for r in job.findall("uws:results/uws:result", namespaces=NS)
+    }
+    stored = Clients(get_settings()).jobs.results(job_url.rsplit("/", 1)[1])
+    assert [r.query for r in stored] == [f"CIRCLE={c}" for c in circles]
+    for result, circle in zip(stored, circles, strict=True):
+        body = http.get(hrefs[result.result_id], timeout=30).content
+        with fits.open(io.BytesIO(body)) as cutout:
+            assert cutout[0].header["SC_STENC"] == f"CIRCLE {circle}"
 
 
 def test_run_at_creation_and_failed_job_reports_error(base_url, http, stack):

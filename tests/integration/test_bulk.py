@@ -122,6 +122,7 @@ def check_manifest(http, results, sample_dir, *, expect_bad_line):
     ok = [m for m in manifest if m["status"] == "ok"]
     assert [m["label"] for m in ok] == IMAGES, "file order"
     for entry in ok:
+        assert entry["stencil"] == "CIRCLE=150.1 2.2 0.001", "the row's own cutout"
         check_cutout_against_source(
             http.get(entry["url"], timeout=30).content, sample_dir / entry["label"]
         )

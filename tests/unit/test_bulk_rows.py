@@ -7,6 +7,7 @@ from astropy.table import Table
 from skycut.bulk.drops import DropObject, bulk_job_id, job_options, owner_of
 from skycut.bulk.formats import detect_format, read_rows
 from skycut.bulk.rows import row_params, tasks_from_rows
+from skycut.cutout.stencil import Circle, Polygon, Range
 from skycut.errors import UsageError
 
 ALLOWED = ["skycut-sources"]
@@ -49,15 +50,12 @@ def test_every_stencil_column_form_is_accepted():
     ).encode()
     rows = parse(data)
     assert rows.bad == []
-    assert [
-        dict(t.params).get("POS") or dict(t.params).get("CIRCLE") or dict(t.params).get("POLYGON")
-        for t in rows.tasks
-    ] == [
-        "150.1 2.2 0.01",
-        "150 2 150.1 2 150.1 2.1",
-        "RANGE 150 150.1 2 2.1",
-        "CIRCLE 150 2 0.1",
-        "150 2 0.1",
+    assert [t.work.selection().stencil for t in rows.tasks] == [
+        Circle(150.1, 2.2, 0.01),
+        Polygon(((150, 2), (150.1, 2), (150.1, 2.1))),
+        Range(150, 150.1, 2, 2.1),
+        Circle(150, 2, 0.1),
+        Circle(150, 2, 0.1),
     ]
 
 

@@ -17,7 +17,11 @@ from skycut.jobs.memory_store import MemoryJobStore
 from skycut.jobs.messages import CutoutTask
 from skycut.jobs.records import FINALIZE_LEASE, JobRecord, StoredResult, error_summary
 from skycut.jobs.store import JobStore
+from skycut.soda.ids import SourceRef
+from skycut.soda.work import CutWork
 from skycut.uws.model import ErrorSummary, ExecutionPhase, Job, JobParameter, Progress
+
+WORK = CutWork(source=SourceRef("b", "x.fits"))
 
 
 @pytest.fixture
@@ -43,7 +47,7 @@ def new_job(
             destruction=datetime.now(UTC) + timedelta(days=1),
             progress=Progress(total=tasks) if phase != ExecutionPhase.PENDING else None,
         ),
-        tasks=[CutoutTask(index=i, source_id="gs://b/x.fits") for i in range(tasks)],
+        tasks=[CutoutTask(index=i, work=WORK) for i in range(tasks)],
     )
     assert store.create(record)
     return job_id
@@ -76,7 +80,7 @@ def test_a_job_is_created_once(store: JobStore) -> None:
 
 def test_queue_takes_a_pending_job_once_with_its_tasks(store: JobStore) -> None:
     job_id = new_job(store, phase=ExecutionPhase.PENDING)
-    tasks = [CutoutTask(index=i, source_id="gs://b/x.fits") for i in range(3)]
+    tasks = [CutoutTask(index=i, work=WORK) for i in range(3)]
     queued = store.queue(job_id, tasks=tasks, quote=None)
     assert queued is not None
     assert queued.job.phase == ExecutionPhase.QUEUED

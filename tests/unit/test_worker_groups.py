@@ -8,17 +8,18 @@ from hypothesis import strategies as st
 from skycut.cutout.reader import ReadStats
 from skycut.jobs.messages import CutoutTask
 from skycut.soda.ids import SourceRef
+from skycut.soda.work import CutWork
 from skycut.worker.groups import SharedSource, by_source
 
 
 def task(index: int, source: str) -> CutoutTask:
-    return CutoutTask(index=index, source_id=source)
+    return CutoutTask(index=index, work=CutWork(source=SourceRef("b", source)))
 
 
 def test_tasks_are_grouped_by_source_in_order_of_first_appearance() -> None:
     tasks = [task(0, "b"), task(1, "a"), task(2, "b"), task(3, "c"), task(4, "a")]
     groups = by_source(tasks)
-    assert list(groups) == ["b", "a", "c"]
+    assert list(groups) == ["gs://b/b", "gs://b/a", "gs://b/c"]
     assert [[t.index for t in g] for g in groups.values()] == [[0, 2], [1, 4], [3]]
 
 

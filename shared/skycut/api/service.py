@@ -16,9 +16,17 @@ from skycut.errors import (
     UsageError,
 )
 from skycut.jobs.messages import CutoutTask
-from skycut.jobs.records import JobRecord, StoredResult, error_summary, result_id_for
+from skycut.jobs.records import (
+    MAX_TASKS_BYTES,
+    JobRecord,
+    StoredResult,
+    error_summary,
+    result_id_for,
+    tasks_stored_bytes,
+)
 from skycut.logs import log
 from skycut.soda.params import SodaRequest, group_params, parse_soda_request
+from skycut.soda.work import works_of
 from skycut.timing import Steps
 from skycut.uws.model import (
     ACTIVE_PHASES,
@@ -88,7 +96,7 @@ class SodaService:
         """Store a new job of a parsed request (QUEUED with its tasks if ``run``)."""
         self.refuse_if_draining()
         now = datetime.now(UTC)
-        tasks = self._tasks(request) if run else []
+        tasks = self._tasks(request, pairs) if run else []
         job = Job(
             job_id=uuid.uuid4().hex,
             owner=owner,
@@ -121,7 +129,7 @@ class SodaService:
             # before its parameters are read: a bulk job's are not SODA parameters
             raise _not_pending(record)
         pairs = [(p.name, p.value) for p in record.job.parameters]
-        tasks = self._tasks(self.parse(pairs, complete=True))
+        tasks = self._tasks(self.parse(pairs, complete=True), pairs)
         queued = self._clients.jobs.queue(
             job_id, tasks=tasks, quote=self._clients.service_state.quote(len(tasks))
         )
@@ -134,18 +142,29 @@ class SodaService:
         return queued
 
     @staticmethod
-    def _tasks(request: SodaRequest) -> list[CutoutTask]:
-        return [
-            CutoutTask(index=i, source_id=spec.source.uri, combination=i)
-            for i, spec in enumerate(request.combinations())
-        ]
+    def _tasks(request: SodaRequest, pairs: Sequence[tuple[str, str]]) -> list[CutoutTask]:
+        """Return the job's cutouts, each with its work (the request is not parsed again).
+
+        Raises
+        ------
+        UsageError
+            If the works and parameters would not fit in the job's document.
+
+        """
+        tasks = [CutoutTask(index=i, work=work) for i, work in enumerate(works_of(request))]
+        size = tasks_stored_bytes(tasks, pairs)
+        if size > MAX_TASKS_BYTES:
+            raise UsageError(
+                f"the job's {len(tasks)} cutouts take {size} bytes to store, over the limit "
+                f"of {MAX_TASKS_BYTES}; use fewer IDs or polygon vertices per job, or a bulk file"
+            )
+        return tasks
 
     def _publish(self, record: JobRecord) -> None:
         """Publish a QUEUED job's messages; a queue that cannot be reached ends it in ERROR."""
         job_id = record.job.job_id
-        pairs = [(p.name, p.value) for p in record.job.parameters]
         try:
-            self._clients.queue.publish(job_id, record.tasks, job_params=pairs)
+            self._clients.queue.publish(job_id, record.tasks)
         except Exception as e:
             error = ServiceUnavailableError("the job queue could not be reached")
             ended = self._clients.jobs.fail_unqueued(job_id, error_summary(error))

@@ -25,6 +25,7 @@ from skycut.bulk.formats import RawRow
 from skycut.errors import SkycutError, UsageError
 from skycut.jobs.messages import CutoutTask
 from skycut.soda.params import group_params, parse_soda_request
+from skycut.soda.work import works_of
 
 __all__ = ["OPTION_COLUMNS", "BadRow", "ParsedRows", "row_params", "tasks_from_rows"]
 
@@ -127,7 +128,8 @@ def tasks_from_rows(
         try:
             pairs = row_params(raw.values, options)
             request = parse_soda_request(group_params(pairs), allowed_buckets=allowed_buckets)
-            if len(request.combinations()) != 1:
+            works = works_of(request)  # the row is parsed here, once
+            if len(works) != 1:
                 raise UsageError("a row must describe exactly one cutout")
             label = raw.values.get("label", "").strip()[:_MAX_LABEL] or None
         except SkycutError as e:
@@ -142,13 +144,7 @@ def tasks_from_rows(
             )
             continue
         tasks.append(
-            CutoutTask(
-                index=len(tasks),
-                source_id=request.sources[0].uri,
-                params=pairs,
-                label=label,
-                row=raw.line,
-            )
+            CutoutTask(index=len(tasks), work=works[0], label=label, row=raw.line)
         )
     tasks.sort(key=lambda t: (t.source_id, t.index))
     return ParsedRows(tasks=tasks, bad=bad, total_rows=total)

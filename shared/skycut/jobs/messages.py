@@ -1,13 +1,36 @@
-"""Messages that travel on the job topic between the API and the worker."""
+"""Messages that travel on the job topic between the API and the worker.
+
+Each task carries its cutout's typed work (:class:`~skycut.soda.work.CutWork`),
+parsed once by the API; the worker cuts it without parsing SODA text.
+
+Tasks written before that (``params`` and a ``combination`` of the
+message's ``job_params``) may still be in flight during a deploy, in
+messages and in job documents. :func:`upgrade_tasks` reads them by parsing
+those parameters once per distinct list, with the same parser that accepted
+them; it does not check their buckets, since the worker checks the bucket of
+every work against its own settings.
+"""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["SWEEP_ATTRIBUTE", "CutoutTask", "JobMessage", "batch_id", "batches"]
+from skycut.errors import UsageError
+from skycut.soda.params import group_params, parse_soda_request
+from skycut.soda.work import CutWork, works_of
+
+__all__ = [
+    "SWEEP_ATTRIBUTE",
+    "CutoutTask",
+    "JobMessage",
+    "batch_id",
+    "batches",
+    "upgrade_tasks",
+]
 
 SWEEP_ATTRIBUTE = "sweep"
 """Attribute of a job-topic message that asks for a sweep of stalled jobs, not cutouts."""
@@ -16,19 +39,30 @@ SWEEP_ATTRIBUTE = "sweep"
 class CutoutTask(BaseModel):
     """One cutout of a job, numbered within the job.
 
-    A bulk row carries its own SODA parameters (``params``, one
-    combination); a SODA job's tasks share the message's ``job_params`` and
-    pick their ``combination`` of them (SODA §6 order).
+    Attributes
+    ----------
+    index
+        The cutout's number in its job (SODA §6 order, or the bulk row order).
+    work
+        What to cut.
+    label
+        A bulk row's label, copied to its result.
+    row
+        A bulk row's line in its drop file.
+
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     index: int = Field(ge=0)
-    source_id: str
-    params: list[tuple[str, str]] = Field(default_factory=list)
-    combination: int = Field(0, ge=0)
+    work: CutWork
     label: str | None = None
     row: int | None = None
+
+    @property
+    def source_id(self) -> str:
+        """The ``ID`` of the image the cutout is cut from."""
+        return self.work.source_id
 
 
 class JobMessage(BaseModel):
@@ -37,8 +71,69 @@ class JobMessage(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     job_id: str
-    job_params: list[tuple[str, str]] = Field(default_factory=list)
     tasks: list[CutoutTask]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _upgrade(cls, data: Any) -> Any:
+        """Read a message of the old form (see `upgrade_tasks`)."""
+        if not isinstance(data, Mapping) or not isinstance(data.get("tasks"), list):
+            return data
+        old = any(isinstance(t, Mapping) and "work" not in t for t in data["tasks"])
+        if not old and "job_params" not in data:
+            return data
+        upgraded = {k: v for k, v in data.items() if k != "job_params"}
+        upgraded["tasks"] = upgrade_tasks(data["tasks"], data.get("job_params") or [])
+        return upgraded
+
+
+def _pairs(params: Iterable[Any]) -> tuple[tuple[str, str], ...]:
+    """Parameters as messages (``[name, value]``) or documents (``{name:, value:}``) hold them."""
+    return tuple(
+        (str(p["name"]), str(p["value"])) if isinstance(p, Mapping) else (str(p[0]), str(p[1]))
+        for p in params
+    )
+
+
+def _old_works(pairs: tuple[tuple[str, str], ...]) -> list[CutWork]:
+    grouped = group_params(pairs)
+    buckets = [v.removeprefix("gs://").partition("/")[0] for v in grouped.get("ID", [])]
+    return works_of(parse_soda_request(grouped, allowed_buckets=buckets))
+
+
+def upgrade_tasks(tasks: Sequence[Any], job_params: Iterable[Any]) -> list[Any]:
+    """Give each task of the old form (no ``work``) its work, parsed from its parameters.
+
+    A task of the old form has its own ``params`` (a bulk row) or picks its
+    ``combination`` of ``job_params`` (a SODA job). Tasks with a ``work`` are
+    returned as they are.
+
+    Raises
+    ------
+    ValueError
+        If the parameters do not parse or name no such combination (nothing
+        the service ever wrote).
+
+    """
+    shared = _pairs(job_params)
+    parsed: dict[tuple[tuple[str, str], ...], list[CutWork]] = {}
+    upgraded: list[Any] = []
+    for task in tasks:
+        if not isinstance(task, Mapping) or "work" in task:
+            upgraded.append(task)
+            continue
+        pairs = _pairs(task.get("params") or ()) or shared
+        try:
+            if pairs not in parsed:
+                parsed[pairs] = _old_works(pairs)
+        except UsageError as e:
+            raise ValueError(f"task {task.get('index')} of the old form: {e.message}") from e
+        works, combination = parsed[pairs], int(task.get("combination") or 0)
+        if not 0 <= combination < len(works):
+            raise ValueError(f"task {task.get('index')} names combination {combination}")
+        kept = {k: v for k, v in task.items() if k not in ("source_id", "params", "combination")}
+        upgraded.append({**kept, "work": works[combination]})
+    return upgraded
 
 
 def batches(tasks: Sequence[CutoutTask], size: int) -> list[list[CutoutTask]]:

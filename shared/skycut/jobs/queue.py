@@ -27,13 +27,13 @@ class JobQueue:
         job_id: str,
         tasks: Sequence[CutoutTask],
         *,
-        job_params: Sequence[tuple[str, str]] = (),
         skip: Collection[str] = (),
     ) -> int:
         """Publish every task of ``job_id`` and wait until Pub/Sub has them.
 
         Tasks are sent in order, so callers that sort them by source image
         give each message (and so each worker) one image's cutouts together.
+        Each task carries its own work, so a message needs nothing else of its job.
         Batches whose `batch_id` is in ``skip`` (already counted) are left out.
 
         Returns
@@ -46,12 +46,9 @@ class JobQueue:
         for batch in self.batches(tasks):
             if skip and batch_id(batch) in skip:
                 continue
-            message = JobMessage(job_id=job_id, job_params=list(job_params), tasks=batch)
-            futures.append(
-                self._publisher.publish(
-                    self._topic, message.model_dump_json().encode(), job_id=job_id
-                )
-            )
+            message = JobMessage(job_id=job_id, tasks=batch)
+            data = message.model_dump_json(exclude_defaults=True).encode()
+            futures.append(self._publisher.publish(self._topic, data, job_id=job_id))
         for future in futures:
             future.result(timeout=60)
         return len(futures)

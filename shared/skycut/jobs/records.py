@@ -7,16 +7,20 @@ million cutouts never outgrows Firestore's 1 MiB document limit.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from skycut.errors import SkycutError
-from skycut.jobs.messages import CutoutTask
+from skycut.jobs.messages import CutoutTask, upgrade_tasks
+from skycut.logs import log
 from skycut.uws.model import ErrorSummary, ExecutionPhase, Job, JobParameter, Progress
 
 __all__ = [
     "FINALIZE_LEASE",
+    "MAX_TASKS_BYTES",
     "Announcement",
     "BulkState",
     "JobKind",
@@ -29,8 +33,13 @@ __all__ = [
     "result_id_for",
     "task_document",
     "task_from_document",
+    "tasks_from_documents",
+    "tasks_stored_bytes",
     "with_update",
 ]
+
+MAX_TASKS_BYTES = 900_000
+"""Most bytes a job's tasks and parameters may take in its document (Firestore's limit: 1 MiB)."""
 
 FINALIZE_LEASE = timedelta(minutes=10)
 """How long the writer that ended a job has to announce it before a worker may do it."""
@@ -40,16 +49,55 @@ ResultStatus = Literal["ok", "no_overlap", "error"]
 
 
 def task_document(task: CutoutTask) -> dict[str, Any]:
-    """Return a task as Firestore stores it (which has no arrays of arrays)."""
-    doc = task.model_dump()
-    doc["params"] = [{"name": n, "value": v} for n, v in task.params]
-    return doc
+    """Return a task as Firestore stores it (its work as numbers; defaults left out)."""
+    return task.model_dump(mode="json", exclude_defaults=True)
 
 
 def task_from_document(doc: dict[str, Any]) -> CutoutTask:
     """Rebuild a task from :func:`task_document`'s form."""
-    params = [(p["name"], p["value"]) for p in doc.get("params", [])]
-    return CutoutTask.model_validate({**doc, "params": params})
+    return CutoutTask.model_validate(doc)
+
+
+def tasks_from_documents(
+    docs: list[dict[str, Any]], *, job_params: list[dict[str, Any]], job_id: str
+) -> list[CutoutTask]:
+    """Rebuild a job's tasks, those stored before works by parsing ``job_params`` once.
+
+    A job whose old tasks cannot be read again (nothing the service wrote)
+    gets none: the sweep then publishes nothing and ends it in ERROR once
+    its recoveries are spent, instead of every read of the job failing.
+    """
+    try:
+        upgraded = upgrade_tasks(docs, job_params)
+    except (ValueError, KeyError, TypeError, IndexError) as e:
+        log(logging.ERROR, "job tasks of the old form not readable", job_id=job_id, error=str(e))
+        return []
+    return [task_from_document(t) for t in upgraded]
+
+
+def tasks_stored_bytes(
+    tasks: Sequence[CutoutTask], parameters: Sequence[tuple[str, str]] = ()
+) -> int:
+    """Return the bytes Firestore counts for a job document's tasks and parameters.
+
+    Its storage-size rules: a string is its UTF-8 bytes plus one, a number
+    eight, a map the sizes of its keys and values. Compare with `MAX_TASKS_BYTES`.
+    """
+    docs = [task_document(t) for t in tasks]
+    params = [{"name": name, "value": value} for name, value in parameters]
+    return _stored_bytes(docs) + _stored_bytes(params)
+
+
+def _stored_bytes(value: Any) -> int:
+    if isinstance(value, str):
+        return len(value.encode()) + 1
+    if isinstance(value, bool) or value is None:
+        return 1
+    if isinstance(value, int | float):
+        return 8
+    if isinstance(value, Mapping):
+        return sum(_stored_bytes(str(k)) + _stored_bytes(v) for k, v in value.items())
+    return sum(_stored_bytes(v) for v in value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +254,9 @@ class JobRecord:
         return cls(
             job=job,
             kind=doc.get("kind", "soda"),
-            tasks=[task_from_document(t) for t in doc.get("tasks", [])],
+            tasks=tasks_from_documents(
+                doc.get("tasks", []), job_params=doc.get("parameters", []), job_id=job_id
+            ),
             response_format=doc.get("response_format", "application/fits"),
             announcement=Announcement(
                 finalized=bool(extra.get("finalized", True)),

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from skycut.errors import UsageError
 
-__all__ = ["ObjectVersion", "SourceRef", "parse_source_id"]
+__all__ = ["ObjectVersion", "SourceRef", "check_source", "parse_source_id"]
 
 _SCHEME = "gs://"
 _MAX_OBJECT_BYTES = 1024  # Cloud Storage's own limit on object names
@@ -71,16 +71,42 @@ def parse_source_id(text: str, *, allowed_buckets: Collection[str]) -> SourceRef
         object name is unsafe.
 
     """
-    expected = f"expected gs://<bucket>/<object> with bucket one of {sorted(allowed_buckets)}"
     if not text.startswith(_SCHEME):
-        raise UsageError(f"ID {text!r} is not a gs:// URI; {expected}")
+        raise UsageError(f"ID {text!r} is not a gs:// URI; {_expected(allowed_buckets)}")
     bucket, _, name = text[len(_SCHEME) :].partition("/")
-    if bucket not in allowed_buckets:
-        raise UsageError(f"ID {text!r} is outside the allowed buckets; {expected}")
+    return _checked(SourceRef(bucket=bucket, name=name), text, allowed_buckets)
+
+
+def check_source(source: SourceRef, *, allowed_buckets: Collection[str]) -> SourceRef:
+    """Check that ``source`` is an object an ``ID`` may name, and return it.
+
+    The worker checks the typed source of each cutout with this, so a
+    message naming a bucket this deployment does not read is refused as the
+    API refuses the ID.
+
+    Raises
+    ------
+    UsageError
+        If the bucket is not allowed or the object name is unsafe.
+
+    """
+    return _checked(source, source.uri, allowed_buckets)
+
+
+def _checked(source: SourceRef, text: str, allowed_buckets: Collection[str]) -> SourceRef:
+    if source.bucket not in allowed_buckets:
+        raise UsageError(
+            f"ID {text!r} is outside the allowed buckets; {_expected(allowed_buckets)}"
+        )
+    name = source.name
     if not name or len(name.encode()) > _MAX_OBJECT_BYTES:
-        raise UsageError(f"ID {text!r} names no object; {expected}")
+        raise UsageError(f"ID {text!r} names no object; {_expected(allowed_buckets)}")
     if _BAD_CHARS.search(name):
         raise UsageError(f"ID {text!r} contains a forbidden character (%, \\, #, ?, control)")
     if any(part in ("", ".", "..") for part in name.split("/")):
         raise UsageError(f"ID {text!r} has an empty, '.' or '..' path segment")
-    return SourceRef(bucket=bucket, name=name)
+    return source
+
+
+def _expected(allowed_buckets: Collection[str]) -> str:
+    return f"expected gs://<bucket>/<object> with bucket one of {sorted(allowed_buckets)}"

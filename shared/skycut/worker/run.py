@@ -27,8 +27,8 @@ from skycut.errors import NoOverlapError, SkycutError, SourceChangedError, Usage
 from skycut.jobs.messages import CutoutTask, JobMessage, batch_id
 from skycut.jobs.records import JobRecord, StoredResult, result_id_for
 from skycut.logs import log
-from skycut.soda.ids import ObjectVersion, SourceRef
-from skycut.soda.params import CutoutSpec, SodaRequest, group_params, parse_soda_request
+from skycut.soda.ids import ObjectVersion, SourceRef, check_source
+from skycut.soda.params import CutoutSpec, SodaRequest
 from skycut.storage.cache import SourceCache
 from skycut.storage.gcs import GcsRangeReader
 from skycut.timing import Steps
@@ -40,19 +40,13 @@ from skycut.worker.watch import JobStoppedError, JobWatch, WatchedReader
 __all__ = ["Worker", "result_id_for"]
 
 _Spec = tuple[SodaRequest, CutoutSpec]
-"""A task's parsed SODA request and the one cutout of it the task is."""
+"""A task's work as a one-cutout request (its options) and that cutout (source, filters)."""
 
 
 _ATTEMPTS = 3
 """Cuts of one task at most, when its source is replaced under it each time."""
 
 _SUFFIXES = {"application/fits": ".fits", "image/png": ".png", "image/jpeg": ".jpg"}
-
-
-def _query_text(pairs: list[tuple[str, str]], combination: int) -> str:
-    """Describe a cutout's filters for manifests: ``CIRCLE=... BAND=...`` (not the ID)."""
-    text = "; ".join(f"{name.upper()}={value}" for name, value in pairs if name.upper() != "ID")
-    return text if combination == 0 else f"{text} (combination {combination})"
 
 
 @dataclass
@@ -63,7 +57,6 @@ class Worker:
     sources: SourceCache = field(default_factory=SourceCache)
     finalizer: Finalizer = field(init=False)
     cost: ReadCost = field(init=False)
-    _parsed: dict[tuple[tuple[str, str], ...], SodaRequest] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.finalizer = Finalizer(clients=self.clients)
@@ -127,7 +120,7 @@ class Worker:
                 ThreadPoolExecutor(max_workers=self.clients.settings.cutout_concurrency) as pool,
             ):
                 # cutouts of one image read it together: one read plan for all of them
-                specs = {t.index: self._spec(message, t) for t in todo}  # parsed once
+                specs = {t.index: self._spec(t) for t in todo}  # built once, from the works
                 groups = by_source(todo)
                 prefetched = pool.map(lambda g: self._prefetch(g, specs, watch), groups.values())
                 shared = dict(zip(groups, prefetched, strict=True))
@@ -287,28 +280,25 @@ class Worker:
             return False
         return True
 
-    def _request(self, pairs: list[tuple[str, str]]) -> SodaRequest:
-        key = tuple(pairs)
-        request = self._parsed.get(key)
-        if request is None:
-            request = parse_soda_request(
-                group_params(pairs), allowed_buckets=self.clients.settings.source_buckets
-            )
-            if len(self._parsed) > 64:
-                self._parsed.clear()
-            self._parsed[key] = request
-        return request
-
-    def _spec(self, message: JobMessage, task: CutoutTask) -> _Spec | UsageError:
-        """Return a task's parsed request and cutout, or why it cannot run."""
+    def _spec(self, task: CutoutTask) -> _Spec | UsageError:
+        """Return a task's cutout built from its work (no text parsed), or why it cannot run."""
+        work = task.work
         try:
-            request = self._request(task.params or message.job_params)
-            combinations = request.combinations()
-            if task.combination >= len(combinations):
-                raise UsageError(f"the job has no combination {task.combination}")
+            check_source(work.source, allowed_buckets=self.clients.settings.source_buckets)
+            spec = work.spec()
         except UsageError as e:
             return e
-        return request, combinations[task.combination]
+        request = SodaRequest(
+            sources=(spec.source,),
+            stencils=() if spec.stencil is None else (spec.stencil,),
+            bands=() if spec.band is None else (spec.band,),
+            times=() if spec.time is None else (spec.time,),
+            pol=spec.pol,
+            response_format=work.response_format,
+            detail=work.detail,
+            mask_outside=work.mask_outside,
+        )
+        return request, spec
 
     def _open(
         self, source: SourceRef, stats: ReadStats, watch: JobWatch
@@ -524,7 +514,7 @@ class Worker:
             source_generation=generation,
             error_label=failure.label if failure is not None else None,
             error_status=failure.status_code if failure is not None else None,
-            query=_query_text(task.params or message.job_params, task.combination),
+            query=task.work.describe(),
             row=task.row,
         )
 

@@ -129,30 +129,27 @@ class Sweeper:
     def _publish_uncounted(self, record: JobRecord) -> int:
         clients = self.worker.clients
         job_id = record.job.job_id
-        work = self._tasks(record)
-        if work is None:
+        tasks = self._tasks(record)
+        if tasks is None:
             return 0  # its tasks cannot be read again; the job has ended in ERROR
-        tasks, job_params = work
         batch_ids = [batch_id(b) for b in clients.queue.batches(tasks)]
         counted = clients.jobs.counted_batches(job_id, batch_ids)
         if len(counted) == len(batch_ids):
             # everything ran and was counted; only the ending was lost
             self.worker.finish_if_complete(job_id)
             return 0
-        published = clients.queue.publish(job_id, tasks, job_params=job_params, skip=counted)
+        published = clients.queue.publish(job_id, tasks, skip=counted)
         if record.kind == "bulk":
             clients.jobs.mark_published(job_id)
         return published
 
-    def _tasks(
-        self, record: JobRecord
-    ) -> tuple[list[CutoutTask], list[tuple[str, str]]] | None:
+    def _tasks(self, record: JobRecord) -> list[CutoutTask] | None:
         if record.kind == "bulk":
             try:
-                return BulkSubmitter(clients=self.worker.clients).tasks_of(record), []
+                return BulkSubmitter(clients=self.worker.clients).tasks_of(record)
             except SkycutError as e:
                 ended = self.worker.clients.jobs.fail(record.job.job_id, error_summary(e))
                 if ended is not None:
                     self.worker.clients.events.announce_soon(ended)
                 return None
-        return record.tasks, [(p.name, p.value) for p in record.job.parameters]
+        return record.tasks  # each with its work, as the API made it
