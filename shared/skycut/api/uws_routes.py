@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from flask import Request, Response
@@ -39,14 +40,19 @@ class UwsRoutes:
     def __init__(self, *, clients: Clients, service: SodaService) -> None:
         self._clients = clients
         self._service = service
-        self._lifecycle = JobLifecycle(
+        self._settings = clients.settings
+
+    @cached_property
+    def _lifecycle(self) -> JobLifecycle:
+        # built on first use: building it builds the Firestore and Storage clients
+        clients = self._clients
+        return JobLifecycle(
             store=clients.jobs,
             results=clients.results,
             events=clients.events,
             execution_duration_seconds=clients.settings.execution_duration_seconds,
             destruction_days=clients.settings.destruction_days,
         )
-        self._settings = clients.settings
 
     def _record(self, ctx: RequestContext, job_id: str) -> JobRecord:
         return self._clients.jobs.get_for(job_id, owner=ctx.owner)
