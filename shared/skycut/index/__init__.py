@@ -1,0 +1,8 @@
+"""The footprint index: which images cover a sky position (issue #13).
+
+Pure modules, no cloud imports: :mod:`~skycut.index.footprint` outlines an
+image from its header, :mod:`~skycut.index.cells` turns outlines and
+queries into HEALPix cell ids to look up, :mod:`~skycut.index.match` tells
+exactly whether an outline meets a query, and :mod:`~skycut.index.metadata`
+reads the ObsCore-like facts of an image from its header.
+"""
