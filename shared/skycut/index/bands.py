@@ -6,8 +6,8 @@ ObsCore ``em_min``/``em_max`` in metres (vacuum wavelength). The defaults:
 
 - ``u g r i z y``: 0.320 to 0.400, 0.400 to 0.552, 0.552 to 0.691, 0.691 to
   0.818, 0.818 to 0.922 and 0.950 to 1.080 µm, the Rubin/LSST filters'
-  approximate half-maximum edges (the SDSS u g r i z filters sit within a
-  few per cent of these);
+  approximate half-maximum edges (SDSS's u g r i are close to these; its
+  z reaches further red);
 - ``J H Ks``: 1.154 to 1.316, 1.537 to 1.788 and 2.028 to 2.290 µm, the
   2MASS isophotal wavelengths ± half the bandwidths (Cohen, Wheaton &
   Megeath 2003).
