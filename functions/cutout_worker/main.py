@@ -39,7 +39,10 @@ def cutout_worker(event: CloudEvent) -> None:
     try:
         raw = base64.b64decode(pubsub_message.get("data", ""), validate=True)
         if SWEEP_ATTRIBUTE in attributes:
-            Sweeper(worker=_worker()).sweep()
+            worker = _worker()
+            Sweeper(
+                clients=worker.clients, completion=worker.completion, finalizer=worker.finalizer
+            ).sweep()
             return
         if DEAD_LETTER_ATTRIBUTE in attributes:
             fail_dead_letter(_worker().clients, raw, attributes)

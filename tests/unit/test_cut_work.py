@@ -216,7 +216,7 @@ def sky_file(path: Path) -> Path:
 def worker_spec(work: CutWork) -> Any:
     """What the worker makes of a task of ``work``: its (request, cutout) or its error."""
     worker = Worker(clients=Clients(get_settings()))
-    return worker._spec(CutoutTask(index=0, work=work))
+    return worker.cutter.spec(CutoutTask(index=0, work=work))
 
 
 def test_the_worker_cuts_from_numbers_not_from_text(tmp_path: Path):

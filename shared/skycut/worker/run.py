@@ -10,41 +10,28 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import partial
+from functools import cached_property
 
 from skycut.clients import Clients
-from skycut.cutout.engine import Cutout, cut
-from skycut.cutout.fitsindex import FitsIndex, HduInfo, named_image, scan_fits
-from skycut.cutout.prefetch import MEMORY_COST
-from skycut.cutout.reader import CountingReader, RangeReader, ReadStats, RememberingReader
+from skycut.cutout.reader import ReadStats
 from skycut.cutout.readplan import ReadCost
-from skycut.cutout.tiles import TileTable, read_tile_table
-from skycut.errors import NoOverlapError, SkycutError, SourceChangedError, UsageError
+from skycut.errors import NoOverlapError, SkycutError, UsageError
+from skycut.jobs.completion import JobCompletion
 from skycut.jobs.messages import CutoutTask, JobMessage, batch_id
 from skycut.jobs.records import JobRecord, StoredResult, result_id_for
 from skycut.logs import log
-from skycut.soda.ids import ObjectVersion, SourceRef, check_source
-from skycut.soda.params import CutoutSpec, SodaRequest
-from skycut.storage.cache import SourceCache
 from skycut.storage.gcs import GcsRangeReader
 from skycut.timing import Steps
-from skycut.uws.model import FINAL_PHASES, ErrorSummary, ExecutionPhase, Progress
+from skycut.uws.model import FINAL_PHASES, ExecutionPhase, Progress
+from skycut.worker.cutter import CutLimits, Cutter, Spec
 from skycut.worker.finalize import Finalizer
-from skycut.worker.groups import SharedSource, by_source, prefetch_group
-from skycut.worker.watch import JobStoppedError, JobWatch, WatchedReader
+from skycut.worker.groups import SharedSource, by_source
+from skycut.worker.watch import JobStoppedError, JobWatch
 
 __all__ = ["Worker", "result_id_for"]
-
-_Spec = tuple[SodaRequest, CutoutSpec]
-"""A task's work as a one-cutout request (its options) and that cutout (source, filters)."""
-
-
-_ATTEMPTS = 3
-"""Cuts of one task at most, when its source is replaced under it each time."""
 
 _SUFFIXES = {"application/fits": ".fits", "image/png": ".png", "image/jpeg": ".jpg"}
 
@@ -54,19 +41,39 @@ class Worker:
     """Executes job messages with the given clients."""
 
     clients: Clients
-    sources: SourceCache = field(default_factory=SourceCache)
     finalizer: Finalizer = field(init=False)
-    cost: ReadCost = field(init=False)
 
     def __post_init__(self) -> None:
         self.finalizer = Finalizer(clients=self.clients)
+
+    @cached_property
+    def completion(self) -> JobCompletion:
+        """Ends the jobs this worker completes."""
+        return JobCompletion(
+            store=self.clients.jobs, events=self.clients.events, prepare=self.finalizer.prepare
+        )
+
+    @cached_property
+    def cutter(self) -> Cutter:
+        """Cuts tasks from Cloud Storage sources (the client is built on first read)."""
         settings = self.clients.settings
-        self.cost = ReadCost(
-            round_trip=settings.read_round_trip_seconds,
-            bandwidth=settings.read_bandwidth_bytes,
-            max_concurrency=settings.read_concurrency,
-            total_bandwidth=settings.read_total_bandwidth_bytes,
-            max_span_bytes=settings.read_max_span_bytes,
+        clients = self.clients
+        return Cutter(
+            open_source=lambda source, generation: GcsRangeReader(
+                client=clients.storage, source=source, generation=generation
+            ),
+            limits=CutLimits(
+                source_buckets=settings.source_buckets,
+                header_chunk_bytes=settings.header_chunk_bytes,
+                max_cutout_pixels=settings.max_cutout_pixels,
+            ),
+            cost=ReadCost(
+                round_trip=settings.read_round_trip_seconds,
+                bandwidth=settings.read_bandwidth_bytes,
+                max_concurrency=settings.read_concurrency,
+                total_bandwidth=settings.read_total_bandwidth_bytes,
+                max_span_bytes=settings.read_max_span_bytes,
+            ),
         )
 
     def handle(self, message: JobMessage) -> None:
@@ -120,9 +127,10 @@ class Worker:
                 ThreadPoolExecutor(max_workers=self.clients.settings.cutout_concurrency) as pool,
             ):
                 # cutouts of one image read it together: one read plan for all of them
-                specs = {t.index: self._spec(t) for t in todo}  # built once, from the works
+                specs = {t.index: self.cutter.spec(t) for t in todo}  # built once, from the works
                 groups = by_source(todo)
-                prefetched = pool.map(lambda g: self._prefetch(g, specs, watch), groups.values())
+                cutter = self.cutter
+                prefetched = pool.map(lambda g: cutter.prefetch(g, specs, watch), groups.values())
                 shared = dict(zip(groups, prefetched, strict=True))
                 for result in pool.map(
                     lambda t: self._run_checked(
@@ -139,7 +147,9 @@ class Worker:
                 # the message is the whole job and nothing of it was stored before:
                 # results, count and end in one write, if the job is still as we left it
                 with steps.step("end"):
-                    ended = self._end_whole(record, new, message, done=done, failed=failed)
+                    ended = self.completion.end_whole(
+                        record, new, batch_id(message.tasks), done=done, failed=failed
+                    )
                 if ended is not None:
                     self._handled(job_id, todo, began, received_at, steps)
                     return
@@ -173,13 +183,13 @@ class Worker:
             if whole and total is not None:
                 # the message is the whole job, all of it counted: it is complete, unless
                 # it stopped meanwhile (the phase change then tells, and the check follows)
-                finished = self.finish_if_complete(
+                finished = self.completion.finish_if_complete(
                     job_id, known=(record, Progress(total, done, failed))
                 )
                 if not finished and not self._kept_after_stop(job_id, new, watch, record):
                     return
             else:
-                self.finish_if_complete(job_id)
+                self.completion.finish_if_complete(job_id)
         self._handled(job_id, todo, began, received_at, steps)
 
     def _handled(
@@ -198,47 +208,12 @@ class Worker:
             steps_ms=steps.as_log(),
         )
 
-    def _end_whole(
-        self,
-        record: JobRecord,
-        results: list[StoredResult],
-        message: JobMessage,
-        *,
-        done: int,
-        failed: int,
-    ) -> JobRecord | None:
-        """End a job its one message holds, with its results, in one write (None: not done)."""
-        if record.kind == "bulk" or record.job.phase != ExecutionPhase.EXECUTING:
-            return None  # bulk jobs write their manifests from the stored results first
-        ended = self.clients.jobs.complete_with_results(
-            record,
-            results,
-            batch_id(message.tasks),
-            done=done,
-            failed=failed,
-            error=results[0].error if len(results) == 1 else None,
-        )
-        if ended is not None:
-            self._finished(ended, Progress(len(results), done, failed), manifest_url=None)
-        return ended
-
-    def _finished(self, ended: JobRecord, progress: Progress, *, manifest_url: str | None) -> None:
-        log(
-            logging.INFO,
-            "job finished",
-            job_id=ended.job.job_id,
-            run_id=ended.job.run_id,
-            phase=ended.job.phase.value,
-            progress=asdict(progress),
-        )
-        self.finalizer.announce(ended, progress, manifest_url=manifest_url)
-
     def _run_checked(
         self,
         record: JobRecord,
         message: JobMessage,
         task: CutoutTask,
-        parsed: _Spec | UsageError,
+        parsed: Spec | UsageError,
         watch: JobWatch,
         written: list[StoredResult],
         shared: SharedSource | None,
@@ -280,174 +255,12 @@ class Worker:
             return False
         return True
 
-    def _spec(self, task: CutoutTask) -> _Spec | UsageError:
-        """Return a task's cutout built from its work (no text parsed), or why it cannot run."""
-        work = task.work
-        try:
-            check_source(work.source, allowed_buckets=self.clients.settings.source_buckets)
-            spec = work.spec()
-        except UsageError as e:
-            return e
-        request = SodaRequest(
-            sources=(spec.source,),
-            stencils=() if spec.stencil is None else (spec.stencil,),
-            bands=() if spec.band is None else (spec.band,),
-            times=() if spec.time is None else (spec.time,),
-            pol=spec.pol,
-            response_format=work.response_format,
-            detail=work.detail,
-            mask_outside=work.mask_outside,
-        )
-        return request, spec
-
-    def _open(
-        self, source: SourceRef, stats: ReadStats, watch: JobWatch
-    ) -> tuple[GcsRangeReader, RangeReader]:
-        """Return a reader of the version of ``source`` last seen, bare and wrapped for cuts."""
-        gcs = GcsRangeReader(
-            client=self.clients.storage, source=source, generation=self.sources.latest(source)
-        )
-        # remembers the header chunk, which often holds a tile table or first rows
-        return gcs, RememberingReader(WatchedReader(CountingReader(gcs, stats), watch))
-
-    def _index(self, gcs: GcsRangeReader, reader: RangeReader) -> FitsIndex:
-        chunk = self.clients.settings.header_chunk_bytes
-
-        def scan() -> FitsIndex:
-            return scan_fits(reader, stop_after=named_image, chunk_size=chunk)
-
-        version = gcs.version
-        if version is None:  # a source not seen before: the scan's first read names its version
-            index = scan()
-            version = gcs.confirm()
-            self.sources.put_index(version, index)
-            return index
-        return self.sources.index(version, scan)
-
-    def _tile_tables(
-        self, version: ObjectVersion, reader: RangeReader
-    ) -> Callable[[HduInfo], TileTable]:
-        return lambda hdu: self.sources.tile_table(
-            version, hdu, lambda: read_tile_table(reader, hdu, cost=self.cost)
-        )
-
-    def _prefetch(
-        self, group: list[CutoutTask], specs: dict[int, _Spec | UsageError], watch: JobWatch
-    ) -> SharedSource | None:
-        """Fetch the pixels of a group of cutouts of one image together (None: one by one)."""
-        if len(group) < 2:
-            return None
-        cutouts = []
-        for task in group:
-            parsed = specs[task.index]
-            if isinstance(parsed, UsageError):
-                continue  # its own run reports the error
-            request, spec = parsed
-            cutouts.append((task, request, spec))
-        if len(cutouts) < 2:
-            return None
-        settings = self.clients.settings
-        source = cutouts[0][2].source
-        stats = ReadStats()
-        gcs, reader = self._open(source, stats, watch)
-        try:
-            index = self._index(gcs, reader)
-            version = gcs.confirm()
-            shared = prefetch_group(
-                reader,
-                stats,
-                [(task, request, spec.selection) for task, request, spec in cutouts],
-                source_id=source.uri,
-                index=index,
-                cost=self.cost,
-                tile_tables=self._tile_tables(version, reader),
-                max_pixels=settings.max_cutout_pixels,
-                chunk_size=settings.header_chunk_bytes,
-                version=version,
-            )
-        except SourceChangedError:
-            if gcs.version is not None:
-                self.sources.forget(gcs.version)
-            return None  # each cutout reads the live version on its own
-        except SkycutError as e:
-            if e.error_type == "transient":
-                raise
-            return None
-        return shared
-
-    def _cut(
-        self,
-        request: SodaRequest,
-        spec: CutoutSpec,
-        task: CutoutTask,
-        stats: ReadStats,
-        watch: JobWatch,
-        shared: SharedSource | None,
-    ) -> tuple[Cutout, ObjectVersion]:
-        """Cut one task from one version of its source, and name that version.
-
-        Every read is pinned to one generation of the object; if it was
-        replaced (before or during the cut) the cut starts over on the live
-        version, so a result is never made of a stale header or mixed bytes.
-        """
-        settings = self.clients.settings
-        cut_task = partial(
-            cut,
-            selection=spec.selection,
-            source_id=spec.source.uri,
-            detail=request.detail,
-            mask_outside=request.mask_outside,
-            response_format=request.response_format,
-            chunk_size=settings.header_chunk_bytes,
-            max_pixels=settings.max_cutout_pixels,
-        )
-        if shared is not None:
-            stats.requests, stats.bytes = shared.share(task.index)
-            try:
-                cutout = cut_task(
-                    shared.reader,
-                    index=shared.index,
-                    cost=MEMORY_COST,
-                    tile_tables=self._tile_tables(shared.version, shared.reader),
-                    plan=shared.plans.get(task.index),
-                    source_generation=shared.version.generation,
-                )
-            except SourceChangedError:
-                self.sources.forget(shared.version)  # cut it alone, from the live version
-            else:
-                return cutout, shared.version
-        for attempt in range(1, _ATTEMPTS + 1):
-            gcs, reader = self._open(spec.source, stats, watch)
-            try:
-                try:
-                    index = self._index(gcs, reader)
-                    version = gcs.confirm()
-                    cutout = cut_task(
-                        reader,
-                        index=index,
-                        cost=self.cost,
-                        tile_tables=self._tile_tables(version, reader),
-                        source_generation=version.generation,
-                    )
-                except SkycutError as e:
-                    if e.error_type != "transient" and gcs.version is not None:
-                        gcs.confirm()  # an answer from cached headers alone is checked too
-                    raise
-                self.sources.put_index(version, cutout.index)
-                return cutout, version
-            except SourceChangedError:
-                if gcs.version is not None:
-                    self.sources.forget(gcs.version)
-                if attempt == _ATTEMPTS:
-                    raise  # transient: the message is delivered again
-        raise AssertionError("unreachable")  # pragma: no cover
-
     def _run_task(
         self,
         record: JobRecord,
         message: JobMessage,
         task: CutoutTask,
-        parsed: _Spec | UsageError,
+        parsed: Spec | UsageError,
         watch: JobWatch,
         shared: SharedSource | None,
     ) -> StoredResult:
@@ -464,7 +277,7 @@ class Worker:
                 raise parsed
             request, spec = parsed
             with steps.step("cut"):
-                cutout, version = self._cut(request, spec, task, stats, watch, shared)
+                cutout, version = self.cutter.cut(request, spec, task, stats, watch, shared)
             generation = version.generation
             mime: str = cutout.content_type
             name = f"jobs/{job_id}/{rid}{_SUFFIXES.get(mime, '')}"
@@ -517,40 +330,3 @@ class Worker:
             query=task.work.describe(),
             row=task.row,
         )
-
-    def finish_if_complete(
-        self, job_id: str, *, known: tuple[JobRecord, Progress] | None = None
-    ) -> bool:
-        """End the job if every cutout has been counted (once, whoever calls).
-
-        ``known`` is the job and its complete progress when the caller knows
-        them already (its message held the whole job); they are read otherwise.
-
-        Returns
-        -------
-        bool
-            Whether this call ended the job.
-
-        """
-        store = self.clients.jobs
-        if known is not None:
-            record, progress = known
-        else:
-            loaded = store.load(job_id)
-            if loaded is None or loaded.job.progress is None:
-                return False
-            record, progress = loaded, loaded.job.progress
-        if progress.done + progress.failed < progress.total:
-            return False
-        manifest_url = self.finalizer.prepare(record)
-        error = None
-        if progress.total == 1 and progress.failed == 1:
-            failed = [r.error for r in store.results(job_id) if r.error is not None]
-            error = failed[0] if failed else ErrorSummary("Error: the cutout failed")
-
-        # counts only grow, so the check above holds; only the phase can have moved
-        finished = store.complete(job_id, error=error, seen=record)
-        if finished is None:
-            return False
-        self._finished(finished, progress, manifest_url=manifest_url)
-        return True

@@ -27,12 +27,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from skycut.bulk.submit import BulkSubmitter
+from skycut.clients import Clients
 from skycut.errors import ServiceUnavailableError, SkycutError
+from skycut.jobs.completion import JobCompletion
 from skycut.jobs.messages import CutoutTask, batch_id
 from skycut.jobs.records import JobRecord, error_summary
 from skycut.logs import log
 from skycut.uws.model import ErrorSummary, ExecutionPhase
-from skycut.worker.run import Worker
+from skycut.worker.finalize import Finalizer
 
 __all__ = ["Sweeper"]
 
@@ -43,7 +45,18 @@ _ACTIVE = (ExecutionPhase.QUEUED, ExecutionPhase.EXECUTING)
 class Sweeper:
     """Finds stalled jobs and publishes their uncounted batches again."""
 
-    worker: Worker
+    clients: Clients
+    completion: JobCompletion
+    finalizer: Finalizer
+
+    @classmethod
+    def for_clients(cls, clients: Clients) -> Sweeper:
+        """Return a sweeper with its own finalizer and completion over ``clients``."""
+        finalizer = Finalizer(clients=clients)
+        completion = JobCompletion(
+            store=clients.jobs, events=clients.events, prepare=finalizer.prepare
+        )
+        return cls(clients=clients, completion=completion, finalizer=finalizer)
 
     def sweep(self, now: datetime | None = None) -> list[str]:
         """Take over every stalled job; return the ids of those acted on.
@@ -52,13 +65,13 @@ class Sweeper:
         their writer died) are announced too, once their finalize lease is over.
         """
         now = now or datetime.now(UTC)
-        for ended in self.worker.clients.jobs.unannounced():
+        for ended in self.clients.jobs.unannounced():
             try:
-                self.worker.finalizer.resume(ended, now=now)
+                self.finalizer.resume(ended, now=now)
             except Exception as e:  # the next sweep tries again
                 log(logging.WARNING, "announcement failed", job_id=ended.job.job_id, error=repr(e))
         acted = []
-        for record in self.worker.clients.jobs.active():
+        for record in self.clients.jobs.active():
             try:
                 if self._recover_if_stalled(record, now):
                     acted.append(record.job.job_id)
@@ -74,7 +87,7 @@ class Sweeper:
 
     def last_activity(self, record: JobRecord) -> datetime:
         """Return when the job last showed life: created, started, counted or taken over."""
-        store = self.worker.clients.jobs
+        store = self.clients.jobs
         times = [
             record.job.creation_time,
             record.job.start_time,
@@ -84,11 +97,11 @@ class Sweeper:
         return max(t for t in times if isinstance(t, datetime))
 
     def _recover_if_stalled(self, record: JobRecord, now: datetime) -> bool:
-        settings = self.worker.clients.settings
+        settings = self.clients.settings
         if now - self.last_activity(record) < timedelta(seconds=settings.job_lease_seconds):
             return False
         job_id = record.job.job_id
-        taken = self.worker.clients.jobs.take_over(
+        taken = self.clients.jobs.take_over(
             job_id,
             last_taken=record.recovery.recovered_at,
             now=now,
@@ -99,7 +112,7 @@ class Sweeper:
             return False
         if taken.job.phase == ExecutionPhase.ERROR:
             log(logging.ERROR, "stalled job ended in ERROR", job_id=job_id)
-            self.worker.clients.events.announce_soon(taken)
+            self.clients.events.announce_soon(taken)
             return True
         published = self._publish_uncounted(taken)
         log(
@@ -117,7 +130,7 @@ class Sweeper:
         done, failed, total = (
             (progress.done, progress.failed, progress.total) if progress else (0, 0, 0)
         )
-        stalled = self.worker.clients.settings.job_lease_seconds
+        stalled = self.clients.settings.job_lease_seconds
         return error_summary(
             ServiceUnavailableError(
                 f"the job made no progress for {stalled:g} s after "
@@ -127,7 +140,7 @@ class Sweeper:
         )
 
     def _publish_uncounted(self, record: JobRecord) -> int:
-        clients = self.worker.clients
+        clients = self.clients
         job_id = record.job.job_id
         tasks = self._tasks(record)
         if tasks is None:
@@ -136,7 +149,7 @@ class Sweeper:
         counted = clients.jobs.counted_batches(job_id, batch_ids)
         if len(counted) == len(batch_ids):
             # everything ran and was counted; only the ending was lost
-            self.worker.finish_if_complete(job_id)
+            self.completion.finish_if_complete(job_id)
             return 0
         published = clients.queue.publish(job_id, tasks, skip=counted)
         if record.kind == "bulk":
@@ -146,10 +159,10 @@ class Sweeper:
     def _tasks(self, record: JobRecord) -> list[CutoutTask] | None:
         if record.kind == "bulk":
             try:
-                return BulkSubmitter(clients=self.worker.clients).tasks_of(record)
+                return BulkSubmitter(clients=self.clients).tasks_of(record)
             except SkycutError as e:
-                ended = self.worker.clients.jobs.fail(record.job.job_id, error_summary(e))
+                ended = self.clients.jobs.fail(record.job.job_id, error_summary(e))
                 if ended is not None:
-                    self.worker.clients.events.announce_soon(ended)
+                    self.clients.events.announce_soon(ended)
                 return None
         return record.tasks  # each with its work, as the API made it
