@@ -140,7 +140,7 @@ class Cutter:
         gcs, reader = self._open(source, stats, watch)
         try:
             index = self._index(gcs, reader)
-            version = gcs.confirm()
+            version = _pinned(gcs)
             shared = prefetch_group(
                 reader,
                 stats,
@@ -153,6 +153,8 @@ class Cutter:
                 chunk_size=limits.header_chunk_bytes,
                 version=version,
             )
+            if shared is not None:
+                gcs.confirm()  # free once a read showed it
         except SourceChangedError:
             if gcs.version is not None:
                 self.sources.forget(gcs.version)
@@ -209,7 +211,7 @@ class Cutter:
             try:
                 try:
                     index = self._index(gcs, reader)
-                    version = gcs.confirm()
+                    version = _pinned(gcs)
                     cutout = cut_task(
                         reader,
                         index=index,
@@ -217,6 +219,9 @@ class Cutter:
                         tile_tables=self._tile_tables(version, reader),
                         source_generation=version.generation,
                     )
+                    # free once a pixel read showed the version; a metadata request if
+                    # the cut read nothing (e.g. all from a cached header)
+                    gcs.confirm()
                 except SkycutError as e:
                     if e.error_type != "transient" and gcs.version is not None:
                         gcs.confirm()  # an answer from cached headers alone is checked too
@@ -229,3 +234,11 @@ class Cutter:
                 if attempt == _ATTEMPTS:
                     raise  # transient: the message is delivered again
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _pinned(reader: VersionedReader) -> ObjectVersion:
+    """Return the version a reader is pinned to (its reads are conditional on it)."""
+    version = reader.version
+    if version is None:  # pragma: no cover - the header index was read or looked up by version
+        return reader.confirm()
+    return version
