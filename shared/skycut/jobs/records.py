@@ -29,6 +29,7 @@ __all__ = [
     "ResultStatus",
     "StoredResult",
     "destroyed",
+    "error_document",
     "error_summary",
     "result_id_for",
     "task_document",
@@ -179,16 +180,7 @@ class JobRecord:
             "destruction": job.destruction,
             "quote": job.quote,
             "parameters": [{"name": p.name, "value": p.value} for p in job.parameters],
-            "error": (
-                None
-                if job.error is None
-                else {
-                    "message": job.error.message,
-                    "type": job.error.error_type,
-                    "label": job.error.label,
-                    "status": job.error.status,
-                }
-            ),
+            "error": None if job.error is None else error_document(job.error),
             "progress": (
                 None
                 if job.progress is None
@@ -392,3 +384,13 @@ def error_summary(error: SkycutError) -> ErrorSummary:
         label=error.label,
         status=error.status_code,
     )
+
+
+def error_document(error: ErrorSummary) -> dict[str, Any]:
+    """Return a job's error as its document stores it: text, kind, label and HTTP status."""
+    return {
+        "message": error.message,
+        "type": error.error_type,
+        "label": error.label,
+        "status": error.status,
+    }

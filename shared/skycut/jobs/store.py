@@ -29,6 +29,7 @@ from skycut.jobs.records import (
     JobRecord,
     StoredResult,
     destroyed,
+    error_document,
     task_document,
 )
 from skycut.uws.model import ACTIVE_PHASES, ErrorSummary, ExecutionPhase, JobParameter
@@ -38,15 +39,6 @@ __all__ = ["ABORTABLE", "NOT_STARTED", "JobStore"]
 ABORTABLE = frozenset(ACTIVE_PHASES | {ExecutionPhase.HELD, ExecutionPhase.SUSPENDED})
 NOT_STARTED = frozenset({ExecutionPhase.PENDING, ExecutionPhase.QUEUED, ExecutionPhase.HELD})
 _RUNNING = frozenset({ExecutionPhase.QUEUED, ExecutionPhase.EXECUTING})
-
-
-def _error_document(error: ErrorSummary) -> dict[str, Any]:
-    return {
-        "message": error.message,
-        "type": error.error_type,
-        "label": error.label,
-        "status": error.status,
-    }
 
 
 class JobStore(JobStorage):
@@ -113,7 +105,7 @@ class JobStore(JobStorage):
             "extra.finalizing_until": due.finalizing_until,
         }
         if error is not None:
-            fields["error"] = _error_document(error)
+            fields["error"] = error_document(error)
         return fields
 
     def queue(

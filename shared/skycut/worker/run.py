@@ -1,9 +1,8 @@
 """Running the cutouts of one job message.
 
-A message carries a batch of a job's cutouts. Each cutout's result is
-recorded once (duplicates of a delivery are recognised by the result
-document's id) and counted; whichever delivery records the last result
-moves the job to its final phase.
+A message carries a batch of a job's cutouts (cut by `skycut.worker.cutter`). Each result is
+recorded once (a delivery's duplicates are known by the result document's id) and counted;
+whichever delivery records the last result ends the job (`skycut.jobs.completion`).
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ from skycut.worker.finalize import Finalizer
 from skycut.worker.groups import SharedSource, by_source
 from skycut.worker.watch import JobStoppedError, JobWatch
 
-__all__ = ["Worker", "result_id_for"]
+__all__ = ["Worker"]
 
 _SUFFIXES = {"application/fits": ".fits", "image/png": ".png", "image/jpeg": ".jpg"}
 
@@ -167,7 +166,7 @@ class Worker:
                 )
             if not whole:
                 with steps.step("abort_check"):
-                    self._discard_if_stopped(job_id, new, watch)
+                    watch.undo_if_stopped(new, self.clients.results)
         except JobStoppedError:
             # every cutout of this message has stopped or finished by now (the pool
             # waited for them); aborted jobs keep nothing, so remove what they wrote
@@ -186,7 +185,7 @@ class Worker:
                 finished = self.completion.finish_if_complete(
                     job_id, known=(record, Progress(total, done, failed))
                 )
-                if not finished and not self._kept_after_stop(job_id, new, watch, record):
+                if not finished and watch.stopped_for(new, self.clients.results):
                     return
             else:
                 self.completion.finish_if_complete(job_id)
@@ -222,38 +221,6 @@ class Worker:
         result = self._run_task(record, message, task, parsed, watch, shared)
         written.append(result)  # list.append is atomic: the pool's threads share the list
         return result
-
-    def _discard_if_stopped(
-        self, job_id: str, results: list[StoredResult], watch: JobWatch
-    ) -> None:
-        # An ABORT may have deleted the job's results between our last check
-        # and this write; aborted jobs keep nothing, so look again and undo.
-        # A job another delivery of this message ended keeps them: they are its own.
-        try:
-            watch.check(force=True)
-        except JobStoppedError:
-            current = self.clients.jobs.load(job_id, counts=False)
-            if current is not None and current.job.phase in (
-                ExecutionPhase.COMPLETED,
-                ExecutionPhase.ERROR,
-            ):
-                return
-            for result in results:
-                self.clients.jobs.delete_result(job_id, result.result_id)
-            self.clients.results.delete([r.object_name for r in results])
-            raise
-
-    def _kept_after_stop(
-        self, job_id: str, results: list[StoredResult], watch: JobWatch, record: JobRecord
-    ) -> bool:
-        """After a whole job's end found it stopped: undo if aborted; False if so."""
-        try:
-            self._discard_if_stopped(job_id, results, watch)
-        except JobStoppedError:
-            log(logging.INFO, "job left EXECUTING; stopping", job_id=job_id,
-                run_id=record.job.run_id)  # fmt: skip
-            return False
-        return True
 
     def _run_task(
         self,

@@ -8,14 +8,20 @@ two of the ABORT while a stream of small ones costs one read per second.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from skycut.cutout.reader import RangeReader, WrappingReader
-from skycut.jobs.records import JobRecord
+from skycut.jobs.records import JobRecord, StoredResult
 from skycut.jobs.store import JobStore
+from skycut.logs import log
 from skycut.uws.model import ErrorSummary, ExecutionPhase
+
+if TYPE_CHECKING:  # its module loads the storage client library
+    from skycut.storage.gcs import ResultWriter
 
 __all__ = ["JobStoppedError", "JobWatch", "WatchedReader"]
 
@@ -78,6 +84,42 @@ class JobWatch:
         if current is None or current.job.phase != ExecutionPhase.EXECUTING:
             self.stopped = True
             raise JobStoppedError(self._job_id)
+
+    def undo_if_stopped(self, results: list[StoredResult], writer: ResultWriter) -> None:
+        """After recording ``results``: if an ABORT came meanwhile, remove them and stop.
+
+        An ABORT may have deleted the job's results between the last check
+        and the write; aborted jobs keep nothing. A job another delivery of
+        this message ended keeps them: they are its own.
+
+        Raises
+        ------
+        JobStoppedError
+            If the job was aborted (or deleted): ``results`` are gone again.
+
+        """
+        try:
+            self.check(force=True)
+        except JobStoppedError:
+            current = self._store.load(self._job_id, counts=False)
+            if current is not None and current.job.phase in (
+                ExecutionPhase.COMPLETED,
+                ExecutionPhase.ERROR,
+            ):
+                return
+            for result in results:
+                self._store.delete_result(self._job_id, result.result_id)
+            writer.delete([r.object_name for r in results])
+            raise
+
+    def stopped_for(self, results: list[StoredResult], writer: ResultWriter) -> bool:
+        """Whether the job stopped under a message that could not end it (results undone)."""
+        try:
+            self.undo_if_stopped(results, writer)
+        except JobStoppedError:
+            log(logging.INFO, "job left EXECUTING; stopping", job_id=self._job_id)
+            return True
+        return False
 
 
 class WatchedReader(WrappingReader):
