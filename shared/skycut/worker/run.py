@@ -166,7 +166,7 @@ class Worker:
                 )
             if not whole:
                 with steps.step("abort_check"):
-                    watch.undo_if_stopped(new, self.clients.results)
+                    watch.undo_if_stopped(new, self.clients.results.delete)
         except JobStoppedError:
             # every cutout of this message has stopped or finished by now (the pool
             # waited for them); aborted jobs keep nothing, so remove what they wrote
@@ -185,7 +185,7 @@ class Worker:
                 finished = self.completion.finish_if_complete(
                     job_id, known=(record, Progress(total, done, failed))
                 )
-                if not finished and watch.stopped_for(new, self.clients.results):
+                if not finished and watch.stopped_for(new, self.clients.results.delete):
                     return
             else:
                 self.completion.finish_if_complete(job_id)

@@ -12,16 +12,12 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
 from skycut.cutout.reader import RangeReader, WrappingReader
 from skycut.jobs.records import JobRecord, StoredResult
 from skycut.jobs.store import JobStore
 from skycut.logs import log
 from skycut.uws.model import ErrorSummary, ExecutionPhase
-
-if TYPE_CHECKING:  # its module loads the storage client library
-    from skycut.storage.gcs import ResultWriter
 
 __all__ = ["JobStoppedError", "JobWatch", "WatchedReader"]
 
@@ -85,7 +81,9 @@ class JobWatch:
             self.stopped = True
             raise JobStoppedError(self._job_id)
 
-    def undo_if_stopped(self, results: list[StoredResult], writer: ResultWriter) -> None:
+    def undo_if_stopped(
+        self, results: list[StoredResult], delete: Callable[[list[str]], None]
+    ) -> None:
         """After recording ``results``: if an ABORT came meanwhile, remove them and stop.
 
         An ABORT may have deleted the job's results between the last check
@@ -109,13 +107,15 @@ class JobWatch:
                 return
             for result in results:
                 self._store.delete_result(self._job_id, result.result_id)
-            writer.delete([r.object_name for r in results])
+            delete([r.object_name for r in results])
             raise
 
-    def stopped_for(self, results: list[StoredResult], writer: ResultWriter) -> bool:
+    def stopped_for(
+        self, results: list[StoredResult], delete: Callable[[list[str]], None]
+    ) -> bool:
         """Whether the job stopped under a message that could not end it (results undone)."""
         try:
-            self.undo_if_stopped(results, writer)
+            self.undo_if_stopped(results, delete)
         except JobStoppedError:
             log(logging.INFO, "job left EXECUTING; stopping", job_id=self._job_id)
             return True
