@@ -152,13 +152,7 @@ class MemoryJobStore(JobStore):
                 held = self._docs.get(job_id)
                 if held is None or held[1] != revision:
                     continue
-                changed_doc = with_update(held[0], update)
-                new_revision = next(self._revisions)
-                self._docs[job_id] = (changed_doc, new_revision)
-                self._lock.notify_all()
-            changed = JobRecord.from_document(job_id, changed_doc)
-            changed.revision = new_revision
-            return changed
+                return self._replace(job_id, with_update(held[0], update))
         raise ServiceUnavailableError(f"job {job_id} changed under {MAX_ATTEMPTS} attempts")
 
     def _set(self, job_id: str, fields: dict[str, Any]) -> None:
@@ -166,8 +160,7 @@ class MemoryJobStore(JobStore):
             held = self._docs.get(job_id)
             if held is None:
                 raise NotFoundError(f"no job {job_id!r}")
-            self._docs[job_id] = (with_update(held[0], fields), next(self._revisions))
-            self._lock.notify_all()
+            self._replace(job_id, with_update(held[0], fields))
 
     def delete(self, job_id: str) -> list[StoredResult]:
         """Forget a job, its results and counts; return the results it had."""
@@ -239,13 +232,16 @@ class MemoryJobStore(JobStore):
                 return None
             self._store_new(job_id, results)
             self._count(job_id, batch_id, done, failed)
-            changed_doc = with_update(held[0], end)
-            revision = next(self._revisions)
-            self._docs[job_id] = (changed_doc, revision)
-            self._lock.notify_all()
-        ended = JobRecord.from_document(job_id, changed_doc)
-        ended.revision = revision
-        return ended
+            return self._replace(job_id, with_update(held[0], end))
+
+    def _replace(self, job_id: str, doc: dict[str, Any]) -> JobRecord:
+        """Store ``doc`` as the job's new revision (the lock held); return the job."""
+        revision = next(self._revisions)
+        self._docs[job_id] = (doc, revision)
+        self._lock.notify_all()
+        record = JobRecord.from_document(job_id, doc)
+        record.revision = revision
+        return record
 
     def counted_batches(self, job_id: str, batch_ids: Iterable[str]) -> set[str]:
         """Return those of ``batch_ids`` whose results have been counted."""
