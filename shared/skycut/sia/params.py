@@ -29,7 +29,6 @@ Parameters the service does not know are ignored (DALI 1.1 §3.1), and every
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -39,6 +38,7 @@ from typing import Literal, TypeVar
 from skycut.cutout.intervals import Interval, PolState, parse_pol
 from skycut.cutout.stencil import Stencil, parse_stencil
 from skycut.errors import MultiValuedParamNotSupportedError, UsageError
+from skycut.soda.ignored import name_ignored
 
 __all__ = [
     "VOTABLE",
@@ -64,8 +64,6 @@ _KNOWN = (
     "FACILITY", "INSTRUMENT", "DPTYPE", "CALIB", "TARGET", "FORMAT", "MAXREC",
     "RESPONSEFORMAT",
 )  # fmt: skip
-_MAX_IGNORED_SHOWN = 10
-_MAX_NAME_SHOWN = 40
 _MAX_VALUE_SHOWN = 200
 # ASCII digits only: float() would also take "nan", "inf", "1_0" and other scripts' digits
 _NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
@@ -278,22 +276,6 @@ def _serialization(text: str) -> Serialization | None:
     return serialization
 
 
-def _naming_ignored(error: UsageError, ignored: Sequence[str]) -> None:
-    """Add the ignored parameter names to ``error``'s message (a misspelling shows)."""
-    if not ignored:
-        return
-    names = []
-    for name in ignored[:_MAX_IGNORED_SHOWN]:
-        guess = difflib.get_close_matches(name, _KNOWN, n=1, cutoff=0.75)
-        shown = name[:_MAX_NAME_SHOWN] + ("..." if len(name) > _MAX_NAME_SHOWN else "")
-        names.append(f"{shown}, did you mean {guess[0]}?" if guess else shown)
-    more = len(ignored) - _MAX_IGNORED_SHOWN
-    listed = "; ".join(names) + (f"; and {more} more" if more > 0 else "")
-    plural = "s" if len(ignored) > 1 else ""
-    error.message = f"{error.message} (ignored unknown parameter{plural}: {listed})"
-    error.args = (error.message,)
-
-
 def _grouped(params: Mapping[str, Iterable[str]]) -> dict[str, list[str]]:
     grouped: dict[str, list[str]] = {}
     for name, values in params.items():
@@ -333,7 +315,7 @@ def parse_sia_query(
             grouped, default_maxrec=default_maxrec, max_maxrec=max_maxrec, ignored=ignored
         )
     except UsageError as e:
-        _naming_ignored(e, ignored)
+        name_ignored(e, ignored, known=_KNOWN)
         raise
 
 

@@ -31,7 +31,6 @@ Parameters beyond SODA 1.0:
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -55,6 +54,7 @@ from skycut.cutout.stencil import (
 )
 from skycut.errors import MultiValuedParamNotSupportedError, UsageError
 from skycut.soda.ids import SourceRef, parse_source_id
+from skycut.soda.ignored import name_ignored
 
 __all__ = [
     "FITS",
@@ -77,9 +77,6 @@ _MAX_RUNID = 64
 _FILTERS = ("POS", "CIRCLE", "POLYGON", "BAND", "TIME", "POL")
 # every parameter a SODA request is read for; DALI lets a service ignore the others
 _KNOWN = ("ID", *_FILTERS, "RESPONSEFORMAT", "DETAIL", "MASKOUTSIDE", "RUNID")
-# how many ignored names an error lists, and how much of each
-_MAX_IGNORED_SHOWN = 10
-_MAX_NAME_SHOWN = 40
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 
@@ -185,30 +182,14 @@ class SodaRequest:
             ("TIME", self.times),
         ):
             if len(values) > 1:
-                raise _naming_ignored(
+                raise name_ignored(
                     MultiValuedParamNotSupportedError(
                         f"sync takes one {name}, got {len(values)}; use async for several"
                     ),
                     self.ignored,
+                    known=_KNOWN,
                 )
         return self.combinations()[0]
-
-
-def _naming_ignored(error: UsageError, ignored: Sequence[str]) -> UsageError:
-    """Add the ignored parameter names to ``error``'s message (a misspelling shows)."""
-    if not ignored:
-        return error
-    names = []
-    for name in ignored[:_MAX_IGNORED_SHOWN]:
-        guess = difflib.get_close_matches(name, _KNOWN, n=1, cutoff=0.75)
-        shown = name[:_MAX_NAME_SHOWN] + ("..." if len(name) > _MAX_NAME_SHOWN else "")
-        names.append(f"{shown}, did you mean {guess[0]}?" if guess else shown)
-    more = len(ignored) - _MAX_IGNORED_SHOWN
-    listed = "; ".join(names) + (f"; and {more} more" if more > 0 else "")
-    plural = "s" if len(ignored) > 1 else ""
-    error.message = f"{error.message} (ignored unknown parameter{plural}: {listed})"
-    error.args = (error.message,)
-    return error
 
 
 def _stencils(params: dict[str, list[str]]) -> tuple[Stencil, ...]:
@@ -256,7 +237,7 @@ def parse_soda_request(
             ignored=ignored,
         )
     except UsageError as e:
-        _naming_ignored(e, ignored)
+        name_ignored(e, ignored, known=_KNOWN)
         raise
 
 
