@@ -225,6 +225,21 @@ class FirestoreJobStore(JobStore):
             batch.create(collection.document(result.result_id), result.to_document())
         return batch
 
+    def _counted_results_batch(
+        self,
+        job_id: str,
+        results: list[StoredResult],
+        batch_id: str,
+        *,
+        done: int,
+        failed: int,
+        expires: datetime | None,
+    ) -> Any:
+        """Return a write batch creating ``results`` and counting their message once."""
+        batch = self._results_batch(job_id, results)
+        self._progress.add_to(batch, job_id, batch_id, done=done, failed=failed, expires=expires)
+        return batch
+
     def record_and_count(
         self,
         job_id: str,
@@ -244,9 +259,8 @@ class FirestoreJobStore(JobStore):
         still once.
         """
         if len(results) <= _MAX_BATCH:
-            batch = self._results_batch(job_id, results)
-            self._progress.add_to(
-                batch, job_id, batch_id, done=done, failed=failed, expires=expires
+            batch = self._counted_results_batch(
+                job_id, results, batch_id, done=done, failed=failed, expires=expires
             )
             try:
                 batch.commit()
@@ -332,9 +346,8 @@ class FirestoreJobStore(JobStore):
         if seen.revision is None or len(results) > _MAX_BATCH - 3:
             return None
         job_id = seen.job.job_id
-        batch = self._results_batch(job_id, results)
-        self._progress.add_to(
-            batch, job_id, batch_id, done=done, failed=failed, expires=seen.job.destruction
+        batch = self._counted_results_batch(
+            job_id, results, batch_id, done=done, failed=failed, expires=seen.job.destruction
         )
         batch.update(
             self._jobs.document(job_id),

@@ -268,15 +268,17 @@ class JobStore(JobStorage):
             If the job has started.
 
         """
+        refused: list[ExecutionPhase] = []
 
         def decide(current: JobRecord) -> dict[str, Any] | None:
             if current.job.phase not in NOT_STARTED:
+                refused.append(current.job.phase)
                 return None
             return {"execution_duration": seconds}
 
         changed = self.change(job_id, decide)
         if changed is None:
-            phase = (self.load(job_id, counts=False) or _missing(job_id)).job.phase
+            phase = refused[-1]
             raise ConflictError(
                 f"job {job_id} is {phase}; its execution duration can no longer change"
             )
@@ -291,7 +293,3 @@ class JobStore(JobStorage):
     def fail_unqueued(self, job_id: str, error: ErrorSummary) -> JobRecord | None:
         """End a QUEUED job whose messages could not be published in ERROR."""
         return self.fail(job_id, error, allowed_from={ExecutionPhase.QUEUED})
-
-
-def _missing(job_id: str) -> JobRecord:
-    raise NotFoundError(f"no job {job_id!r}")

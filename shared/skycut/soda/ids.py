@@ -48,11 +48,6 @@ class ObjectVersion:
     source: SourceRef
     generation: int
 
-    @property
-    def uri(self) -> str:
-        """The ``gs://bucket/object#generation`` form (as gcloud writes it)."""
-        return f"{self.source.uri}#{self.generation}"
-
 
 def parse_source_id(text: str, *, allowed_buckets: Collection[str]) -> SourceRef:
     """Check an ``ID`` value and return the object it names.

@@ -102,7 +102,7 @@ class SourceCache:
         with self._lock:
             return self._latest.get(source)
 
-    def seen(self, version: ObjectVersion) -> None:
+    def _seen(self, version: ObjectVersion) -> None:
         """Note ``version`` as the newest seen of its object."""
         with self._lock:
             known = self._latest.get(version.source)
@@ -116,14 +116,10 @@ class SourceCache:
         """Return the header index of ``version``, read once with ``load``."""
         return self._indexes.get_or_load(version, load)
 
-    def cached_index(self, version: ObjectVersion) -> FitsIndex | None:
-        """Return the header index of ``version`` if it is known."""
-        return self._indexes.get(version)
-
     def put_index(self, version: ObjectVersion, index: FitsIndex) -> None:
         """Remember the index of ``version`` (e.g. one scanned further by a cut)."""
         self._indexes.put(version, index)
-        self.seen(version)
+        self._seen(version)
 
     def tile_table(
         self, version: ObjectVersion, hdu: HduInfo, load: Callable[[], TileTable]

@@ -111,9 +111,7 @@ class Worker:
             with steps.step("start"):
                 started = store.start(record)
             record = started or store.load(job_id, counts=False) or record
-        watch = JobWatch(
-            store=store, record=record, on_end=self.clients.events.announce
-        )
+        watch = JobWatch(store=store, record=record, on_end=self.clients.events.announce)
         began = time.monotonic()
         statuses = {rid: result.status for rid, result in recorded.items()}
         todo = [t for t in message.tasks if result_id_for(t.index) not in statuses]
