@@ -15,7 +15,7 @@ import pytest
 from skycut.errors import ConflictError, PermissionDeniedError, UsageError
 from skycut.jobs.memory_store import MemoryJobStore
 from skycut.jobs.messages import CutoutTask
-from skycut.jobs.records import FINALIZE_LEASE, JobRecord, StoredResult, error_summary
+from skycut.jobs.records import FINALIZE_LEASE, BulkState, JobRecord, StoredResult, error_summary
 from skycut.jobs.store import JobStore
 from skycut.soda.ids import SourceRef
 from skycut.soda.work import CutWork
@@ -101,7 +101,7 @@ def test_only_the_first_delivery_starts_a_job(store: JobStore) -> None:
     assert phase(store, job_id) == ExecutionPhase.EXECUTING
 
 
-def test_a_current_copy_is_trusted_and_a_stale_one_is_not(store: JobStore) -> None:
+def test_a_stale_copy_never_overrides_a_change_made_since(store: JobStore) -> None:
     job_id = new_job(store)
     seen = store.load(job_id)
     assert seen is not None
@@ -285,11 +285,22 @@ def test_an_announcement_is_claimed_only_after_its_lease(store: JobStore) -> Non
 
 
 def test_published_mark_is_kept(store: JobStore) -> None:
-    job_id = new_job(store)
+    job_id = f"contract-{uuid.uuid4().hex[:12]}"
+    now = datetime.now(UTC)
+    state = BulkState(published=False, options={"package": "zip"}, drop_generation="5")
+    unpublished = JobRecord(
+        job=Job(job_id=job_id, owner="dev", phase=ExecutionPhase.QUEUED, creation_time=now),
+        kind="bulk",
+        bulk=state,
+    )
+    assert store.create(unpublished)
+    before = store.load(job_id)
+    assert before is not None
+    assert before.bulk == state
     store.mark_published(job_id)
     loaded = store.load(job_id)
     assert loaded is not None
-    assert loaded.bulk.published is True
+    assert loaded.bulk == BulkState(published=True, options={"package": "zip"}, drop_generation="5")
 
 
 def test_only_a_job_that_has_not_started_can_be_re_timed(store: JobStore) -> None:
