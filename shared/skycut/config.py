@@ -8,7 +8,15 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["Settings", "get_settings"]
+from skycut.index.collection import CollectionRule
+
+__all__ = ["DEFAULT_COLLECTIONS", "Settings", "get_settings"]
+
+DEFAULT_COLLECTIONS = (
+    CollectionRule("sample/deepcoadd-*", "deepcoadd", calib_level=3),
+    CollectionRule("sample/calexp-*", "calexp", calib_level=2),
+)
+"""The sample survey's collections (images elsewhere get their folder's name)."""
 
 
 class Settings(BaseSettings):
@@ -143,6 +151,41 @@ class Settings(BaseSettings):
             "Republications the sweep makes for a job that still finishes nothing; "
             "after them the job ends in ERROR."
         ),
+    )
+
+    images_collection: str = Field(
+        "skycut-images",
+        description="Firestore collection of the image index (one document per source object).",
+    )
+    collections: list[CollectionRule] = Field(
+        default_factory=lambda: list(DEFAULT_COLLECTIONS),
+        description=(
+            "Rules naming the ObsCore collection of indexed images, first match wins, as JSON: "
+            '[{"pattern": "survey/deepcoadd-*", "collection": "deepcoadd", "calib_level": 3}]; '
+            "a pattern is a glob over the object name (or the whole gs:// ID if it starts "
+            "with gs://). Images no rule names are in their top-level folder's collection."
+        ),
+    )
+    filters: dict[str, tuple[float, float]] = Field(
+        default_factory=dict,
+        description=(
+            "Filter names (FILTER/BANDPASS cards) → [em_min, em_max] in metres, as JSON; "
+            "added to, or replacing, the built-in table of u g r i z y J H Ks."
+        ),
+    )
+    index_chunk_bytes: int = Field(
+        65536, gt=2879, description="First read of a file being indexed, to catch its headers."
+    )
+    sia_default_maxrec: int = Field(
+        1000, gt=0, description="Records an SIA query returns when it gives no MAXREC."
+    )
+    sia_max_maxrec: int = Field(
+        10000, gt=0, description="Most records one SIA query returns, whatever its MAXREC."
+    )
+    max_images_per_position: int = Field(
+        1000,
+        gt=0,
+        description="Images one position of an ID-less cutout request may be cut from.",
     )
 
     @field_validator("source_buckets", mode="before")

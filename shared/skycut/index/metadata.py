@@ -23,6 +23,7 @@
 - **obs_collection**: from where the image is stored
   (:mod:`skycut.index.collection`).
 - **instrument_name**, **facility_name**: ``INSTRUME`` and ``TELESCOP``.
+- **target_name**: ``OBJECT``.
 
 Every card is looked for in the HDU's header, then in the headers it
 inherits (the primary header).
@@ -95,6 +96,8 @@ class ImageMetadata:
         Stokes parameter names (``I``, ``Q``, ...) of a Stokes axis, or empty.
     instrument_name, facility_name
         ``INSTRUME`` and ``TELESCOP``, or `None`.
+    target_name
+        ``OBJECT``, or `None`.
 
     """
 
@@ -110,6 +113,7 @@ class ImageMetadata:
     pol_states: tuple[str, ...] = ()
     instrument_name: str | None = None
     facility_name: str | None = None
+    target_name: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Render as Firestore values (strings, numbers, `None`, a list of strings)."""
@@ -256,4 +260,5 @@ def image_metadata(
         pol_states=pol,
         instrument_name=cards.text("INSTRUME"),
         facility_name=cards.text("TELESCOP"),
+        target_name=cards.text("OBJECT"),
     )

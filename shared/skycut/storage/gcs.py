@@ -35,12 +35,20 @@ class GcsRangeReader:
     so nothing read through one reader ever mixes two versions.
     """
 
-    def __init__(self, *, client: Any, source: SourceRef, generation: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        client: Any,
+        source: SourceRef,
+        generation: int | None = None,
+        size: int | None = None,
+    ) -> None:
         self._source = source
         self._bucket = client.bucket(source.bucket)
         self._generation = generation
         self._confirmed = False
-        self._size: int | None = None
+        # a size known with the generation (an object event carries both) saves a request
+        self._size = size if generation is not None else None
         self._lock = threading.Lock()
 
     @property

@@ -1,0 +1,64 @@
+"""Cloud Function entry point: keep the image index in step with the sources buckets.
+
+Triggered by the sources buckets' object events (a Cloud Storage
+notification through Pub/Sub, or Eventarc): a new or replaced object is
+described from its headers, a deleted one removed (:mod:`skycut.index.indexer`).
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+
+import functions_framework
+from cloudevents.http import CloudEvent
+
+from skycut.clients import Clients
+from skycut.config import get_settings
+from skycut.index.firestore_index import FirestoreImageIndex
+from skycut.index.indexer import Indexer, metadata_config
+from skycut.logs import configure_logging, log
+from skycut.soda.ids import SourceRef
+from skycut.storage.events import object_event
+from skycut.storage.gcs import GcsRangeReader
+
+__all__ = ["image_index"]
+
+
+@lru_cache(maxsize=1)
+def _indexer() -> Indexer:
+    configure_logging()
+    settings = get_settings()
+    clients = Clients(settings)
+
+    def open_reader(source: SourceRef, generation: int, size: int | None) -> GcsRangeReader:
+        return GcsRangeReader(
+            client=clients.storage, source=source, generation=generation, size=size
+        )
+
+    return Indexer(
+        index=FirestoreImageIndex(client=clients.firestore, collection=settings.images_collection),
+        open_reader=open_reader,
+        buckets=frozenset(settings.source_buckets),
+        config=metadata_config(settings.filters, settings.collections),
+        chunk_size=settings.index_chunk_bytes,
+    )
+
+
+@functions_framework.cloud_event
+def image_index(event: CloudEvent) -> None:
+    """Apply one object event to the index; raising makes it be delivered again."""
+    indexer = _indexer()
+    changed = object_event(event["type"], event.data)
+    if changed is None:
+        log(logging.INFO, "event ignored: not an object event", event_id=event["id"])
+        return
+    outcome = indexer.handle(changed)
+    log(
+        logging.INFO,
+        "object event applied",
+        outcome=outcome,
+        kind=changed.kind,
+        source=f"gs://{changed.bucket}/{changed.name}",
+        generation=changed.generation,
+    )
