@@ -30,34 +30,35 @@ def client_environment(env: Mapping[str, str]) -> Iterator[None]:
 
 
 def create_topics_and_subscriptions(
-    env: Mapping[str, str], *, project_id: str, push: Mapping[str, str | None]
+    env: Mapping[str, str], *, project_id: str, push: Mapping[str, Mapping[str, str]]
 ) -> None:
-    """Create each topic and a push subscription delivering it to a function.
+    """Create each topic and push subscriptions delivering it to functions.
 
-    The push URL ends with the topic path so functions-framework gives the
-    CloudEvent the topic as its source, as in production. A topic mapped to
-    None gets no subscription (its readers make their own, e.g. job events).
+    ``push`` maps a topic to its subscriptions, each a name suffix
+    (``<topic>-<suffix>``) and the function's URL. The push URL ends with the
+    topic path so functions-framework gives the CloudEvent the topic as its
+    source, as in production. A topic with no subscriptions is only created
+    (its readers make their own, e.g. job events).
     """
     from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
     with client_environment(env):
         publisher = pubsub_v1.PublisherClient()
         subscriber = pubsub_v1.SubscriberClient()
-        for topic, endpoint in push.items():
+        for topic, endpoints in push.items():
             topic_path = publisher.topic_path(project_id, topic)
             with contextlib.suppress(gexc.AlreadyExists):
                 publisher.create_topic(name=topic_path)
-            if endpoint is None:
-                continue
-            with contextlib.suppress(gexc.AlreadyExists):
-                subscriber.create_subscription(
-                    request={
-                        "name": subscriber.subscription_path(project_id, f"{topic}-push"),
-                        "topic": topic_path,
-                        "push_config": {"push_endpoint": f"{endpoint}/{topic_path}"},
-                        "ack_deadline_seconds": _ACK_DEADLINE_SECONDS,
-                    }
-                )
+            for suffix, endpoint in endpoints.items():
+                with contextlib.suppress(gexc.AlreadyExists):
+                    subscriber.create_subscription(
+                        request={
+                            "name": subscriber.subscription_path(project_id, f"{topic}-{suffix}"),
+                            "topic": topic_path,
+                            "push_config": {"push_endpoint": f"{endpoint}/{topic_path}"},
+                            "ack_deadline_seconds": _ACK_DEADLINE_SECONDS,
+                        }
+                    )
         subscriber.close()
 
 

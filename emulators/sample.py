@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,10 @@ class LoadedSample:
 def upload_files(
     env: Mapping[str, str], files: Sequence[Path], *, bucket: str, prefix: str
 ) -> dict[str, str]:
-    """Upload files to ``gs://bucket/prefix<name>``, skipping identical ones.
+    """Upload files to ``gs://bucket/prefix<name>``; announce those already there.
+
+    A file whose object is already there with its size is not sent again: its
+    metadata is changed instead, so its object event reaches the indexer.
 
     Returns
     -------
@@ -47,6 +51,11 @@ def upload_files(
             blob = target.get_blob(name)
             if blob is None or blob.size != path.stat().st_size:
                 target.blob(name).upload_from_filename(str(path), timeout=600)
+            else:
+                # kept from an earlier run, whose index the new Firestore emulator does not
+                # hold: a metadata change sends the object's event to the indexer again
+                blob.metadata = {**(blob.metadata or {}), "skycut-loaded": str(time.time())}
+                blob.patch()
             ids[path.name] = f"gs://{bucket}/{name}"
     return ids
 
@@ -54,7 +63,7 @@ def upload_files(
 def load_sample(env: Mapping[str, str], *, sample_dir: Path, bucket: str) -> LoadedSample:
     """Generate the sample survey (once; it is cached) and upload it."""
     manifest = generate_survey(sample_dir)
-    files = [image.path for image in manifest.images] + [manifest.catalogue]
+    files = [image.path for image in manifest.images] + [manifest.catalogue, manifest.variables]
     ids = upload_files(env, files, bucket=bucket, prefix=SAMPLE_PREFIX)
     first = manifest.images[0]
     with manifest.catalogue.open() as f:
@@ -67,3 +76,34 @@ def load_sample(env: Mapping[str, str], *, sample_dir: Path, bucket: str) -> Loa
         example_id=ids[first.name],
         example_position=(float(star["ra"]), float(star["dec"])),
     )
+
+
+def wait_until_indexed(
+    env: Mapping[str, str], ids: Sequence[str], *, collection: str, timeout: float = 120.0
+) -> None:
+    """Wait until the image index holds an entry of every object in ``ids``.
+
+    Raises
+    ------
+    TimeoutError
+        If some are still missing after ``timeout`` seconds (the indexer's log says why).
+
+    """
+    from google.cloud import firestore
+
+    from skycut.index.firestore_index import FirestoreImageIndex
+    from skycut.soda.ids import SourceRef
+
+    sources = [SourceRef(*i.removeprefix("gs://").split("/", 1)) for i in ids]
+    with client_environment(env):
+        index = FirestoreImageIndex(
+            client=firestore.Client(project=env.get("SKYCUT_PROJECT_ID")), collection=collection
+        )
+        deadline = time.monotonic() + timeout
+        while True:
+            missing = [s.uri for s in sources if index.stored(s) is None]
+            if not missing:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"not indexed after {timeout:.0f} s: {', '.join(missing)}")
+            time.sleep(0.2)

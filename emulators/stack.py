@@ -1,7 +1,7 @@
 """The whole skycut pipeline on one machine, on the official emulators.
 
 ``python -m emulators.stack`` (``make run``) starts the Pub/Sub and Firestore
-emulators, fake-gcs-server, and the three functions under
+emulators, fake-gcs-server, and the four functions under
 functions-framework; creates topics, push subscriptions and buckets; loads
 the sample survey; writes ``.skycut/env``; and stops everything on Ctrl-C.
 The integration tests start the same :class:`Stack` on free ports.
@@ -28,7 +28,7 @@ from emulators.processes import (
     wait_for_http,
 )
 from emulators.resources import create_buckets, create_topics_and_subscriptions
-from emulators.sample import LoadedSample, load_sample
+from emulators.sample import LoadedSample, load_sample, wait_until_indexed
 from emulators.scheduler import SweepTicker
 
 __all__ = ["KEEPALIVE_SECONDS", "Stack", "StackConfig", "function_argv", "main"]
@@ -40,6 +40,7 @@ PORT_HELP = {
     "api_port": "the SODA API, soda_api",
     "worker_port": "the cutout worker, cutout_worker",
     "bulk_port": "the bulk submitter, bulk_submit",
+    "index_port": "the image indexer, image_index",
     "pubsub_port": "the Pub/Sub emulator",
     "firestore_port": "the Firestore emulator",
     "storage_port": "the Cloud Storage emulator, fake-gcs-server",
@@ -97,16 +98,21 @@ class StackConfig:
     api_port: int = 8080
     worker_port: int = 8081
     bulk_port: int = 8082
+    index_port: int = 8083
     pubsub_port: int = 8085
     firestore_port: int = 8086
     storage_port: int = 4443
     base_path: str = "/api/image/soda"
     sources_bucket: str = "skycut-sources"
     results_bucket: str = "skycut-results"
+    images_collection: str = "skycut-images"
     drop_bucket: str = "skycut-drop"
     job_topic: str = "skycut-cutout-jobs"
     job_events_topic: str = "skycut-job-events"
-    drop_topic: str = "skycut-drop-events"
+    # every bucket's object events: fake-gcs-server publishes to one topic, and the Pub/Sub
+    # emulator ignores subscription filters, so bulk_submit and image_index each receive all
+    # and act on their own buckets' (in production each has its own topic, infra/storage.tf)
+    storage_topic: str = "skycut-storage-events"
     load_sample: bool = True
     # how often the stack asks for a sweep of stalled jobs (Cloud Scheduler's job in production)
     sweep_seconds: float = 60.0
@@ -143,6 +149,7 @@ class StackConfig:
             "SKYCUT_SOURCE_BUCKETS": self.sources_bucket,
             "SKYCUT_RESULTS_BUCKET": self.results_bucket,
             "SKYCUT_DROP_BUCKET": self.drop_bucket,
+            "SKYCUT_IMAGES_COLLECTION": self.images_collection,
             "SKYCUT_JOB_TOPIC": self.job_topic,
             "SKYCUT_JOB_EVENTS_TOPIC": self.job_events_topic,
             "SKYCUT_PUBLIC_BASE_URL": self.base_url,
@@ -262,11 +269,9 @@ class Stack:
                 "-event.pubsub-project-id",
                 cfg.project_id,
                 "-event.pubsub-topic",
-                cfg.drop_topic,
-                "-event.bucket",
-                cfg.drop_bucket,
+                cfg.storage_topic,
                 "-event.list",
-                "finalize",
+                "finalize,delete,metadataUpdate",
             ],
             logs,
             env={"PUBSUB_EMULATOR_HOST": env["PUBSUB_EMULATOR_HOST"]},
@@ -284,6 +289,7 @@ class Stack:
             # two processes: cutting is CPU work that one Python process cannot spread over cores
             ("cutout_worker", "cloudevent", cfg.worker_port, 8, 2),
             ("bulk_submit", "cloudevent", cfg.bulk_port, 4, 1),
+            ("image_index", "cloudevent", cfg.index_port, 8, 1),
         ]
         started = [
             (
@@ -307,6 +313,10 @@ class Stack:
         if cfg.load_sample:
             self._say(progress, "generating and loading the sample survey (cached after once)")
             self.sample = load_sample(env, sample_dir=cfg.sample_dir, bucket=cfg.sources_bucket)
+            self._say(progress, "waiting for the indexer to index the sample survey")
+            wait_until_indexed(
+                env, list(self.sample.ids.values()), collection=cfg.images_collection
+            )
         self._ticker = SweepTicker(
             env, project_id=cfg.project_id, topic=cfg.job_topic, every=cfg.sweep_seconds
         )
@@ -345,9 +355,12 @@ class Stack:
             cfg.client_env(),
             project_id=cfg.project_id,
             push={
-                cfg.job_topic: f"http://{cfg.host}:{cfg.worker_port}",
-                cfg.job_events_topic: None,
-                cfg.drop_topic: f"http://{cfg.host}:{cfg.bulk_port}",
+                cfg.job_topic: {"push": f"http://{cfg.host}:{cfg.worker_port}"},
+                cfg.job_events_topic: {},
+                cfg.storage_topic: {
+                    "drop-push": f"http://{cfg.host}:{cfg.bulk_port}",
+                    "index-push": f"http://{cfg.host}:{cfg.index_port}",
+                },
             },
         )
 

@@ -13,6 +13,7 @@ from skycut.bulk.submit import BulkSubmitter
 from skycut.clients import Clients
 from skycut.config import get_settings
 from skycut.logs import configure_logging, log
+from skycut.storage.events import object_event
 
 __all__ = ["bulk_submit"]
 
@@ -23,30 +24,19 @@ def _submitter() -> BulkSubmitter:
     return BulkSubmitter(clients=Clients(get_settings()))
 
 
-def _drop_object(event: CloudEvent) -> DropObject | None:
-    data = event.data or {}
-    if "message" in data:  # a Cloud Storage notification delivered through Pub/Sub
-        attributes = data["message"].get("attributes", {})
-        if attributes.get("eventType") != "OBJECT_FINALIZE":
-            return None
-        return DropObject(
-            bucket=attributes["bucketId"],
-            name=attributes["objectId"],
-            generation=str(attributes.get("objectGeneration", "0")),
-        )
-    if "bucket" in data and "name" in data:  # an Eventarc storage.object.v1.finalized event
-        return DropObject(
-            bucket=data["bucket"], name=data["name"], generation=str(data.get("generation", "0"))
-        )
-    return None
+def _drop_object(event: CloudEvent, drop_bucket: str) -> DropObject | None:
+    changed = object_event(event["type"], event.data)
+    if changed is None or changed.kind != "finalize" or changed.bucket != drop_bucket:
+        return None  # other events, and other buckets' (one local topic carries them all)
+    return DropObject(bucket=changed.bucket, name=changed.name, generation=str(changed.generation))
 
 
 @functions_framework.cloud_event
 def bulk_submit(event: CloudEvent) -> None:
     """Create the bulk job of a dropped file (repeated events create nothing new)."""
-    drop = _drop_object(event)
     submitter = _submitter()
+    drop = _drop_object(event, get_settings().drop_bucket)
     if drop is None:
-        log(logging.INFO, "event ignored: not an object finalize", event_id=event["id"])
+        log(logging.INFO, "event ignored: not a finalize in the drop bucket", event_id=event["id"])
         return
     submitter.submit(drop)

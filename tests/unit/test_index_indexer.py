@@ -214,7 +214,8 @@ def test_absurd_wcs_is_unindexable(indexer, index, versions, cards) -> None:
 
 def test_malformed_header_is_unindexable(indexer, index, versions) -> None:
     header = fits.Header({"SIMPLE": True, "BITPIX": -32, "NAXIS": 2, "NAXIS1": 8, "NAXIS2": 8})
-    raw = header.tostring().encode().replace(b"=                    8", b"=                eight", 1)
+    card = b"=                    8"
+    raw = header.tostring().encode().replace(card, b"=                eight", 1)
     event = versions.write("broken.fits", 1, raw + bytes(2880))
     assert indexer.handle(event) == "unindexable"
     entry = index.get(source("broken.fits"))

@@ -156,12 +156,14 @@ def _metadata(data: Mapping[str, Any]) -> ImageMetadata:
 
 def entry_from_document(data: Mapping[str, Any]) -> IndexEntry | None:
     """Rebuild an entry from its document; `None` for a deletion's tombstone."""
+    state = data.get("state")
+    if state not in ("indexed", "unindexable"):
+        return None
     common = {
         "source": SourceRef(bucket=data["bucket"], name=data["name"]),
         "stamp": ObjectStamp(int(data["generation"]), int(data.get("metageneration", 1))),
         "indexed_at": data["indexed_at"],
     }
-    state = data.get("state")
     if state == "indexed":
         return ImageRecord(
             **common,
@@ -171,6 +173,4 @@ def entry_from_document(data: Mapping[str, Any]) -> IndexEntry | None:
             footprint=Footprint.from_dict(data["footprint"]),
             metadata=_metadata(data["metadata"]),
         )
-    if state == "unindexable":
-        return Unindexable(**common, reason=str(data["reason"]))
-    return None
+    return Unindexable(**common, reason=str(data["reason"]))
