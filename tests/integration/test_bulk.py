@@ -207,7 +207,7 @@ def test_duplicate_finalize_events_change_nothing(base_url, http, stack, events)
     # the same notification again, as Pub/Sub's at-least-once delivery may do
     blob = storage.Client().bucket(cfg.drop_bucket).get_blob("incoming/dev/twice.csv")
     publisher = pubsub_v1.PublisherClient()
-    topic = f"projects/{cfg.project_id}/topics/{cfg.drop_topic}"
+    topic = f"projects/{cfg.project_id}/topics/{cfg.storage_topic}"
     for _ in range(2):
         publisher.publish(
             topic,
