@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ from astropy.wcs import WCS
 from numpy.testing import assert_allclose
 
 from skycut.sample.survey import (
+    EPOCH_NAME_PATTERN,
     MASK_PLANES,
     SMALL_SCALE,
     SurveyManifest,
@@ -26,6 +28,7 @@ IMAGE_NAMES = [
     "calexp-i-0004.fits",
     "calexp-r-0002-rice.fits",
 ]
+SOME_EPOCHS = ["calexp-g-e001.fits", "calexp-z-e017.fits", "calexp-i-e034.fits"]
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +42,10 @@ def _robust_sigma(data: np.ndarray) -> float:
 
 
 def test_manifest_lists_every_file(survey: SurveyManifest) -> None:
-    assert [i.name for i in survey.images] == IMAGE_NAMES
+    names = [i.name for i in survey.images]
+    assert names[: len(IMAGE_NAMES)] == IMAGE_NAMES
+    assert all(fnmatchcase(n, EPOCH_NAME_PATTERN) for n in names[len(IMAGE_NAMES) :])
+    assert survey.image("calexp-g-e001.fits").shape == (64, 64)
     assert all(i.path.is_file() for i in survey.images)
     assert survey.image("deepcoadd-i-0001.fits").shape == (512, 512)
     assert survey.image("calexp-r-0001.fits").shape == (256, 256)
@@ -53,6 +59,7 @@ def test_two_generations_are_byte_identical(tmp_path: Path, survey: SurveyManife
     for first, second in zip(survey.images, again.images, strict=True):
         assert first.path.read_bytes() == second.path.read_bytes(), first.name
     assert survey.catalogue.read_bytes() == again.catalogue.read_bytes()
+    assert survey.variables.read_bytes() == again.variables.read_bytes()
 
 
 def test_other_seed_gives_other_pixels(tmp_path: Path, survey: SurveyManifest) -> None:
@@ -61,7 +68,7 @@ def test_other_seed_gives_other_pixels(tmp_path: Path, survey: SurveyManifest) -
         assert not np.array_equal(a["IMAGE"].data, b["IMAGE"].data)
 
 
-@pytest.mark.parametrize("name", IMAGE_NAMES)
+@pytest.mark.parametrize("name", IMAGE_NAMES + SOME_EPOCHS)
 def test_file_looks_like_a_calexp(survey: SurveyManifest, name: str) -> None:
     image = survey.image(name)
     with fits.open(image.path) as hdul:
@@ -89,7 +96,7 @@ def test_file_looks_like_a_calexp(survey: SurveyManifest, name: str) -> None:
         assert hdul["MASK"].header["MP_SAT"] == MASK_PLANES["SAT"]
 
 
-@pytest.mark.parametrize("name", IMAGE_NAMES)
+@pytest.mark.parametrize("name", IMAGE_NAMES + SOME_EPOCHS)
 def test_sip_inverse_undoes_the_distortion(survey: SurveyManifest, name: str) -> None:
     image = survey.image(name)
     wcs = WCS(fits.getheader(image.path, "IMAGE"))
@@ -189,7 +196,12 @@ def test_compressed_copy_matches_its_source(survey: SurveyManifest) -> None:
 
 def test_second_call_uses_the_cache(tmp_path: Path) -> None:
     first = generate_survey(tmp_path, size_scale=SMALL_SCALE)
-    files = [*(i.path for i in first.images), first.catalogue, tmp_path / "manifest.json"]
+    files = [
+        *(i.path for i in first.images),
+        first.catalogue,
+        first.variables,
+        tmp_path / "manifest.json",
+    ]
     mtimes = [p.stat().st_mtime_ns for p in files]
     again = generate_survey(tmp_path, size_scale=SMALL_SCALE)
     assert again == first

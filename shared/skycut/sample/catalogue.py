@@ -2,6 +2,8 @@
 
 Positions and magnitudes are rounded as ``stars.csv`` writes them, so the
 images (:mod:`skycut.sample.rendering`) show exactly the catalogued stars.
+A field may have a variable star at its centre, catalogued at its mean
+magnitude with no other star within 12″ (:mod:`skycut.sample.variables`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from skycut.sample.epochs import TARGET, TARGET_CURVE
+from skycut.sample.variables import LightCurve, VariableStar
 
 __all__ = [
     "FIELDS",
@@ -36,22 +41,40 @@ class CatalogueStar:
 
 @dataclass(frozen=True)
 class Field:
-    """A catalogue region: a box of half-width ``half_width`` degrees on the sky."""
+    """A catalogue region: a box of half-width ``half_width`` degrees on the sky.
+
+    With a ``variable`` light curve, a variable star sits at the centre.
+    """
 
     ra: float
     dec: float
     half_width: float
     n_stars: int
     n_bright: int
+    variable: LightCurve | None = None
 
 
-#: COSMOS-like field, and a field straddling RA = 0.
-FIELDS = (Field(150.1, 2.2, 0.17, 1500, 4), Field(0.0, -30.0, 0.09, 420, 2))
+#: COSMOS-like field, a field straddling RA = 0, and the field observed many times.
+FIELDS = (
+    Field(150.1, 2.2, 0.17, 1500, 4),
+    Field(0.0, -30.0, 0.09, 420, 2),
+    Field(*TARGET, 0.025, 200, 0, variable=TARGET_CURVE),
+)
+
+_CLEAR_ARCSEC = 12.0  # around a variable star, so its aperture photometry is clean
 
 
-def make_catalogue(seed: int) -> list[CatalogueStar]:
-    """Draw the stars of every field: uniform on the sphere, Euclidean-ish counts."""
+def make_catalogue(seed: int) -> tuple[list[CatalogueStar], list[VariableStar]]:
+    """Draw the stars of every field: uniform on the sphere, Euclidean-ish counts.
+
+    Returns
+    -------
+    tuple
+        Every star, and the variable ones among them.
+
+    """
     stars: list[CatalogueStar] = []
+    variables: list[VariableStar] = []
     for index, field in enumerate(FIELDS):
         rng = np.random.default_rng([seed, 0, index])
         n = field.n_stars
@@ -66,6 +89,12 @@ def make_catalogue(seed: int) -> list[CatalogueStar]:
         # Bright stars fall well inside the field so the images catch them.
         ra[: field.n_bright] = field.ra + rng.uniform(-0.5, 0.5, field.n_bright) * 0.1 / cos_dec
         dec[: field.n_bright] = field.dec + rng.uniform(-0.5, 0.5, field.n_bright) * 0.1
+        if field.variable is not None:
+            star = CatalogueStar(len(stars) + 1, field.ra, field.dec, field.variable.mean_mag)
+            stars.append(star)
+            variables.append(VariableStar(star.id, star.ra, star.dec, field.variable))
+            clear = np.hypot((ra - field.ra) * cos_dec, dec - field.dec) * 3600 > _CLEAR_ARCSEC
+            ra, dec, mag = ra[clear], dec[clear], mag[clear]
         for r, d, m in zip(ra, dec, mag, strict=True):
             # Round as written so the images show exactly the catalogued positions.
             stars.append(
@@ -76,7 +105,7 @@ def make_catalogue(seed: int) -> list[CatalogueStar]:
                     float(f"{m:.3f}"),
                 )
             )
-    return stars
+    return stars, variables
 
 
 def write_catalogue(path: Path, stars: Sequence[CatalogueStar]) -> None:

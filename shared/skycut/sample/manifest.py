@@ -17,7 +17,7 @@ from skycut.sample.atomic import atomic_path
 __all__ = ["GENERATOR_VERSION", "SampleImage", "SurveyManifest", "read_manifest", "write_manifest"]
 
 #: Bump when the generated files change, so cached surveys are regenerated.
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 
 _MANIFEST = "manifest.json"
 
@@ -58,6 +58,9 @@ class SurveyManifest:
         Every image file, in a fixed order.
     catalogue
         The star catalogue (CSV with ``id,ra,dec,mag``).
+    variables
+        The light curves of the variable stars among them
+        (:mod:`skycut.sample.variables`).
     seed
         The seed the survey was generated from.
     size_scale
@@ -67,6 +70,7 @@ class SurveyManifest:
 
     images: tuple[SampleImage, ...]
     catalogue: Path
+    variables: Path
     seed: int
     size_scale: float
 
@@ -102,7 +106,7 @@ def read_manifest(out_dir: Path, *, seed: int, size_scale: float) -> SurveyManif
             size_scale,
         ):
             return None
-        files = [doc["catalogue"], *doc["images"]]
+        files = [doc["catalogue"], doc["variables"], *doc["images"]]
         if any((out_dir / f["name"]).stat().st_size != f["bytes"] for f in files):
             return None
         images = tuple(
@@ -117,7 +121,13 @@ def read_manifest(out_dir: Path, *, seed: int, size_scale: float) -> SurveyManif
         )
     except (OSError, ValueError, KeyError, TypeError, IndexError):
         return None
-    return SurveyManifest(images, out_dir / doc["catalogue"]["name"], seed, size_scale)
+    return SurveyManifest(
+        images,
+        out_dir / doc["catalogue"]["name"],
+        out_dir / doc["variables"]["name"],
+        seed,
+        size_scale,
+    )
 
 
 def _manifest_json(manifest: SurveyManifest) -> dict[str, Any]:
@@ -125,7 +135,8 @@ def _manifest_json(manifest: SurveyManifest) -> dict[str, Any]:
         "generator_version": GENERATOR_VERSION,
         "seed": manifest.seed,
         "size_scale": manifest.size_scale,
-        "catalogue": {"name": manifest.catalogue.name, "bytes": manifest.catalogue.stat().st_size},
+        "catalogue": _file_json(manifest.catalogue),
+        "variables": _file_json(manifest.variables),
         "images": [
             {
                 "name": i.name,
@@ -137,3 +148,7 @@ def _manifest_json(manifest: SurveyManifest) -> dict[str, Any]:
             for i in manifest.images
         ],
     }
+
+
+def _file_json(path: Path) -> dict[str, Any]:
+    return {"name": path.name, "bytes": path.stat().st_size}
