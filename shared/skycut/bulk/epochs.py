@@ -1,0 +1,148 @@
+"""The epochs package of one position: every covering image's stamp, in time order.
+
+Two files per position (bulk row):
+
+- a multi-extension FITS: an empty primary HDU saying where and how many,
+  then one image HDU per stamp, oldest first, each with its exact WCS,
+  ``MJD-OBS``, ``FILTER``, ``SC_SRC`` (the image's ``ID``) and its
+  position in the sequence (``EXTNAME = EPOCH001``...);
+- a PNG filmstrip: the stamps side by side in the same order, each with
+  its sky level removed and all on **one** stretch, so a source that
+  brightens looks brighter (a stretch per stamp would make every epoch
+  look alike), with the band and date under each.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from astropy.io import fits
+from astropy.time import Time
+
+from skycut.cutout.preview import Stretch, binned
+
+__all__ = ["EpochStamp", "epochs_fits", "filmstrip_png", "in_time_order"]
+
+_FILM_COLUMNS = 10
+_LABEL_HEIGHT = 12
+_GAP = 2
+_MAX_TILE = 128  # filmstrip pixels per stamp side; larger stamps are binned
+
+
+@dataclass(frozen=True)
+class EpochStamp:
+    """One covering image's stamp of a position.
+
+    Attributes
+    ----------
+    image_id
+        The source image's ``ID``.
+    header
+        The stamp's image header (its exact WCS among the cards).
+    data
+        Its pixels (physical values).
+    mjd
+        The exposure's start (MJD), if known.
+    band
+        The filter's name, if known.
+
+    """
+
+    image_id: str
+    header: fits.Header
+    data: npt.NDArray[np.floating]
+    mjd: float | None
+    band: str | None
+
+
+def in_time_order(stamps: Sequence[EpochStamp]) -> list[EpochStamp]:
+    """Sort stamps oldest first; stamps of unknown time last, by image id."""
+    return sorted(stamps, key=lambda s: (s.mjd is None, s.mjd or 0.0, s.image_id))
+
+
+def epochs_fits(stamps: Sequence[EpochStamp], *, label: str, ra: float, dec: float) -> bytes:
+    """Write the stamps of one position as one multi-extension FITS file.
+
+    Parameters
+    ----------
+    stamps
+        The stamps, in any order (they are written oldest first).
+    label
+        The row's label, for the primary header.
+    ra, dec
+        The position (ICRS degrees).
+
+    """
+    ordered = in_time_order(stamps)
+    primary = fits.PrimaryHDU()
+    primary.header["OBJECT"] = (label[:68], "the position's label")
+    primary.header["RA"] = (ra, "[deg] position (ICRS)")
+    primary.header["DEC"] = (dec, "[deg] position (ICRS)")
+    primary.header["NEPOCHS"] = (len(ordered), "stamps in this file, oldest first")
+    hdus: list[fits.PrimaryHDU | fits.ImageHDU] = [primary]
+    for k, stamp in enumerate(ordered, start=1):
+        header = stamp.header.copy()
+        header["EXTNAME"] = f"EPOCH{k:03d}"
+        if stamp.mjd is not None:
+            header["MJD-OBS"] = (stamp.mjd, "[d] start of the exposure (MJD)")
+            if "DATE-OBS" not in header:
+                header["DATE-OBS"] = (Time(stamp.mjd, format="mjd").isot, "start of the exposure")
+        if stamp.band is not None:
+            header["FILTER"] = stamp.band
+        header["SC_SRC"] = (stamp.image_id, "image the stamp was cut from")
+        hdus.append(fits.ImageHDU(stamp.data, header=header))
+    out = io.BytesIO()
+    fits.HDUList(hdus).writeto(out, output_verify="silentfix")
+    return out.getvalue()
+
+
+def _tile(data: npt.NDArray[np.floating]) -> npt.NDArray[np.float64]:
+    plane, _ = binned(np.asarray(data, dtype=np.float64), _MAX_TILE)
+    finite = np.isfinite(plane)
+    if finite.any():
+        plane = plane - np.median(plane[finite])  # each exposure's own sky level removed
+    return plane
+
+
+def _label(stamp: EpochStamp) -> str:
+    date = "" if stamp.mjd is None else Time(stamp.mjd, format="mjd").to_value("iso", "date")
+    return f"{stamp.band or '?'} {date}".strip()
+
+
+def filmstrip_png(stamps: Sequence[EpochStamp]) -> bytes:
+    """Draw the stamps of one position side by side, oldest first, on one stretch.
+
+    Returns
+    -------
+    bytes
+        A PNG, up to ten stamps per row, the band and date under each.
+
+    """
+    from PIL import Image, ImageDraw
+
+    ordered = in_time_order(stamps)
+    tiles = [_tile(s.data) for s in ordered]
+    side = max((max(t.shape) for t in tiles), default=1)
+    values = np.concatenate([t[np.isfinite(t)] for t in tiles] or [np.zeros(1)])
+    stretch = Stretch.for_sky(values if values.size else np.zeros(1))
+    columns = min(_FILM_COLUMNS, max(1, len(tiles)))
+    rows = max(1, math.ceil(len(tiles) / columns))
+    cell_w, cell_h = side + _GAP, side + _LABEL_HEIGHT + _GAP
+    canvas = Image.new("L", (columns * cell_w, rows * cell_h), color=0)
+    draw = ImageDraw.Draw(canvas)
+    for k, (stamp, tile) in enumerate(zip(ordered, tiles, strict=True)):
+        grey = np.zeros(tile.shape)
+        finite = np.isfinite(tile)
+        grey[finite] = stretch(tile[finite])
+        pixels = np.flipud(np.rint(grey * 255.0).astype(np.uint8))  # FITS rows run upwards
+        x0, y0 = (k % columns) * cell_w, (k // columns) * cell_h
+        canvas.paste(Image.fromarray(pixels, mode="L"), (x0, y0))
+        draw.text((x0 + 1, y0 + side + 1), _label(stamp), fill=255)
+    out = io.BytesIO()
+    canvas.save(out, format="PNG")
+    return out.getvalue()
