@@ -1,4 +1,4 @@
-"""HTTP routing of the SODA API: SODA sync, the UWS async tree, VOSI, DataLink, errors."""
+"""HTTP routing of the API: SODA sync, the UWS async tree, VOSI, DataLink, SIA 2.0, errors."""
 
 from __future__ import annotations
 
@@ -15,10 +15,13 @@ from skycut.api.health import check_backends
 from skycut.api.http import redirect, request_params, text, xml
 from skycut.api.links import LinksRoute
 from skycut.api.service import SodaService
+from skycut.api.sia_route import SiaRoute
 from skycut.api.uws_routes import UwsRoutes
 from skycut.clients import Clients
 from skycut.errors import SkycutError
+from skycut.index.firestore_index import FirestoreImageIndex
 from skycut.logs import log
+from skycut.sia.capability import sia_capability
 from skycut.uws.model import ExecutionPhase
 from skycut.vosi.xml import SodaParameter, availability_xml, capabilities_xml
 
@@ -53,6 +56,9 @@ ROUTES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("/async/<job_id>/parameters", "uws.parameters", ("GET", "POST")),
     ("/async/<job_id>/error", "uws.error", ("GET",)),
     ("/links", "links.links", ("GET", "POST")),
+    ("/sia/query", "sia.query", ("GET", "POST")),
+    # SIA 2.0 §2: VOSI capabilities are a sibling of {query}
+    ("/sia/capabilities", "capabilities", ("GET",)),
 )
 
 
@@ -65,6 +71,14 @@ class SodaApi:
         self._service = SodaService(clients=clients)
         self._uws = UwsRoutes(clients=clients, service=self._service)
         self._links = LinksRoute(clients=clients, parameters=_SUPPORTED_PARAMETERS)
+        self._sia = SiaRoute(
+            index=lambda: FirestoreImageIndex(
+                client=clients.firestore, collection=self._settings.images_collection
+            ),
+            source_buckets=self._settings.source_buckets,
+            default_maxrec=self._settings.sia_default_maxrec,
+            max_maxrec=self._settings.sia_max_maxrec,
+        )
         self._map = Map(
             [
                 Rule(self._settings.base_path + path, endpoint=endpoint, methods=list(methods))
@@ -108,7 +122,7 @@ class SodaApi:
 
     def _handler(self, endpoint: str) -> Callable[..., Response]:
         owner, _, name = endpoint.rpartition(".")
-        target: object = {"uws": self._uws, "links": self._links}.get(owner, self)
+        target: object = {"uws": self._uws, "links": self._links, "sia": self._sia}.get(owner, self)
         handler: Callable[..., Response] = getattr(target, name if owner else f"_{name}")
         return handler
 
@@ -144,4 +158,10 @@ class SodaApi:
         )
 
     def _capabilities(self, request: Request, ctx: RequestContext) -> Response:
-        return xml(capabilities_xml(base_url=ctx.base_url, parameters=_SUPPORTED_PARAMETERS))
+        return xml(
+            capabilities_xml(
+                base_url=ctx.base_url,
+                parameters=_SUPPORTED_PARAMETERS,
+                others=[sia_capability(f"{ctx.base_url}/sia/query")],
+            )
+        )

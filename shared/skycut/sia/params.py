@@ -10,8 +10,8 @@ Decisions where SIA 2.0 and DALI leave room:
 
 - ``POS`` is read by the SODA stencil parser (:func:`skycut.cutout.stencil.parse_stencil`):
   ``CIRCLE ra dec r``, ``RANGE lon1 lon2 lat1 lat2`` or ``POLYGON ...``, in degrees.
-- Numeric intervals (``BAND`` in metres, ``TIME`` in MJD, ``FOV`` and
-  ``SPATRES`` in degrees, ``EXPTIME`` in seconds) are ``lo hi`` with
+- Numeric intervals (``BAND`` in metres, ``TIME`` in MJD, ``FOV`` in
+  degrees, ``SPATRES`` in arcseconds, ``EXPTIME`` in seconds) are ``lo hi`` with
   ``-Inf``/``+Inf`` for open ends; a single finite value means ``lo == hi``.
   Only ``TIME`` may be negative.
 - ``MAXREC`` and ``RESPONSEFORMAT`` are single-valued; a repeat is refused
@@ -86,7 +86,7 @@ class SiaQuery:
     pol
         Polarization states (ObsCore ``pol_states`` names).
     fov, spatres, exptime
-        Field of view (deg), spatial resolution (deg), exposure time (s) intervals.
+        Field of view (deg), spatial resolution (arcsec), exposure time (s) intervals.
     ids, collections, facilities, instruments, targets, formats
         Exact strings to match ``obs_publisher_did``, ``obs_collection``,
         ``facility_name``, ``instrument_name``, ``target_name``, ``access_format``.

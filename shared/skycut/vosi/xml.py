@@ -94,7 +94,10 @@ def availability_xml(
 
 
 def capabilities_xml(
-    *, base_url: str, parameters: Iterable[SodaParameter] = SODA_PARAMETERS
+    *,
+    base_url: str,
+    parameters: Iterable[SodaParameter] = SODA_PARAMETERS,
+    others: Iterable[etree._Element] = (),
 ) -> bytes:
     """Build the VOSI capabilities document of a SODA service.
 
@@ -108,6 +111,9 @@ def capabilities_xml(
         SODA 1.0 §4 asks to list only the supported ones (and POS only if
         all of its shapes are). They are listed in the order of
         :data:`SODA_PARAMETERS`.
+    others
+        Capabilities of the service's other resources (e.g. SIA 2.0's
+        ``{query}``, :func:`skycut.sia.capability.sia_capability`), after SODA's.
 
     Returns
     -------
@@ -127,6 +133,7 @@ def capabilities_xml(
     _soda_capability(root, _SODA_ASYNC, f"{base}/async", params)
     _interface(_capability(root, _UWS), f"{base}/async", use="base")
     _interface(_capability(root, _DATALINK), f"{base}/links", use="base")
+    root.extend(others)
     _interface(_capability(root, _VOSI_CAPABILITIES), f"{base}/capabilities", use="full")
     _interface(_capability(root, _VOSI_AVAILABILITY), f"{base}/availability", use="full")
     return _serialize(root)
