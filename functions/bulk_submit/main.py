@@ -8,7 +8,8 @@ from functools import lru_cache
 import functions_framework
 from cloudevents.http import CloudEvent
 
-from skycut.bulk.drops import DropObject
+from skycut.bulk.drops import DropObject, owner_of
+from skycut.bulk.factory import submitter_for
 from skycut.bulk.submit import BulkSubmitter
 from skycut.clients import Clients
 from skycut.config import get_settings
@@ -19,9 +20,15 @@ __all__ = ["bulk_submit"]
 
 
 @lru_cache(maxsize=1)
-def _submitter() -> BulkSubmitter:
+def _clients() -> Clients:
+    # Built on first event, not at import; each Google client on first use.
     configure_logging()
-    return BulkSubmitter(clients=Clients(get_settings()))
+    return Clients(get_settings())
+
+
+@lru_cache(maxsize=1)
+def _submitter() -> BulkSubmitter:
+    return submitter_for(_clients())
 
 
 def _drop_object(event: CloudEvent, drop_bucket: str) -> DropObject | None:
@@ -34,9 +41,16 @@ def _drop_object(event: CloudEvent, drop_bucket: str) -> DropObject | None:
 @functions_framework.cloud_event
 def bulk_submit(event: CloudEvent) -> None:
     """Create the bulk job of a dropped file (repeated events create nothing new)."""
-    submitter = _submitter()
-    drop = _drop_object(event, get_settings().drop_bucket)
+    drop = _drop_object(event, _clients().settings.drop_bucket)
     if drop is None:
         log(logging.INFO, "event ignored: not a finalize in the drop bucket", event_id=event["id"])
         return
-    submitter.submit(drop)
+    if owner_of(drop.name) is None:  # no job, so no client built for it
+        log(
+            logging.WARNING,
+            "drop object ignored: not incoming/<owner>/<file>",
+            bucket=drop.bucket,
+            object=drop.name,
+        )
+        return
+    _submitter().submit(drop)

@@ -8,6 +8,7 @@ import functions_framework
 from flask import Request, Response
 
 from skycut.api.app import SodaApi
+from skycut.api.factory import ApiFactory
 from skycut.clients import Clients
 from skycut.config import get_settings
 from skycut.logs import configure_logging
@@ -17,9 +18,9 @@ __all__ = ["soda_api"]
 
 @lru_cache(maxsize=1)
 def _api() -> SodaApi:
-    # Built on first request, not at import: importing talks to no network.
+    # Built on first request, not at import; its services on their first use.
     configure_logging()
-    return SodaApi(clients=Clients(get_settings()))
+    return ApiFactory(Clients(get_settings())).api()
 
 
 @functions_framework.http

@@ -1,5 +1,11 @@
 """The one place Google clients are built; everything else receives them.
 
+Only the composition roots use `Clients`: the function entry points
+(``functions/*/main.py``) and the factories they call (`skycut.api.factory`,
+`skycut.worker.factory`, `skycut.bulk.factory`), which give each service the
+store, queue, writer or client it uses. Every property is built on first use,
+so building the factory talks to no back end.
+
 Emulators are picked up by the client libraries themselves from
 ``PUBSUB_EMULATOR_HOST``, ``FIRESTORE_EMULATOR_HOST`` and
 ``STORAGE_EMULATOR_HOST``; nothing here knows about them.
@@ -16,7 +22,7 @@ from skycut.jobs.events import JobEvents
 from skycut.jobs.firestore_store import FirestoreJobStore
 from skycut.jobs.queue import JobQueue
 from skycut.jobs.service_state import ServiceState
-from skycut.storage.gcs import ResultWriter, UrlSigner
+from skycut.storage.gcs import DownloadLinks, ResultWriter, UrlSigner
 
 __all__ = ["Clients"]
 
@@ -82,10 +88,15 @@ class Clients:
 
     @cached_property
     def results(self) -> ResultWriter:
-        """The results bucket writer."""
-        return ResultWriter(
+        """The results bucket: writes, reads and deletes of result objects."""
+        return ResultWriter(client=self.storage, bucket=self.settings.results_bucket)
+
+    @cached_property
+    def links(self) -> DownloadLinks:
+        """Download URLs of results and sources (signed unless a public base URL is set)."""
+        return DownloadLinks(
             client=self.storage,
-            bucket=self.settings.results_bucket,
+            results_bucket=self.settings.results_bucket,
             public_base_url=self.settings.results_public_base_url,
             signed_url_seconds=self.settings.signed_url_seconds,
             signer=(

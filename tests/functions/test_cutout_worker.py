@@ -14,7 +14,7 @@ from skycut.clients import Clients
 from skycut.config import get_settings
 from skycut.jobs.messages import CutoutTask, JobMessage
 from skycut.uws.model import ExecutionPhase, Progress
-from skycut.worker.run import Worker
+from skycut.worker.factory import worker_for
 from tests.functions.conftest import push_envelope, store_job, work_of
 from tests.integration.helpers import check_cutout_against_source
 
@@ -186,7 +186,7 @@ def test_stamps_of_one_image_in_a_message_are_read_together(stack, sample_dir):
         for i in range(10)
     ] + [CutoutTask(index=10, work=work_of([("ID", source_id), ("CIRCLE", "10 10 0.001")]))]
     job_id = store_job(clients, tasks, prefix="fn-group")
-    worker = Worker(clients)
+    worker = worker_for(clients)
     worker.handle(JobMessage(job_id=job_id, tasks=tasks))
     results = clients.jobs.results(job_id)
     assert [r.status for r in results] == ["ok"] * 10 + ["no_overlap"]

@@ -20,8 +20,7 @@ from skycut.config import Settings, get_settings
 from skycut.jobs.messages import CutoutTask, batch_id
 from skycut.jobs.records import JobRecord
 from skycut.uws.model import ExecutionPhase, Progress
-from skycut.worker.run import Worker
-from skycut.worker.sweep import Sweeper
+from skycut.worker.factory import sweeper_for, worker_for
 from tests.functions.conftest import store_job, work_of
 
 pytestmark = pytest.mark.integration
@@ -64,7 +63,7 @@ def later() -> datetime:
 def test_a_job_with_no_activity_within_its_lease_is_left_alone(stack, source_id):
     clients = Clients(get_settings())
     job_id, _ = queued_job(clients, source_id, count=1)
-    assert job_id not in Sweeper.for_clients(clients).sweep()
+    assert job_id not in sweeper_for(clients).sweep()
     assert clients.jobs.load(job_id).job.phase == ExecutionPhase.QUEUED
 
 
@@ -73,7 +72,7 @@ def test_a_job_whose_messages_were_lost_is_published_again_and_completes(
 ):
     clients = Clients(get_settings())
     job_id, _ = queued_job(clients, source_id, count=3)
-    sweeper = Sweeper.for_clients(clients)
+    sweeper = sweeper_for(clients)
     assert job_id in sweeper.sweep(now=later)
     record = wait_for_end(clients, job_id)
     assert record.job.phase == ExecutionPhase.COMPLETED
@@ -88,7 +87,7 @@ def test_only_uncounted_batches_are_published_again(stack, source_id, later):
     settings = get_settings().model_copy(update={"tasks_per_message": 2})
     clients = Clients(settings)
     job_id, tasks = queued_job(clients, source_id, count=5)
-    worker = Worker(clients)
+    worker = worker_for(clients)
     first, *rest = clients.queue.batches(tasks)
     # the first message ran and was counted before the others were lost
     from skycut.jobs.messages import JobMessage
@@ -97,7 +96,7 @@ def test_only_uncounted_batches_are_published_again(stack, source_id, later):
     counted = clients.jobs.counted_batches(job_id, [batch_id(b) for b in [first, *rest]])
     assert counted == {batch_id(first)}
     stale = later + timedelta(seconds=settings.job_lease_seconds)
-    assert job_id in Sweeper.for_clients(clients).sweep(now=stale)
+    assert job_id in sweeper_for(clients).sweep(now=stale)
     record = wait_for_end(clients, job_id)
     assert record.job.progress == Progress(total=5, done=5, failed=0), "counted once each"
 
@@ -109,7 +108,7 @@ def test_a_job_counted_in_full_but_never_ended_is_ended(stack, source_id, later)
     clients.jobs.start(clients.jobs.load(job_id))
     clients.jobs.count_batch(job_id, batch_id(tasks), done=1, failed=0)
     stale = later + timedelta(seconds=5)
-    assert job_id in Sweeper.for_clients(clients).sweep(now=stale)
+    assert job_id in sweeper_for(clients).sweep(now=stale)
     assert clients.jobs.load(job_id).job.phase == ExecutionPhase.COMPLETED
 
 
@@ -122,7 +121,7 @@ def test_a_job_that_never_progresses_ends_in_error_after_its_recoveries(stack, s
     settings: Settings = base.model_copy(update={"job_topic": nowhere, "max_job_recoveries": 2})
     clients = Clients(settings)
     job_id, _ = queued_job(clients, source_id, count=2)
-    sweeper = Sweeper.for_clients(clients)
+    sweeper = sweeper_for(clients)
     lease = timedelta(seconds=settings.job_lease_seconds + 1)
     now = datetime.now(UTC)
     for round_ in range(1, 4):
@@ -146,7 +145,7 @@ def test_an_ended_job_whose_event_was_lost_is_announced_by_the_sweep(stack, sour
     ended_at = datetime.now(UTC) - timedelta(hours=1)
     # it ended (say ABORT) and its writer died before publishing the event
     clients.jobs.abort(job_id, now=ended_at)
-    Sweeper.for_clients(clients).sweep()
+    sweeper_for(clients).sweep()
     record = clients.jobs.load(job_id)
     assert record.announcement.finalized is True
     assert record.job.phase == ExecutionPhase.ABORTED

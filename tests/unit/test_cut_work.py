@@ -14,7 +14,6 @@ from astropy.io import fits
 from hypothesis import given
 from hypothesis import strategies as st
 
-from skycut.clients import Clients
 from skycut.config import get_settings
 from skycut.cutout.engine import cut
 from skycut.cutout.reader import LocalFileReader
@@ -31,7 +30,7 @@ from skycut.soda.work import (
     RangeStencil,
     works_of,
 )
-from skycut.worker.run import Worker
+from skycut.worker.cutter import Cutter
 
 BUCKET = "skycut-sources"
 A = f"gs://{BUCKET}/a.fits"
@@ -215,8 +214,12 @@ def sky_file(path: Path) -> Path:
 
 def worker_spec(work: CutWork) -> Any:
     """What the worker makes of a task of ``work``: its (request, cutout) or its error."""
-    worker = Worker(clients=Clients(get_settings()))
-    return worker.cutter.spec(CutoutTask(index=0, work=work))
+    cutter = Cutter.from_settings(get_settings(), no_reads)
+    return cutter.spec(CutoutTask(index=0, work=work))
+
+
+def no_reads(source: SourceRef, generation: int | None) -> Any:
+    raise AssertionError(f"a task's spec reads nothing, not {source.uri}")
 
 
 def test_the_worker_cuts_from_numbers_not_from_text(tmp_path: Path):

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from skycut.clients import Clients
 from skycut.config import Settings
-from skycut.storage.gcs import ResultWriter
+from skycut.storage.gcs import DownloadLinks
 
 ACCOUNT = "skycut-results@skycut-test.iam.gserviceaccount.com"
 OBJECT = "jobs/j-1/cutout 1+é.fits"  # a space, a plus and a non-ASCII letter to encode
@@ -51,10 +51,13 @@ def client(key: rsa.RSAPrivateKey, monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 def signed_url(client: Any, seconds: int) -> str:
-    writer = ResultWriter(
-        client=client, bucket="skycut-results", public_base_url=None, signed_url_seconds=seconds
+    links = DownloadLinks(
+        client=client,
+        results_bucket="skycut-results",
+        public_base_url=None,
+        signed_url_seconds=seconds,
     )
-    return writer.url(OBJECT)
+    return links.url(OBJECT)
 
 
 def query(url: str) -> dict[str, str]:
@@ -157,7 +160,7 @@ def test_url_expires_the_set_number_of_seconds_after_signing(
     monkeypatch.delenv("SKYCUT_SIGNING_SERVICE_ACCOUNT", raising=False)
     clients = Clients(settings=Settings())
     clients.storage = client  # the factory's would need Application Default Credentials
-    url = clients.results.url(OBJECT)
+    url = clients.links.url(OBJECT)
     # Cloud Storage refuses the URL from X-Goog-Date + X-Goog-Expires on
     expires = signed_at(url) + timedelta(seconds=int(query(url)["X-Goog-Expires"]))
     assert abs(expires - (datetime.now(UTC) + timedelta(seconds=seconds))) < timedelta(seconds=5)

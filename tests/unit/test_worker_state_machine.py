@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import threading
 from concurrent.futures import Future
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,9 +21,10 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from skycut.clients import Clients
 from skycut.config import Settings
 from skycut.cutout.reader import LocalFileReader
+from skycut.jobs.completion import JobCompletion
+from skycut.jobs.events import JobEvents
 from skycut.jobs.memory_store import MemoryJobStore
 from skycut.jobs.messages import CutoutTask, JobMessage
 from skycut.jobs.records import JobRecord
@@ -30,6 +32,8 @@ from skycut.soda.ids import ObjectVersion, SourceRef
 from skycut.soda.params import group_params, parse_soda_request
 from skycut.soda.work import works_of
 from skycut.uws.model import ExecutionPhase, Job, Progress
+from skycut.worker.cutter import Cutter
+from skycut.worker.finalize import Finalizer
 from skycut.worker.run import Worker
 
 BUCKET = "sky"
@@ -105,19 +109,41 @@ def image(tmp_path: Path) -> Path:
     return path
 
 
-def make_worker(image: Path, *, on_read: Any = None) -> tuple[Worker, Clients, Publisher]:
-    clients = Clients(Settings(source_buckets=[BUCKET], public_base_url="http://sky.test"))
+@dataclass
+class Cloud:
+    """What the worker keeps in the cloud, in memory: the job store and the results bucket."""
+
+    jobs: MemoryJobStore
+    results: ResultsBucket
+
+
+def make_worker(
+    image: Path, *, on_read: Any = None, store: MemoryJobStore | None = None
+) -> tuple[Worker, Cloud, Publisher]:
+    settings = Settings(source_buckets=[BUCKET], public_base_url="http://sky.test")
+    cloud = Cloud(jobs=store or MemoryJobStore(), results=ResultsBucket())
     publisher = Publisher()
-    # the cloud, in memory: the store, the results bucket, Pub/Sub and the service state
-    clients.__dict__.update(
-        jobs=MemoryJobStore(),
-        results=ResultsBucket(),
+    # the rest of the cloud, in memory too: Pub/Sub and the service state
+    events = JobEvents(
+        store=cloud.jobs,
         publisher=publisher,
-        service_state=QuietServiceState(),
+        topic_path="projects/sky/topics/job-events",
+        public_base_url=settings.public_base_url,
     )
-    worker = Worker(clients)
-    worker.cutter.open_source = lambda source, generation: LocalSource(image, source, on_read)
-    return worker, clients, publisher
+    finalizer = Finalizer(store=cloud.jobs, events=events, results=cloud.results)
+    worker = Worker(
+        store=cloud.jobs,
+        events=events,
+        results=cloud.results,
+        cutter=Cutter.from_settings(
+            settings, lambda source, generation: LocalSource(image, source, on_read)
+        ),
+        completion=JobCompletion(store=cloud.jobs, events=events, prepare=finalizer.prepare),
+        finalizer=finalizer,
+        service_state=QuietServiceState(),
+        concurrency=settings.cutout_concurrency,
+    )
+    return worker, cloud, publisher
 
 
 def tasks(count: int) -> list[CutoutTask]:
@@ -129,9 +155,9 @@ def tasks(count: int) -> list[CutoutTask]:
     return out
 
 
-def queued(clients: Clients, job_tasks: list[CutoutTask]) -> str:
+def queued(cloud: Cloud, job_tasks: list[CutoutTask]) -> str:
     job_id = f"job-{len(job_tasks)}-{datetime.now(UTC).timestamp()}"
-    clients.jobs.create(
+    cloud.jobs.create(
         JobRecord(
             job=Job(
                 job_id=job_id,
@@ -148,24 +174,24 @@ def queued(clients: Clients, job_tasks: list[CutoutTask]) -> str:
 
 
 def test_a_message_delivered_three_times_gives_one_result_set_and_one_event(image):
-    worker, clients, publisher = make_worker(image)
+    worker, cloud, publisher = make_worker(image)
     job_tasks = tasks(3)
-    job_id = queued(clients, job_tasks)
+    job_id = queued(cloud, job_tasks)
     for _ in range(3):
         worker.handle(JobMessage(job_id=job_id, tasks=job_tasks))
-    record = clients.jobs.load(job_id)
+    record = cloud.jobs.load(job_id)
     assert record is not None
     assert record.job.phase == ExecutionPhase.COMPLETED
     assert record.job.progress == Progress(total=3, done=3, failed=0)
-    assert [r.status for r in clients.jobs.results(job_id)] == ["ok"] * 3
+    assert [r.status for r in cloud.jobs.results(job_id)] == ["ok"] * 3
     assert [e["job_id"] for e in publisher.events] == [job_id]
     assert record.announcement.finalized is True
 
 
 def test_concurrent_deliveries_end_the_job_once(image):
-    worker, clients, publisher = make_worker(image)
+    worker, cloud, publisher = make_worker(image)
     job_tasks = tasks(2)
-    job_id = queued(clients, job_tasks)
+    job_id = queued(cloud, job_tasks)
     start = threading.Barrier(3)
 
     def deliver() -> None:
@@ -177,30 +203,30 @@ def test_concurrent_deliveries_end_the_job_once(image):
         t.start()
     for t in threads:
         t.join()
-    record = clients.jobs.load(job_id)
+    record = cloud.jobs.load(job_id)
     assert record is not None
     assert record.job.phase == ExecutionPhase.COMPLETED
     assert record.job.progress == Progress(total=2, done=2, failed=0)
-    assert len(clients.jobs.results(job_id)) == 2
+    assert len(cloud.jobs.results(job_id)) == 2
     assert len(publisher.events) == 1
-    results = clients.results
+    results = cloud.results
     assert isinstance(results, ResultsBucket)
     assert len(results.objects) == 2, "the cutouts of every delivery are the same objects"
 
 
 def test_a_job_of_several_messages_is_counted_once_each_and_ended_by_the_last(image):
-    worker, clients, publisher = make_worker(image)
+    worker, cloud, publisher = make_worker(image)
     job_tasks = tasks(4)
-    job_id = queued(clients, job_tasks)
+    job_id = queued(cloud, job_tasks)
     first, second = job_tasks[:2], job_tasks[2:]
     worker.handle(JobMessage(job_id=job_id, tasks=first))
     worker.handle(JobMessage(job_id=job_id, tasks=first))  # redelivered
-    running = clients.jobs.load(job_id)
+    running = cloud.jobs.load(job_id)
     assert running is not None
     assert running.job.phase == ExecutionPhase.EXECUTING
     assert running.job.progress == Progress(total=4, done=2, failed=0)
     worker.handle(JobMessage(job_id=job_id, tasks=second))
-    ended = clients.jobs.load(job_id)
+    ended = cloud.jobs.load(job_id)
     assert ended is not None
     assert ended.job.phase == ExecutionPhase.COMPLETED
     assert ended.job.progress == Progress(total=4, done=4, failed=0)
@@ -217,26 +243,25 @@ def test_an_abort_during_the_cut_keeps_nothing(image):
             aborted.append(job_id)
             store.abort(job_id)  # the owner's ABORT arrives while the worker reads
 
-    worker, clients, _ = make_worker(image, on_read=abort_once)
-    clients.__dict__["jobs"] = store
-    job_id = queued(clients, job_tasks)
+    worker, cloud, _ = make_worker(image, on_read=abort_once, store=store)
+    job_id = queued(cloud, job_tasks)
     worker.handle(JobMessage(job_id=job_id, tasks=job_tasks))
     record = store.load(job_id)
     assert record is not None
     assert record.job.phase == ExecutionPhase.ABORTED
     assert store.results(job_id) == []
-    results = clients.results
+    results = cloud.results
     assert isinstance(results, ResultsBucket)
     assert results.objects == {}
 
 
 def test_a_message_of_a_job_that_ended_changes_nothing(image):
-    worker, clients, _ = make_worker(image)
+    worker, cloud, _ = make_worker(image)
     job_tasks = tasks(1)
-    job_id = queued(clients, job_tasks)
-    clients.jobs.abort(job_id)
+    job_id = queued(cloud, job_tasks)
+    cloud.jobs.abort(job_id)
     worker.handle(JobMessage(job_id=job_id, tasks=job_tasks))
-    assert clients.jobs.results(job_id) == []
-    record = clients.jobs.load(job_id)
+    assert cloud.jobs.results(job_id) == []
+    record = cloud.jobs.load(job_id)
     assert record is not None
     assert record.job.phase == ExecutionPhase.ABORTED

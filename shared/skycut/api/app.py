@@ -5,30 +5,31 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import cached_property
 
 from flask import Request, Response
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 
 from skycut.api.context import RequestContext
-from skycut.api.health import check_backends
 from skycut.api.http import redirect, request_params, text, xml
 from skycut.api.links import LinksRoute
-from skycut.api.service import SodaService
+from skycut.api.service import SodaService, parse_job_parameters
 from skycut.api.sia_route import SiaRoute
 from skycut.api.uws_routes import UwsRoutes
-from skycut.clients import Clients
+from skycut.config import Settings
 from skycut.errors import SkycutError
-from skycut.index.firestore_index import FirestoreImageIndex
+from skycut.jobs.service_state import ServiceStatus
 from skycut.logs import log
 from skycut.sia.capability import sia_capability
+from skycut.timing import Steps
 from skycut.uws.model import ExecutionPhase
 from skycut.vosi.xml import SodaParameter, availability_xml, capabilities_xml
 
-__all__ = ["ROUTES", "SodaApi"]
+__all__ = ["ROUTES", "SUPPORTED_PARAMETERS", "SodaApi"]
 
 # SODA §4: describe only what works (POS with all three shapes, and BAND, TIME, POL).
-_SUPPORTED_PARAMETERS: tuple[SodaParameter, ...] = (
+SUPPORTED_PARAMETERS: tuple[SodaParameter, ...] = (
     "ID",
     "POS",
     "CIRCLE",
@@ -63,22 +64,52 @@ ROUTES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 
 
 class SodaApi:
-    """The SODA service as one handler of Flask requests."""
+    """The SODA service as one handler of Flask requests.
 
-    def __init__(self, *, clients: Clients) -> None:
-        self._clients = clients
-        self._settings = clients.settings
-        self._service = SodaService(clients=clients)
-        self._uws = UwsRoutes(clients=clients, service=self._service)
-        self._links = LinksRoute(clients=clients, parameters=_SUPPORTED_PARAMETERS)
-        self._sia = SiaRoute(
-            index=lambda: FirestoreImageIndex(
-                client=clients.firestore, collection=self._settings.images_collection
-            ),
-            source_buckets=self._settings.source_buckets,
-            default_maxrec=self._settings.sia_default_maxrec,
-            max_maxrec=self._settings.sia_max_maxrec,
-        )
+    The job service is asked for once a request's parameters are known to be
+    good, so a request that needs no back end builds no client.
+
+    Parameters
+    ----------
+    settings
+        The base path, the request size limits and what an ID may name.
+    service
+        Returns the SODA job service.
+    uws
+        The handlers of the UWS job tree.
+    links
+        The DataLink handler.
+    sia
+        The SIA 2.0 query handler.
+    result_url
+        The download URL of a result object.
+    unreachable
+        Returns a note for each back end that cannot be reached (empty if all can).
+    status
+        Returns the operators' drain switch, read now.
+
+    """
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        service: Callable[[], SodaService],
+        uws: UwsRoutes,
+        links: LinksRoute,
+        sia: SiaRoute,
+        result_url: Callable[[str], str],
+        unreachable: Callable[[], list[str]],
+        status: Callable[[], ServiceStatus],
+    ) -> None:
+        self._settings = settings
+        self._make_service = service
+        self._uws = uws
+        self._links = links
+        self._sia = sia
+        self._result_url = result_url
+        self._unreachable = unreachable
+        self._status = status
         self._map = Map(
             [
                 Rule(self._settings.base_path + path, endpoint=endpoint, methods=list(methods))
@@ -120,6 +151,10 @@ class SodaApi:
         except HTTPException as e:
             return text(f"UsageError: {e.description}\n", e.code or 400)
 
+    @cached_property
+    def _service(self) -> SodaService:
+        return self._make_service()
+
     def _handler(self, endpoint: str) -> Callable[..., Response]:
         owner, _, name = endpoint.rpartition(".")
         target: object = {"uws": self._uws, "links": self._links, "sia": self._sia}.get(owner, self)
@@ -128,7 +163,12 @@ class SodaApi:
 
     # -- SODA sync -----------------------------------------------------------
     def _sync(self, request: Request, ctx: RequestContext) -> Response:
-        outcome = self._service.sync(request_params(request), owner=ctx.owner)
+        steps = Steps()
+        pairs = request_params(request)
+        with steps.step("parse"):
+            parsed = parse_job_parameters(pairs, settings=self._settings, complete=True)
+            parsed.single()
+        outcome = self._service.sync(parsed, pairs, owner=ctx.owner, steps=steps)
         job, result = outcome.record.job, outcome.result
         if job.phase == ExecutionPhase.ERROR or result is None:
             error = job.error
@@ -138,14 +178,14 @@ class SodaApi:
             return Response(status=204)  # SODA §5.1: no pixels, no body
         if result.error is not None:
             return text(result.error.message + "\n", result.error.status or 500)
-        return redirect(self._clients.results.url(result.object_name))
+        return redirect(self._result_url(result.object_name))
 
     # -- VOSI --------------------------------------------------------------
     def _availability(self, request: Request, ctx: RequestContext) -> Response:
-        notes = check_backends(self._clients)
+        notes = self._unreachable()
         status = None
         if not notes:
-            status = self._clients.service_state.status(fresh=True)
+            status = self._status()
             if not status.available:
                 notes.append(status.note or "the service is draining for maintenance")
         return xml(
@@ -161,7 +201,7 @@ class SodaApi:
         return xml(
             capabilities_xml(
                 base_url=ctx.base_url,
-                parameters=_SUPPORTED_PARAMETERS,
+                parameters=SUPPORTED_PARAMETERS,
                 others=[sia_capability(f"{ctx.base_url}/sia/query")],
             )
         )

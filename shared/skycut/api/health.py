@@ -2,14 +2,43 @@
 
 from __future__ import annotations
 
-from skycut.clients import Clients
+from typing import Any, Protocol
 
-__all__ = ["check_backends"]
+from skycut.config import Settings
+
+__all__ = ["BackEnds", "check_backends"]
 
 _TIMEOUT = 3.0
 
 
-def check_backends(clients: Clients) -> list[str]:
+class BackEnds(Protocol):
+    """The Google clients a health check pings, and the settings naming what it pings.
+
+    `skycut.clients.Clients` is one.
+    """
+
+    @property
+    def settings(self) -> Settings:
+        """The settings naming the jobs collection, the job topic and the results bucket."""
+        ...
+
+    @property
+    def firestore(self) -> Any:
+        """The Firestore client."""
+        ...
+
+    @property
+    def publisher(self) -> Any:
+        """The Pub/Sub publisher."""
+        ...
+
+    @property
+    def storage(self) -> Any:
+        """The Cloud Storage client."""
+        ...
+
+
+def check_backends(clients: BackEnds) -> list[str]:
     """Return a note for each back end that cannot be reached (empty if all can)."""
     settings = clients.settings
     notes = []

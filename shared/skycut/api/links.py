@@ -7,20 +7,22 @@ the image's footprint as the CIRCLE and POLYGON ``VALUES``.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
+from functools import cached_property
+
 from flask import Request, Response
 
 from skycut.api.context import RequestContext
 from skycut.api.http import request_params
-from skycut.clients import Clients
 from skycut.cutout.fitsindex import named_image, scan_fits, select_image_hdu
 from skycut.datalink.footprint import image_footprint
 from skycut.datalink.xml import LinkRow, links_votable
 from skycut.errors import NotFoundError, ServiceUnavailableError, SkycutError, UsageError
-from skycut.soda.ids import parse_source_id
+from skycut.soda.ids import SourceRef, parse_source_id
 from skycut.soda.params import group_params
 from skycut.soda.semantics import SodaParameter
 from skycut.storage.cache import SourceCache
-from skycut.storage.gcs import GcsRangeReader
+from skycut.storage.gcs import DownloadLinks, GcsRangeReader
 
 __all__ = ["LinksRoute"]
 
@@ -40,12 +42,42 @@ def _fault(error: SkycutError) -> str:
 
 
 class LinksRoute:
-    """Builds the links of the requested IDs."""
+    """Builds the links of the requested IDs.
 
-    def __init__(self, *, clients: Clients, parameters: tuple[SodaParameter, ...]) -> None:
-        self._clients = clients
+    Parameters
+    ----------
+    open_source
+        Opens a reader of the live version of a source image.
+    downloads
+        Returns the download links of objects (asked for on the first link made).
+    source_buckets
+        The buckets an ID may name.
+    header_chunk_bytes
+        The first read of a FITS file, to catch its headers.
+    parameters
+        The SODA parameters the service supports, for the descriptor.
+
+    """
+
+    def __init__(
+        self,
+        *,
+        open_source: Callable[[SourceRef], GcsRangeReader],
+        downloads: Callable[[], DownloadLinks],
+        source_buckets: Collection[str],
+        header_chunk_bytes: int,
+        parameters: tuple[SodaParameter, ...],
+    ) -> None:
+        self._open_source = open_source
+        self._make_downloads = downloads
+        self._source_buckets = source_buckets
+        self._chunk = header_chunk_bytes
         self._parameters = parameters
         self._sources = SourceCache(capacity=256)
+
+    @cached_property
+    def _downloads(self) -> DownloadLinks:
+        return self._make_downloads()
 
     def links(self, request: Request, ctx: RequestContext) -> Response:
         """GET or POST ``ID`` (repeatable): the links table."""
@@ -61,17 +93,14 @@ class LinksRoute:
         return Response(body, status=200, content_type=_VOTABLE)
 
     def _rows(self, source_id: str) -> list[LinkRow]:
-        settings = self._clients.settings
         try:
-            source = parse_source_id(source_id, allowed_buckets=settings.source_buckets)
-            reader = GcsRangeReader(client=self._clients.storage, source=source)
+            source = parse_source_id(source_id, allowed_buckets=self._source_buckets)
+            reader = self._open_source(source)
             # the size's metadata request names the live version: the footprint is its own
             size = reader.size()
             index = self._sources.index(
                 reader.confirm(),
-                lambda: scan_fits(
-                    reader, stop_after=named_image, chunk_size=settings.header_chunk_bytes
-                ),
+                lambda: scan_fits(reader, stop_after=named_image, chunk_size=self._chunk),
             )
             footprint = image_footprint(select_image_hdu(index).header)
         except SkycutError as e:
@@ -88,7 +117,7 @@ class LinksRoute:
                 id=source_id,
                 semantics="#this",
                 description="the whole image file",
-                access_url=self._clients.results.object_url(source.bucket, source.name),
+                access_url=self._downloads.object_url(source.bucket, source.name),
                 content_type="application/fits",
                 content_length=size,
             ),

@@ -5,17 +5,19 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from skycut.clients import Clients
+from skycut.config import Settings
 from skycut.errors import (
     ConflictError,
     ServiceUnavailableError,
     UsageError,
 )
+from skycut.jobs.events import JobEvents
 from skycut.jobs.messages import CutoutTask
+from skycut.jobs.queue import JobQueue
 from skycut.jobs.records import (
     MAX_TASKS_BYTES,
     JobRecord,
@@ -24,6 +26,8 @@ from skycut.jobs.records import (
     result_id_for,
     tasks_stored_bytes,
 )
+from skycut.jobs.service_state import ServiceState
+from skycut.jobs.store import JobStore
 from skycut.logs import log
 from skycut.soda.params import SodaRequest, group_params, parse_soda_request
 from skycut.soda.work import works_of
@@ -37,7 +41,7 @@ from skycut.uws.model import (
     Progress,
 )
 
-__all__ = ["SodaService", "SyncOutcome"]
+__all__ = ["SodaService", "SyncOutcome", "parse_job_parameters"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,38 +58,87 @@ def _not_pending(record: JobRecord) -> ConflictError:
     )
 
 
-class SodaService:
-    """SODA operations over the job store and queue."""
+def parse_job_parameters(
+    pairs: Sequence[tuple[str, str]], *, settings: Settings, complete: bool
+) -> SodaRequest:
+    """Validate the SODA parameters of a job; it needs no back end.
 
-    def __init__(self, *, clients: Clients) -> None:
-        self._clients = clients
-        self._settings = clients.settings
+    Parameters
+    ----------
+    pairs
+        The parameters, in the order given.
+    settings
+        The buckets an ID may name and the most cutouts a job may make.
+    complete
+        Whether the job is to run, so needs an ID and a filter.
 
-    def parse(self, pairs: Sequence[tuple[str, str]], *, complete: bool) -> SodaRequest:
-        """Validate SODA parameters (raises ``UsageError`` on bad input)."""
-        request = parse_soda_request(
-            group_params(pairs),
-            allowed_buckets=self._settings.source_buckets,
-            require_complete=complete,
+    Raises
+    ------
+    UsageError
+        If a parameter is not valid, or the job would make too many cutouts.
+
+    """
+    request = parse_soda_request(
+        group_params(pairs),
+        allowed_buckets=settings.source_buckets,
+        require_complete=complete,
+    )
+    count = len(request.combinations())
+    if count > settings.max_combinations:
+        raise UsageError(
+            f"the request makes {count} cutouts (ID x stencil x BAND x TIME), over the "
+            f"limit of {settings.max_combinations} per job; split it, or use a "
+            "bulk file"
         )
-        count = len(request.combinations())
-        if count > self._settings.max_combinations:
-            raise UsageError(
-                f"the request makes {count} cutouts (ID x stencil x BAND x TIME), over the "
-                f"limit of {self._settings.max_combinations} per job; split it, or use a "
-                "bulk file"
-            )
-        return request
+    return request
+
+
+class SodaService:
+    """SODA operations over the job store and queue.
+
+    Parameters
+    ----------
+    settings
+        Jobs' limits and defaults (execution duration, destruction, sync timeout).
+    store
+        The job store.
+    queue
+        Where a job's cutouts are published.
+    events
+        Where the end of a job whose cutouts could not be published is announced.
+    service_state
+        The drain switch and the measured throughput (for quotes).
+
+    """
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        store: JobStore,
+        queue: JobQueue,
+        events: JobEvents,
+        service_state: ServiceState,
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._queue = queue
+        self._events = events
+        self._service_state = service_state
 
     def create_job(
         self,
+        request: SodaRequest,
         pairs: Sequence[tuple[str, str]],
         *,
         owner: str,
         run: bool = False,
     ) -> JobRecord:
-        """Create an async job: PENDING, or with ``run`` QUEUED at once and published."""
-        record = self._create(self.parse(pairs, complete=run), pairs, owner=owner, run=run)
+        """Create an async job: PENDING, or with ``run`` QUEUED at once and published.
+
+        ``request`` is ``pairs`` parsed (`parse_job_parameters`, complete if ``run``).
+        """
+        record = self._create(request, pairs, owner=owner, run=run)
         if run:
             self._publish(record)
         return record
@@ -105,12 +158,12 @@ class SodaService:
             run_id=request.run_id,
             execution_duration=self._settings.execution_duration_seconds,
             destruction=now + timedelta(days=self._settings.destruction_days),
-            quote=self._clients.service_state.quote(len(request.combinations())),
+            quote=self._service_state.quote(len(request.combinations())),
             parameters=[JobParameter(name, value) for name, value in pairs],
             progress=Progress(total=len(tasks)) if run else None,
         )
         record = JobRecord(job=job, response_format=request.response_format, tasks=tasks)
-        self._clients.jobs.create(record)
+        self._store.create(record)
         return record
 
     def run(self, job_id: str, *, owner: str) -> JobRecord:
@@ -122,19 +175,20 @@ class SodaService:
             If the job is not PENDING (a job runs once).
 
         """
-        record = self._clients.jobs.get_for(job_id, owner=owner)
+        record = self._store.get_for(job_id, owner=owner)
         if record.job.phase in (ExecutionPhase.QUEUED, ExecutionPhase.EXECUTING):
             return record  # RUN on a running job is harmless, as in vo-cutouts
         if record.job.phase != ExecutionPhase.PENDING:
             # before its parameters are read: a bulk job's are not SODA parameters
             raise _not_pending(record)
         pairs = [(p.name, p.value) for p in record.job.parameters]
-        tasks = self._tasks(self.parse(pairs, complete=True), pairs)
-        queued = self._clients.jobs.queue(
-            job_id, tasks=tasks, quote=self._clients.service_state.quote(len(tasks))
+        request = parse_job_parameters(pairs, settings=self._settings, complete=True)
+        tasks = self._tasks(request, pairs)
+        queued = self._store.queue(
+            job_id, tasks=tasks, quote=self._service_state.quote(len(tasks))
         )
         if queued is None:  # its phase changed meanwhile (a concurrent RUN, ABORT...)
-            current = self._clients.jobs.get_for(job_id, owner=owner)
+            current = self._store.get_for(job_id, owner=owner)
             if current.job.phase in (ExecutionPhase.QUEUED, ExecutionPhase.EXECUTING):
                 return current
             raise _not_pending(current)
@@ -164,29 +218,34 @@ class SodaService:
         """Publish a QUEUED job's messages; a queue that cannot be reached ends it in ERROR."""
         job_id = record.job.job_id
         try:
-            self._clients.queue.publish(job_id, record.tasks)
+            self._queue.publish(job_id, record.tasks)
         except Exception as e:
             error = ServiceUnavailableError("the job queue could not be reached")
-            ended = self._clients.jobs.fail_unqueued(job_id, error_summary(error))
+            ended = self._store.fail_unqueued(job_id, error_summary(error))
             if ended is not None:
-                self._clients.events.announce_soon(ended)  # the events topic may still be reachable
+                self._events.announce_soon(ended)  # the events topic may still be reachable
             raise error from e
 
-    def sync(self, pairs: Sequence[tuple[str, str]], *, owner: str) -> SyncOutcome:
+    def sync(
+        self,
+        request: SodaRequest,
+        pairs: Sequence[tuple[str, str]],
+        *,
+        owner: str,
+        steps: Steps | None = None,
+    ) -> SyncOutcome:
         """Run one cutout as a job and wait for it (SODA {sync}).
+
+        ``request`` is ``pairs`` parsed, complete, and checked to be `SodaRequest.single`;
+        ``steps``, if given, holds the times of what came before (the parse), for the log.
 
         Raises
         ------
-        MultiValuedParamNotSupportedError
-            If the request names more than one ID or stencil.
         ServiceUnavailableError
             If the job does not finish within the sync timeout.
 
         """
-        steps = Steps()
-        with steps.step("parse"):
-            request = self.parse(pairs, complete=True)
-            request.single()
+        steps = steps or Steps()
         with steps.step("create"):
             record = self._create(request, pairs, owner=owner, run=True)
         job_id = record.job.job_id
@@ -194,7 +253,7 @@ class SodaService:
             self._publish(record)
         published_at = time.time()
         with steps.step("wait"):
-            final = self._clients.jobs.wait(
+            final = self._store.wait(
                 job_id,
                 until=lambda r: r.job.phase in FINAL_PHASES,
                 timeout=self._settings.sync_timeout_seconds,
@@ -207,7 +266,7 @@ class SodaService:
                 f"it goes on as async job {job_id}"
             )
         with steps.step("results"):
-            result = self._clients.jobs.result(job_id, result_id_for(0))
+            result = self._store.result(job_id, result_id_for(0))
         log(
             logging.INFO,
             "sync served",
@@ -227,23 +286,46 @@ class SodaService:
             If the service status document says it is unavailable.
 
         """
-        status = self._clients.service_state.status()
+        status = self._service_state.status()
         if not status.available:
             raise ServiceUnavailableError(
                 "the service is not accepting new jobs"
                 + (f": {status.note}" if status.note else "")
             )
 
+    def job(self, job_id: str, *, owner: str) -> JobRecord:
+        """Return the caller's job (`JobStore.get_for`: another owner's is not found)."""
+        return self._store.get_for(job_id, owner=owner)
+
+    def jobs(
+        self,
+        *,
+        owner: str,
+        phases: Collection[ExecutionPhase],
+        after: datetime | None,
+        last: int | None,
+    ) -> list[JobRecord]:
+        """Return the caller's jobs, newest first, filtered as UWS §2.2.2.1 says."""
+        return self._store.list_for(owner=owner, phases=phases, after=after, last=last)
+
+    def add_parameters(
+        self, record: JobRecord, added: Sequence[tuple[str, str]], *, owner: str
+    ) -> None:
+        """Add parameters to a PENDING job once they parse (they need not be complete)."""
+        parse_job_parameters(added, settings=self._settings, complete=False)
+        params = [*record.job.parameters, *(JobParameter(n, v) for n, v in added)]
+        self._store.set_parameters(record.job.job_id, owner=owner, parameters=params)
+
     def results(self, job_id: str) -> list[StoredResult]:
         """Return a job's stored results."""
-        return self._clients.jobs.results(job_id)
+        return self._store.results(job_id)
 
     def wait(self, record: JobRecord, *, seconds: float, phase: ExecutionPhase | None) -> JobRecord:
         """Block (UWS WAIT) while the job stays in its phase, up to ``seconds``."""
         start_phase = record.job.phase
         if start_phase not in ACTIVE_PHASES or (phase is not None and phase != start_phase):
             return record
-        latest = self._clients.jobs.wait(
+        latest = self._store.wait(
             record.job.job_id,
             until=lambda r: r.job.phase != start_phase,
             timeout=seconds,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from functools import cached_property
 from typing import Any
@@ -10,15 +11,15 @@ from flask import Request, Response
 
 from skycut.api.context import RequestContext
 from skycut.api.http import form_params, redirect, request_params, text, xml
-from skycut.api.service import SodaService
+from skycut.api.service import SodaService, parse_job_parameters
 from skycut.bulk.drops import BULK_OPTIONS, job_options
-from skycut.bulk.upload import submit_bulk_upload
-from skycut.clients import Clients
+from skycut.bulk.upload import BulkUpload
+from skycut.config import Settings
 from skycut.errors import NotFoundError, UsageError
 from skycut.jobs.lifecycle import JobLifecycle
 from skycut.jobs.records import JobRecord
 from skycut.soda.params import group_params
-from skycut.uws.model import ExecutionPhase, Job, JobParameter, JobResult
+from skycut.uws.model import ExecutionPhase, Job, JobResult
 from skycut.uws.xml import (
     error_votable,
     format_time,
@@ -35,27 +36,51 @@ _ATOMS = ("owner", "quote", "executionduration", "destruction")
 
 
 class UwsRoutes:
-    """Handlers of the job list, each job and its children."""
+    """Handlers of the job list, each job and its children.
 
-    def __init__(self, *, clients: Clients, service: SodaService) -> None:
-        self._clients = clients
-        self._service = service
-        self._settings = clients.settings
+    The services are asked for on first need, so a request refused for its
+    parameters builds no client.
+
+    Parameters
+    ----------
+    settings
+        Limits (WAIT, BULK files) and the buckets an ID may name.
+    service
+        Returns the SODA job service.
+    lifecycle
+        Returns the service that aborts, deletes and re-times jobs.
+    result_url
+        The download URL of a result object.
+    upload
+        Stores a posted bulk file and creates its job; returns the job id.
+
+    """
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        service: Callable[[], SodaService],
+        lifecycle: Callable[[], JobLifecycle],
+        result_url: Callable[[str], str],
+        upload: Callable[[BulkUpload], str],
+    ) -> None:
+        self._settings = settings
+        self._make_service = service
+        self._make_lifecycle = lifecycle
+        self._result_url = result_url
+        self._upload = upload
+
+    @cached_property
+    def _service(self) -> SodaService:
+        return self._make_service()
 
     @cached_property
     def _lifecycle(self) -> JobLifecycle:
-        # built on first use: building it builds the Firestore and Storage clients
-        clients = self._clients
-        return JobLifecycle(
-            store=clients.jobs,
-            results=clients.results,
-            events=clients.events,
-            execution_duration_seconds=clients.settings.execution_duration_seconds,
-            destruction_days=clients.settings.destruction_days,
-        )
+        return self._make_lifecycle()
 
     def _record(self, ctx: RequestContext, job_id: str) -> JobRecord:
-        return self._clients.jobs.get_for(job_id, owner=ctx.owner)
+        return self._service.job(job_id, owner=ctx.owner)
 
     def _with_results(self, ctx: RequestContext, record: JobRecord) -> Job:
         job = record.job
@@ -83,15 +108,15 @@ class UwsRoutes:
             if phase not in ([], ["RUN"]):
                 raise UsageError("PHASE at job creation can only be RUN")
             job_pairs = [(n, v) for n, v in pairs if n.strip().upper() != "PHASE"]
-            record = self._service.create_job(job_pairs, owner=ctx.owner, run=bool(phase))
+            run = bool(phase)
+            parsed = parse_job_parameters(job_pairs, settings=self._settings, complete=run)
+            record = self._service.create_job(parsed, job_pairs, owner=ctx.owner, run=run)
             return redirect(ctx.job_url(record.job.job_id))
         grouped = group_params(request.args.items(multi=True))
         phases = {_phase(p) for p in grouped.get("PHASE", [])}
         after = _after(grouped.get("AFTER"))
         last = _last(grouped.get("LAST"))
-        records = self._clients.jobs.list_for(
-            owner=ctx.owner, phases=phases, after=after, last=last
-        )
+        records = self._service.jobs(owner=ctx.owner, phases=phases, after=after, last=last)
         return xml(jobs_xml([r.job for r in records], base_url=ctx.async_url))
 
     def _bulk_upload(self, request: Request, ctx: RequestContext) -> Response:
@@ -103,13 +128,14 @@ class UwsRoutes:
         upload = files[0]
         options = {k.lower(): v for k, v in request.form.items() if k.lower() in BULK_OPTIONS}
         job_options(options)  # refuse bad options now rather than in a failed job
-        job_id = submit_bulk_upload(
-            self._clients,
-            owner=ctx.owner,
-            filename=upload.filename or "bulk.csv",
-            data=upload.read(self._settings.max_bulk_bytes + 1),
-            content_type=upload.mimetype,
-            options=options,
+        job_id = self._upload(
+            BulkUpload(
+                owner=ctx.owner,
+                filename=upload.filename or "bulk.csv",
+                data=upload.read(self._settings.max_bulk_bytes + 1),
+                content_type=upload.mimetype,
+                options=options,
+            )
         )
         return redirect(ctx.job_url(job_id))
 
@@ -190,17 +216,14 @@ class UwsRoutes:
         self._record(ctx, job_id)
         for result in self._service.results(job_id):
             if result.result_id == result_id:
-                return redirect(self._clients.results.url(result.object_name))
+                return redirect(self._result_url(result.object_name))
         raise NotFoundError(f"job {job_id} has no result {result_id!r}")
 
     def parameters(self, request: Request, ctx: RequestContext, job_id: str) -> Response:
         """GET the parameters; POST adds some while the job is PENDING."""
         record = self._record(ctx, job_id)
         if request.method == "POST":
-            added = form_params(request)
-            self._service.parse(added, complete=False)
-            params = [*record.job.parameters, *(JobParameter(n, v) for n, v in added)]
-            self._clients.jobs.set_parameters(job_id, owner=ctx.owner, parameters=params)
+            self._service.add_parameters(record, form_params(request), owner=ctx.owner)
             return redirect(ctx.job_url(job_id))
         return xml(parameters_xml(record.job.parameters))
 

@@ -10,12 +10,19 @@ import csv
 import io
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Protocol
 
 from skycut.bulk.rows import BadRow
-from skycut.clients import Clients
 from skycut.jobs.records import StoredResult
+from skycut.jobs.store import JobStore
 
-__all__ = ["ERRORS_RESULT_ID", "attach_errors_report", "errors_report", "read_errors_report"]
+__all__ = [
+    "ERRORS_RESULT_ID",
+    "WriteResult",
+    "attach_errors_report",
+    "errors_report",
+    "read_errors_report",
+]
 
 ERRORS_RESULT_ID = "errors"
 _COLUMNS = ("line", "row", "reason", "id", "label")
@@ -45,23 +52,38 @@ def read_errors_report(data: bytes) -> list[BadRow]:
     ]
 
 
+class WriteResult(Protocol):
+    """Writes one object to the results bucket and returns its size (`ResultWriter.write`)."""
+
+    def __call__(
+        self, object_name: str, data: bytes, *, content_type: str, expires: datetime | None = None
+    ) -> int:
+        """Upload ``data`` as ``object_name``; return its size in bytes."""
+        ...
+
+
 def attach_errors_report(
-    clients: Clients, job_id: str, bad: Sequence[BadRow], *, expires: datetime | None
+    store: JobStore,
+    write: WriteResult,
+    *,
+    results_bucket: str,
+    job_id: str,
+    bad: Sequence[BadRow],
+    expires: datetime | None,
 ) -> None:
-    """Write the refused rows as CSV and list it as the job's ``errors`` result.
+    """Write the refused rows as CSV with ``write`` and list it as the job's ``errors`` result.
 
     Writing it again rewrites the same file under the same result id.
     """
-    results = clients.results
     name = f"jobs/{job_id}/errors.csv"
-    size = results.write(name, errors_report(bad), content_type="text/csv", expires=expires)
-    clients.jobs.attach_result(
+    size = write(name, errors_report(bad), content_type="text/csv", expires=expires)
+    store.attach_result(
         job_id,
         StoredResult(
             result_id=ERRORS_RESULT_ID,
             index=-1,
             status="error",
-            bucket=results.bucket_name,
+            bucket=results_bucket,
             object_name=name,
             mime_type="text/csv",
             size=size,

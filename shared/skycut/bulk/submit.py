@@ -9,26 +9,72 @@ recorded once each, so repeats change nothing.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from skycut.bulk.drops import DropObject, bulk_job_id, job_options, owner_of
-from skycut.bulk.formats import detect_format, read_rows
-from skycut.bulk.report import attach_errors_report
-from skycut.bulk.rows import ParsedRows, tasks_from_rows
-from skycut.clients import Clients
-from skycut.errors import SkycutError, UsageError
-from skycut.jobs.messages import CutoutTask
+from skycut.bulk.dropfiles import DropFiles
+from skycut.bulk.drops import DropObject, bulk_job_id, owner_of
+from skycut.bulk.report import WriteResult, attach_errors_report
+from skycut.bulk.rows import ParsedRows
+from skycut.errors import SkycutError
+from skycut.jobs.events import JobEvents
+from skycut.jobs.queue import JobQueue
 from skycut.jobs.records import Announcement, BulkState, JobRecord
+from skycut.jobs.store import JobStore
 from skycut.logs import log
 from skycut.uws.model import ErrorSummary, ExecutionPhase, Job, JobParameter, Progress
 
 __all__ = ["BulkSubmitter"]
 
-class BulkSubmitter:
-    """Creates and fans out bulk jobs."""
 
-    def __init__(self, *, clients: Clients) -> None:
-        self._clients = clients
+class BulkSubmitter:
+    """Creates and fans out bulk jobs.
+
+    Parameters
+    ----------
+    store
+        The job store.
+    events
+        Where the end of a job refused at once is announced.
+    queue
+        Where a job's cutouts are published.
+    quote
+        The expected end of a job of so many cutouts (None if unknown).
+    drops
+        Reads the dropped files.
+    write_result
+        Writes an object to the results bucket (the errors report).
+    results_bucket
+        The bucket ``write_result`` writes to.
+    drop_bucket
+        The bucket whose files are bulk requests; other buckets' are ignored.
+    destruction_days
+        How long a bulk job and its results are kept.
+
+    """
+
+    def __init__(
+        self,
+        *,
+        store: JobStore,
+        events: JobEvents,
+        queue: JobQueue,
+        quote: Callable[[int], datetime | None],
+        drops: DropFiles,
+        write_result: WriteResult,
+        results_bucket: str,
+        drop_bucket: str,
+        destruction_days: float,
+    ) -> None:
+        self._store = store
+        self._events = events
+        self._queue = queue
+        self._quote = quote
+        self._drops = drops
+        self._write_result = write_result
+        self._results_bucket = results_bucket
+        self._drop_bucket = drop_bucket
+        self._destruction_days = destruction_days
 
     def submit(self, drop: DropObject) -> str | None:
         """Create (or finish publishing) the bulk job of ``drop``.
@@ -39,9 +85,8 @@ class BulkSubmitter:
             The job id, or None if the object is not a bulk request.
 
         """
-        settings = self._clients.settings
         owner = owner_of(drop.name)
-        if drop.bucket != settings.drop_bucket or owner is None:
+        if drop.bucket != self._drop_bucket or owner is None:
             log(
                 logging.WARNING,
                 "drop object ignored: not incoming/<owner>/<file>",
@@ -50,7 +95,7 @@ class BulkSubmitter:
             )
             return None
         job_id = bulk_job_id(drop)
-        existing = self._clients.jobs.load(job_id)
+        existing = self._store.load(job_id)
         if existing is not None:
             self._resume(existing, drop)
             return job_id
@@ -62,17 +107,17 @@ class BulkSubmitter:
             creation_time=now,
             run_id=drop.name.rsplit("/", 1)[-1][:64],
             execution_duration=0,  # bulk jobs run as long as their rows need
-            destruction=now + timedelta(days=settings.destruction_days),
+            destruction=now + timedelta(days=self._destruction_days),
             parameters=[JobParameter("SOURCE", f"gs://{drop.bucket}/{drop.name}")],
         )
         try:
-            options, rows = self._read(drop)
+            options, rows = self._drops.read(drop)
         except SkycutError as e:
             return self._refuse(job, e.to_text())
         job.parameters += [JobParameter(k.upper(), v) for k, v in sorted(options.items())]
         # every row of the file counts, the refused ones as failed already, as in the manifest
         job.progress = Progress(total=rows.total_rows, failed=len(rows.bad))
-        job.quote = self._clients.service_state.quote(len(rows.tasks))
+        job.quote = self._quote(len(rows.tasks))
         if not rows.tasks:
             job.phase = ExecutionPhase.ERROR
             job.end_time = now
@@ -89,68 +134,35 @@ class BulkSubmitter:
         if rows.bad:
             # before the job exists, so a job always has its report (the manifest reads
             # it when the job ends); a repeated delivery writes the same report again
-            attach_errors_report(self._clients, job_id, rows.bad, expires=job.destruction)
-        if not self._clients.jobs.create(record):
+            attach_errors_report(
+                self._store,
+                self._write_result,
+                results_bucket=self._results_bucket,
+                job_id=job_id,
+                bad=rows.bad,
+                expires=job.destruction,
+            )
+        if not self._store.create(record):
             return job_id  # a concurrent delivery created it first
         if rows.tasks:
             self._publish(job_id, rows)
         else:
-            self._clients.events.announce_soon(record)
+            self._events.announce_soon(record)
         return job_id
-
-    def tasks_of(self, record: JobRecord) -> list[CutoutTask]:
-        """Return the tasks of a bulk job, read again from its drop file.
-
-        Raises
-        ------
-        UsageError
-            If the file is gone or was replaced by another version since.
-
-        """
-        source = next(p.value for p in record.job.parameters if p.name == "SOURCE")
-        bucket, _, name = source.removeprefix("gs://").partition("/")
-        generation = record.bulk.drop_generation
-        _, rows = self._read(DropObject(bucket=bucket, name=name, generation=generation))
-        return rows.tasks
-
-    def _read(self, drop: DropObject) -> tuple[dict[str, str], ParsedRows]:
-        settings = self._clients.settings
-        blob = self._clients.storage.bucket(drop.bucket).get_blob(drop.name)
-        if blob is None:
-            raise UsageError(f"the drop file gs://{drop.bucket}/{drop.name} no longer exists")
-        if drop.generation not in ("", "0") and str(blob.generation) != drop.generation:
-            raise UsageError(
-                f"the drop file gs://{drop.bucket}/{drop.name} was replaced (generation "
-                f"{blob.generation}, the job's is {drop.generation})"
-            )
-        if blob.size is not None and int(blob.size) > settings.max_bulk_bytes:
-            raise UsageError(
-                f"the drop file has {int(blob.size)} bytes, over the limit of "
-                f"{settings.max_bulk_bytes}; split it"
-            )
-        options = job_options(blob.metadata)
-        data: bytes = blob.download_as_bytes()
-        fmt = detect_format(drop.name, data, blob.content_type)
-        rows = tasks_from_rows(
-            read_rows(data, fmt, max_rows=settings.max_bulk_rows),
-            allowed_buckets=settings.source_buckets,
-            options=options,
-        )
-        return options, rows
 
     def _refuse(self, job: Job, message: str) -> str:
         job.phase = ExecutionPhase.ERROR
         job.end_time = datetime.now(UTC)
         job.error = ErrorSummary(message=message)
         record = JobRecord(job=job, kind="bulk", announcement=Announcement.due(job.end_time))
-        if self._clients.jobs.create(record):
-            self._clients.events.announce_soon(record)
+        if self._store.create(record):
+            self._events.announce_soon(record)
         log(logging.INFO, "bulk file refused", job_id=job.job_id, error=message)
         return job.job_id
 
     def _publish(self, job_id: str, rows: ParsedRows) -> None:
-        count = self._clients.queue.publish(job_id, rows.tasks)
-        self._clients.jobs.mark_published(job_id)
+        count = self._queue.publish(job_id, rows.tasks)
+        self._store.mark_published(job_id)
         log(
             logging.INFO,
             "bulk job submitted",
@@ -169,6 +181,6 @@ class BulkSubmitter:
             log(logging.INFO, "duplicate drop event; nothing to do", job_id=job_id)
             return
         # The delivery that created the job died before publishing all of it.
-        _, rows = self._read(drop)
+        _, rows = self._drops.read(drop)
         self._publish(job_id, rows)
         log(logging.WARNING, "bulk job publication resumed", job_id=job_id)

@@ -13,7 +13,7 @@ from google.api_core import exceptions as gexc
 from skycut.errors import ServiceUnavailableError, SourceChangedError, UsageError
 from skycut.soda.ids import ObjectVersion, SourceRef
 
-__all__ = ["GcsRangeReader", "ResultWriter", "UrlSigner"]
+__all__ = ["DownloadLinks", "GcsRangeReader", "ResultWriter", "UrlSigner"]
 
 _TRANSIENT = (
     gexc.ServiceUnavailable,
@@ -191,23 +191,11 @@ class UrlSigner:
 
 
 class ResultWriter:
-    """Writes result objects and hands out the URLs clients fetch them from."""
+    """Writes, reads and deletes result objects in the results bucket."""
 
-    def __init__(
-        self,
-        *,
-        client: Any,
-        bucket: str,
-        public_base_url: str | None,
-        signed_url_seconds: int,
-        signer: UrlSigner | None = None,
-    ) -> None:
-        self._client = client
+    def __init__(self, *, client: Any, bucket: str) -> None:
         self._bucket = client.bucket(bucket)
         self.bucket_name = bucket
-        self._public = public_base_url.rstrip("/") if public_base_url else None
-        self._ttl = timedelta(seconds=signed_url_seconds)
-        self._signer = signer
 
     def write(
         self,
@@ -243,9 +231,32 @@ class ResultWriter:
         data: bytes = self._bucket.blob(object_name).download_as_bytes()
         return data
 
+
+class DownloadLinks:
+    """Hands out the URLs clients download results (and sources) from.
+
+    Apart from `ResultWriter`: a link is signed with the signer's rights, which
+    only the API needs; the worker writes results and links none.
+    """
+
+    def __init__(
+        self,
+        *,
+        client: Any,
+        results_bucket: str,
+        public_base_url: str | None,
+        signed_url_seconds: int,
+        signer: UrlSigner | None = None,
+    ) -> None:
+        self._client = client
+        self._results_bucket = results_bucket
+        self._public = public_base_url.rstrip("/") if public_base_url else None
+        self._ttl = timedelta(seconds=signed_url_seconds)
+        self._signer = signer
+
     def url(self, object_name: str) -> str:
-        """Return the URL a client downloads the result from."""
-        return self.object_url(self.bucket_name, object_name)
+        """Return the URL a client downloads a result from."""
+        return self.object_url(self._results_bucket, object_name)
 
     def object_url(self, bucket: str, object_name: str) -> str:
         """Return a download URL of any object skycut may read (results, sources)."""

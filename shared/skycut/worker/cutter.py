@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Protocol
 
+from skycut.config import Settings
 from skycut.cutout.engine import Cutout, cut
 from skycut.cutout.fitsindex import FitsIndex, HduInfo, named_image, scan_fits
 from skycut.cutout.prefetch import MEMORY_COST
@@ -69,6 +70,27 @@ class Cutter:
     limits: CutLimits
     cost: ReadCost
     sources: SourceCache = field(default_factory=SourceCache)
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, open_source: Callable[[SourceRef, int | None], VersionedReader]
+    ) -> Cutter:
+        """Return a cutter with the limits and read costs ``settings`` configure."""
+        return cls(
+            open_source=open_source,
+            limits=CutLimits(
+                source_buckets=settings.source_buckets,
+                header_chunk_bytes=settings.header_chunk_bytes,
+                max_cutout_pixels=settings.max_cutout_pixels,
+            ),
+            cost=ReadCost(
+                round_trip=settings.read_round_trip_seconds,
+                bandwidth=settings.read_bandwidth_bytes,
+                max_concurrency=settings.read_concurrency,
+                total_bandwidth=settings.read_total_bandwidth_bytes,
+                max_span_bytes=settings.read_max_span_bytes,
+            ),
+        )
 
     def spec(self, task: CutoutTask) -> Spec | UsageError:
         """Return a task's cutout built from its work (no text parsed), or why it cannot run."""

@@ -15,9 +15,10 @@ from datetime import UTC, datetime
 from pydantic import ValidationError
 
 from skycut.bulk.drops import DropObject, bulk_job_id, owner_of
-from skycut.clients import Clients
+from skycut.jobs.events import JobEvents
 from skycut.jobs.messages import JobMessage
 from skycut.jobs.records import Announcement, JobRecord
+from skycut.jobs.store import JobStore
 from skycut.logs import log
 from skycut.uws.model import ErrorSummary, ExecutionPhase, Job
 
@@ -35,29 +36,47 @@ def _message(attributes: Mapping[str, str]) -> str:
     )
 
 
-def fail_dead_letter(clients: Clients, data: bytes, attributes: Mapping[str, str]) -> None:
-    """Put the job behind a dead-lettered message into ERROR."""
+def fail_dead_letter(
+    data: bytes, attributes: Mapping[str, str], *, store: JobStore, events: JobEvents
+) -> None:
+    """Put the job behind a dead-lettered message into ERROR and announce its end.
+
+    Parameters
+    ----------
+    data
+        The message's data.
+    attributes
+        The message's attributes, Pub/Sub's dead-letter ones among them.
+    store
+        The job store.
+    events
+        Where the job's end is announced.
+
+    """
     try:
         if attributes.get("eventType") == "OBJECT_FINALIZE":
-            _fail_drop(clients, attributes)
+            _fail_drop(store, events, attributes)
         else:
-            _fail_job(clients, JobMessage.model_validate_json(data).job_id, attributes)
+            job_id = JobMessage.model_validate_json(data).job_id
+            _fail_job(store, events, job_id, attributes)
     except (ValidationError, ValueError, KeyError) as e:
         log(logging.ERROR, "dead letter not understood; dropped", error=str(e))
     except Exception as e:
         log(logging.ERROR, "dead letter could not be recorded", error=repr(e), exc_info=True)
 
 
-def _fail_job(clients: Clients, job_id: str, attributes: Mapping[str, str]) -> None:
-    changed = clients.jobs.fail(
+def _fail_job(
+    store: JobStore, events: JobEvents, job_id: str, attributes: Mapping[str, str]
+) -> None:
+    changed = store.fail(
         job_id, ErrorSummary(message=_message(attributes), error_type="transient", status=503)
     )
     if changed is not None:
-        clients.events.announce_soon(changed)
+        events.announce_soon(changed)
     log(logging.WARNING, "dead-lettered job message", job_id=job_id, changed=changed is not None)
 
 
-def _fail_drop(clients: Clients, attributes: Mapping[str, str]) -> None:
+def _fail_drop(store: JobStore, events: JobEvents, attributes: Mapping[str, str]) -> None:
     drop = DropObject(
         bucket=attributes["bucketId"],
         name=attributes["objectId"],
@@ -77,8 +96,8 @@ def _fail_drop(clients: Clients, attributes: Mapping[str, str]) -> None:
         error=ErrorSummary(message=_message(attributes), error_type="transient"),
     )
     record = JobRecord(job=job, kind="bulk", announcement=Announcement.due(now))
-    if clients.jobs.create(record):
-        clients.events.announce_soon(record)
+    if store.create(record):
+        events.announce_soon(record)
     else:
-        _fail_job(clients, job_id, attributes)
+        _fail_job(store, events, job_id, attributes)
     log(logging.WARNING, "dead-lettered drop notification", job_id=job_id)

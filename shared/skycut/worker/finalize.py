@@ -11,15 +11,19 @@ job announced; a redelivery that finds an ended, unannounced job whose lease
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from skycut.bulk.manifest import manifest_csv, manifest_rows, manifest_votable
 from skycut.bulk.package import archive, fits_packages
 from skycut.bulk.report import ERRORS_RESULT_ID, read_errors_report
 from skycut.bulk.rows import BadRow
-from skycut.clients import Clients
+from skycut.jobs.events import JobEvents
 from skycut.jobs.records import FINALIZE_LEASE, JobRecord, StoredResult
+from skycut.jobs.store import JobStore
 from skycut.uws.model import FINAL_PHASES, Progress
+
+if TYPE_CHECKING:  # its module loads the storage client library
+    from skycut.storage.gcs import ResultWriter
 
 __all__ = ["FINALIZE_LEASE", "Finalizer"]
 
@@ -27,25 +31,38 @@ _DEFAULT_PER_FILE = 100
 
 
 class Finalizer:
-    """Writes a finished job's manifests and packages and announces it."""
+    """Writes a finished job's manifests and packages and announces it.
 
-    def __init__(self, *, clients: Clients) -> None:
-        self._clients = clients
+    Parameters
+    ----------
+    store
+        The job store (results listed, outputs attached, the announcement claimed).
+    events
+        Where the job's end is announced.
+    results
+        The results bucket (outputs written, cutouts and the errors report read).
+
+    """
+
+    def __init__(self, *, store: JobStore, events: JobEvents, results: ResultWriter) -> None:
+        self._store = store
+        self._events = events
+        self._results = results
 
     def resume(self, record: JobRecord, *, now: datetime | None = None) -> None:
         """Announce an ended job its ending writer left unannounced (once its lease is over)."""
         if record.job.phase not in FINAL_PHASES or record.announcement.finalized:
             return
-        claimed = self._clients.jobs.claim_announcement(
+        claimed = self._store.claim_announcement(
             record.job.job_id, now=now or datetime.now(UTC)
         )
         if claimed is not None:
-            counted = self._clients.jobs.load(record.job.job_id)  # progress with its counts
+            counted = self._store.load(record.job.job_id)  # progress with its counts
             progress = (counted or claimed).job.progress or Progress(total=0)
             manifest = next(
                 (
                     r
-                    for r in self._clients.jobs.results(record.job.job_id)
+                    for r in self._store.results(record.job.job_id)
                     if r.result_id == "manifest-csv"
                 ),
                 None,
@@ -61,17 +78,17 @@ class Finalizer:
 
     def announce(self, record: JobRecord, progress: Progress, *, manifest_url: str | None) -> None:
         """Publish the job event and mark the job finalized."""
-        self._clients.events.announce(record, progress=progress, manifest_url=manifest_url)
+        self._events.announce(record, progress=progress, manifest_url=manifest_url)
 
     def _result_url(self, job_id: str, result: StoredResult) -> str:
-        job_url = self._clients.events.job_url(job_id)
+        job_url = self._events.job_url(job_id)
         if job_url is not None:
             return f"{job_url}/results/{result.result_id}"
         return f"gs://{result.bucket}/{result.object_name}"
 
     def _bulk_outputs(self, record: JobRecord) -> str | None:
         job = record.job
-        store, writer = self._clients.jobs, self._clients.results
+        store, writer = self._store, self._results
         stored = store.results(job.job_id)
         results = [r for r in stored if r.index >= 0]
         urls = {r.result_id: self._result_url(job.job_id, r) for r in results}
@@ -128,7 +145,7 @@ class Finalizer:
         report = next((r for r in stored if r.result_id == ERRORS_RESULT_ID), None)
         if report is None:
             return []
-        return read_errors_report(self._clients.results.read(report.object_name))
+        return read_errors_report(self._results.read(report.object_name))
 
     def _attach(
         self,
@@ -140,7 +157,7 @@ class Finalizer:
         *,
         expires: datetime | None,
     ) -> StoredResult:
-        writer = self._clients.results
+        writer = self._results
         object_name = f"jobs/{job_id}/{name}"
         size = writer.write(object_name, data, content_type=mime, expires=expires)
         result = StoredResult(
@@ -154,5 +171,5 @@ class Finalizer:
             created=datetime.now(UTC),
             expires=expires,
         )
-        self._clients.jobs.attach_result(job_id, result)
+        self._store.attach_result(job_id, result)
         return result

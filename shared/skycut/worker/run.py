@@ -10,70 +10,67 @@ from __future__ import annotations
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cached_property
+from typing import TYPE_CHECKING
 
-from skycut.clients import Clients
 from skycut.cutout.reader import ReadStats
-from skycut.cutout.readplan import ReadCost
 from skycut.errors import NoOverlapError, SkycutError, UsageError
 from skycut.jobs.completion import JobCompletion
+from skycut.jobs.events import JobEvents
 from skycut.jobs.messages import CutoutTask, JobMessage, batch_id
 from skycut.jobs.records import JobRecord, StoredResult, result_id_for
+from skycut.jobs.service_state import ServiceState
+from skycut.jobs.store import JobStore
 from skycut.logs import log
-from skycut.storage.gcs import GcsRangeReader
 from skycut.timing import Steps
 from skycut.uws.model import FINAL_PHASES, ExecutionPhase, Progress
-from skycut.worker.cutter import CutLimits, Cutter, Spec
+from skycut.worker.cutter import Cutter, Spec
 from skycut.worker.finalize import Finalizer
 from skycut.worker.groups import SharedSource, by_source
 from skycut.worker.watch import JobStoppedError, JobWatch
+
+if TYPE_CHECKING:  # its module loads the storage client library
+    from skycut.storage.gcs import ResultWriter
 
 __all__ = ["Worker"]
 
 _SUFFIXES = {"application/fits": ".fits", "image/png": ".png", "image/jpeg": ".jpg"}
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Worker:
-    """Executes job messages with the given clients."""
+    """Executes job messages.
 
-    clients: Clients
-    finalizer: Finalizer = field(init=False)
+    Parameters
+    ----------
+    store
+        The job store.
+    events
+        Where the end of a job that runs out of time under the worker is announced.
+    results
+        The results bucket: cutouts written, a stopped job's deleted.
+    cutter
+        Cuts each task from its source.
+    completion
+        Ends the jobs whose last cutout this worker counts.
+    finalizer
+        Finishes announcing an ended job its writer left unannounced.
+    service_state
+        Where the measured cutout rate is recorded, for quotes.
+    concurrency
+        Cutouts of one message run at once.
 
-    def __post_init__(self) -> None:
-        self.finalizer = Finalizer(clients=self.clients)
+    """
 
-    @cached_property
-    def completion(self) -> JobCompletion:
-        """Ends the jobs this worker completes."""
-        return JobCompletion(
-            store=self.clients.jobs, events=self.clients.events, prepare=self.finalizer.prepare
-        )
-
-    @cached_property
-    def cutter(self) -> Cutter:
-        """Cuts tasks from Cloud Storage sources (the client is built on first read)."""
-        settings = self.clients.settings
-        clients = self.clients
-        return Cutter(
-            open_source=lambda source, generation: GcsRangeReader(
-                client=clients.storage, source=source, generation=generation
-            ),
-            limits=CutLimits(
-                source_buckets=settings.source_buckets,
-                header_chunk_bytes=settings.header_chunk_bytes,
-                max_cutout_pixels=settings.max_cutout_pixels,
-            ),
-            cost=ReadCost(
-                round_trip=settings.read_round_trip_seconds,
-                bandwidth=settings.read_bandwidth_bytes,
-                max_concurrency=settings.read_concurrency,
-                total_bandwidth=settings.read_total_bandwidth_bytes,
-                max_span_bytes=settings.read_max_span_bytes,
-            ),
-        )
+    store: JobStore
+    events: JobEvents
+    results: ResultWriter
+    cutter: Cutter
+    completion: JobCompletion
+    finalizer: Finalizer
+    service_state: ServiceState
+    concurrency: int
 
     def handle(self, message: JobMessage) -> None:
         """Run every cutout of ``message`` that is not done yet.
@@ -85,7 +82,7 @@ class Worker:
             is not acknowledged and Pub/Sub delivers it again.
 
         """
-        store = self.clients.jobs
+        store = self.store
         job_id = message.job_id
         received_at = time.time()
         steps = Steps()
@@ -111,7 +108,7 @@ class Worker:
             with steps.step("start"):
                 started = store.start(record)
             record = started or store.load(job_id, counts=False) or record
-        watch = JobWatch(store=store, record=record, on_end=self.clients.events.announce)
+        watch = JobWatch(store=store, record=record, on_end=self.events.announce)
         began = time.monotonic()
         statuses = {rid: result.status for rid, result in recorded.items()}
         todo = [t for t in message.tasks if result_id_for(t.index) not in statuses]
@@ -121,7 +118,7 @@ class Worker:
             # and the emulator (like a busy instance) delivers only a few messages at once.
             with (
                 steps.step("cut"),
-                ThreadPoolExecutor(max_workers=self.clients.settings.cutout_concurrency) as pool,
+                ThreadPoolExecutor(max_workers=self.concurrency) as pool,
             ):
                 # cutouts of one image read it together: one read plan for all of them
                 specs = {t.index: self.cutter.spec(t) for t in todo}  # built once, from the works
@@ -164,11 +161,11 @@ class Worker:
                 )
             if not whole:
                 with steps.step("abort_check"):
-                    watch.undo_if_stopped(new, self.clients.results.delete)
+                    watch.undo_if_stopped(new, self.results.delete)
         except JobStoppedError:
             # every cutout of this message has stopped or finished by now (the pool
             # waited for them); aborted jobs keep nothing, so remove what they wrote
-            self.clients.results.delete([r.object_name for r in new])
+            self.results.delete([r.object_name for r in new])
             log(
                 logging.INFO,
                 "job left EXECUTING; stopping",
@@ -183,7 +180,7 @@ class Worker:
                 finished = self.completion.finish_if_complete(
                     job_id, known=(record, Progress(total, done, failed))
                 )
-                if not finished and watch.stopped_for(new, self.clients.results.delete):
+                if not finished and watch.stopped_for(new, self.results.delete):
                     return
             else:
                 self.completion.finish_if_complete(job_id)
@@ -193,7 +190,7 @@ class Worker:
         self, job_id: str, todo: list[CutoutTask], began: float, received_at: float, steps: Steps
     ) -> None:
         if todo:
-            self.clients.service_state.record_throughput(
+            self.service_state.record_throughput(
                 cutouts=len(todo), seconds=time.monotonic() - began
             )
         log(
@@ -229,7 +226,7 @@ class Worker:
         watch: JobWatch,
         shared: SharedSource | None,
     ) -> StoredResult:
-        writer = self.clients.results
+        writer = self.results
         job_id = record.job.job_id
         expires = record.job.destruction
         rid = result_id_for(task.index)

@@ -23,15 +23,17 @@ with the ``sweep`` attribute to the job topic; the local stack does the same.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from skycut.bulk.submit import BulkSubmitter
-from skycut.clients import Clients
 from skycut.errors import ServiceUnavailableError, SkycutError
 from skycut.jobs.completion import JobCompletion
+from skycut.jobs.events import JobEvents
 from skycut.jobs.messages import CutoutTask, batch_id
+from skycut.jobs.queue import JobQueue
 from skycut.jobs.records import JobRecord, error_summary
+from skycut.jobs.store import JobStore
 from skycut.logs import log
 from skycut.uws.model import ErrorSummary, ExecutionPhase
 from skycut.worker.finalize import Finalizer
@@ -41,22 +43,40 @@ __all__ = ["Sweeper"]
 _ACTIVE = (ExecutionPhase.QUEUED, ExecutionPhase.EXECUTING)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Sweeper:
-    """Finds stalled jobs and publishes their uncounted batches again."""
+    """Finds stalled jobs and publishes their uncounted batches again.
 
-    clients: Clients
+    Parameters
+    ----------
+    store
+        The job store.
+    events
+        Where the end of a job given up on is announced.
+    queue
+        Where uncounted batches are published again.
+    completion
+        Ends a job whose every batch was counted but whose end was lost.
+    finalizer
+        Announces ended jobs whose announcement was lost.
+    bulk_tasks
+        Reads a bulk job's tasks again from its drop file (raises `SkycutError`
+        if it cannot).
+    lease_seconds
+        How long a job may show no activity before it is taken over.
+    max_recoveries
+        Take-overs of a job that still makes no progress before it ends in ERROR.
+
+    """
+
+    store: JobStore
+    events: JobEvents
+    queue: JobQueue
     completion: JobCompletion
     finalizer: Finalizer
-
-    @classmethod
-    def for_clients(cls, clients: Clients) -> Sweeper:
-        """Return a sweeper with its own finalizer and completion over ``clients``."""
-        finalizer = Finalizer(clients=clients)
-        completion = JobCompletion(
-            store=clients.jobs, events=clients.events, prepare=finalizer.prepare
-        )
-        return cls(clients=clients, completion=completion, finalizer=finalizer)
+    bulk_tasks: Callable[[JobRecord], list[CutoutTask]]
+    lease_seconds: float
+    max_recoveries: int
 
     def sweep(self, now: datetime | None = None) -> list[str]:
         """Take over every stalled job; return the ids of those acted on.
@@ -65,13 +85,13 @@ class Sweeper:
         their writer died) are announced too, once their finalize lease is over.
         """
         now = now or datetime.now(UTC)
-        for ended in self.clients.jobs.unannounced():
+        for ended in self.store.unannounced():
             try:
                 self.finalizer.resume(ended, now=now)
             except Exception as e:  # the next sweep tries again
                 log(logging.WARNING, "announcement failed", job_id=ended.job.job_id, error=repr(e))
         acted = []
-        for record in self.clients.jobs.active():
+        for record in self.store.active():
             try:
                 if self._recover_if_stalled(record, now):
                     acted.append(record.job.job_id)
@@ -87,32 +107,30 @@ class Sweeper:
 
     def last_activity(self, record: JobRecord) -> datetime:
         """Return when the job last showed life: created, started, counted or taken over."""
-        store = self.clients.jobs
         times = [
             record.job.creation_time,
             record.job.start_time,
             record.recovery.recovered_at,
-            store.last_counted(record.job.job_id),
+            self.store.last_counted(record.job.job_id),
         ]
         return max(t for t in times if isinstance(t, datetime))
 
     def _recover_if_stalled(self, record: JobRecord, now: datetime) -> bool:
-        settings = self.clients.settings
-        if now - self.last_activity(record) < timedelta(seconds=settings.job_lease_seconds):
+        if now - self.last_activity(record) < timedelta(seconds=self.lease_seconds):
             return False
         job_id = record.job.job_id
-        taken = self.clients.jobs.take_over(
+        taken = self.store.take_over(
             job_id,
             last_taken=record.recovery.recovered_at,
             now=now,
-            max_recoveries=settings.max_job_recoveries,
+            max_recoveries=self.max_recoveries,
             give_up=self._give_up,
         )
         if taken is None:
             return False
         if taken.job.phase == ExecutionPhase.ERROR:
             log(logging.ERROR, "stalled job ended in ERROR", job_id=job_id)
-            self.clients.events.announce_soon(taken)
+            self.events.announce_soon(taken)
             return True
         published = self._publish_uncounted(taken)
         log(
@@ -130,7 +148,7 @@ class Sweeper:
         done, failed, total = (
             (progress.done, progress.failed, progress.total) if progress else (0, 0, 0)
         )
-        stalled = self.clients.settings.job_lease_seconds
+        stalled = self.lease_seconds
         return error_summary(
             ServiceUnavailableError(
                 f"the job made no progress for {stalled:g} s after "
@@ -140,29 +158,28 @@ class Sweeper:
         )
 
     def _publish_uncounted(self, record: JobRecord) -> int:
-        clients = self.clients
         job_id = record.job.job_id
         tasks = self._tasks(record)
         if tasks is None:
             return 0  # its tasks cannot be read again; the job has ended in ERROR
-        batch_ids = [batch_id(b) for b in clients.queue.batches(tasks)]
-        counted = clients.jobs.counted_batches(job_id, batch_ids)
+        batch_ids = [batch_id(b) for b in self.queue.batches(tasks)]
+        counted = self.store.counted_batches(job_id, batch_ids)
         if len(counted) == len(batch_ids):
             # everything ran and was counted; only the ending was lost
             self.completion.finish_if_complete(job_id)
             return 0
-        published = clients.queue.publish(job_id, tasks, skip=counted)
+        published = self.queue.publish(job_id, tasks, skip=counted)
         if record.kind == "bulk":
-            clients.jobs.mark_published(job_id)
+            self.store.mark_published(job_id)
         return published
 
     def _tasks(self, record: JobRecord) -> list[CutoutTask] | None:
         if record.kind == "bulk":
             try:
-                return BulkSubmitter(clients=self.clients).tasks_of(record)
+                return self.bulk_tasks(record)
             except SkycutError as e:
-                ended = self.clients.jobs.fail(record.job.job_id, error_summary(e))
+                ended = self.store.fail(record.job.job_id, error_summary(e))
                 if ended is not None:
-                    self.clients.events.announce_soon(ended)
+                    self.events.announce_soon(ended)
                 return None
         return record.tasks  # each with its work, as the API made it

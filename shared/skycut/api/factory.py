@@ -1,0 +1,122 @@
+"""Building the SODA API from the process's clients: the API's one composition root.
+
+The handlers and services of `skycut.api` take what they use as arguments;
+this module hands each of them its share of `skycut.clients.Clients`. Every
+service is built on first use, so a request that needs no back end
+(capabilities, a refused parameter) builds no Google client.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from skycut.api.app import SUPPORTED_PARAMETERS, SodaApi
+from skycut.api.health import check_backends
+from skycut.api.links import LinksRoute
+from skycut.api.service import SodaService
+from skycut.api.sia_route import SiaRoute
+from skycut.api.uws_routes import UwsRoutes
+from skycut.bulk.factory import submitter_for
+from skycut.bulk.submit import BulkSubmitter
+from skycut.bulk.upload import BulkUpload, store_bulk_upload
+from skycut.clients import Clients
+from skycut.errors import UsageError
+from skycut.index.firestore_index import FirestoreImageIndex
+from skycut.jobs.lifecycle import JobLifecycle
+from skycut.soda.ids import SourceRef
+from skycut.storage.gcs import GcsRangeReader
+
+__all__ = ["ApiFactory"]
+
+
+class ApiFactory:
+    """Builds the SODA API over ``clients``, and each service it uses on first use."""
+
+    def __init__(self, clients: Clients) -> None:
+        self._clients = clients
+        self._settings = clients.settings
+
+    def api(self) -> SodaApi:
+        """Return the API; nothing in it has built a client yet."""
+        settings = self._settings
+        return SodaApi(
+            settings=settings,
+            service=lambda: self.service,
+            uws=UwsRoutes(
+                settings=settings,
+                service=lambda: self.service,
+                lifecycle=lambda: self.lifecycle,
+                result_url=self._result_url,
+                upload=self._upload,
+            ),
+            links=LinksRoute(
+                open_source=self._open_source,
+                downloads=lambda: self._clients.links,
+                source_buckets=settings.source_buckets,
+                header_chunk_bytes=settings.header_chunk_bytes,
+                parameters=SUPPORTED_PARAMETERS,
+            ),
+            sia=SiaRoute(
+                index=self._image_index,
+                source_buckets=settings.source_buckets,
+                default_maxrec=settings.sia_default_maxrec,
+                max_maxrec=settings.sia_max_maxrec,
+            ),
+            result_url=self._result_url,
+            unreachable=lambda: check_backends(self._clients),
+            status=lambda: self._clients.service_state.status(fresh=True),
+        )
+
+    @cached_property
+    def service(self) -> SodaService:
+        """Jobs created, run and waited for."""
+        clients = self._clients
+        return SodaService(
+            settings=clients.settings,
+            store=clients.jobs,
+            queue=clients.queue,
+            events=clients.events,
+            service_state=clients.service_state,
+        )
+
+    @cached_property
+    def lifecycle(self) -> JobLifecycle:
+        """Jobs aborted, deleted and re-timed by their owners."""
+        clients = self._clients
+        return JobLifecycle(
+            store=clients.jobs,
+            results=clients.results,
+            events=clients.events,
+            execution_duration_seconds=clients.settings.execution_duration_seconds,
+            destruction_days=clients.settings.destruction_days,
+        )
+
+    @cached_property
+    def submitter(self) -> BulkSubmitter:
+        """Bulk jobs created from uploaded files."""
+        return submitter_for(self._clients)
+
+    def _result_url(self, object_name: str) -> str:
+        return self._clients.links.url(object_name)
+
+    def _open_source(self, source: SourceRef) -> GcsRangeReader:
+        return GcsRangeReader(client=self._clients.storage, source=source)
+
+    def _image_index(self) -> FirestoreImageIndex:
+        return FirestoreImageIndex(
+            client=self._clients.firestore, collection=self._settings.images_collection
+        )
+
+    def _upload(self, upload: BulkUpload) -> str:
+        """Store a posted bulk file and create its job now, as its drop event would."""
+        settings = self._settings
+        drop = store_bulk_upload(
+            self._clients.storage,
+            upload,
+            drop_bucket=settings.drop_bucket,
+            max_bytes=settings.max_bulk_bytes,
+        )
+        job_id = self.submitter.submit(drop)
+        if job_id is None:  # cannot happen: the object is under incoming/<owner>/
+            raise UsageError(f"gs://{drop.bucket}/{drop.name} is not a bulk file")
+        return job_id

@@ -1,0 +1,92 @@
+"""Reading a drop file: the version its job was made from, within the size limits.
+
+The submitter reads it to create the job; the sweep reads it again to
+republish a stalled bulk job's work, which is not stored with the job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from skycut.bulk.drops import DropObject, job_options
+from skycut.bulk.formats import detect_format, read_rows
+from skycut.bulk.rows import ParsedRows, tasks_from_rows
+from skycut.errors import UsageError
+from skycut.jobs.messages import CutoutTask
+from skycut.jobs.records import JobRecord
+
+__all__ = ["DropFiles"]
+
+
+class DropFiles:
+    """Reads drop files as a job's options and rows.
+
+    Parameters
+    ----------
+    storage
+        A Cloud Storage client.
+    max_bytes
+        The largest file accepted.
+    max_rows
+        The most rows a file may have.
+    source_buckets
+        The buckets a row's ID may name.
+
+    """
+
+    def __init__(
+        self, *, storage: Any, max_bytes: int, max_rows: int, source_buckets: Sequence[str]
+    ) -> None:
+        self._storage = storage
+        self._max_bytes = max_bytes
+        self._max_rows = max_rows
+        self._source_buckets = source_buckets
+
+    def read(self, drop: DropObject) -> tuple[dict[str, str], ParsedRows]:
+        """Return the job options (the object's metadata) and the rows of a drop file.
+
+        Raises
+        ------
+        UsageError
+            If the file is gone, was replaced by another version, is over the
+            size limit, or its options or format cannot be read.
+
+        """
+        blob = self._storage.bucket(drop.bucket).get_blob(drop.name)
+        if blob is None:
+            raise UsageError(f"the drop file gs://{drop.bucket}/{drop.name} no longer exists")
+        if drop.generation not in ("", "0") and str(blob.generation) != drop.generation:
+            raise UsageError(
+                f"the drop file gs://{drop.bucket}/{drop.name} was replaced (generation "
+                f"{blob.generation}, the job's is {drop.generation})"
+            )
+        if blob.size is not None and int(blob.size) > self._max_bytes:
+            raise UsageError(
+                f"the drop file has {int(blob.size)} bytes, over the limit of "
+                f"{self._max_bytes}; split it"
+            )
+        options = job_options(blob.metadata)
+        data: bytes = blob.download_as_bytes()
+        fmt = detect_format(drop.name, data, blob.content_type)
+        rows = tasks_from_rows(
+            read_rows(data, fmt, max_rows=self._max_rows),
+            allowed_buckets=self._source_buckets,
+            options=options,
+        )
+        return options, rows
+
+    def tasks_of(self, record: JobRecord) -> list[CutoutTask]:
+        """Return the tasks of a bulk job, read again from its drop file.
+
+        Raises
+        ------
+        UsageError
+            If the file is gone or was replaced by another version since.
+
+        """
+        source = next(p.value for p in record.job.parameters if p.name == "SOURCE")
+        bucket, _, name = source.removeprefix("gs://").partition("/")
+        generation = record.bulk.drop_generation
+        _, rows = self.read(DropObject(bucket=bucket, name=name, generation=generation))
+        return rows.tasks
