@@ -5,9 +5,16 @@ from __future__ import annotations
 import csv
 import subprocess
 import sys
+import uuid
 
 import pytest
 from astropy.io import fits
+from google.cloud import firestore, storage
+
+from skycut.index.firestore_index import FirestoreImageIndex
+from skycut.index.record import ImageRecord, document_id
+from skycut.soda.ids import SourceRef
+from tests.integration.test_image_index import fits_bytes, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -86,3 +93,62 @@ def test_without_a_service_the_cli_says_what_to_do(tmp_path, monkeypatch):
     )
     assert result.returncode != 0
     assert "no service URL" in result.stderr
+
+
+def test_index_backfills_a_prefix_and_redoes_only_what_is_missing(stack):
+    config = stack.config
+    bucket = storage.Client(project=config.project_id).bucket(config.sources_bucket)
+    db = firestore.Client(project=config.project_id)
+    index = FirestoreImageIndex(client=db, collection=config.images_collection)
+    prefix = f"tests/cli-index-{uuid.uuid4().hex[:8]}/"
+    centres = {f"{prefix}img-{k}.fits": (30.0 + k, -10.0) for k in range(3)}
+    blobs = {}
+    for name, centre in centres.items():
+        blobs[name] = bucket.blob(name)
+        blobs[name].upload_from_string(fits_bytes(centre, FILTER="r"))
+    bucket.blob(f"{prefix}notes.txt").upload_from_string(b"not an image\n")
+    sources = [SourceRef(bucket.name, name) for name in [*centres, f"{prefix}notes.txt"]]
+    for source in sources:  # the event path indexes every upload first
+        assert wait_for(index, source, lambda e: e is not None) is not None
+
+    def indexed_at():
+        docs = db.collection(config.images_collection)
+        return {
+            s.name: docs.document(document_id(s)).get().to_dict()["indexed_at"] for s in sources
+        }
+
+    before = indexed_at()
+    where = f"gs://{bucket.name}/{prefix}"
+    current = skycut(stack, "index", where, "--workers", "2")
+    assert current.returncode == 0, current.stderr
+    lines = current.stdout.splitlines()
+    assert lines[0] == f"4 objects under {where}: 4 current"
+    assert lines[1] == "not indexable (1):"
+    assert lines[2] == f"  {where}notes.txt is not a FITS file"
+    assert "4/4" in current.stderr
+    assert indexed_at() == before  # nothing was read or written again
+
+    gone = list(centres)[:2]
+    for name in gone:  # as if the events about them had been lost
+        db.collection(config.images_collection).document(
+            document_id(SourceRef(bucket.name, name))
+        ).delete()
+    redone = skycut(stack, "index", where)
+    assert redone.returncode == 0, redone.stderr
+    assert redone.stdout.splitlines()[0] == f"4 objects under {where}: 2 indexed, 2 current"
+    for name in gone:
+        entry = index.get(SourceRef(bucket.name, name))
+        assert isinstance(entry, ImageRecord)
+        assert entry.stamp.generation == blobs[name].generation
+        assert entry.footprint.contains(*centres[name])
+    after = indexed_at()
+    assert {n for n in after if after[n] != before[n]} == set(gone)
+
+
+def test_index_of_an_empty_prefix_and_of_a_missing_bucket(stack):
+    empty = skycut(stack, "index", f"gs://{stack.config.sources_bucket}/no-such-prefix/")
+    assert empty.returncode == 0, empty.stderr
+    assert empty.stdout == f"0 objects under gs://{stack.config.sources_bucket}/no-such-prefix/\n"
+    missing = skycut(stack, "index", "gs://no-such-bucket-here")
+    assert missing.returncode == 1
+    assert "no bucket no-such-bucket-here" in missing.stderr

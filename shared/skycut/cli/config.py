@@ -7,7 +7,7 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Target", "find_env_file", "read_env_file", "resolve_target"]
+__all__ = ["Target", "apply_env_file", "find_env_file", "read_env_file", "resolve_target"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +41,32 @@ def find_env_file(start: Path | None = None) -> Path | None:
         if candidate.is_file():
             return candidate
     return None
+
+
+def apply_env_file(path: Path | None) -> dict[str, str]:
+    """Export every variable of a stack's env file to this process, keeping those already set.
+
+    Commands that build Google clients and read :class:`skycut.config.Settings`
+    (``skycut index``) need the stack's emulator hosts and its ``SKYCUT_*``
+    settings, as a shell that sourced the file would have them.
+
+    Parameters
+    ----------
+    path
+        The env file, or `None` to use nothing.
+
+    Returns
+    -------
+    dict
+        The file's variables (empty without a file).
+
+    """
+    if path is None:
+        return {}
+    env = read_env_file(path)
+    for key, value in env.items():
+        os.environ.setdefault(key, value)
+    return env
 
 
 def resolve_target(

@@ -1,7 +1,9 @@
-"""``skycut``: submit bulk cutout files, follow them, list jobs, download results.
+"""``skycut``: find images, submit bulk cutout files, follow them, download results.
 
 Works against the local stack (it reads ``.skycut/env``) and against a
-deployment (``--url`` and, to drop files directly, ``--drop-bucket``).
+deployment (``--url`` and, to drop files directly, ``--drop-bucket``;
+``skycut index`` talks to Firestore and Cloud Storage directly, so it
+takes ``--project`` instead).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import sys
 from pathlib import Path
 
 from skycut.cli.config import resolve_target
+from skycut.cli.find import add_find_command, run_find
+from skycut.cli.index_bucket import add_index_command, run_index
 from skycut.cli.jobs import JobsClient
 from skycut.cli.progress import ProgressLine
 
@@ -22,7 +26,7 @@ _OPTIONS = ("detail", "format", "band", "time", "pol", "maskoutside", "package",
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="skycut",
-        description="Submit bulk cutout files, follow them, list jobs, download results.",
+        description="Find images, submit bulk cutout files, follow them, download results.",
     )
     parser.add_argument("--url", help="service base URL (default: SKYCUT_URL or .skycut/env)")
     parser.add_argument("--drop-bucket", help="drop bucket (default: SKYCUT_DROP_BUCKET)")
@@ -64,15 +68,22 @@ def _parser() -> argparse.ArgumentParser:
 
     abort = commands.add_parser("abort", help="abort a job")
     abort.add_argument("job_id")
+
+    add_find_command(commands)
+    add_index_command(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; return the exit status."""
     args = _parser().parse_args(argv)
+    if args.command == "index":  # Firestore and Storage, not the service's URL
+        return run_index(args, env_file=args.env_file)
     target = resolve_target(
         url=args.url, drop_bucket=args.drop_bucket, token=args.token, env_file=args.env_file
     )
+    if args.command == "find":
+        return run_find(args, target)
     client = JobsClient(target)
     if args.command == "submit":
         options = {k: str(getattr(args, k)) for k in _OPTIONS if getattr(args, k) is not None}
