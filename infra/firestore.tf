@@ -1,14 +1,17 @@
-# Jobs live in the (default) Firestore database, the one the code's
-# firestore.Client(project=...) opens. The emulator serves any query without
-# an index; production needs every composite index a query uses, so each is
-# derived from skycut.jobs.store and checked by tests/infra.
+# Jobs and the image index live in the (default) Firestore database, the one
+# the code's firestore.Client(project=...) opens. The emulator serves any
+# query without an index; production needs every index a query uses, so each
+# is derived from the stores' queries and checked by tests/infra.
 
+# Job phase changes are compare-and-set writes; the image index writes each
+# entry in a one-document transaction (read the stored version, write if
+# newer), which pessimistic locking serialises per document.
 resource "google_firestore_database" "default" {
   project                           = var.project_id
   name                              = "(default)"
   location_id                       = local.firestore_loc
   type                              = "FIRESTORE_NATIVE"
-  concurrency_mode                  = "PESSIMISTIC" # no transactions: phase changes are compare-and-set writes
+  concurrency_mode                  = "PESSIMISTIC"
   app_engine_integration_mode       = "DISABLED"
   point_in_time_recovery_enablement = var.firestore.point_in_time_recovery ? "POINT_IN_TIME_RECOVERY_ENABLED" : "POINT_IN_TIME_RECOVERY_DISABLED"
   delete_protection_state           = var.firestore.delete_protection ? "DELETE_PROTECTION_ENABLED" : "DELETE_PROTECTION_DISABLED"
@@ -113,4 +116,68 @@ resource "google_firestore_field" "jobs_parameters_unindexed" {
   index_config {}
 
   depends_on = [google_firestore_field.jobs_tasks_unindexed]
+}
+
+# -- the image index (skycut.index.firestore_index) ---------------------------
+# Firestore indexes every map sub-field and every array element of a document
+# by default, and a document may have at most 40,000 index entries: an image's
+# footprint (footprint.vertices alone holds up to 40,000 numbers) would exceed
+# that and its write would fail. Only three queries are made, each on one
+# field, so single-field indexes serve them and nothing else needs an index:
+#   cells array-contains-any [...]      the default array index (kept)
+#   metadata.obs_collection in [...]    an ascending index (below)
+#   state == "indexed"                  the default ascending index (kept)
+# An empty index_config turns a field's indexes off.
+resource "google_firestore_field" "images_footprint_unindexed" {
+  project    = var.project_id
+  database   = google_firestore_database.default.name
+  collection = local.images_collection
+  field      = "footprint"
+
+  index_config {}
+
+  depends_on = [google_firestore_field.jobs_parameters_unindexed]
+}
+
+# The ObsCore facts (band, time, instrument, ...) are filtered in memory
+# (skycut.sia.select) after one of the queries above; of them only the
+# collection is queried.
+resource "google_firestore_field" "images_metadata_unindexed" {
+  project    = var.project_id
+  database   = google_firestore_database.default.name
+  collection = local.images_collection
+  field      = "metadata"
+
+  index_config {}
+
+  depends_on = [google_firestore_field.images_footprint_unindexed]
+}
+
+# A sub-field's own setting overrides the exemption its map inherits.
+resource "google_firestore_field" "images_obs_collection_indexed" {
+  project    = var.project_id
+  database   = google_firestore_database.default.name
+  collection = local.images_collection
+  field      = "metadata.obs_collection"
+
+  index_config {
+    indexes {
+      order       = "ASCENDING"
+      query_scope = "COLLECTION"
+    }
+  }
+
+  depends_on = [google_firestore_field.images_metadata_unindexed]
+}
+
+# Why an object could not be indexed: free text, read only with its entry.
+resource "google_firestore_field" "images_reason_unindexed" {
+  project    = var.project_id
+  database   = google_firestore_database.default.name
+  collection = local.images_collection
+  field      = "reason"
+
+  index_config {}
+
+  depends_on = [google_firestore_field.images_obs_collection_indexed]
 }

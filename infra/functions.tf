@@ -1,9 +1,9 @@
-# The three Cloud Functions (2nd gen). Their source is the bundle built by
+# The four Cloud Functions (2nd gen). Their source is the bundle built by
 # scripts/build_functions.py: main.py, the skycut package and a pinned
 # requirements.txt at the root, uploaded under a content-hash name
-# (storage.tf). None has an Eventarc trigger: cutout_worker and bulk_submit
-# are reached through the push subscriptions in pubsub.tf, which carry the
-# retry and dead-letter policies.
+# (storage.tf). None has an Eventarc trigger: cutout_worker, bulk_submit and
+# image_index are reached through the push subscriptions in pubsub.tf, which
+# carry the retry and dead-letter policies.
 
 locals {
   bundle_dir = startswith(var.bundle_dir, "/") ? var.bundle_dir : "${path.module}/${var.bundle_dir}"
@@ -46,6 +46,13 @@ locals {
     SKYCUT_SERVICE_COLLECTION         = local.service_collection
     SKYCUT_JOB_LEASE_SECONDS          = tostring(var.tuning.job_lease_seconds)
     SKYCUT_MAX_JOB_RECOVERIES         = tostring(var.tuning.max_job_recoveries)
+    SKYCUT_IMAGES_COLLECTION          = local.images_collection
+    SKYCUT_COLLECTIONS                = jsonencode(var.index.collections)
+    SKYCUT_FILTERS                    = jsonencode(var.index.filters)
+    SKYCUT_INDEX_CHUNK_BYTES          = tostring(var.tuning.index_chunk_bytes)
+    SKYCUT_SIA_DEFAULT_MAXREC         = tostring(var.tuning.sia_default_maxrec)
+    SKYCUT_SIA_MAX_MAXREC             = tostring(var.tuning.sia_max_maxrec)
+    SKYCUT_MAX_IMAGES_PER_POSITION    = tostring(var.tuning.max_images_per_position)
   }
 
   functions = {
@@ -64,6 +71,10 @@ locals {
       env     = tomap(local.settings_env)
     }
     bulk_submit = {
+      ingress = "ALLOW_INTERNAL_ONLY"
+      env     = tomap(local.settings_env)
+    }
+    image_index = {
       ingress = "ALLOW_INTERNAL_ONLY"
       env     = tomap(local.settings_env)
     }

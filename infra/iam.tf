@@ -20,9 +20,10 @@ resource "google_service_account" "function" {
 }
 
 resource "google_service_account" "push" {
-  for_each     = toset(["cutout_worker", "bulk_submit"])
+  # function => the end of its push account's id
+  for_each     = { cutout_worker = "worker", bulk_submit = "bulk", image_index = "index" }
   project      = var.project_id
-  account_id   = "${local.prefix}-push-${each.key == "cutout_worker" ? "worker" : "bulk"}"
+  account_id   = "${local.prefix}-push-${each.value}"
   display_name = "skycut Pub/Sub push to ${each.key}"
   description  = "OIDC identity of the Pub/Sub push subscription that invokes ${each.key}."
 
@@ -47,7 +48,7 @@ resource "google_service_account" "build" {
   depends_on = [google_project_service.this]
 }
 
-# -- Firestore: every function reads and writes jobs --------------------------
+# -- Firestore: every function reads and writes jobs or the image index -------
 resource "google_project_iam_member" "datastore_user" {
   for_each = google_service_account.function
   project  = var.project_id
@@ -197,6 +198,16 @@ resource "google_pubsub_topic_iam_member" "bulk_publishes_job_events" {
   member  = google_service_account.function["bulk_submit"].member
 }
 
+# -- image_index ----------------------------------------------------------------
+# Reads the headers of each new or changed object (range reads of the version
+# the event names); it writes nothing to the buckets.
+resource "google_storage_bucket_iam_member" "index_reads_sources" {
+  for_each = var.grant_source_bucket_access ? toset(var.source_buckets) : toset([])
+  bucket   = each.value
+  role     = "roles/storage.objectViewer"
+  member   = google_service_account.function["image_index"].member
+}
+
 # -- who may invoke which function ---------------------------------------------
 resource "google_cloud_run_v2_service_iam_member" "gateway_invokes_api" {
   project  = var.project_id
@@ -261,6 +272,23 @@ resource "google_pubsub_topic_iam_member" "gcs_publishes_drops" {
   topic   = google_pubsub_topic.this["drop"].name
   role    = "roles/pubsub.publisher"
   member  = "serviceAccount:${data.google_storage_project_service_account.gcs.email_address}"
+}
+
+# A bucket's notifications are published by the Cloud Storage service agent of
+# the project that holds the bucket, which for source buckets may be another.
+data "google_storage_project_service_account" "sources" {
+  for_each = toset(coalescelist(var.source_bucket_projects, [var.project_id]))
+  project  = each.value
+
+  depends_on = [google_project_service.this]
+}
+
+resource "google_pubsub_topic_iam_member" "gcs_publishes_sources" {
+  for_each = data.google_storage_project_service_account.sources
+  project  = var.project_id
+  topic    = google_pubsub_topic.this["sources"].name
+  role     = "roles/pubsub.publisher"
+  member   = "serviceAccount:${each.value.email_address}"
 }
 
 # -- function builds -------------------------------------------------------------

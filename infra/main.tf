@@ -1,6 +1,7 @@
-# skycut on Google Cloud: the SODA API behind API Gateway, a Pub/Sub-fed
-# cutout worker, bulk jobs started by files dropped in a bucket, jobs in
-# Firestore. Resources are split by concern: iam.tf, storage.tf, pubsub.tf,
+# skycut on Google Cloud: the SODA and SIA API behind API Gateway, a
+# Pub/Sub-fed cutout worker, bulk jobs started by files dropped in a bucket,
+# an image index kept in step with the source buckets' object events, jobs
+# and the index in Firestore. Resources are split by concern: iam.tf, storage.tf, pubsub.tf,
 # firestore.tf, functions.tf, gateway.tf. This file holds the providers, the
 # project's APIs and the names everything shares.
 
@@ -39,9 +40,13 @@ locals {
   # Service-wide documents: "status" (operators drain the service by setting
   # {available: false, note: ...}) and "throughput" (measured cutout rate).
   service_collection = "${local.prefix}-service"
+  # The image index (skycut.index): one document per source object, written
+  # by image_index, searched by SIA queries.
+  images_collection = "${local.prefix}-images"
   topic_names = {
     jobs        = "${local.prefix}-cutout-jobs"
     drop        = "${local.prefix}-drop-events"
+    sources     = "${local.prefix}-source-events"
     dead_letter = "${local.prefix}-dead-letters"
     job_events  = "${local.prefix}-job-events"
   }
@@ -52,6 +57,7 @@ locals {
     soda_api      = "${local.prefix}-soda-api"
     cutout_worker = "${local.prefix}-cutout-worker"
     bulk_submit   = "${local.prefix}-bulk-submit"
+    image_index   = "${local.prefix}-image-index"
   }
 
   # Cloud Run's deterministic service URL. The gateway's API config names the

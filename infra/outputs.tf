@@ -4,8 +4,13 @@ output "gateway_url" {
 }
 
 output "soda_base_url" {
-  description = "SODA service base URL clients use (sync at <this>/sync, UWS at <this>/async, VOSI at <this>/capabilities)."
+  description = "Service base URL clients use (SODA sync at <this>/sync, UWS at <this>/async, SIA at <this>/sia/query, VOSI at <this>/capabilities)."
   value       = local.public_base_url
+}
+
+output "sia_url" {
+  description = "SIA 2.0 query endpoint (GET or POST with POS, BAND, TIME, COLLECTION, MAXREC, ...), answered from the image index."
+  value       = "${local.public_base_url}/sia/query"
 }
 
 output "function_urls" {
@@ -33,7 +38,7 @@ output "drop_url" {
 }
 
 output "topics" {
-  description = "Pub/Sub topics: job messages, drop notifications, dead letters."
+  description = "Pub/Sub topics: job messages (jobs), drop-bucket notifications (drop), source-bucket object events (sources), dead letters, job ends (job_events)."
   value       = { for k, t in google_pubsub_topic.this : k => t.id }
 }
 
@@ -52,11 +57,16 @@ output "service_accounts" {
 }
 
 output "firestore_database" {
-  description = "Firestore database holding the jobs collection."
+  description = "Firestore database holding the jobs and images collections."
   value       = google_firestore_database.default.name
 }
 
 output "jobs_collection" {
   description = "Firestore collection of jobs (SKYCUT_JOBS_COLLECTION)."
   value       = local.jobs_collection
+}
+
+output "images_collection" {
+  description = "Firestore collection of the image index (SKYCUT_IMAGES_COLLECTION): one document per source object, state indexed, unindexable (with the reason) or deleted."
+  value       = local.images_collection
 }

@@ -5,9 +5,15 @@
 # a subscription we own can carry a dead-letter policy, an exponential retry
 # policy and an ack deadline matched to the function's timeout.
 #
-#   jobs topic  --push-->  cutout_worker   (published by soda_api, bulk_submit)
-#   drop topic  --push-->  bulk_submit     (published by Cloud Storage, storage.tf)
-#   both, after max_delivery_attempts  -->  dead-letter topic --> dead-letter subscription
+#   jobs topic     --push-->  cutout_worker  (published by soda_api, bulk_submit)
+#   drop topic     --push-->  bulk_submit    (the drop bucket's new files, storage.tf)
+#   sources topic  --push-->  image_index    (the source buckets' object events, storage.tf)
+#   each, after max_delivery_attempts  -->  dead-letter topic --> dead-letter subscription
+#
+# The local stack has one topic for every bucket's events (fake-gcs-server
+# publishes to one topic and the Pub/Sub emulator ignores filters), which
+# bulk_submit and image_index both receive; here each bucket's events go to
+# their own topic, so neither function is woken for the other's.
 
 resource "google_pubsub_topic" "this" {
   #checkov:skip=CKV_GCP_83:Messages hold job ids and cutout parameters only; Google-managed encryption suffices.
@@ -22,8 +28,9 @@ resource "google_pubsub_topic" "this" {
 locals {
   # topic key => the function its push subscription delivers to
   push_targets = {
-    jobs = "cutout_worker"
-    drop = "bulk_submit"
+    jobs    = "cutout_worker"
+    drop    = "bulk_submit"
+    sources = "image_index"
   }
 }
 
@@ -71,7 +78,10 @@ resource "google_pubsub_subscription" "push" {
 
 # Dead letters are never dropped. With pubsub.push_dead_letters_to_worker (the
 # default) they are pushed to cutout_worker, which ends their job in ERROR
-# (skycut.worker.deadletter); without it they wait here to be pulled.
+# (skycut.worker.deadletter); without it they wait here to be pulled. A
+# source-bucket event the indexer kept failing on arrives here too and is no
+# drop file: its bucketId is a source bucket (never the drop bucket) and its
+# CloudPubSubDeadLetterSourceSubscription the sources push subscription.
 resource "google_pubsub_subscription" "dead_letter" {
   project                    = var.project_id
   name                       = google_pubsub_topic.this["dead_letter"].name

@@ -1,6 +1,7 @@
 # Buckets skycut owns: results (cutouts, served through signed URLs), drop
 # (CSV files that start bulk jobs) and bundles (function source zips). The
-# source buckets are the user's and are only granted to the worker (iam.tf).
+# source buckets are the user's: they are only granted to the functions that
+# read them (iam.tf) and announce their object events to the image index.
 
 resource "google_storage_bucket" "results" {
   #checkov:skip=CKV_GCP_78:Results are written once and expire with their job; versions would keep deleted cutouts (and their cost) alive.
@@ -92,6 +93,22 @@ resource "google_storage_notification" "drop" {
   object_name_prefix = "incoming/"
 
   depends_on = [google_pubsub_topic_iam_member.gcs_publishes_drops]
+}
+
+# Every change to a source bucket's objects is announced on the sources topic,
+# which pushes to image_index (pubsub.tf): a new or replaced object is
+# indexed from its headers, a deleted or archived (noncurrent) one leaves the
+# index, and a metadata update re-announces an object (how objects already in
+# a bucket get indexed, infra/README.md). No prefix: the index records what
+# it cannot index (with the reason) rather than be blind to it.
+resource "google_storage_notification" "sources" {
+  for_each       = var.source_bucket_notifications ? toset(var.source_buckets) : toset([])
+  bucket         = each.value
+  topic          = google_pubsub_topic.this["sources"].id
+  payload_format = "JSON_API_V1"
+  event_types    = ["OBJECT_FINALIZE", "OBJECT_DELETE", "OBJECT_ARCHIVE", "OBJECT_METADATA_UPDATE"]
+
+  depends_on = [google_pubsub_topic_iam_member.gcs_publishes_sources]
 }
 
 resource "google_storage_bucket" "bundles" {

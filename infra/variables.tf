@@ -72,9 +72,26 @@ variable "source_buckets" {
 }
 
 variable "grant_source_bucket_access" {
-  description = "Grant the worker and the API objectViewer on each source bucket. Set false when the buckets' owners grant it themselves (the deployer then needs no IAM admin on them)."
+  description = "Grant the worker, the API and the indexer objectViewer on each source bucket. Set false when the buckets' owners grant it themselves (the deployer then needs no IAM admin on them)."
   type        = bool
   default     = true
+}
+
+variable "source_bucket_notifications" {
+  description = "Create on each source bucket the notification that sends its object events (finalize, delete, archive, metadata update) to the sources topic, which keeps the image index in step. Needs storage.buckets.update on the buckets; set false when their owners create the notifications themselves."
+  type        = bool
+  default     = true
+}
+
+variable "source_bucket_projects" {
+  description = "Projects holding the source buckets; empty means project_id. Cloud Storage publishes a bucket's notifications as its own project's service agent, so each of these agents is allowed to publish to the sources topic."
+  type        = list(string)
+  default     = []
+  nullable    = false
+  validation {
+    condition     = alltrue([for p in var.source_bucket_projects : can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", p))])
+    error_message = "source_bucket_projects must list Google Cloud project IDs."
+  }
 }
 
 variable "buckets" {
@@ -146,6 +163,10 @@ variable "tuning" {
     wait_max_seconds           = optional(number, 600)
     job_lease_seconds          = optional(number, 900)
     max_job_recoveries         = optional(number, 3)
+    index_chunk_bytes          = optional(number, 65536)
+    sia_default_maxrec         = optional(number, 1000)
+    sia_max_maxrec             = optional(number, 10000)
+    max_images_per_position    = optional(number, 1000)
   })
   default  = {}
   nullable = false
@@ -154,8 +175,12 @@ variable "tuning" {
     error_message = "tuning.signed_url_seconds must be in (0, 604800]: a V4 signed URL lives at most 7 days."
   }
   validation {
-    condition     = var.tuning.header_chunk_bytes >= 2880
-    error_message = "tuning.header_chunk_bytes must be at least one FITS block (2880 bytes)."
+    condition     = var.tuning.header_chunk_bytes >= 2880 && var.tuning.index_chunk_bytes >= 2880
+    error_message = "tuning.header_chunk_bytes and index_chunk_bytes must be at least one FITS block (2880 bytes)."
+  }
+  validation {
+    condition     = var.tuning.sia_default_maxrec > 0 && var.tuning.sia_default_maxrec <= var.tuning.sia_max_maxrec && var.tuning.max_images_per_position > 0
+    error_message = "tuning.sia_default_maxrec must be in (0, sia_max_maxrec], and max_images_per_position positive."
   }
   validation {
     condition = alltrue([
@@ -165,12 +190,51 @@ variable "tuning" {
   }
 }
 
+variable "index" {
+  description = <<-EOT
+    How image_index describes the source images (SKYCUT_COLLECTIONS,
+    SKYCUT_FILTERS). collections: rules naming an image's ObsCore
+    obs_collection (and, if set, its calib_level, 0-4), first match wins; a
+    pattern is a glob over the object name, or over the whole gs:// ID if it
+    starts with gs://. An image no rule names is in its top-level folder's
+    collection. The default names the sample survey's collections, as the
+    code's default does, so a deployment indexes the sample as the local stack
+    does. filters: filter names (FILTER or BANDPASS cards) to [em_min, em_max]
+    in metres, added to or replacing the built-in u g r i z y J H Ks.
+  EOT
+  type = object({
+    collections = optional(list(object({
+      pattern     = string
+      collection  = string
+      calib_level = optional(number)
+      })), [
+      { pattern = "sample/deepcoadd-*", collection = "deepcoadd", calib_level = 3 },
+      { pattern = "sample/calexp-*", collection = "calexp", calib_level = 2 },
+    ])
+    filters = optional(map(tuple([number, number])), {})
+  })
+  default  = {}
+  nullable = false
+  validation {
+    condition = alltrue([
+      for r in var.index.collections :
+      length(r.pattern) > 0 && length(r.collection) > 0 && contains([0, 1, 2, 3, 4], coalesce(r.calib_level, 0))
+    ])
+    error_message = "index.collections: every rule needs a pattern and a collection; calib_level, if set, is 0, 1, 2, 3 or 4."
+  }
+  validation {
+    condition     = alltrue([for name, band in var.index.filters : length(name) > 0 && band[0] > 0 && band[0] < band[1]])
+    error_message = "index.filters: each filter is [em_min, em_max] in metres with 0 < em_min < em_max."
+  }
+}
+
 variable "functions" {
   description = <<-EOT
     Scaling of each function. concurrency is requests one instance serves at once
     (above 1 needs cpu >= 1); timeout_seconds bounds one request: the API's must
-    cover a UWS WAIT (up to 600 s), the worker's is also the Pub/Sub ack deadline
-    (at most 600 s).
+    cover a UWS WAIT (up to 600 s); for the Pub/Sub-pushed functions (worker,
+    bulk submission, indexer) it is also their subscription's ack deadline (at
+    most 600 s).
   EOT
   type = object({
     soda_api = optional(object({
@@ -197,32 +261,46 @@ variable "functions" {
       cpu             = optional(string, "1")
       timeout_seconds = optional(number, 540)
     }), {})
+    # One object event is a header read or two and a one-document
+    # transaction: I/O-bound, so several share an instance; uploading a
+    # survey sends a burst of events, which max_instances spreads.
+    image_index = optional(object({
+      min_instances   = optional(number, 0)
+      max_instances   = optional(number, 20)
+      concurrency     = optional(number, 8)
+      memory          = optional(string, "1Gi")
+      cpu             = optional(string, "1")
+      timeout_seconds = optional(number, 120)
+    }), {})
   })
   default  = {}
   nullable = false
   validation {
     condition = alltrue([
-      for f in [var.functions.soda_api, var.functions.cutout_worker, var.functions.bulk_submit] :
+      for f in [var.functions.soda_api, var.functions.cutout_worker, var.functions.bulk_submit, var.functions.image_index] :
       f.min_instances >= 0 && f.max_instances >= 1 && f.min_instances <= f.max_instances
     ])
     error_message = "Each function needs 0 <= min_instances <= max_instances and max_instances >= 1."
   }
   validation {
     condition = alltrue([
-      for f in [var.functions.soda_api, var.functions.cutout_worker, var.functions.bulk_submit] :
+      for f in [var.functions.soda_api, var.functions.cutout_worker, var.functions.bulk_submit, var.functions.image_index] :
       f.concurrency >= 1 && f.concurrency <= 1000 && (f.concurrency == 1 || tonumber(f.cpu) >= 1)
     ])
     error_message = "concurrency must be in [1, 1000]; above 1 it needs cpu >= 1."
   }
   validation {
     condition = alltrue([
-      for f in [var.functions.soda_api, var.functions.cutout_worker, var.functions.bulk_submit] :
+      for f in [var.functions.soda_api, var.functions.cutout_worker, var.functions.bulk_submit, var.functions.image_index] :
       can(regex("^[0-9]+(Mi|Gi)$", f.memory))
     ])
     error_message = "memory must be like 512Mi or 2Gi."
   }
   validation {
-    condition     = var.functions.cutout_worker.timeout_seconds >= 10 && var.functions.cutout_worker.timeout_seconds <= 600 && var.functions.bulk_submit.timeout_seconds >= 10 && var.functions.bulk_submit.timeout_seconds <= 600
+    condition = alltrue([
+      for f in [var.functions.cutout_worker, var.functions.bulk_submit, var.functions.image_index] :
+      f.timeout_seconds >= 10 && f.timeout_seconds <= 600
+    ])
     error_message = "The Pub/Sub-pushed functions' timeout_seconds is their ack deadline: it must be in [10, 600]."
   }
   validation {
@@ -236,7 +314,7 @@ variable "functions" {
 }
 
 variable "pubsub" {
-  description = "Delivery of job messages and drop notifications: exponential retry between the backoffs, then dead letters after max_delivery_attempts."
+  description = "Delivery of job messages, drop notifications and source-bucket object events: exponential retry between the backoffs, then dead letters after max_delivery_attempts."
   type = object({
     max_delivery_attempts       = optional(number, 10)
     minimum_backoff             = optional(string, "10s")

@@ -248,8 +248,16 @@ class _Accesses:
         return out or {Dead(f"{d}: no bucket() call in it or its class's __init__")}
 
     def _collections(self, d: Def) -> set[Origin]:
-        """Return the collections a Firestore def touches, or its object was built for."""
+        """Return the collections a Firestore def touches, or its object was built for.
+
+        A def that hands the raw client on (``Index(client=clients.firestore,
+        collection=settings.images_collection)``) touches what it builds the
+        receiver for: the settings among that call's arguments.
+        """
         out = self._named_in(d, {"collection"})
+        for call in self.reach.handed_on(d, "firestore"):
+            for arg in [*call.args, *(k.value for k in call.keywords)]:
+                out |= self.tracer.origins(arg, d)
         init = self._init(d) or (d if d.qualname.endswith(".__init__") else None)
         for caller, call in self.reach.call_sites.get(init, []) if init else []:
             for arg in [*call.args, *(k.value for k in call.keywords)]:

@@ -173,6 +173,17 @@ class Reach:
             services |= self._backing.get((d.module, d.qualname), set())
         return services
 
+    def handed_on(self, d: Def, service: str) -> list[ast.Call]:
+        """Return the calls of ``d`` that hand a raw ``service`` client on (``Store(client=c)``)."""
+        return [
+            node
+            for node in ast.walk(d.node)
+            if isinstance(node, ast.Call)
+            and any(
+                self._raw(d, a) == service for a in [*node.args, *(k.value for k in node.keywords)]
+            )
+        ]
+
     def _raw(self, d: Def, expr: ast.expr) -> str | None:
         if isinstance(expr, ast.Attribute) and expr.attr in self.props:
             prop = self.props[expr.attr]

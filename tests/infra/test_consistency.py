@@ -18,13 +18,23 @@ from typing import Any
 
 import pytest
 import yaml
+from astropy.io import fits
 
-from emulators.stack import REPO, StackConfig
+from emulators import stack as local_stack
+from emulators.stack import REPO, Stack, StackConfig
 from skycut.api.app import ROUTES
-from skycut.config import Settings
+from skycut.config import DEFAULT_COLLECTIONS, Settings
+from skycut.index.collection import CollectionRule
+from skycut.index.firestore_index import FirestoreImageIndex
+from skycut.index.footprint import image_footprint
+from skycut.index.metadata import image_metadata
+from skycut.index.outline import _MAX_VERTICES
+from skycut.index.record import ImageRecord, ObjectStamp, Unindexable
 from skycut.jobs.firestore_store import _RESULTS, FirestoreJobStore
 from skycut.jobs.progress import PROGRESS_COLLECTION, RECEIPTS_COLLECTION, receipt_document
 from skycut.jobs.records import JobRecord, StoredResult
+from skycut.soda.ids import SourceRef
+from skycut.storage.events import _NOTIFICATION_KINDS
 from skycut.uws.model import ExecutionPhase, Job
 from tests.infra.conftest import (
     OPENAPI_TEMPLATE,
@@ -36,7 +46,7 @@ from tests.infra.conftest import (
     settings_env,
 )
 
-FUNCTIONS = {"soda_api", "cutout_worker", "bulk_submit"}
+FUNCTIONS = {"soda_api", "cutout_worker", "bulk_submit", "image_index"}
 
 # Settings fields Terraform leaves unset on purpose, and why.
 UNSET_ON_PURPOSE = {
@@ -110,11 +120,31 @@ def test_terraform_defaults_match_the_code_defaults(tf: Terraform) -> None:
     assert tf.default("base_path") == defaults.base_path
     assert tf.resolve_prefix(tf.locals["jobs_collection"]) == defaults.jobs_collection
     assert tf.resolve_prefix(tf.locals["service_collection"]) == defaults.service_collection
+    assert tf.resolve_prefix(tf.locals["images_collection"]) == defaults.images_collection
     topics = tf.locals["topic_names"]
     assert tf.resolve_prefix(topics["jobs"]) == defaults.job_topic
     assert function_env(tf, "cutout_worker")["SKYCUT_JOB_TOPIC"] == (
         '${google_pubsub_topic.this["jobs"].name}'
     )
+
+
+_RULE = re.compile(r"\{'pattern': '([^']*)', 'collection': '([^']*)', 'calib_level': (\d+|null)\}")
+
+
+def test_index_defaults_match_the_code_defaults(tf: Terraform) -> None:
+    """Unless told otherwise, a deployment names collections and bands as the local stack does."""
+    defaults = Settings.model_construct()
+    index_type = str(scalar(tf.variables["index"]["type"]))
+    rules = [
+        CollectionRule(pattern, collection, None if level == "null" else int(level))
+        for pattern, collection, level in _RULE.findall(index_type)
+    ]
+    assert rules == list(DEFAULT_COLLECTIONS) == defaults.collections
+    assert re.search(r"'filters': \"\$\{optional\(map\(.*\),\{\}\)\}\"", index_type)
+    assert defaults.filters == {}
+    env = settings_env(tf)
+    assert env["SKYCUT_COLLECTIONS"] == "${jsonencode(var.index.collections)}"
+    assert env["SKYCUT_FILTERS"] == "${jsonencode(var.index.filters)}"
 
 
 def test_rendered_settings_parse(tf: Terraform, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -129,6 +159,10 @@ def test_rendered_settings_parse(tf: Terraform, monkeypatch: pytest.MonkeyPatch)
         "SKYCUT_MAX_BULK_ROWS": "100000",
         "SKYCUT_TASKS_PER_MESSAGE": "50",
         "SKYCUT_PUBLIC_BASE_URL": "https://skycut-soda-1a2b3c.ew.gateway.dev/api/image/soda",
+        # jsonencode() of var.index: a rule without calib_level has null, numbers in full
+        "SKYCUT_COLLECTIONS": '[{"calib_level":null,"collection":"x","pattern":"gs://a/*"},'
+        '{"calib_level":3,"collection":"deepcoadd","pattern":"sample/deepcoadd-*"}]',
+        "SKYCUT_FILTERS": '{"N708":[0.000000708,0.00000072]}',
     }
     assert set(sample) <= set(function_env(tf, "soda_api"))
     for key, value in sample.items():
@@ -136,6 +170,11 @@ def test_rendered_settings_parse(tf: Terraform, monkeypatch: pytest.MonkeyPatch)
     settings = Settings()
     assert settings.source_buckets == ["survey-a", "survey-b"]
     assert settings.trust_gateway_identity is True
+    assert settings.collections == [
+        CollectionRule("gs://a/*", "x"),
+        CollectionRule("sample/deepcoadd-*", "deepcoadd", calib_level=3),
+    ]
+    assert settings.filters == {"N708": (7.08e-7, 7.2e-7)}
     assert 'join(",",var.source_buckets)' in settings_env(tf)["SKYCUT_SOURCE_BUCKETS"]
 
 
@@ -313,6 +352,22 @@ def store_queries(collection: str) -> list[RecordedQuery]:
     return recorder.log
 
 
+def index_queries(collection: str) -> list[RecordedQuery]:
+    """Run every query method of FirestoreImageIndex against a recorder."""
+    recorder = QueryRecorder()
+    index = FirestoreImageIndex(client=recorder, collection=collection)
+    list(index.with_cells([1, 2]))
+    list(index.in_collections(["deepcoadd"]))
+    list(index.images())
+    return recorder.log
+
+
+def all_queries() -> list[RecordedQuery]:
+    """Return every query the code makes, on the collections of the default settings."""
+    defaults = Settings.model_construct()
+    return store_queries(defaults.jobs_collection) + index_queries(defaults.images_collection)
+
+
 def _query_sites() -> set[str]:
     """Return Class.method of every function in the package that builds a query."""
     sites = set()
@@ -339,16 +394,28 @@ def _query_sites() -> set[str]:
 
 
 def test_the_recorder_covers_every_query_in_the_code() -> None:
-    # A new query elsewhere must be added to store_queries() (and get its index).
+    # A new query elsewhere must be added to store_queries() or index_queries() (and get
+    # its index).
     assert _query_sites() == {
         "FirestoreJobStore.list_for",
         "FirestoreJobStore.results",
         "FirestoreJobStore.active",
         "FirestoreJobStore.unannounced",
+        "FirestoreImageIndex.with_cells",
+        "FirestoreImageIndex.in_collections",
+        "FirestoreImageIndex.images",
     }
 
 
 _EQUALITY = {"==", "in", "array_contains", "array-contains", "array_contains_any"}
+_ARRAY = {"array_contains", "array-contains", "array_contains_any"}
+
+
+def collection_of(tf: Terraform, body: dict[str, Any]) -> str:
+    """Return the collection a Firestore resource is on, with the default prefix."""
+    text = interpolation(body["collection"])
+    match = re.fullmatch(r"local\.(\w+)", text)
+    return tf.resolve_prefix(tf.locals[match.group(1)] if match else text)
 
 
 def required_index(query: RecordedQuery) -> list[tuple[str, str]] | None:
@@ -368,22 +435,23 @@ def required_index(query: RecordedQuery) -> list[tuple[str, str]] | None:
 def terraform_indexes(tf: Terraform) -> list[tuple[str, list[tuple[str, str]]]]:
     out = []
     for body in tf.of_type("google_firestore_index").values():
-        collection = tf.resolve_prefix(
-            interpolation(body["collection"]).replace(
-                "local.jobs_collection", tf.locals["jobs_collection"]
-            )
-        )
+        collection = collection_of(tf, body)
         fields = [(scalar(f["field_path"]), scalar(f["order"])) for f in blocks(body["fields"])]
         out.append((collection, fields))
     return out
 
 
 def test_every_firestore_query_has_an_index(tf: Terraform) -> None:
-    collection = Settings.model_construct().jobs_collection
-    assert tf.resolve_prefix(tf.locals["jobs_collection"]) == collection
+    defaults = Settings.model_construct()
+    assert tf.resolve_prefix(tf.locals["jobs_collection"]) == defaults.jobs_collection
+    assert tf.resolve_prefix(tf.locals["images_collection"]) == defaults.images_collection
     indexes = terraform_indexes(tf)
-    queries = store_queries(collection)
-    assert {q.collection for q in queries} == {collection, "results"}
+    queries = all_queries()
+    assert {q.collection for q in queries} == {
+        defaults.jobs_collection,
+        "results",
+        defaults.images_collection,
+    }
     for query in queries:
         needed = required_index(query)
         if needed is None:
@@ -398,16 +466,131 @@ def test_every_firestore_query_has_an_index(tf: Terraform) -> None:
         ), f"no composite index for {query} (needs {needed})"
 
 
-def test_unindexed_fields_are_never_queried(tf: Terraform) -> None:
-    unindexed = {
-        scalar(body["field"])
-        for body in tf.of_type("google_firestore_field").values()
-        if "index_config" in body and not any(blocks(body["index_config"])[0].get("indexes", []))
+Indexes = list[dict[str, Any]] | None
+
+
+def field_settings(tf: Terraform) -> dict[tuple[str, str], Indexes]:
+    """Return (collection, field) -> the single-field indexes Terraform sets on it.
+
+    ``[]`` is an exemption (an empty ``index_config``); fields with a TTL only
+    are left out (they keep the automatic indexes).
+    """
+    out: dict[tuple[str, str], Indexes] = {}
+    for body in tf.of_type("google_firestore_field").values():
+        if "index_config" in body:
+            config = blocks(body["index_config"])[0]
+            out[(collection_of(tf, body), scalar(body["field"]))] = blocks(
+                config.get("indexes", [])
+            )
+    return out
+
+
+def effective_indexes(
+    settings: dict[tuple[str, str], Indexes], collection: str, path: str
+) -> Indexes:
+    """Return the indexes a field has: its own setting, else its nearest map's; None = automatic.
+
+    A map field's setting applies to its sub-fields unless they have their own.
+    """
+    parts = path.split(".")
+    for n in range(len(parts), 0, -1):
+        key = (collection, ".".join(parts[:n]))
+        if key in settings:
+            return settings[key]
+    return None
+
+
+def test_every_single_field_query_keeps_its_index(tf: Terraform) -> None:
+    """An exemption never takes away the index a query needs (cells, obs_collection, state)."""
+    settings = field_settings(tf)
+    for query in all_queries():
+        for path, op in query.filters:
+            indexes = effective_indexes(settings, query.collection, path)
+            if indexes is None:
+                continue  # Firestore's automatic ascending, descending and array indexes
+            if op in _ARRAY:
+                wanted = [i for i in indexes if scalar(i.get("array_config")) == "CONTAINS"]
+            else:
+                wanted = [
+                    i for i in indexes if scalar(i.get("order")) in {"ASCENDING", "DESCENDING"}
+                ]
+            assert wanted, f"{query.collection}.{path} ({op}) has no single-field index"
+            assert all(scalar(i["query_scope"]) == "COLLECTION" for i in wanted)
+
+
+def _image_documents() -> list[dict[str, Any]]:
+    """Return an indexed image's document and an unindexable object's, as the index writes them."""
+    header = fits.Header()
+    header.update(
+        NAXIS=2, NAXIS1=300, NAXIS2=200, CTYPE1="RA---TAN", CTYPE2="DEC--TAN",
+        CRVAL1=150.0, CRVAL2=2.0, CRPIX1=150.5, CRPIX2=100.5, CDELT1=-1e-4, CDELT2=1e-4,
+        FILTER="r",
+    )  # fmt: skip
+    uri = "gs://skycut-sources/sample/calexp-1.fits"
+    common = {
+        "source": SourceRef("skycut-sources", "sample/calexp-1.fits"),
+        "stamp": ObjectStamp(3),
+        "indexed_at": datetime(2026, 12, 1, tzinfo=UTC),
     }
-    assert unindexed, "expected the task list to be exempt from indexing"
-    queried = {f for q in store_queries("skycut-jobs") for f, _ in (*q.filters, *q.orders)}
-    assert unindexed & queried == set()
-    assert unindexed <= set(JobRecord(job=_job()).to_document())
+    image = ImageRecord(
+        **common,
+        hdu=0,
+        extname=None,
+        size=2_883_456,
+        footprint=image_footprint(header, source=uri),
+        metadata=image_metadata(header, uri=uri),
+    )
+    return [image.to_document(), Unindexable(**common, reason="not FITS").to_document()]
+
+
+def test_unindexed_fields_are_never_queried(tf: Terraform) -> None:
+    settings = field_settings(tf)
+    defaults = Settings.model_construct()
+    unindexed = {key for key, indexes in settings.items() if indexes == []}
+    images = defaults.images_collection
+    # the task list and parameters of a job; an image's footprint, facts and unindexable reason
+    assert {(images, "footprint"), (images, "metadata"), (images, "reason")} <= unindexed
+    assert (defaults.jobs_collection, "tasks") in unindexed
+    for query in all_queries():
+        for path, _ in (*query.filters, *query.orders):
+            assert effective_indexes(settings, query.collection, path) != [], (
+                f"{query.collection}.{path} is queried but exempt from indexing"
+            )
+    # each setting names a field the code writes
+    documents = {
+        defaults.jobs_collection: [JobRecord(job=_job()).to_document()],
+        images: _image_documents(),
+    }
+    for collection, path in settings:
+        head, _, sub = path.partition(".")
+        written = [d for d in documents[collection] if head in d]
+        assert written, f"{collection}.{path}: no document has {head}"
+        assert not sub or any(sub in d[head] for d in written), f"{collection}.{path}"
+
+
+def test_an_image_document_fits_firestores_index_limit(tf: Terraform) -> None:
+    """With the exemptions, the largest footprint leaves a document far below 40,000 entries."""
+    images = Settings.model_construct().images_collection
+    document = _image_documents()[0]
+    # the most vertices an outline keeps, stored as ra, dec, ra, dec, ... (all distinct)
+    document["footprint"]["vertices"] = [float(i) for i in range(2 * _MAX_VERTICES)]
+
+    def entries(settings: dict[tuple[str, str], Indexes], value: Any, path: str) -> int:
+        if isinstance(value, dict):
+            return sum(entries(settings, v, f"{path}.{k}") for k, v in value.items())
+        indexes = effective_indexes(settings, images, path)
+        if indexes == []:
+            return 0
+        if isinstance(value, list):
+            return len(value)  # array-contains: one entry per distinct element
+        return 2 if indexes is None else len(indexes)  # ascending and descending by default
+
+    def total(settings: dict[tuple[str, str], Indexes]) -> int:
+        return sum(entries(settings, v, k) for k, v in document.items())
+
+    assert total(field_settings(tf)) < 100
+    # without the exemptions such a footprint would not fit
+    assert total({}) > 40_000
 
 
 def _job() -> Job:
@@ -508,20 +691,69 @@ def test_results_bucket_is_private_and_unversioned(tf: Terraform) -> None:
 
 
 # -- Pub/Sub mirrors the local stack ---------------------------------------------------
-def test_topics_and_push_targets_mirror_the_local_stack(tf: Terraform) -> None:
+def local_push(monkeypatch: pytest.MonkeyPatch) -> dict[str, set[str]]:
+    """Return the local stack's topics, each with the functions its subscriptions push to."""
+    cfg = StackConfig()
+    recorded: dict[str, Any] = {}
+    monkeypatch.setattr(
+        local_stack, "create_topics_and_subscriptions", lambda _env, **kw: recorded.update(kw)
+    )
+    Stack(cfg).create_messaging()
+    ports = {
+        cfg.api_port: "soda_api",
+        cfg.worker_port: "cutout_worker",
+        cfg.bulk_port: "bulk_submit",
+        cfg.index_port: "image_index",
+    }
+    return {
+        topic: {ports[int(url.rsplit(":", 1)[1])] for url in endpoints.values()}
+        for topic, endpoints in recorded["push"].items()
+    }
+
+
+def test_topics_and_push_targets_mirror_the_local_stack(
+    tf: Terraform, monkeypatch: pytest.MonkeyPatch
+) -> None:
     stack = StackConfig()
     topics = {
         k: tf.resolve_prefix(v)
         for k, v in tf.locals["topic_names"].items()
         if not k.startswith("__")
     }
+    targets = tf.locals["push_targets"]
+    assert targets == {"jobs": "cutout_worker", "drop": "bulk_submit", "sources": "image_index"}
+    local = local_push(monkeypatch)
+    # the same topics carry job messages and job ends, pushed to the same function
     assert topics["jobs"] == stack.job_topic
-    assert topics["drop"] == stack.drop_topic
-    assert tf.locals["push_targets"] == {"jobs": "cutout_worker", "drop": "bulk_submit"}
-    notification = tf.resource("google_storage_notification", "drop")
-    assert scalar(notification["event_types"]) == "OBJECT_FINALIZE"
-    assert interpolation(notification["topic"]) == 'google_pubsub_topic.this["drop"].id'
-    assert interpolation(notification["bucket"]) == "google_storage_bucket.drop.name"
+    assert topics["job_events"] == stack.job_events_topic
+    assert local[stack.job_topic] == {targets["jobs"]}
+    assert local[stack.job_events_topic] == set()
+    # bucket events: one local topic for every bucket (fake-gcs-server publishes to one, the
+    # emulator ignores filters), pushed to both functions; here a topic per kind of bucket
+    assert local[stack.storage_topic] == {targets["drop"], targets["sources"]}
+    assert set(local) == {stack.job_topic, stack.job_events_topic, stack.storage_topic}
+    # every function a local subscription reaches is reached here too
+    assert set().union(*local.values()) == set(targets.values())
+
+
+def test_bucket_events_reach_their_topics(tf: Terraform) -> None:
+    drop = tf.resource("google_storage_notification", "drop")
+    assert scalar(drop["event_types"]) == "OBJECT_FINALIZE"
+    assert interpolation(drop["topic"]) == 'google_pubsub_topic.this["drop"].id'
+    assert interpolation(drop["bucket"]) == "google_storage_bucket.drop.name"
+    sources = tf.resource("google_storage_notification", "sources")
+    assert "toset(var.source_buckets)" in interpolation(sources["for_each"])
+    assert interpolation(sources["bucket"]) == "each.value"
+    assert interpolation(sources["topic"]) == 'google_pubsub_topic.this["sources"].id'
+    assert scalar(sources["payload_format"]) == "JSON_API_V1"
+    # every kind of object event the indexer understands, and no other
+    assert set(scalar(sources["event_types"])) == set(_NOTIFICATION_KINDS)
+    # each source bucket's project's Cloud Storage agent may publish them
+    publish = tf.resource("google_pubsub_topic_iam_member", "gcs_publishes_sources")
+    assert interpolation(publish["topic"]) == 'google_pubsub_topic.this["sources"].name'
+    assert scalar(publish["role"]) == "roles/pubsub.publisher"
+    agents = tf.data[("google_storage_project_service_account", "sources")]
+    assert "var.source_bucket_projects" in interpolation(agents["for_each"])
 
 
 def test_push_subscriptions_retry_and_dead_letter(tf: Terraform) -> None:

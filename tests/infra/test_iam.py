@@ -106,6 +106,36 @@ def test_a_new_function_is_derived_without_being_named() -> None:
     }
 
 
+# A function that builds its own store on the raw Firestore client.
+_HANDS_ON = """
+from skycut.clients import Clients
+from skycut.config import get_settings
+from skycut.index.firestore_index import FirestoreImageIndex
+
+
+def lookup(event):
+    settings = get_settings()
+    clients = Clients(settings)
+    index = FirestoreImageIndex(client=clients.firestore, collection={collection})
+    return index.get(event)
+"""
+
+
+@pytest.mark.parametrize(
+    ("collection", "touched"),
+    [("settings.images_collection", {"images_collection"}), ('"images"', set())],
+)
+def test_a_client_handed_on_touches_what_it_is_built_for(
+    collection: str, touched: set[str]
+) -> None:
+    code = Code(extra={"functions/lookup/main.py": _HANDS_ON.format(collection=collection)})
+    found = derive(code, RULES, "lookup")
+    firestore = {a.resource for a in found.accesses if a.service == "firestore"}
+    assert firestore == touched
+    # a collection no setting names is reported, not guessed
+    assert bool(found.unresolved) == (not touched)
+
+
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_every_access_is_granted(tf: Terraform, derived: dict[str, Derived], function: str) -> None:
     grants = function_grants(tf)

@@ -12,7 +12,7 @@ from pathlib import Path
 import hcl2
 import pytest
 
-from tests.infra.conftest import INFRA, Terraform, blocks, scalar
+from tests.infra.conftest import INFRA, Terraform, blocks, interpolation, scalar
 
 _SKIP = re.compile(r"#\s*checkov:skip=(?P<check>[A-Z0-9_]+)(?::(?P<reason>.*))?")
 
@@ -53,9 +53,15 @@ def test_required_versions_are_pinned(tf: Terraform) -> None:
 
 
 def test_outputs_give_every_url_and_bucket_a_user_needs(tf: Terraform) -> None:
-    assert {"gateway_url", "soda_base_url", "buckets", "drop_url", "function_urls"} <= set(
-        tf.outputs
-    )
+    assert {
+        "gateway_url",
+        "soda_base_url",
+        "sia_url",
+        "buckets",
+        "drop_url",
+        "function_urls",
+    } <= set(tf.outputs)
+    assert interpolation(tf.outputs["sia_url"]["value"]) == "${local.public_base_url}/sia/query"
 
 
 def test_constrained_variables_are_validated(tf: Terraform) -> None:
@@ -70,6 +76,8 @@ def test_constrained_variables_are_validated(tf: Terraform) -> None:
         "pubsub",
         "gateway",
         "tuning",
+        "index",
+        "source_bucket_projects",
     ):
         assert blocks(tf.variables[name].get("validation")), f"variable {name} is not validated"
 
