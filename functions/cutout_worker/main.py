@@ -54,6 +54,14 @@ def cutout_worker(event: CloudEvent) -> None:
         if SWEEP_ATTRIBUTE in attributes:
             _sweeper().sweep()
             return
+        if DEAD_LETTER_ATTRIBUTE in attributes and attributes.get("bucketId") not in (
+            None,
+            get_settings().drop_bucket,
+        ):
+            # a sources bucket's event the indexer kept failing on: no job to end;
+            # `skycut index` indexes the object again
+            log(logging.ERROR, "dead-lettered object event dropped", **dict(attributes))
+            return
         if DEAD_LETTER_ATTRIBUTE in attributes:
             fail_dead_letter(raw, attributes, store=clients.jobs, events=clients.events)
             return

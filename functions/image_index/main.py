@@ -27,7 +27,6 @@ __all__ = ["image_index"]
 
 @lru_cache(maxsize=1)
 def _indexer() -> Indexer:
-    configure_logging()
     settings = get_settings()
     clients = Clients(settings)
 
@@ -48,12 +47,12 @@ def _indexer() -> Indexer:
 @functions_framework.cloud_event
 def image_index(event: CloudEvent) -> None:
     """Apply one object event to the index; raising makes it be delivered again."""
-    indexer = _indexer()
+    configure_logging()
     changed = object_event(event["type"], event.data)
-    if changed is None:
+    if changed is None:  # decided before any client is built
         log(logging.INFO, "event ignored: not an object event", event_id=event["id"])
         return
-    outcome = indexer.handle(changed)
+    outcome = _indexer().handle(changed)
     log(
         logging.INFO,
         "object event applied",

@@ -151,22 +151,7 @@ def bundle_python(built: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize(
-    "function",
-    [
-        pytest.param(
-            function,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="functions/image_index/main.py builds the Firestore client (which needs "
-                "credentials) before it looks at the event; decoding the event first fixes it",
-            ),
-        )
-        if function == "image_index"
-        else function
-        for function in FUNCTIONS
-    ],
-)
+@pytest.mark.parametrize("function", FUNCTIONS)
 def test_bundles_install_in_a_clean_virtualenv_and_load(
     built: Path, bundle_python: Path, tmp_path: Path, function: str
 ) -> None:
