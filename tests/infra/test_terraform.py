@@ -123,9 +123,7 @@ def test_checkov_finds_no_failed_check() -> None:
     assert summary["failed"] == 0, "\n".join(failed)
 
 
-@pytest.mark.skipif(
-    shutil.which("terraform") is None, reason="no terraform binary on this machine"
-)
+@pytest.mark.skipif(shutil.which("terraform") is None, reason="no terraform binary on this machine")
 def test_terraform_fmt_finds_nothing_to_change() -> None:
     # `terraform validate` needs the providers, which `terraform init` cannot download
     # offline; the canonical format is what terraform itself can check here.
