@@ -157,9 +157,15 @@ def test_abort_stops_a_running_job_and_keeps_no_results(base_url, http, deep_id,
     assert phase_of(job) == "ABORTED"
     assert job.findall("uws:results/uws:result", namespaces=NS) == []
     job_id = job_url.rsplit("/", 1)[1]
-    objects = list(
-        storage.Client().list_blobs(stack.config.results_bucket, prefix=f"jobs/{job_id}/")
-    )
+    # a cut in flight when the abort lands is written, then undone by its worker: wait for that
+    deadline = time.monotonic() + 15
+    while True:
+        objects = list(
+            storage.Client().list_blobs(stack.config.results_bucket, prefix=f"jobs/{job_id}/")
+        )
+        if not objects or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     assert objects == [], "aborted jobs keep no partial results"
 
 
