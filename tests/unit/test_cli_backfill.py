@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -14,32 +13,12 @@ from skycut.cli.index_bucket import list_objects, parse_location
 from skycut.cli.main import main
 from skycut.cli.progress import TallyLine
 from skycut.errors import ServiceUnavailableError
-from skycut.index.indexer import Indexer, metadata_config
+from skycut.index.indexer import Indexer
 from skycut.index.memory_index import MemoryImageIndex
 from skycut.index.record import ImageRecord
 from skycut.soda.ids import SourceRef
 from skycut.storage.events import ObjectEvent
 from tests.unit.test_index_indexer import BUCKET, Versions, mef
-
-
-@pytest.fixture
-def versions(tmp_path: Path) -> Versions:
-    return Versions(tmp_path)
-
-
-@pytest.fixture
-def index() -> MemoryImageIndex:
-    return MemoryImageIndex()
-
-
-@pytest.fixture
-def indexer(index: MemoryImageIndex, versions: Versions) -> Indexer:
-    return Indexer(
-        index=index,
-        open_reader=versions.open,
-        buckets={BUCKET},
-        config=metadata_config({}, ()),
-    )
 
 
 @pytest.fixture

@@ -12,8 +12,6 @@ from astropy.io import fits
 
 from skycut.cutout.reader import LocalFileReader, RangeReader
 from skycut.errors import ServiceUnavailableError, SourceChangedError
-from skycut.index.indexer import Indexer, metadata_config
-from skycut.index.memory_index import MemoryImageIndex
 from skycut.index.record import ImageRecord, ObjectStamp, Unindexable
 from skycut.index.store import Stored, supersedes
 from skycut.soda.ids import SourceRef
@@ -76,27 +74,6 @@ def mef(crval: tuple[float, float] = (150.0, 2.0), **cards: object) -> fits.HDUL
             fits.ImageHDU(data, header=header, name="IMAGE"),
             fits.ImageHDU(data.astype(np.int32), header=header, name="MASK"),
         ]
-    )
-
-
-@pytest.fixture
-def versions(tmp_path: Path) -> Versions:
-    return Versions(tmp_path)
-
-
-@pytest.fixture
-def index() -> MemoryImageIndex:
-    return MemoryImageIndex()
-
-
-@pytest.fixture
-def indexer(index: MemoryImageIndex, versions: Versions) -> Indexer:
-    return Indexer(
-        index=index,
-        open_reader=versions.open,
-        buckets={BUCKET},
-        config=metadata_config({}, ()),
-        chunk_size=65536,
     )
 
 
