@@ -1,9 +1,7 @@
 """SIA 2.0 ``{query}``: which indexed images meet a position, band, time...
 
-The query is parsed once (:mod:`skycut.sia.params`); the index is asked
-for candidates by the most selective constraint it can look up without a
-scan (``POS`` cells, else ``ID``, else ``COLLECTION``, else every image);
-:mod:`skycut.sia.select` keeps exactly the matches, and each becomes an
+The query is parsed once (:mod:`skycut.sia.params`); the images it selects
+are found by :func:`skycut.sia.lookup.find_images`, and each becomes an
 ObsCore row leading to the image's DataLink links (:mod:`skycut.sia.obscore`).
 Errors are DALI error VOTables with a 4xx/5xx status.
 """
@@ -11,28 +9,23 @@ Errors are DALI error VOTables with a 4xx/5xx status.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from functools import cached_property
 
 from flask import Request, Response
 
 from skycut.api.context import RequestContext
 from skycut.api.http import request_params
-from skycut.errors import SkycutError, UsageError
-from skycut.index.record import ImageRecord
-from skycut.index.search import candidates, unique
+from skycut.errors import SkycutError
 from skycut.index.store import ImageIndex
 from skycut.logs import log
+from skycut.sia.lookup import find_images
 from skycut.sia.obscore import obscore_row
-from skycut.sia.params import VOTABLE, SiaQuery, parse_sia_query
-from skycut.sia.select import select_images
+from skycut.sia.params import VOTABLE, parse_sia_query
 from skycut.sia.votable import sia_error_votable, sia_votable
-from skycut.soda.ids import SourceRef, parse_source_id
 from skycut.soda.params import group_params
 
 __all__ = ["SiaRoute"]
-
-_LOOKUP_VALUES = 30  # Firestore's limit on the values of one `in` filter
 
 
 class SiaRoute:
@@ -74,7 +67,7 @@ class SiaRoute:
                 default_maxrec=self._default_maxrec,
                 max_maxrec=self._max_maxrec,
             )
-            selection = select_images(query, self._candidates(query))
+            selection = find_images(self._index, query, source_buckets=self._buckets)
             rows = [obscore_row(r, base_url=ctx.base_url) for r in selection.records]
             body = sia_votable(
                 rows,
@@ -86,23 +79,3 @@ class SiaRoute:
             log(logging.INFO, "SIA query refused", path=request.path, error=e.to_text())
             return Response(sia_error_votable(e), status=e.status_code, content_type=VOTABLE)
         return Response(body, status=200, content_type=VOTABLE)
-
-    def _candidates(self, query: SiaQuery) -> Iterator[ImageRecord]:
-        """Images that may match: looked up by the constraint the index can serve best."""
-        index = self._index
-        if query.pos:
-            return unique(r for region in query.pos for r in candidates(index, region))
-        if query.ids:
-            return index.get_many(self._sources(query.ids))
-        if query.collections:
-            names = list(dict.fromkeys(query.collections))
-            chunks = (names[k : k + _LOOKUP_VALUES] for k in range(0, len(names), _LOOKUP_VALUES))
-            return unique(r for chunk in chunks for r in index.in_collections(chunk))
-        return index.images()
-
-    def _sources(self, ids: Iterable[str]) -> Iterator[SourceRef]:
-        for text in ids:
-            try:
-                yield parse_source_id(text, allowed_buckets=self._buckets)
-            except UsageError:
-                continue  # an ID of no image of this service matches nothing
