@@ -1,0 +1,62 @@
+"""Pixel positions carried from one celestial WCS to another, and image borders to carry.
+
+Which tiles an input touches and which of its pixels a tile needs are both
+answered from points along borders: the part of image A that lands on image
+B is bounded by A's border where it lies on B and by B's border where it
+lies on A, so the bounding box of those points, sampled finer than a pixel
+on the side that is measured, is the bounding box of the overlap. Points
+whose position one WCS cannot give (the far side of a TAN projection, an
+all-sky grid's outside) are NaN and count for nothing.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from astropy.wcs import WCS
+from astropy.wcs.utils import proj_plane_pixel_scales
+
+from skycut.cutout.projection import SkyProjection
+from skycut.cutout.sphere import Array
+
+__all__ = ["border_points", "pixel_scale", "transfer"]
+
+
+def pixel_scale(wcs: WCS) -> float:
+    """Return the geometric mean pixel side at the reference point, in degrees."""
+    return float(np.sqrt(np.prod(proj_plane_pixel_scales(wcs.celestial))))
+
+
+def border_points(shape: tuple[int, int], step: float) -> tuple[Array, Array]:
+    """Points along the outer edge of an image's pixels, at most ``step`` pixels apart.
+
+    Parameters
+    ----------
+    shape
+        ``(ny, nx)``.
+    step
+        Largest spacing, in pixels, of this image.
+
+    Returns
+    -------
+    x, y
+        0-based pixel coordinates on the edges ``-0.5`` and ``n - 0.5``.
+
+    """
+    ny, nx = shape
+    xs = np.linspace(-0.5, nx - 0.5, math.ceil(nx / step) + 1)
+    ys = np.linspace(-0.5, ny - 0.5, math.ceil(ny / step) + 1)
+    x = np.concatenate([xs, xs, np.full(ys.size, -0.5), np.full(ys.size, nx - 0.5)])
+    y = np.concatenate([np.full(xs.size, -0.5), np.full(xs.size, ny - 0.5), ys, ys])
+    return x, y
+
+
+def transfer(source: WCS, target: WCS, x: Array, y: Array) -> tuple[Array, Array]:
+    """Carry 0-based pixel positions of ``source`` to pixel positions of ``target``.
+
+    Both WCSs are 2-D celestial, in any frames (positions go through ICRS)
+    and with any distortions. Positions ``target`` cannot project are NaN.
+    """
+    lon, lat = SkyProjection(source).to_sky(x, y)
+    return SkyProjection(target).to_pixel(np.radians(lon), np.radians(lat))
