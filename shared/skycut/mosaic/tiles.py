@@ -26,7 +26,7 @@ __all__ = ["DEFAULT_TILE_SIZE", "Tile", "Tiling"]
 DEFAULT_TILE_SIZE = 2048
 """Tile side in pixels: a 2048² float64 plane is 32 MiB, a few of them fit a small worker."""
 
-_MARGIN = 2.0  # output pixels: an input this close to a tile still feeds its interpolation
+_MARGIN = 1.0  # output pixels: more than the border samples' spacing, so none slips between
 
 
 @dataclass(frozen=True)
@@ -120,8 +120,10 @@ class Tiling:
     def touched_by(self, wcs: WCS, shape: tuple[int, int]) -> list[Tile]:
         """Return the tiles an input image lands on, row by row.
 
-        A tile counts if some of the input's pixels land on it or within
-        two pixels of its edge (they feed its edge pixels' interpolation).
+        A tile counts if the input's pixels land on it or within a pixel of
+        its edge: a cheap and safe first cut (no tile that needs the input
+        is left out). `skycut.mosaic.reproject_tile.input_box` then gives
+        the pixels each tile needs, or None for a tile the input only grazes.
 
         Parameters
         ----------

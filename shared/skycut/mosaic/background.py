@@ -1,0 +1,316 @@
+"""Background matching: one plane per input, fitted to the overlaps, solved globally.
+
+Montage's sequence (mOverlaps, mDiff, mFitplane, mBgModel), reshaped so
+that no step needs more than one tile:
+
+1. On each tile, for each pair of inputs that both cover some of its
+   pixels, the difference image ``D = I_i - I_j`` (both reprojected) is
+   reduced to the sums a least-squares plane fit needs (:func:`overlap_sums`);
+   pixels that stand out from the tile's own plane fit by more than
+   ``3 sigma`` (sources whose seeing or variability differs) are left out.
+   The sums of one pair from every tile add up (`OverlapSums.__add__`) to
+   those of the whole overlap, so tiles can be done anywhere, in any order.
+2. One global solve (:func:`solve_backgrounds`) finds the planes ``B_k``
+   whose differences best match every pair's difference over every overlap
+   pixel: minimise ``sum over pairs and pixels ((B_i - B_j)(x, y) - D(x, y))^2``.
+   That is one linear system of 3 unknowns per input (Montage's mBgModel
+   reaches the same kind of answer by iterating over pair fits).
+   Planes are fixed only up to one plane added to every input: either the
+   corrections average to zero (over each group of inputs linked by
+   overlaps) or one reference input is left unchanged.
+3. Each input's plane is subtracted from its reprojected planes
+   (:func:`correct`) before coaddition.
+
+Planes are ``a x + b y + c`` in the output grid's 0-based pixels; sums are
+kept in coordinates centred on the grid and scaled by its size, so the
+normal equations stay well conditioned for grids of any size.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from skycut.cutout.geometry import PixelBox
+from skycut.mosaic.reproject_tile import TilePlane
+
+__all__ = [
+    "BackgroundModel",
+    "OverlapSums",
+    "Plane",
+    "add_sums",
+    "correct",
+    "overlap_sums",
+    "solve_backgrounds",
+    "tile_overlaps",
+]
+
+BackgroundModel = Literal["plane", "level"]
+
+_Float = npt.NDArray[np.float64]
+
+_CLIP_SIGMAS = 3.0
+_CLIP_ROUNDS = 2
+_MAD_TO_SIGMA = 1.4826
+_FULL = 0.999  # only pixels both inputs cover wholly: partly covered edges mix in the outside
+
+
+@dataclass(frozen=True)
+class Plane:
+    """A background plane ``a x + b y + c`` over the output grid's 0-based pixels."""
+
+    a: float = 0.0
+    b: float = 0.0
+    c: float = 0.0
+
+    def on_box(self, box: PixelBox) -> _Float:
+        """Return the plane's values on the grid pixels of ``box``, in numpy order."""
+        y, x = np.mgrid[box.y0 : box.y1, box.x0 : box.x1]
+        return np.asarray(self.a * x + self.b * y + self.c, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """Grid coordinates ``u = (x - cx) / s``, ``v = (y - cy) / s``, where sums are kept."""
+
+    cx: float
+    cy: float
+    s: float
+
+    @classmethod
+    def for_grid(cls, shape: tuple[int, int]) -> _Frame:
+        ny, nx = shape
+        return cls(cx=(nx - 1) / 2.0, cy=(ny - 1) / 2.0, s=max(nx, ny, 2) / 2.0)
+
+    def design(self, box: PixelBox) -> tuple[_Float, _Float]:
+        y, x = np.mgrid[box.y0 : box.y1, box.x0 : box.x1]
+        return (x - self.cx) / self.s, (y - self.cy) / self.s
+
+    def to_plane(self, q: _Float) -> Plane:
+        alpha, beta, gamma = (float(v) for v in q)
+        return Plane(
+            a=alpha / self.s,
+            b=beta / self.s,
+            c=gamma - alpha * self.cx / self.s - beta * self.cy / self.s,
+        )
+
+
+@dataclass(frozen=True)
+class OverlapSums:
+    """Least-squares sums of one pair's difference image over (part of) its overlap.
+
+    Attributes
+    ----------
+    moments
+        ``sum(w w^T)`` for ``w = (u, v, 1)``, row by row (9 numbers).
+    rhs
+        ``sum(w D)``.
+    pixels
+        How many pixels the sums are over.
+    grid_shape
+        The output grid's ``(ny, nx)``, which fixes the coordinates ``u, v``.
+
+    """
+
+    moments: tuple[float, ...]
+    rhs: tuple[float, ...]
+    pixels: int
+    grid_shape: tuple[int, int]
+
+    def __add__(self, other: OverlapSums) -> OverlapSums:
+        if other.grid_shape != self.grid_shape:
+            raise ValueError("sums over different grids do not add")
+        return OverlapSums(
+            moments=tuple(a + b for a, b in zip(self.moments, other.moments, strict=True)),
+            rhs=tuple(a + b for a, b in zip(self.rhs, other.rhs, strict=True)),
+            pixels=self.pixels + other.pixels,
+            grid_shape=self.grid_shape,
+        )
+
+    def matrix(self) -> tuple[_Float, _Float]:
+        """Return ``(M, r)``: the normal matrix (3x3) and right-hand side."""
+        return np.array(self.moments).reshape(3, 3), np.array(self.rhs)
+
+    def fit(self) -> Plane:
+        """Return the plane fitted to this pair's difference (Montage's mFitplane)."""
+        m, r = self.matrix()
+        q = np.asarray(np.linalg.lstsq(m, r, rcond=1e-12)[0], dtype=np.float64)
+        return _Frame.for_grid(self.grid_shape).to_plane(q)
+
+
+def _fit_clipped(u: _Float, v: _Float, d: _Float) -> npt.NDArray[np.bool_]:
+    """Pixels kept after rejecting outliers from a plane fit, ``_CLIP_ROUNDS`` times."""
+    keep = np.ones(d.size, dtype=bool)
+    design = np.column_stack([u, v, np.ones_like(u)])
+    for _ in range(_CLIP_ROUNDS):
+        if keep.sum() < 3:
+            break
+        q = np.linalg.lstsq(design[keep], d[keep], rcond=1e-12)[0]
+        residual = d - design @ q
+        sigma = _MAD_TO_SIGMA * float(np.median(np.abs(residual[keep] - np.median(residual[keep]))))
+        if sigma <= 0:
+            break
+        keep = np.abs(residual) <= _CLIP_SIGMAS * sigma
+    return keep
+
+
+def overlap_sums(
+    first: TilePlane, second: TilePlane, *, box: PixelBox, grid_shape: tuple[int, int]
+) -> OverlapSums | None:
+    """Reduce the difference ``first - second`` on one tile to plane-fit sums.
+
+    Parameters
+    ----------
+    first, second
+        Two inputs' planes on the same tile.
+    box
+        The tile's pixels in the grid (``Tile.box``).
+    grid_shape
+        The output grid's ``(ny, nx)``.
+
+    Returns
+    -------
+    OverlapSums or None
+        The sums over the pixels both cover wholly, outliers removed; None
+        if they share none.
+
+    """
+    both = first.covered & second.covered & (first.footprint >= _FULL)
+    both &= second.footprint >= _FULL
+    if not both.any():
+        return None
+    frame = _Frame.for_grid(grid_shape)
+    u, v = frame.design(box)
+    u, v = u[both], v[both]
+    d = first.data[both] - second.data[both]
+    keep = _fit_clipped(u, v, d)
+    w = np.stack([u[keep], v[keep], np.ones(int(keep.sum()))])
+    return OverlapSums(
+        moments=tuple(float(x) for x in (w @ w.T).ravel()),
+        rhs=tuple(float(x) for x in w @ d[keep]),
+        pixels=int(keep.sum()),
+        grid_shape=grid_shape,
+    )
+
+
+def tile_overlaps(
+    planes: Mapping[str, TilePlane], *, box: PixelBox, grid_shape: tuple[int, int]
+) -> dict[tuple[str, str], OverlapSums]:
+    """Return the sums of every overlapping pair of inputs on one tile, keyed ``(i, j)``, i < j."""
+    out: dict[tuple[str, str], OverlapSums] = {}
+    for i, j in itertools.combinations(sorted(planes), 2):
+        sums = overlap_sums(planes[i], planes[j], box=box, grid_shape=grid_shape)
+        if sums is not None:
+            out[(i, j)] = sums
+    return out
+
+
+def add_sums(
+    parts: Iterable[Mapping[tuple[str, str], OverlapSums]],
+) -> dict[tuple[str, str], OverlapSums]:
+    """Add up per-tile sums (from `tile_overlaps`) pair by pair."""
+    total: dict[tuple[str, str], OverlapSums] = {}
+    for part in parts:
+        for pair, sums in part.items():
+            total[pair] = total[pair] + sums if pair in total else sums
+    return total
+
+
+def solve_backgrounds(
+    overlaps: Mapping[tuple[str, str], OverlapSums],
+    inputs: Sequence[str],
+    *,
+    reference: str | None = None,
+    model: BackgroundModel = "plane",
+) -> dict[str, Plane]:
+    """Find each input's background plane from all the pairs' differences at once.
+
+    Parameters
+    ----------
+    overlaps
+        Sums per pair ``(i, j)`` of the difference ``I_i - I_j``.
+    inputs
+        Every input's id (inputs in no pair get the zero plane).
+    reference
+        The input left unchanged; None to make the corrections average to
+        zero over each group of inputs that overlaps link together.
+    model
+        ``plane`` (a x + b y + c) or ``level`` (c alone, for overlaps too
+        narrow to fix a slope).
+
+    Returns
+    -------
+    dict
+        The plane to subtract from each input, by id.
+
+    Raises
+    ------
+    ValueError
+        If a pair or the reference names an input not in ``inputs``.
+
+    """
+    index = {name: k for k, name in enumerate(inputs)}
+    unknown = {n for pair in overlaps for n in pair if n not in index}
+    if reference is not None and reference not in index:
+        unknown.add(reference)
+    if unknown:
+        raise ValueError(f"overlaps name inputs that are not listed: {sorted(unknown)}")
+    n = len(inputs)
+    grid_shapes = {s.grid_shape for s in overlaps.values()}
+    if not overlaps:
+        return {name: Plane() for name in inputs}
+    if len(grid_shapes) > 1:
+        raise ValueError("sums over different grids")
+    terms = [0, 1, 2] if model == "plane" else [2]
+    k = len(terms)
+    a = np.zeros((n * k, n * k))
+    b = np.zeros(n * k)
+    for (first, second), sums in overlaps.items():
+        m, r = sums.matrix()
+        m, r = m[np.ix_(terms, terms)], r[terms]
+        i, j = index[first] * k, index[second] * k
+        a[i : i + k, i : i + k] += m
+        a[j : j + k, j : j + k] += m
+        a[i : i + k, j : j + k] -= m
+        a[j : j + k, i : i + k] -= m
+        b[i : i + k] += r
+        b[j : j + k] -= r
+    # The least-norm solution has zero mean over each linked group: planes
+    # added to a whole group change nothing the overlaps can see.
+    scale = max(float(np.abs(a).max()), 1.0)
+    q = np.linalg.lstsq(a / scale, b / scale, rcond=1e-10)[0].reshape(n, k)
+    if reference is not None:
+        group = _linked(index[reference], overlaps, index)
+        q[sorted(group)] -= q[index[reference]]
+    frame = _Frame.for_grid(next(iter(grid_shapes)))
+    full = np.zeros((n, 3))
+    full[:, terms] = q
+    return {name: frame.to_plane(full[index[name]]) for name in inputs}
+
+
+def _linked(
+    start: int, overlaps: Mapping[tuple[str, str], OverlapSums], index: Mapping[str, int]
+) -> set[int]:
+    """Return the inputs linked to ``start`` through overlaps."""
+    neighbours: dict[int, set[int]] = {}
+    for first, second in overlaps:
+        neighbours.setdefault(index[first], set()).add(index[second])
+        neighbours.setdefault(index[second], set()).add(index[first])
+    seen, todo = {start}, [start]
+    while todo:
+        for other in neighbours.get(todo.pop(), set()) - seen:
+            seen.add(other)
+            todo.append(other)
+    return seen
+
+
+def correct(plane: TilePlane, background: Plane, *, box: PixelBox) -> TilePlane:
+    """Return ``plane`` with its input's background subtracted (``box`` is the tile's)."""
+    if background == Plane():
+        return plane
+    return TilePlane(data=plane.data - background.on_box(box), footprint=plane.footprint)
