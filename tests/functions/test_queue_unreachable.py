@@ -10,6 +10,7 @@ from skycut.api.service import SodaService, parse_job_parameters
 from skycut.clients import Clients
 from skycut.config import get_settings
 from skycut.errors import ServiceUnavailableError
+from skycut.sia.factory import covering_for
 from skycut.uws.model import ExecutionPhase
 
 pytestmark = pytest.mark.integration
@@ -26,6 +27,7 @@ def test_an_unreachable_queue_ends_the_job_with_its_end_time_and_announces_it(st
         queue=clients.queue,
         events=clients.events,
         service_state=clients.service_state,
+        covering=covering_for(clients),
     )
     source = f"gs://{stack.config.sources_bucket}/sample/calexp-r-0001.fits"
     owner = f"queue-{uuid.uuid4().hex[:8]}"

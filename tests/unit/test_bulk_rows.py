@@ -62,7 +62,10 @@ def test_every_stencil_column_form_is_accepted():
 @pytest.mark.parametrize(
     ("values", "message"),
     [
-        ({"ra": "1", "dec": "2", "radius": "0.1"}, "no id"),
+        ({"label": "x", "band": "5e-7 6e-7"}, "no id .* and no position"),
+        ({"id": A, "circle": "1 2 0.1", "collection": "calexp"}, "collection choose the images"),
+        ({"id": A, "circle": "1 2 0.1", "dptype": "image"}, "dptype choose the images"),
+        ({"circle": "1 2 0.1", "dptype": "spectrum"}, "DPTYPE"),
         ({"id": A, "ra": "1", "dec": "2"}, "go together"),
         ({"id": A, "circle": "1 2 0.1", "ra": "1", "dec": "2", "radius": "0.1"}, "one stencil"),
         ({"id": A, "circle": "1 2 0.1", "colour": "red"}, "unknown column"),
@@ -76,17 +79,17 @@ def test_row_shape_errors(values, message):
 def test_job_options_fill_empty_cells_only():
     pairs = row_params(
         {"id": A, "circle": "1 2 0.1", "format": ""}, {"format": "image/png", "detail": "all"}
-    )
+    ).params
     assert ("RESPONSEFORMAT", "image/png") in pairs
     assert ("DETAIL", "all") in pairs
     own = row_params(
         {"id": A, "circle": "1 2 0.1", "format": "application/fits"}, {"format": "image/png"}
-    )
+    ).params
     assert ("RESPONSEFORMAT", "application/fits") in own
 
 
 def test_pol_cells_hold_several_values():
-    pairs = row_params({"id": A, "circle": "1 2 0.1", "pol": "I Q,U"}, {})
+    pairs = row_params({"id": A, "circle": "1 2 0.1", "pol": "I Q,U"}, {}).params
     assert [v for n, v in pairs if n == "POL"] == ["I", "Q", "U"]
 
 

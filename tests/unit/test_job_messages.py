@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from skycut.api.service import SodaService
+from skycut.api.service import job_tasks as tasks_of_job
 from skycut.errors import UsageError
 from skycut.jobs.messages import CutoutTask, JobMessage, batches
 from skycut.jobs.records import MAX_TASKS_BYTES, JobRecord, tasks_stored_bytes
@@ -183,7 +183,7 @@ IDS = [("ID", f"gs://{BUCKET}/sample/image-{i:04d}.fits") for i in range(1000)]
 
 def job_tasks(pairs: list[tuple[str, str]]) -> list[CutoutTask]:
     request = parse_soda_request(group_params(pairs), allowed_buckets=[BUCKET])
-    return SodaService._tasks(request, pairs)
+    return tasks_of_job(request, pairs, covering=None, max_cutouts=10_000)
 
 
 def test_a_thousand_circle_cutouts_fit_in_their_job_document():

@@ -23,6 +23,7 @@ from skycut.clients import Clients
 from skycut.errors import UsageError
 from skycut.index.firestore_index import FirestoreImageIndex
 from skycut.jobs.lifecycle import JobLifecycle
+from skycut.sia.factory import covering_for
 from skycut.soda.ids import SourceRef
 from skycut.storage.gcs import GcsRangeReader
 
@@ -77,6 +78,7 @@ class ApiFactory:
             queue=clients.queue,
             events=clients.events,
             service_state=clients.service_state,
+            covering=covering_for(clients),
         )
 
     @cached_property

@@ -29,6 +29,7 @@ from skycut.jobs.records import (
 from skycut.jobs.service_state import ServiceState
 from skycut.jobs.store import JobStore
 from skycut.logs import log
+from skycut.sia.covering import CoveringImages, covered_works, found_image
 from skycut.soda.params import SodaRequest, group_params, parse_soda_request
 from skycut.soda.work import works_of
 from skycut.timing import Steps
@@ -41,7 +42,7 @@ from skycut.uws.model import (
     Progress,
 )
 
-__all__ = ["SodaService", "SyncOutcome", "parse_job_parameters"]
+__all__ = ["SodaService", "SyncOutcome", "job_tasks", "parse_job_parameters"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +94,50 @@ def parse_job_parameters(
     return request
 
 
+def job_tasks(
+    request: SodaRequest,
+    pairs: Sequence[tuple[str, str]],
+    *,
+    covering: CoveringImages | None,
+    max_cutouts: int,
+) -> list[CutoutTask]:
+    """Return a job's cutouts, each with its work (the request is not parsed again).
+
+    A request naming a ``COLLECTION`` instead of IDs gets one cutout per
+    image covering each of its stencils, found in the index now (by
+    ``covering``; None refuses such a request).
+
+    Raises
+    ------
+    UsageError
+        If the works and parameters would not fit in the job's document, or
+        the images found are none or more than ``max_cutouts``.
+
+    """
+    if request.by_position:
+        if covering is None:
+            raise UsageError("COLLECTION without ID needs the image index, not available here")
+        found = covered_works(request, covering)
+        if len(found) > max_cutouts:
+            raise UsageError(
+                f"{len(found)} images cover the request's positions, over the limit of "
+                f"{max_cutouts} cutouts per job; narrow it by BAND or TIME, or use a bulk file"
+            )
+        tasks = [
+            CutoutTask(index=i, work=work, image=found_image(image))
+            for i, (work, image) in enumerate(found)
+        ]
+    else:
+        tasks = [CutoutTask(index=i, work=work) for i, work in enumerate(works_of(request))]
+    size = tasks_stored_bytes(tasks, pairs)
+    if size > MAX_TASKS_BYTES:
+        raise UsageError(
+            f"the job's {len(tasks)} cutouts take {size} bytes to store, over the limit "
+            f"of {MAX_TASKS_BYTES}; use fewer IDs or polygon vertices per job, or a bulk file"
+        )
+    return tasks
+
+
 class SodaService:
     """SODA operations over the job store and queue.
 
@@ -108,6 +153,8 @@ class SodaService:
         Where the end of a job whose cutouts could not be published is announced.
     service_state
         The drain switch and the measured throughput (for quotes).
+    covering
+        Finds the images of a job that names a ``COLLECTION`` instead of IDs.
 
     """
 
@@ -119,12 +166,14 @@ class SodaService:
         queue: JobQueue,
         events: JobEvents,
         service_state: ServiceState,
+        covering: CoveringImages,
     ) -> None:
         self._settings = settings
         self._store = store
         self._queue = queue
         self._events = events
         self._service_state = service_state
+        self._covering = covering
 
     def create_job(
         self,
@@ -184,9 +233,7 @@ class SodaService:
         pairs = [(p.name, p.value) for p in record.job.parameters]
         request = parse_job_parameters(pairs, settings=self._settings, complete=True)
         tasks = self._tasks(request, pairs)
-        queued = self._store.queue(
-            job_id, tasks=tasks, quote=self._service_state.quote(len(tasks))
-        )
+        queued = self._store.queue(job_id, tasks=tasks, quote=self._service_state.quote(len(tasks)))
         if queued is None:  # its phase changed meanwhile (a concurrent RUN, ABORT...)
             current = self._store.get_for(job_id, owner=owner)
             if current.job.phase in (ExecutionPhase.QUEUED, ExecutionPhase.EXECUTING):
@@ -195,24 +242,13 @@ class SodaService:
         self._publish(queued)
         return queued
 
-    @staticmethod
-    def _tasks(request: SodaRequest, pairs: Sequence[tuple[str, str]]) -> list[CutoutTask]:
-        """Return the job's cutouts, each with its work (the request is not parsed again).
-
-        Raises
-        ------
-        UsageError
-            If the works and parameters would not fit in the job's document.
-
-        """
-        tasks = [CutoutTask(index=i, work=work) for i, work in enumerate(works_of(request))]
-        size = tasks_stored_bytes(tasks, pairs)
-        if size > MAX_TASKS_BYTES:
-            raise UsageError(
-                f"the job's {len(tasks)} cutouts take {size} bytes to store, over the limit "
-                f"of {MAX_TASKS_BYTES}; use fewer IDs or polygon vertices per job, or a bulk file"
-            )
-        return tasks
+    def _tasks(self, request: SodaRequest, pairs: Sequence[tuple[str, str]]) -> list[CutoutTask]:
+        return job_tasks(
+            request,
+            pairs,
+            covering=self._covering,
+            max_cutouts=self._settings.max_combinations,
+        )
 
     def _publish(self, record: JobRecord) -> None:
         """Publish a QUEUED job's messages; a queue that cannot be reached ends it in ERROR."""

@@ -1,7 +1,9 @@
 """Reading a drop file: the version its job was made from, within the size limits.
 
 The submitter reads it to create the job; the sweep reads it again to
-republish a stalled bulk job's work, which is not stored with the job.
+republish a stalled bulk job's work, which is not stored with the job. Rows
+without ``id`` are matched to images by the index when the job is created,
+and by the answers kept then (:mod:`skycut.bulk.found`) ever after.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Any
 
 from skycut.bulk.drops import DropObject, job_options
 from skycut.bulk.formats import detect_format, read_rows
+from skycut.bulk.found import FoundReplay, ImageFinder, found_object_name
 from skycut.bulk.rows import ParsedRows, tasks_from_rows
 from skycut.errors import UsageError
 from skycut.jobs.messages import CutoutTask
@@ -32,19 +35,35 @@ class DropFiles:
         The most rows a file may have.
     source_buckets
         The buckets a row's ID may name.
+    results_bucket
+        Where the images found for a job's rows without ``id`` are kept.
+
+    The rows of a file may make at most ``max_rows`` cutouts (a row without
+    ``id`` makes one per image covering it).
 
     """
 
     def __init__(
-        self, *, storage: Any, max_bytes: int, max_rows: int, source_buckets: Sequence[str]
+        self,
+        *,
+        storage: Any,
+        max_bytes: int,
+        max_rows: int,
+        source_buckets: Sequence[str],
+        results_bucket: str,
     ) -> None:
         self._storage = storage
         self._max_bytes = max_bytes
         self._max_rows = max_rows
         self._source_buckets = source_buckets
+        self._results_bucket = results_bucket
 
-    def read(self, drop: DropObject) -> tuple[dict[str, str], ParsedRows]:
+    def read(
+        self, drop: DropObject, *, find: ImageFinder | None = None
+    ) -> tuple[dict[str, str], ParsedRows]:
         """Return the job options (the object's metadata) and the rows of a drop file.
+
+        ``find`` matches rows without ``id`` to images (None refuses them).
 
         Raises
         ------
@@ -73,8 +92,15 @@ class DropFiles:
             read_rows(data, fmt, max_rows=self._max_rows),
             allowed_buckets=self._source_buckets,
             options=options,
+            find=find,
+            max_cutouts=self._max_rows,
         )
         return options, rows
+
+    def kept_matches(self, job_id: str) -> FoundReplay:
+        """Return the images found for a job's rows when it was created (none if none kept)."""
+        blob = self._storage.bucket(self._results_bucket).get_blob(found_object_name(job_id))
+        return FoundReplay(None if blob is None else blob.download_as_bytes())
 
     def tasks_of(self, record: JobRecord) -> list[CutoutTask]:
         """Return the tasks of a bulk job, read again from its drop file.
@@ -88,5 +114,6 @@ class DropFiles:
         source = next(p.value for p in record.job.parameters if p.name == "SOURCE")
         bucket, _, name = source.removeprefix("gs://").partition("/")
         generation = record.bulk.drop_generation
-        _, rows = self.read(DropObject(bucket=bucket, name=name, generation=generation))
+        drop = DropObject(bucket=bucket, name=name, generation=generation)
+        _, rows = self.read(drop, find=self.kept_matches(record.job.job_id))
         return rows.tasks

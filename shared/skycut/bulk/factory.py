@@ -10,6 +10,7 @@ from __future__ import annotations
 from skycut.bulk.dropfiles import DropFiles
 from skycut.bulk.submit import BulkSubmitter
 from skycut.clients import Clients
+from skycut.sia.factory import covering_for
 
 __all__ = ["drop_files_for", "submitter_for"]
 
@@ -22,6 +23,7 @@ def drop_files_for(clients: Clients) -> DropFiles:
         max_bytes=settings.max_bulk_bytes,
         max_rows=settings.max_bulk_rows,
         source_buckets=settings.source_buckets,
+        results_bucket=settings.results_bucket,
     )
 
 
@@ -38,4 +40,5 @@ def submitter_for(clients: Clients) -> BulkSubmitter:
         results_bucket=settings.results_bucket,
         drop_bucket=settings.drop_bucket,
         destruction_days=settings.destruction_days,
+        covering=covering_for(clients),
     )

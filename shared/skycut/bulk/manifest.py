@@ -1,8 +1,11 @@
 """The manifest of a bulk job: one line per row of its drop file, as CSV and as a VOTable.
 
-Every data row is there once, in file order: the rows that ran with their
+Every data row is there, in file order: the rows that ran with their
 result (``ok``, ``no_overlap`` or ``error`` when the cut failed) and the rows
-refused before anything ran (``error``, with the reason and no result).
+refused before anything ran (``error``, with the reason and no result). A
+row without ``id`` has one line per image it was cut from, with the image's
+collection, band and time (MJD) as the index gave them, or one ``no_image``
+line if no indexed image covers it.
 """
 
 from __future__ import annotations
@@ -19,7 +22,10 @@ from skycut.jobs.records import StoredResult
 
 __all__ = ["ManifestRow", "manifest_csv", "manifest_rows", "manifest_votable"]
 
-_COLUMNS = ("row", "label", "id", "stencil", "status", "result_id", "url", "error")
+_COLUMNS = (
+    "row", "label", "id", "collection", "band", "mjd", "stencil", "status", "result_id", "url",
+    "error",
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +35,9 @@ class ManifestRow:
     row: int
     label: str
     id: str
+    collection: str
+    band: str
+    mjd: str
     stencil: str
     status: str
     result_id: str
@@ -63,6 +72,9 @@ def manifest_rows(
                 row=result.row if result.row is not None else result.index,
                 label=result.label or "",
                 id=result.source_id or "",
+                collection=result.found.collection if result.found else "",
+                band=(result.found.band or "") if result.found else "",
+                mjd=_mjd(result.found.mjd if result.found else None),
                 stencil=result.query or "",
                 status=result.status,
                 result_id=result.result_id,
@@ -75,16 +87,23 @@ def manifest_rows(
             row=bad.line,
             label=bad.label,
             id=bad.id,
+            collection="",
+            band="",
+            mjd="",
             stencil="",
-            status="error",
+            status=bad.status,
             result_id="",
             url="",
             error=bad.reason,
         )
         for bad in refused
     ]
-    rows.sort(key=lambda r: r.row)
+    rows.sort(key=lambda r: (r.row, r.mjd == "", float(r.mjd or 0), r.id))
     return rows
+
+
+def _mjd(value: float | None) -> str:
+    return "" if value is None else f"{value:.6f}"
 
 
 def manifest_csv(rows: Sequence[ManifestRow]) -> bytes:

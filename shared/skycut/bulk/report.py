@@ -1,5 +1,8 @@
 """The errors report of a bulk job: every row refused before anything ran, by line.
 
+A row without ``id`` that no image covers is in it too, with the status
+``no_image`` (the others are ``error``).
+
 It is written when the job is created and read again when the job ends, so
 the manifest can list the refused rows beside the cutouts.
 """
@@ -25,21 +28,21 @@ __all__ = [
 ]
 
 ERRORS_RESULT_ID = "errors"
-_COLUMNS = ("line", "row", "reason", "id", "label")
+_COLUMNS = ("line", "row", "reason", "id", "label", "status")
 
 
 def errors_report(bad: Sequence[BadRow]) -> bytes:
-    """Return the refused rows as CSV with a header row (line, row, reason, id, label)."""
+    """Return the refused rows as CSV with a header row (line, row, reason, id, label, status)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(_COLUMNS)
     for row in bad:
-        writer.writerow([row.line, row.row, row.reason, row.id, row.label])
+        writer.writerow([row.line, row.row, row.reason, row.id, row.label, row.status])
     return buffer.getvalue().encode()
 
 
 def read_errors_report(data: bytes) -> list[BadRow]:
-    """Return the rows of an `errors_report` (one without ``id``/``label`` leaves them empty)."""
+    """Return the rows of an `errors_report` (older reports lack ``id``, ``label``, ``status``)."""
     return [
         BadRow(
             line=int(entry["line"]),
@@ -47,9 +50,17 @@ def read_errors_report(data: bytes) -> list[BadRow]:
             reason=entry["reason"],
             id=entry.get("id") or "",
             label=entry.get("label") or "",
+            status="no_image" if entry.get("status") == "no_image" else "error",
         )
         for entry in csv.DictReader(io.StringIO(data.decode()))
     ]
+
+
+def _summary(bad: Sequence[BadRow]) -> str:
+    uncovered = sum(1 for row in bad if row.status == "no_image")
+    parts = [f"{len(bad) - uncovered} row(s) could not be used"] if len(bad) > uncovered else []
+    parts += [f"{uncovered} row(s) covered by no indexed image"] if uncovered else []
+    return "; ".join(parts)
 
 
 class WriteResult(Protocol):
@@ -87,7 +98,7 @@ def attach_errors_report(
             object_name=name,
             mime_type="text/csv",
             size=size,
-            message=f"{len(bad)} row(s) could not be used",
+            message=_summary(bad),
             created=datetime.now(UTC),
             expires=expires,
         ),

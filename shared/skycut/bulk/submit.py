@@ -4,6 +4,11 @@ Safe to run again for the same event: the job id is derived from the
 object's bucket, name and generation, and a job whose messages were not all
 published (the previous delivery died) is published again — its results are
 recorded once each, so repeats change nothing.
+
+Rows without ``id`` are matched to the images covering them by the index
+once, when the job is created; the matches are kept beside the job's
+results (:mod:`skycut.bulk.found`) before the job exists, so publishing it
+again (or the sweep) makes exactly the same cutouts.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 from skycut.bulk.dropfiles import DropFiles
 from skycut.bulk.drops import DropObject, bulk_job_id, owner_of
+from skycut.bulk.found import FoundRecorder, found_object_name
 from skycut.bulk.report import WriteResult, attach_errors_report
 from skycut.bulk.rows import ParsedRows
 from skycut.errors import SkycutError
@@ -22,6 +28,7 @@ from skycut.jobs.queue import JobQueue
 from skycut.jobs.records import Announcement, BulkState, JobRecord
 from skycut.jobs.store import JobStore
 from skycut.logs import log
+from skycut.sia.covering import CoveringImages
 from skycut.uws.model import ErrorSummary, ExecutionPhase, Job, JobParameter, Progress
 
 __all__ = ["BulkSubmitter"]
@@ -50,6 +57,8 @@ class BulkSubmitter:
         The bucket whose files are bulk requests; other buckets' are ignored.
     destruction_days
         How long a bulk job and its results are kept.
+    covering
+        Finds the images covering the rows without ``id``.
 
     """
 
@@ -65,6 +74,7 @@ class BulkSubmitter:
         results_bucket: str,
         drop_bucket: str,
         destruction_days: float,
+        covering: CoveringImages,
     ) -> None:
         self._store = store
         self._events = events
@@ -75,6 +85,7 @@ class BulkSubmitter:
         self._results_bucket = results_bucket
         self._drop_bucket = drop_bucket
         self._destruction_days = destruction_days
+        self._covering = covering
 
     def submit(self, drop: DropObject) -> str | None:
         """Create (or finish publishing) the bulk job of ``drop``.
@@ -110,19 +121,26 @@ class BulkSubmitter:
             destruction=now + timedelta(days=self._destruction_days),
             parameters=[JobParameter("SOURCE", f"gs://{drop.bucket}/{drop.name}")],
         )
+        recorder = FoundRecorder(self._covering)
         try:
-            options, rows = self._drops.read(drop)
+            options, rows = self._drops.read(drop, find=recorder)
         except SkycutError as e:
+            if e.error_type == "transient":
+                raise  # the index or storage is unreachable: the event is delivered again
             return self._refuse(job, e.to_text())
         job.parameters += [JobParameter(k.upper(), v) for k, v in sorted(options.items())]
-        # every row of the file counts, the refused ones as failed already, as in the manifest
-        job.progress = Progress(total=rows.total_rows, failed=len(rows.bad))
+        # every cutout counts, and every refused row as failed already, as in the manifest
+        job.progress = Progress(total=rows.outcomes, failed=len(rows.bad))
         job.quote = self._quote(len(rows.tasks))
         if not rows.tasks:
             job.phase = ExecutionPhase.ERROR
             job.end_time = now
+            uncovered = all(bad.status == "no_image" for bad in rows.bad)
             job.error = ErrorSummary(
-                message=f"UsageError: none of the {rows.total_rows} rows can run; "
+                message=f"UsageError: no indexed image covers any of the {rows.total_rows} "
+                "rows; see the errors result"
+                if uncovered and rows.bad
+                else f"UsageError: none of the {rows.total_rows} rows can run; "
                 "see the errors result"
             )
         record = JobRecord(
@@ -131,6 +149,14 @@ class BulkSubmitter:
             bulk=BulkState(published=False, options=options, drop_generation=drop.generation),
             announcement=Announcement() if rows.tasks else Announcement.due(now),
         )
+        if recorder.asked:
+            # before the job exists, so every later reading of the file finds the same images
+            self._write_result(
+                found_object_name(job_id),
+                recorder.to_bytes(),
+                content_type="application/x-ndjson",
+                expires=job.destruction,
+            )
         if rows.bad:
             # before the job exists, so a job always has its report (the manifest reads
             # it when the job ends); a repeated delivery writes the same report again
@@ -181,6 +207,6 @@ class BulkSubmitter:
             log(logging.INFO, "duplicate drop event; nothing to do", job_id=job_id)
             return
         # The delivery that created the job died before publishing all of it.
-        _, rows = self._drops.read(drop)
+        _, rows = self._drops.read(drop, find=self._drops.kept_matches(job_id))
         self._publish(job_id, rows)
         log(logging.WARNING, "bulk job publication resumed", job_id=job_id)

@@ -26,6 +26,7 @@ from skycut.soda.work import CutWork, works_of
 __all__ = [
     "SWEEP_ATTRIBUTE",
     "CutoutTask",
+    "FoundImage",
     "JobMessage",
     "batch_id",
     "batches",
@@ -34,6 +35,31 @@ __all__ = [
 
 SWEEP_ATTRIBUTE = "sweep"
 """Attribute of a job-topic message that asks for a sweep of stalled jobs, not cutouts."""
+
+
+class FoundImage(BaseModel):
+    """What the image index said of the image a cutout without ``ID`` was found on.
+
+    Kept with the cutout so its manifest line and epochs package name the
+    image's collection, band and time as they were found, even if the
+    image is re-indexed later.
+
+    Attributes
+    ----------
+    collection
+        The image's collection (ObsCore ``obs_collection``).
+    band
+        The filter's name, if the header gave one.
+    mjd
+        The start of the exposure (ObsCore ``t_min``, MJD), if known.
+
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    collection: str
+    band: str | None = None
+    mjd: float | None = None
 
 
 class CutoutTask(BaseModel):
@@ -49,6 +75,8 @@ class CutoutTask(BaseModel):
         A bulk row's label, copied to its result.
     row
         A bulk row's line in its drop file.
+    image
+        For a cutout requested without ``ID``: the image it was found on.
 
     """
 
@@ -58,6 +86,7 @@ class CutoutTask(BaseModel):
     work: CutWork
     label: str | None = None
     row: int | None = None
+    image: FoundImage | None = None
 
     @property
     def source_id(self) -> str:

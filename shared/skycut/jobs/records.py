@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from skycut.errors import SkycutError
-from skycut.jobs.messages import CutoutTask, upgrade_tasks
+from skycut.jobs.messages import CutoutTask, FoundImage, upgrade_tasks
 from skycut.logs import log
 from skycut.uws.model import ErrorSummary, ExecutionPhase, Job, JobParameter, Progress
 
@@ -294,6 +294,7 @@ class StoredResult:
     source_generation: int | None = None
     error_label: str | None = None
     error_status: int | None = None
+    found: FoundImage | None = None
 
     @property
     def error(self) -> ErrorSummary | None:
@@ -328,6 +329,7 @@ class StoredResult:
             "source_generation": self.source_generation,
             "error_label": self.error_label,
             "error_status": self.error_status,
+            "found": None if self.found is None else self.found.model_dump(mode="json"),
         }
 
     @classmethod
@@ -353,6 +355,7 @@ class StoredResult:
             source_generation=doc.get("source_generation"),
             error_label=doc.get("error_label"),
             error_status=doc.get("error_status"),
+            found=None if not doc.get("found") else FoundImage.model_validate(doc["found"]),
         )
 
 

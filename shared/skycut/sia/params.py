@@ -47,6 +47,7 @@ __all__ = [
     "SiaQuery",
     "overlaps",
     "overlaps_any",
+    "parse_dptype",
     "parse_sia_query",
 ]
 
@@ -216,7 +217,8 @@ def _string(name: str) -> Callable[[str], str]:
     return parse
 
 
-def _dptype(text: str) -> DataProductType:
+def parse_dptype(text: str) -> DataProductType:
+    """Return a ``DPTYPE`` value (``image`` or ``cube``); raise ``UsageError`` otherwise."""
     for value in _DPTYPES:
         if text == value:
             return value
@@ -335,7 +337,7 @@ def _parse(
         collections=_all(params, "COLLECTION", _string("COLLECTION")),
         facilities=_all(params, "FACILITY", _string("FACILITY")),
         instruments=_all(params, "INSTRUMENT", _string("INSTRUMENT")),
-        dptype=_all(params, "DPTYPE", _dptype),
+        dptype=_all(params, "DPTYPE", parse_dptype),
         calib=_all(params, "CALIB", _calib),
         targets=_all(params, "TARGET", _string("TARGET")),
         formats=_all(params, "FORMAT", _string("FORMAT")),

@@ -27,6 +27,11 @@ Parameters beyond SODA 1.0:
 ``RESPONSEFORMAT``
     ``application/fits`` (default; also ``fits``, ``image/fits``),
     ``image/png`` (``png``) or ``image/jpeg`` (``jpeg``, ``jpg``).
+``COLLECTION``
+    Instead of ``ID`` (async jobs only): cut each stencil from every indexed
+    image of the named collection(s) that it overlaps, as SIA 2.0 would find
+    them with the same ``POS``, ``BAND``, ``TIME`` and ``COLLECTION``
+    (:mod:`skycut.sia.covering`); a stencil is then required.
 """
 
 from __future__ import annotations
@@ -76,7 +81,7 @@ _BOOLEANS = {"true": True, "false": False}
 _MAX_RUNID = 64
 _FILTERS = ("POS", "CIRCLE", "POLYGON", "BAND", "TIME", "POL")
 # every parameter a SODA request is read for; DALI lets a service ignore the others
-_KNOWN = ("ID", *_FILTERS, "RESPONSEFORMAT", "DETAIL", "MASKOUTSIDE", "RUNID")
+_KNOWN = ("ID", "COLLECTION", *_FILTERS, "RESPONSEFORMAT", "DETAIL", "MASKOUTSIDE", "RUNID")
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 
@@ -156,9 +161,20 @@ class SodaRequest:
     run_id: str | None = None
     # the request's parameters that were not read, in request order (named in its errors)
     ignored: tuple[str, ...] = ()
+    # the collections to find the images in when no ID names them (skycut's extension)
+    collections: tuple[str, ...] = ()
+
+    @property
+    def by_position(self) -> bool:
+        """Whether the images are to be found by position (``COLLECTION``, no ``ID``)."""
+        return not self.sources and bool(self.collections)
 
     def combinations(self) -> list[CutoutSpec]:
-        """Every ID, stencil, BAND and TIME combination, in request order (SODA §6)."""
+        """Every ID, stencil, BAND and TIME combination, in request order (SODA §6).
+
+        A request `by_position` has none until its images are found
+        (:func:`skycut.sia.covering.covered_works`).
+        """
         return [
             CutoutSpec(source=source, stencil=stencil, band=band, time=time, pol=self.pol)
             for source, stencil, band, time in product(
@@ -173,8 +189,15 @@ class SodaRequest:
         ------
         MultiValuedParamNotSupportedError
             If an ID, stencil, BAND or TIME is given more than once, naming it.
+        UsageError
+            If the request names a ``COLLECTION`` instead of an ``ID``.
 
         """
+        if self.by_position:
+            raise UsageError(
+                "COLLECTION without ID cuts from every image covering the position, so it "
+                "makes one cutout per image: use async (sync makes one cutout)"
+            )
         for name, values in (
             ("ID", self.sources),
             ("stencil (POS, CIRCLE, POLYGON)", self.stencils),
@@ -283,9 +306,23 @@ def _parse(
     run_id = _single(params, "RUNID")
     if run_id is not None and len(run_id) > _MAX_RUNID:
         raise UsageError(f"RUNID is longer than {_MAX_RUNID} characters")
+    collections = tuple(dict.fromkeys(_collection(v) for v in params.get("COLLECTION", [])))
+    if sources and collections:
+        raise UsageError(
+            "give ID (the images to cut) or COLLECTION (cut every image of it covering "
+            "the position), not both"
+        )
     if require_complete:
-        if not sources:
-            raise UsageError("ID is required: the gs:// URI of the image to cut")
+        if not sources and not collections:
+            raise UsageError(
+                "ID is required: the gs:// URI of the image to cut (or, without ID, "
+                "COLLECTION and a position: every image of the collection covering it)"
+            )
+        if collections and not stencils:
+            raise UsageError(
+                "COLLECTION without ID needs a position to find the images by: "
+                "POS, CIRCLE or POLYGON"
+            )
         if not any(params.get(name) for name in _FILTERS):
             raise UsageError(
                 "a filter is required: POS, CIRCLE or POLYGON (e.g. POS=CIRCLE <ra> <dec> "
@@ -302,4 +339,12 @@ def _parse(
         mask_outside=mask_outside,
         run_id=run_id,
         ignored=ignored,
+        collections=collections,
     )
+
+
+def _collection(value: str) -> str:
+    name = value.strip()
+    if not name:
+        raise UsageError("COLLECTION is empty; give a collection's name (see the SIA service)")
+    return name

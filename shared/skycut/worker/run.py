@@ -291,4 +291,5 @@ class Worker:
             error_status=failure.status_code if failure is not None else None,
             query=task.work.describe(),
             row=task.row,
+            found=task.image,
         )

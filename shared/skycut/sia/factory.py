@@ -1,0 +1,21 @@
+"""Finding covering images, built from the process's clients (a composition root)."""
+
+from __future__ import annotations
+
+from skycut.clients import Clients
+from skycut.index.firestore_index import FirestoreImageIndex
+from skycut.sia.covering import CoveringImages
+
+__all__ = ["covering_for"]
+
+
+def covering_for(clients: Clients) -> CoveringImages:
+    """Return the finder of the images covering a position; no client is built before a lookup."""
+    settings = clients.settings
+    return CoveringImages(
+        lambda: FirestoreImageIndex(
+            client=clients.firestore, collection=settings.images_collection
+        ),
+        source_buckets=settings.source_buckets,
+        limit=settings.max_images_per_position,
+    )
