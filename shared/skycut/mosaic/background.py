@@ -153,8 +153,8 @@ def _fit_clipped(u: _Float, v: _Float, d: _Float) -> npt.NDArray[np.bool_]:
         q = np.linalg.lstsq(design[keep], d[keep], rcond=1e-12)[0]
         residual = d - design @ q
         sigma = _MAD_TO_SIGMA * float(np.median(np.abs(residual[keep] - np.median(residual[keep]))))
-        if sigma <= 0:
-            break
+        if sigma <= 1e-9 * max(float(np.abs(d[keep]).max()), 1.0):
+            break  # an exact plane, up to rounding: nothing stands out
         keep = np.abs(residual) <= _CLIP_SIGMAS * sigma
     return keep
 
