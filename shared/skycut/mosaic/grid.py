@@ -18,6 +18,9 @@ Decisions:
   the native equator at the centre's longitude, so a CAR grid stays a plain
   plate carrée (straight meridians and parallels) at any declination; the
   centre is moved onto the grid's centre pixel by ``CRPIX`` alone.
+- ``PIXSCALE`` is the scale at the reference point. Away from it each
+  projection changes it as it must: a CAR grid keeps it along meridians and
+  shrinks it by ``cos(lat)`` along parallels, as a plate carrée does.
 - ``FRAME`` ``ICRS`` gives ``RA---xxx``/``DEC--xxx`` with ``RADESYS = 'ICRS'``;
   ``GALACTIC`` gives ``GLON-xxx``/``GLAT-xxx``. An explicit centre is in the
   grid's frame; regions are in ICRS, as SODA defines them.
@@ -367,9 +370,11 @@ def grid_from_template(
 def _parse_header(template: str | bytes) -> fits.Header:
     if isinstance(template, bytes) and template.startswith(b"SIMPLE  ="):
         try:
-            with fits.open(io.BytesIO(template)) as hdul:
-                return hdul[0].header.copy()
-        except (OSError, ValueError) as e:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # astropy warns before it gives up on a bad file
+                with fits.open(io.BytesIO(template)) as hdul:
+                    return hdul[0].header.copy()
+        except (OSError, ValueError, IndexError) as e:
             raise UsageError(f"TEMPLATE is not a readable FITS file: {e}") from e
     text = template.decode("ascii", "replace") if isinstance(template, bytes) else template
     lines = [line.rstrip() for line in text.splitlines() if line.strip()]
