@@ -233,7 +233,7 @@ def mixed_rows(sources):
     bad = {
         # refused before anything runs, with (part of) the reason
         3: ("gs://not-allowed/x.fits,150.05,2.24,0.0008,,,refused-bucket", "allowed buckets"),
-        6: (",150.05,2.24,0.0008,,,refused-no-id", "no id"),
+        6: (",,,,,,refused-no-id-no-position", "no position"),
         9: (f"{image},150.05,2.24,,,,refused-no-radius", "go together"),
         12: (f"{image},150.05,2.24,0.0008,150.05 2.24 0.001,,refused-two", "one stencil"),
         15: (f"{image},150.05,2.24,-1,,,refused-radius", "radius"),

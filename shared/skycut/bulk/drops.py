@@ -17,7 +17,7 @@ __all__ = ["BULK_OPTIONS", "DropObject", "bulk_job_id", "job_options", "owner_of
 _INCOMING = "incoming/"
 # object metadata keys read as job-wide options
 BULK_OPTIONS = (*OPTION_COLUMNS, "pol", "package", "package_size")
-_PACKAGES = ("none", "zip", "tar", "mef")
+_PACKAGES = ("none", "zip", "tar", "mef", "epochs")
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,8 +25,18 @@ from astropy.io import fits
 from astropy.time import Time
 
 from skycut.cutout.preview import Stretch, binned
+from skycut.cutout.stencil import Circle, Polygon, Range, Stencil, parse_stencil
+from skycut.errors import UsageError
+from skycut.jobs.records import StoredResult
 
-__all__ = ["EpochStamp", "epochs_fits", "filmstrip_png", "in_time_order"]
+__all__ = [
+    "EpochPackage",
+    "EpochStamp",
+    "epoch_packages",
+    "epochs_fits",
+    "filmstrip_png",
+    "in_time_order",
+]
 
 _FILM_COLUMNS = 10
 _LABEL_HEIGHT = 12
@@ -65,7 +75,9 @@ def in_time_order(stamps: Sequence[EpochStamp]) -> list[EpochStamp]:
     return sorted(stamps, key=lambda s: (s.mjd is None, s.mjd or 0.0, s.image_id))
 
 
-def epochs_fits(stamps: Sequence[EpochStamp], *, label: str, ra: float, dec: float) -> bytes:
+def epochs_fits(
+    stamps: Sequence[EpochStamp], *, label: str, ra: float | None, dec: float | None
+) -> bytes:
     """Write the stamps of one position as one multi-extension FITS file.
 
     Parameters
@@ -75,14 +87,15 @@ def epochs_fits(stamps: Sequence[EpochStamp], *, label: str, ra: float, dec: flo
     label
         The row's label, for the primary header.
     ra, dec
-        The position (ICRS degrees).
+        The position (ICRS degrees), if known.
 
     """
     ordered = in_time_order(stamps)
     primary = fits.PrimaryHDU()
     primary.header["OBJECT"] = (label[:68], "the position's label")
-    primary.header["RA"] = (ra, "[deg] position (ICRS)")
-    primary.header["DEC"] = (dec, "[deg] position (ICRS)")
+    if ra is not None and dec is not None:
+        primary.header["RA"] = (ra, "[deg] position (ICRS)")
+        primary.header["DEC"] = (dec, "[deg] position (ICRS)")
     primary.header["NEPOCHS"] = (len(ordered), "stamps in this file, oldest first")
     hdus: list[fits.PrimaryHDU | fits.ImageHDU] = [primary]
     for k, stamp in enumerate(ordered, start=1):
@@ -146,3 +159,87 @@ def filmstrip_png(stamps: Sequence[EpochStamp]) -> bytes:
     out = io.BytesIO()
     canvas.save(out, format="PNG")
     return out.getvalue()
+
+
+@dataclass(frozen=True)
+class EpochPackage:
+    """The epochs package of one bulk row: its multi-extension FITS and its filmstrip."""
+
+    row: int
+    stamps: int
+    fits: bytes
+    png: bytes
+
+
+def _centre(stencil: Stencil) -> tuple[float, float]:
+    if isinstance(stencil, Circle):
+        return stencil.ra, stencil.dec
+    if isinstance(stencil, Polygon):
+        return stencil.centre
+    if not isinstance(stencil, Range):
+        raise TypeError(f"not a stencil: {stencil!r}")
+    return (stencil.lon_start + stencil.lon_width / 2) % 360.0, (
+        stencil.lat_min + stencil.lat_max
+    ) / 2
+
+
+def _card(headers: Sequence[fits.Header], key: str) -> object:
+    return next((h[key] for h in headers if key in h), None)
+
+
+def _stamp(result: StoredResult, data: bytes) -> tuple[EpochStamp, tuple[float, float] | None]:
+    """Return a FITS cutout as a stamp, and the centre of the stencil it was cut with."""
+    with fits.open(io.BytesIO(data)) as cut:
+        image = next((h for h in cut if h.is_image and h.data is not None), cut[0])
+        headers = [image.header, cut[0].header]
+        found = result.found  # what the index said, when the image was found by position
+        mjd = found.mjd if found is not None else None
+        mjd = mjd if mjd is not None else _card(headers, "MJD-OBS")
+        band = (found.band if found is not None else None) or _card(headers, "FILTER")
+        stamp = EpochStamp(
+            image_id=result.source_id or str(_card(headers, "SC_ID") or ""),
+            header=image.header.copy(),
+            data=np.array(image.data),
+            mjd=None if mjd is None else float(mjd),  # type: ignore[arg-type]
+            band=None if band is None else str(band),
+        )
+        stencil_text = _card(headers, "SC_STENC")
+    centre = None
+    if isinstance(stencil_text, str):
+        try:
+            centre = _centre(parse_stencil(stencil_text))
+        except UsageError:
+            centre = None
+    return stamp, centre
+
+
+def epoch_packages(
+    results: Sequence[StoredResult], read: Callable[[StoredResult], bytes]
+) -> Iterator[EpochPackage]:
+    """Yield, per bulk row, the epochs package of its FITS cutouts, rows in file order.
+
+    A row's cutouts are those of every image covering its position (a row
+    without ``id``) or of its one image; PNG/JPEG cutouts and failed ones
+    are left out, and a row with no FITS cutout gets no package.
+    """
+    by_row: dict[int, list[StoredResult]] = {}
+    for result in results:
+        if result.status == "ok" and result.mime_type == "application/fits":
+            by_row.setdefault(result.row if result.row is not None else result.index, []).append(
+                result
+            )
+    for row, members in sorted(by_row.items()):
+        stamps: list[EpochStamp] = []
+        centre: tuple[float, float] | None = None
+        for result in members:
+            stamp, where = _stamp(result, read(result))
+            stamps.append(stamp)
+            centre = centre or where
+        ra, dec = centre if centre is not None else (None, None)
+        label = next((r.label for r in members if r.label), None) or f"row {row}"
+        yield EpochPackage(
+            row=row,
+            stamps=len(stamps),
+            fits=epochs_fits(stamps, label=label, ra=ra, dec=dec),
+            png=filmstrip_png(stamps),
+        )

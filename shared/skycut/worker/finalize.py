@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from skycut.bulk.epochs import epoch_packages
 from skycut.bulk.manifest import manifest_csv, manifest_rows, manifest_votable
 from skycut.bulk.package import archive, fits_packages
 from skycut.bulk.report import ERRORS_RESULT_ID, read_errors_report
@@ -53,9 +54,7 @@ class Finalizer:
         """Announce an ended job its ending writer left unannounced (once its lease is over)."""
         if record.job.phase not in FINAL_PHASES or record.announcement.finalized:
             return
-        claimed = self._store.claim_announcement(
-            record.job.job_id, now=now or datetime.now(UTC)
-        )
+        claimed = self._store.claim_announcement(record.job.job_id, now=now or datetime.now(UTC))
         if claimed is not None:
             counted = self._store.load(record.job.job_id)  # progress with its counts
             progress = (counted or claimed).job.progress or Progress(total=0)
@@ -138,6 +137,22 @@ class Finalizer:
                         expires=job.destruction,
                     )
                 )
+        elif package == "epochs":
+            for epochs in epoch_packages(ok, read):
+                for result_id, name, mime, data in (
+                    (f"epochs-{epochs.row:06d}", "fits", "application/fits", epochs.fits),
+                    (f"filmstrip-{epochs.row:06d}", "png", "image/png", epochs.png),
+                ):
+                    attached.append(
+                        self._attach(
+                            job.job_id,
+                            result_id,
+                            f"{result_id}.{name}",
+                            mime,
+                            data,
+                            expires=job.destruction,
+                        )
+                    )
         return self._result_url(job.job_id, attached[0])
 
     def _refused(self, stored: list[StoredResult]) -> list[BadRow]:
