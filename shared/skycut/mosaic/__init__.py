@@ -1,0 +1,39 @@
+"""Mosaics across image boundaries: the computational core (issue #14).
+
+Pure numpy/astropy/reproject, no cloud imports: every stage takes arrays
+and WCSs and returns arrays, dataclasses or bytes, so each runs in whichever
+worker a Pub/Sub message lands on. The stages, in the order a job runs them:
+
+1. **Grid** (`skycut.mosaic.grid`): the output grid from a ``POS`` region
+   (`grid_for_region`), explicit parameters (`grid_from_parameters`) or a
+   header ``TEMPLATE`` (`grid_from_template`), as an `OutputGrid` (WCS and
+   shape). Ship it between workers as ``grid.header().tostring()`` and
+   rebuild it with `grid_from_template`.
+2. **Plan** (`skycut.mosaic.tiles`): ``Tiling(grid, size)`` cuts it into
+   tiles; for each input the index found (its WCS and shape from the stored
+   header), ``tiling.touched_by(wcs, shape)`` lists the tiles it lands on,
+   and `skycut.mosaic.reproject_tile.input_box` the pixel box each needs
+   (None: drop the pair). One task per (input, tile, box).
+3. **Reproject** (`skycut.mosaic.reproject_tile`): read the box with the
+   cutout engine's range reads, then
+   ``reproject_to_tile(pixels, wcs, tiling.tile(row, col), method=..., box=box)``
+   gives a `TilePlane` (values and footprint); store it with
+   `skycut.mosaic.intermediate.encode_tile_plane`.
+4. **Background** (`skycut.mosaic.background`, when ``BACKGROUND=match``):
+   per tile, ``tile_overlaps(planes_by_input, box=tile.box, grid_shape=...)``
+   reduces every overlapping pair to `OverlapSums`; add them up over tiles
+   (`add_sums`), then one ``solve_backgrounds(sums, input_ids, reference=...)``
+   gives each input's `Plane`.
+5. **Coadd** (`skycut.mosaic.coadd`): per tile, subtract each input's plane
+   (`background.correct`) and ``coadd_tile(planes, shape=tile.shape,
+   combine=...)``: values, coverage and count.
+6. **Assemble** (`skycut.mosaic.assemble`): ``MosaicWriter(path, grid,
+   planes=...)``, ``write(plane, tile.box, values)`` per tile in any order,
+   ``finish(inputs)`` appends the provenance table; one tile in memory.
+7. **Preview** (`skycut.mosaic.preview`): a `PreviewCanvas` fed the same
+   tiles, then `render_mosaic_preview`, or `render_rgb_preview` of three
+   bands' canvases.
+
+Modes: ``METHOD`` ``bilinear``/``bicubic`` (interpolation) or ``exact``
+(flux-conserving); ``COMBINE`` ``mean``, ``median``, ``sum``, ``weighted``.
+"""
