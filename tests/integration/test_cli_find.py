@@ -104,3 +104,30 @@ def test_find_says_when_more_images_exist(stack: Any) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "3 images"
     assert "raise --maxrec" in result.stderr
+
+
+def test_submit_of_rows_without_id_downloads_every_epoch_and_its_package(
+    stack: Any, tmp_path: Path
+) -> None:
+    from skycut.sample.epochs import TARGET
+
+    expected = covering(stack, *TARGET)
+    rows = tmp_path / "target.csv"
+    rows.write_text(f"ra,dec,radius,label\n{TARGET[0]},{TARGET[1]},0.0014,target\n")
+    submitted = skycut(stack, "submit", str(rows), "--package", "epochs")
+    assert submitted.returncode == 0, submitted.stderr
+    job_id = submitted.stdout.strip().splitlines()[0]
+    assert f"{len(expected)}/{len(expected)}" in submitted.stderr
+
+    out = tmp_path / "results"
+    downloaded = skycut(stack, "results", job_id, "--out", str(out))
+    assert downloaded.returncode == 0, downloaded.stderr
+    names = sorted(p.name for p in out.iterdir())
+    assert "epochs-000002.fits" in names
+    assert "filmstrip-000002.png" in names
+    assert sum(n.startswith("cutout-") for n in names) == len(expected)
+    manifest = list(csv.DictReader((out / "manifest.csv").read_text().splitlines()))
+    assert sorted(m["id"] for m in manifest) == sorted(expected)
+    assert [float(m["mjd"]) for m in manifest] == sorted(mjd for mjd, _ in expected.values())
+    with fits.open(out / "epochs-000002.fits") as package:
+        assert [h.header["SC_SRC"] for h in package[1:]] == [m["id"] for m in manifest]

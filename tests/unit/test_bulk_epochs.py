@@ -58,10 +58,13 @@ def test_filmstrip_keeps_brightness_differences_between_epochs() -> None:
     png = Image.open(io.BytesIO(filmstrip_png([bright, faint])))
     grey = np.asarray(png)
     assert png.format == "PNG"
-    cell = SIDE + 2
-    first, second = grey[:SIDE, :SIDE], grey[:SIDE, cell : cell + SIDE]
+    side = 2 * SIDE  # small stamps are shown enlarged, whole pixels repeated
+    cell = png.width // 2  # two stamps side by side, each cell as wide as its label needs
+    assert cell >= side
+    first, second = grey[:side, :side], grey[:side, cell : cell + side]
+    core = 2 * 25 + 1
     # oldest first: the faint epoch left; its star's core clearly darker than the bright one's
-    assert first[SIDE - 1 - 25, 25] < 0.8 * second[SIDE - 1 - 25, 25]
+    assert first[side - 1 - core, core] < 0.8 * second[side - 1 - core, core]
     # sky levels differ by 100 between the exposures, yet both skies look the same
     assert abs(float(np.median(first)) - float(np.median(second))) <= 3
-    assert grey.shape[0] >= SIDE + 10  # room for the labels
+    assert grey.shape[0] >= side + 10  # room for the labels

@@ -42,6 +42,7 @@ _FILM_COLUMNS = 10
 _LABEL_HEIGHT = 12
 _GAP = 2
 _MAX_TILE = 128  # filmstrip pixels per stamp side; larger stamps are binned
+_MIN_TILE = 96  # smaller stamps are enlarged (whole pixels repeated) to about this
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,8 @@ def _tile(data: npt.NDArray[np.floating]) -> npt.NDArray[np.float64]:
     finite = np.isfinite(plane)
     if finite.any():
         plane = plane - np.median(plane[finite])  # each exposure's own sky level removed
-    return plane
+    factor = max(1, round(_MIN_TILE / max(plane.shape)))
+    return np.repeat(np.repeat(plane, factor, axis=0), factor, axis=1)
 
 
 def _label(stamp: EpochStamp) -> str:
@@ -145,17 +147,21 @@ def filmstrip_png(stamps: Sequence[EpochStamp]) -> bytes:
     stretch = Stretch.for_sky(values if values.size else np.zeros(1))
     columns = min(_FILM_COLUMNS, max(1, len(tiles)))
     rows = max(1, math.ceil(len(tiles) / columns))
-    cell_w, cell_h = side + _GAP, side + _LABEL_HEIGHT + _GAP
+    labels = [_label(s) for s in ordered]
+    measure = ImageDraw.Draw(Image.new("L", (1, 1)))
+    widest = max((measure.textlength(text) for text in labels), default=0.0)
+    cell_w = max(side, math.ceil(widest) + 2) + _GAP
+    cell_h = side + _LABEL_HEIGHT + _GAP
     canvas = Image.new("L", (columns * cell_w, rows * cell_h), color=0)
     draw = ImageDraw.Draw(canvas)
-    for k, (stamp, tile) in enumerate(zip(ordered, tiles, strict=True)):
+    for k, tile in enumerate(tiles):
         grey = np.zeros(tile.shape)
         finite = np.isfinite(tile)
         grey[finite] = stretch(tile[finite])
         pixels = np.flipud(np.rint(grey * 255.0).astype(np.uint8))  # FITS rows run upwards
         x0, y0 = (k % columns) * cell_w, (k // columns) * cell_h
         canvas.paste(Image.fromarray(pixels, mode="L"), (x0, y0))
-        draw.text((x0 + 1, y0 + side + 1), _label(stamp), fill=255)
+        draw.text((x0 + 1, y0 + side + 1), labels[k], fill=255)
     out = io.BytesIO()
     canvas.save(out, format="PNG")
     return out.getvalue()
