@@ -60,10 +60,10 @@ from emulators.stack import Stack, StackConfig
 from skycut.index.cells import MAX_IDS, query_cells
 from skycut.index.footprint import Footprint
 from skycut.index.record import ImageRecord, document_id, entry_from_document
+from skycut.index.region import region_polygon
 from skycut.index.search import unique
 from skycut.sia.obscore import obscore_row
 from skycut.sia.params import SiaQuery, parse_sia_query
-from skycut.sia.region import region_polygon
 from skycut.sia.select import select_images
 from skycut.sia.votable import sia_votable
 from skycut.soda.params import group_params

@@ -31,7 +31,7 @@ import math
 import pickle
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -349,7 +349,8 @@ def image_records(
     if path is not None and path.exists():
         with path.open("rb") as f:
             cached: list[ImageRecord] = pickle.load(f)  # noqa: S301 - our own cache file
-        return cached
+        # records pickled before ImageRecord held its s_region: rebuilt, which computes it
+        return [r if "region" in vars(r) else replace(r) for r in cached]
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         records = list(pool.map(_record, [(i, bucket) for i in images], chunksize=64))
     if path is not None:

@@ -4,8 +4,10 @@
 # is derived from the stores' queries and checked by tests/infra.
 
 # Job phase changes are compare-and-set writes; the image index writes each
-# entry in a one-document transaction (read the stored version, write if
-# newer), which pessimistic locking serialises per document.
+# entry in a transaction that reads only the entry's document (the stored
+# version; pessimistic locking serialises per document) and writes it with its
+# cells' postings, merged key by key without being read, so images filed in
+# the same cell do not wait for each other's locks.
 resource "google_firestore_database" "default" {
   project                           = var.project_id
   name                              = "(default)"
@@ -119,12 +121,16 @@ resource "google_firestore_field" "jobs_parameters_unindexed" {
 }
 
 # -- the image index (skycut.index.firestore_index) ---------------------------
+# Two collections: the entries (one document per source object) and their
+# cells' postings (local.image_cells_collection, documents "<cell>.<shard>"
+# read by id).
 # Firestore indexes every map sub-field and every array element of a document
 # by default, and a document may have at most 40,000 index entries: an image's
 # footprint (footprint.vertices alone holds up to 40,000 numbers) would exceed
 # that and its write would fail. Only three queries are made, each on one
 # field, so single-field indexes serve them and nothing else needs an index:
-#   cells array-contains-any [...]      the default array index (kept)
+#   cells array-contains-any [...]      the default array index (kept; point
+#                                       queries read postings by id instead)
 #   metadata.obs_collection in [...]    an ascending index (below)
 #   state == "indexed"                  the default ascending index (kept)
 # An empty index_config turns a field's indexes off.
@@ -180,4 +186,30 @@ resource "google_firestore_field" "images_reason_unindexed" {
   index_config {}
 
   depends_on = [google_firestore_field.images_obs_collection_indexed]
+}
+
+# s_region, packed (up to 100 vertices as 1.6 kB of bytes): read with its entry.
+resource "google_firestore_field" "images_region_unindexed" {
+  project    = var.project_id
+  database   = google_firestore_database.default.name
+  collection = local.images_collection
+  field      = "region"
+
+  index_config {}
+
+  depends_on = [google_firestore_field.images_reason_unindexed]
+}
+
+# A posting maps each image filed in a cell to its version; tens of thousands
+# of images (every epoch of a deep field) would each add index entries beyond
+# a document's 40,000. Postings are only read by document id.
+resource "google_firestore_field" "image_cells_images_unindexed" {
+  project    = var.project_id
+  database   = google_firestore_database.default.name
+  collection = local.image_cells_collection
+  field      = "images"
+
+  index_config {}
+
+  depends_on = [google_firestore_field.images_region_unindexed]
 }

@@ -43,6 +43,9 @@ locals {
   # The image index (skycut.index): one document per source object, written
   # by image_index, searched by SIA queries.
   images_collection = "${local.prefix}-images"
+  # Its cells' postings (skycut.index.firestore_index: the images collection's
+  # name with CELLS_SUFFIX), read by id by point queries.
+  image_cells_collection = "${local.prefix}-images-cells"
   topic_names = {
     jobs        = "${local.prefix}-cutout-jobs"
     drop        = "${local.prefix}-drop-events"

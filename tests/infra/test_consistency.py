@@ -25,7 +25,7 @@ from emulators.stack import REPO, Stack, StackConfig
 from skycut.api.app import ROUTES
 from skycut.config import DEFAULT_COLLECTIONS, Settings
 from skycut.index.collection import CollectionRule
-from skycut.index.firestore_index import FirestoreImageIndex
+from skycut.index.firestore_index import CELLS_SUFFIX, FirestoreImageIndex, posting
 from skycut.index.footprint import image_footprint
 from skycut.index.metadata import image_metadata
 from skycut.index.outline import _MAX_VERTICES
@@ -338,6 +338,10 @@ class QueryRecorder:
     def collection(self, name: str) -> _Query:
         return _Query(self.log, RecordedQuery(collection=name))
 
+    def get_all(self, _refs: list[Any]) -> Iterator[Any]:
+        """Reads by document id are no queries: they need no index."""
+        return iter(())
+
 
 def store_queries(collection: str) -> list[RecordedQuery]:
     """Run every query method of FirestoreJobStore in each of its forms against a recorder."""
@@ -356,7 +360,7 @@ def index_queries(collection: str) -> list[RecordedQuery]:
     """Run every query method of FirestoreImageIndex against a recorder."""
     recorder = QueryRecorder()
     index = FirestoreImageIndex(client=recorder, collection=collection)
-    list(index.with_cells([1, 2]))
+    list(index.with_cells([1, -2]))  # postings (read by id), then ancestors (a query)
     list(index.in_collections(["deepcoadd"]))
     list(index.images())
     return recorder.log
@@ -445,6 +449,10 @@ def test_every_firestore_query_has_an_index(tf: Terraform) -> None:
     defaults = Settings.model_construct()
     assert tf.resolve_prefix(tf.locals["jobs_collection"]) == defaults.jobs_collection
     assert tf.resolve_prefix(tf.locals["images_collection"]) == defaults.images_collection
+    assert (
+        tf.resolve_prefix(tf.locals["image_cells_collection"])
+        == defaults.images_collection + CELLS_SUFFIX
+    )
     indexes = terraform_indexes(tf)
     queries = all_queries()
     assert {q.collection for q in queries} == {
@@ -550,6 +558,8 @@ def test_unindexed_fields_are_never_queried(tf: Terraform) -> None:
     images = defaults.images_collection
     # the task list and parameters of a job; an image's footprint, facts and unindexable reason
     assert {(images, "footprint"), (images, "metadata"), (images, "reason")} <= unindexed
+    # s_region, and the postings of the cells (read by id only)
+    assert {(images, "region"), (images + CELLS_SUFFIX, "images")} <= unindexed
     assert (defaults.jobs_collection, "tasks") in unindexed
     for query in all_queries():
         for path, _ in (*query.filters, *query.orders):
@@ -560,6 +570,7 @@ def test_unindexed_fields_are_never_queried(tf: Terraform) -> None:
     documents = {
         defaults.jobs_collection: [JobRecord(job=_job()).to_document()],
         images: _image_documents(),
+        images + CELLS_SUFFIX: [posting("0" * 40, ObjectStamp(1))],
     }
     for collection, path in settings:
         head, _, sub = path.partition(".")

@@ -217,7 +217,11 @@ def test_round_trip_through_plain_values() -> None:
     footprint = image_footprint(CASES["north-pole-inside"])
     again = Footprint.from_dict(footprint.to_dict())
     assert again == footprint
-    assert all(isinstance(v, float) for v in footprint.to_dict()["vertices"])
+    packed = footprint.to_dict()["vertices"]
+    assert isinstance(packed, bytes)
+    assert len(packed) == 16 * len(footprint.vertices)
+    flat = [c for vertex in footprint.vertices for c in vertex]  # the form stored before
+    assert Footprint.from_dict({**footprint.to_dict(), "vertices": flat}) == footprint
     ra, dec = np.linspace(0, 359, 50), np.linspace(89.9, 90.0, 50)
     assert (again.contains(ra, dec) == footprint.contains(ra, dec)).all()
 

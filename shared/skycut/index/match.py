@@ -20,6 +20,7 @@ outside the image, so that never drops a pixel of it.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -27,9 +28,14 @@ import numpy.typing as npt
 from skycut.cutout.sphere import Array, from_vectors, to_vectors
 from skycut.cutout.stencil import Circle, Polygon, Range
 from skycut.index.footprint import Footprint
-from skycut.index.spherical import SphericalPolygon, angle_between
+from skycut.index.spherical import (
+    SphericalPolygon,
+    angle_between,
+    boundary_distances,
+    contain_point,
+)
 
-__all__ = ["contains", "covers", "overlaps"]
+__all__ = ["contains", "covers", "overlaps", "overlaps_each"]
 
 _Bool = npt.NDArray[np.bool_]
 Region = Circle | Polygon | Range
@@ -45,11 +51,15 @@ def _vertices_deg(footprint: Footprint) -> tuple[Array, Array]:
     return lon, lat
 
 
-def _circle(footprint: Footprint, circle: Circle) -> tuple[bool, bool]:
-    """(overlaps, covers) of a circle."""
+def _circle(footprint: Footprint, circle: Circle, *, need_covers: bool) -> tuple[bool, bool]:
+    """(overlaps, covers) of a circle; ``covers`` is `False` unless ``need_covers``."""
+    if not footprint.may_meet(circle.ra, circle.dec, circle.radius):
+        return False, False  # the caps are apart: most candidates of a cell lookup
     centre = to_vectors(*np.radians((circle.ra, circle.dec)))[None, :]
     radius = math.radians(circle.radius)
     inside = bool(footprint.polygon.contains(centre)[0])
+    if inside and not need_covers:
+        return True, False  # only covers needs the distance to the border
     gap = float(footprint.polygon.boundary_distance(centre)[0])
     overlaps = inside or gap <= radius
     # A whole-sky circle has no room left outside any outline.
@@ -133,9 +143,9 @@ def _range(footprint: Footprint, stencil: Range) -> tuple[bool, bool]:
     return overlaps, covers
 
 
-def _test(footprint: Footprint, region: Region) -> tuple[bool, bool]:
+def _test(footprint: Footprint, region: Region, *, need_covers: bool) -> tuple[bool, bool]:
     if isinstance(region, Circle):
-        return _circle(footprint, region)
+        return _circle(footprint, region, need_covers=need_covers)
     if isinstance(region, Polygon):
         return _polygon(footprint, region)
     return _range(footprint, region)
@@ -143,9 +153,40 @@ def _test(footprint: Footprint, region: Region) -> tuple[bool, bool]:
 
 def overlaps(footprint: Footprint, region: Region) -> bool:
     """Whether a CIRCLE, POLYGON or RANGE (ICRS) shares a point with the image."""
-    return _test(footprint, region)[0]
+    return _test(footprint, region, need_covers=False)[0]
 
 
 def covers(footprint: Footprint, region: Region) -> bool:
     """Whether the image holds the whole of a CIRCLE, POLYGON or RANGE (ICRS)."""
-    return _test(footprint, region)[1]
+    return _test(footprint, region, need_covers=True)[1]
+
+
+def overlaps_each(footprints: Sequence[Footprint], region: Region) -> _Bool:
+    """Whether a region shares a point with each of many images: :func:`overlaps`, batched.
+
+    A CIRCLE (a point is one of radius 0) is tested against every footprint
+    whose cap it reaches at once (:func:`~skycut.index.spherical.contain_point`,
+    then :func:`~skycut.index.spherical.boundary_distances` for the centres
+    left outside); other regions one footprint at a time.
+
+    Returns
+    -------
+    numpy.ndarray
+        One boolean per footprint.
+
+    """
+    if not isinstance(region, Circle):
+        return np.array([overlaps(f, region) for f in footprints], dtype=bool)
+    result = np.zeros(len(footprints), dtype=bool)
+    near = [k for k, f in enumerate(footprints) if f.may_meet(region.ra, region.dec, region.radius)]
+    if not near:
+        return result
+    centre = to_vectors(*np.radians((region.ra, region.dec)))
+    polygons = [footprints[k].polygon for k in near]
+    inside = contain_point(polygons, centre)
+    outside = np.flatnonzero(~inside)
+    if outside.size:
+        gaps = boundary_distances([polygons[k] for k in outside], centre)
+        inside[outside] = gaps <= math.radians(region.radius)
+    result[near] = inside
+    return result

@@ -23,8 +23,9 @@ from functools import cached_property
 from typing import Any, Literal
 
 from skycut.index.cells import footprint_cells
-from skycut.index.footprint import Footprint
+from skycut.index.footprint import Footprint, pack_vertices, unpack_vertices
 from skycut.index.metadata import ImageMetadata
+from skycut.index.region import region_polygon
 from skycut.soda.ids import SourceRef
 
 __all__ = [
@@ -103,6 +104,11 @@ class ImageRecord(_Entry):
         Its outline on the sky.
     metadata
         Its band, time, collection and the other ObsCore-like facts.
+    region
+        ObsCore's ``s_region``: a polygon of at most 100 vertices holding the
+        footprint (:func:`skycut.index.region.region_polygon`), computed from
+        the footprint when not given, so once per indexed version rather than
+        once per query that returns it.
     indexed_at
         When the entry was written.
 
@@ -113,6 +119,11 @@ class ImageRecord(_Entry):
     size: int
     footprint: Footprint
     metadata: ImageMetadata
+    region: tuple[tuple[float, float], ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.region:
+            object.__setattr__(self, "region", region_polygon(self.footprint))
 
     @cached_property
     def cells(self) -> list[int]:
@@ -128,6 +139,7 @@ class ImageRecord(_Entry):
             "size": self.size,
             "cells": self.cells,
             "footprint": self.footprint.to_dict(),
+            "region": pack_vertices(self.region),
             "metadata": self.metadata.to_dict(),
         }
 
@@ -172,5 +184,7 @@ def entry_from_document(data: Mapping[str, Any]) -> IndexEntry | None:
             size=int(data["size"]),
             footprint=Footprint.from_dict(data["footprint"]),
             metadata=_metadata(data["metadata"]),
+            # entries written before s_region was stored get it computed
+            region=unpack_vertices(data["region"]) if data.get("region") else (),
         )
     return Unindexable(**common, reason=str(data["reason"]))

@@ -63,4 +63,8 @@ def containing(index: ImageIndex, ra: float, dec: float) -> list[ImageRecord]:
     which every image on it is filed under.
     """
     ids = [int(i) for i in point_ids(ra, dec)[0]]
-    return [r for r in unique(index.with_cells(ids)) if bool(r.footprint.contains(ra, dec))]
+    return [
+        r
+        for r in unique(index.with_cells(ids))
+        if r.footprint.may_meet(ra, dec) and bool(r.footprint.contains(ra, dec))
+    ]

@@ -18,13 +18,21 @@ either way.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
 
 from skycut.cutout.sphere import Array
 
-__all__ = ["SphericalPolygon", "angle_between", "arcs_cross", "enclosing_cap"]
+__all__ = [
+    "SphericalPolygon",
+    "angle_between",
+    "arcs_cross",
+    "boundary_distances",
+    "contain_point",
+    "enclosing_cap",
+]
 
 _Bool = npt.NDArray[np.bool_]
 _Sign = npt.NDArray[np.int8]
@@ -164,6 +172,78 @@ class SphericalPolygon:
             to_ends = np.minimum(e, np.roll(e, -1, axis=1))
             best[lo : lo + step] = np.where(on_arc, to_circle, to_ends).min(axis=1)
         return best
+
+
+class _Stack:
+    """The edges of many polygons as one array, for the batched tests below."""
+
+    def __init__(self, polygons: Sequence[SphericalPolygon]) -> None:
+        sizes = np.array([p.vertices.shape[0] for p in polygons], dtype=np.intp)
+        self.first = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
+        self.sizes = sizes
+        self.vertices = np.concatenate([p.vertices for p in polygons])
+        self.normals = np.concatenate([p.normals for p in polygons])
+        self.following = np.concatenate([p.following for p in polygons])
+        # each edge's next vertex within its own polygon (the last wraps to the first)
+        self.next = np.arange(1, self.vertices.shape[0] + 1, dtype=np.intp)
+        self.next[self.first + sizes - 1] = self.first
+
+
+def contain_point(polygons: Sequence[SphericalPolygon], point: Array) -> _Bool:
+    """Whether one unit vector lies inside each of many polygons.
+
+    The same test as :meth:`SphericalPolygon.contains` (the same paths and
+    determinants), made for all the polygons' edges at once: a cell lookup
+    hands the exact test hundreds of candidates for one position, and one
+    polygon at a time costs ~0.1 ms of numpy calls each.
+
+    Parameters
+    ----------
+    polygons
+        The polygons (at least one).
+    point
+        A unit vector, shape ``(3,)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        One boolean per polygon.
+
+    """
+    point = np.asarray(point, dtype=np.float64)
+    edges = _Stack(polygons)
+    inner = np.stack([p.inner for p in polygons])
+    far = inner @ point < _TWO_LEGS_BELOW
+    starts = np.where(far[:, None], np.stack([p._waypoint for p in polygons]), inner)
+    per_edge = np.repeat(starts, edges.sizes, axis=0)
+    acb = -_sign(np.einsum("ij,ij->i", per_edge, edges.normals))
+    bda = _sign(edges.normals @ point)
+    side = _sign(np.einsum("ij,ij->i", np.repeat(np.cross(starts, point), edges.sizes, axis=0),
+                           edges.vertices))  # fmt: skip
+    cbd, dac = -side[edges.next], side
+    crossed = (acb == bda) & (bda == cbd) & (cbd == dac)
+    parity = np.add.reduceat(crossed.astype(np.int64), edges.first) % 2
+    waypoint_parity = np.array([p._waypoint_parity for p in polygons])
+    parity = np.where(far, parity + waypoint_parity, parity) % 2
+    return np.asarray(parity == 0)
+
+
+def boundary_distances(polygons: Sequence[SphericalPolygon], point: Array) -> Array:
+    """Angular distance (radians) from one unit vector to each polygon's nearest edge.
+
+    :meth:`SphericalPolygon.boundary_distance` for many polygons at once.
+    """
+    point = np.asarray(point, dtype=np.float64)
+    edges = _Stack(polygons)
+    unit = edges.normals / np.linalg.norm(edges.normals, axis=-1, keepdims=True)
+    on_arc = (np.cross(unit, edges.vertices) @ point >= 0.0) & (
+        np.cross(edges.following, unit) @ point >= 0.0
+    )
+    to_circle = np.arcsin(np.clip(np.abs(unit @ point), 0.0, 1.0))
+    e = angle_between(edges.vertices, point[None, :])
+    to_ends = np.minimum(e, e[edges.next])
+    nearest = np.where(on_arc, to_circle, to_ends)
+    return np.asarray(np.minimum.reduceat(nearest, edges.first), dtype=np.float64)
 
 
 def enclosing_cap(vectors: Array, start: Array) -> tuple[Array, float]:

@@ -20,8 +20,9 @@ How skycut fills the columns it has to derive:
   ``s_fov``: that cap's diameter (twice its radius, degrees), within a few
   per cent of the smallest enclosing circle's.
 - ``s_region``: the footprint's outline, simplified to at most
-  :data:`~skycut.sia.region.DEFAULT_MAX_VERTICES` vertices that still
-  contain it (:mod:`skycut.sia.region`).
+  :data:`~skycut.index.region.DEFAULT_MAX_VERTICES` vertices that still
+  contain it (:mod:`skycut.index.region`), as the index stores it with the
+  image (:attr:`skycut.index.record.ImageRecord.region`).
 - ``s_resolution``: the pixel scale at the central pixel in arcsec; the
   index knows no PSF, and a pixel is the smallest feature an image resolves.
 - ``t_xel`` is 1 and ``t_resolution`` the exposure time for a 2-D image
@@ -45,7 +46,6 @@ from urllib.parse import quote
 from skycut.cutout.intervals import POL_STATES
 from skycut.index.footprint import Footprint
 from skycut.index.record import ImageRecord
-from skycut.sia.region import DEFAULT_MAX_VERTICES, region_polygon
 
 __all__ = [
     "ACCESS_FORMAT",
@@ -245,9 +245,7 @@ def _pol_states(states: tuple[str, ...]) -> list[str]:
     return sorted(dict.fromkeys(states), key=lambda s: order.get(s, len(order)))
 
 
-def obscore_row(
-    record: ImageRecord, *, base_url: str, max_vertices: int = DEFAULT_MAX_VERTICES
-) -> ObsCoreRow:
+def obscore_row(record: ImageRecord, *, base_url: str) -> ObsCoreRow:
     """Describe an indexed image as an ObsCore row.
 
     Parameters
@@ -257,8 +255,6 @@ def obscore_row(
     base_url
         The service's base URL as clients see it; ``access_url`` is
         ``<base_url>/links?ID=...``.
-    max_vertices
-        The most vertices ``s_region`` is given (see :mod:`skycut.sia.region`).
 
     Returns
     -------
@@ -291,9 +287,7 @@ def obscore_row(
         s_ra=footprint.centre[0],
         s_dec=footprint.centre[1],
         s_fov=field_of_view(footprint),
-        s_region=tuple(
-            c for vertex in region_polygon(footprint, max_vertices=max_vertices) for c in vertex
-        ),
+        s_region=tuple(c for vertex in record.region for c in vertex),
         s_resolution=spatial_resolution(footprint),
         s_xel1=footprint.naxis1,
         s_xel2=footprint.naxis2,

@@ -75,6 +75,8 @@ def _text(value: Value) -> str | None:
     if value is None:
         return None
     if isinstance(value, tuple):
+        if all(map(math.isfinite, value)):  # s_region: hundreds of numbers in every row
+            return " ".join(map(repr, map(float, value)))
         return " ".join(format_number(v) for v in value)
     if isinstance(value, float):
         return None if math.isnan(value) else format_number(value)
@@ -83,10 +85,12 @@ def _text(value: Value) -> str | None:
 
 def _tabledata(data: etree._Element, rows: Sequence[ObsCoreRow]) -> None:
     tabledata = _element(data, "TABLEDATA")
+    tr_tag, td_tag = f"{{{VOTABLE_NS}}}TR", f"{{{VOTABLE_NS}}}TD"
+    names = [column.name for column in COLUMNS]
     for row in rows:
-        tr = _element(tabledata, "TR")
-        for column in COLUMNS:
-            _element(tr, "TD").text = _text(row.value(column))
+        tr = etree.SubElement(tabledata, tr_tag)
+        for name in names:
+            etree.SubElement(tr, td_tag).text = _text(getattr(row, name))
 
 
 def _binary_value(column: Column, value: Value) -> bytes:

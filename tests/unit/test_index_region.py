@@ -11,7 +11,7 @@ from astropy.io import fits
 from astropy.wcs import WCS
 
 from skycut.index.footprint import image_footprint
-from skycut.sia.region import region_polygon
+from skycut.index.region import region_polygon
 from tests.unit.test_index_footprint import SIP, image_header
 
 
