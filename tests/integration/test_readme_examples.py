@@ -71,7 +71,7 @@ def test_the_commands_make_run_prints_work_as_pasted(stack, tmp_path):
 
     text = banner(stack)
     curl = next(line.strip() for line in text.splitlines() if line.strip().startswith("curl "))
-    start = text.index(" -c \"") - len(sys.executable) - 1
+    start = text.index(' -c "') - len(sys.executable) - 1
     python = text[start : text.index('"', text.index(' -c "') + 5) + 1].strip()
     for command in (curl, python):
         done = subprocess.run(
@@ -81,3 +81,30 @@ def test_the_commands_make_run_prints_work_as_pasted(stack, tmp_path):
         with fits.open(tmp_path / "cutout.fits") as cutout:
             assert cutout["IMAGE"].data.size > 0
         (tmp_path / "cutout.fits").unlink()
+
+
+def test_position_examples_find_and_cut_the_variable_stars_epochs(base_url, tmp_path, sample_dir):
+    from tests.integration.test_by_position import covering_files
+
+    script = example("### Finding images by position", "sh").replace(DEFAULT_URL, base_url)
+    done = run(["bash", "-eu", "-c", script], tmp_path)
+    assert done.returncode == 0, done.stderr
+    everything = covering_files(sample_dir, 53.1, -27.8)
+    r_band = [n for n in everything if n.split("-")[1] == "r"]
+    january = [
+        n
+        for n in covering_files(sample_dir, 53.1, -27.8, mjd_range=(61041, 61072))
+        if n.startswith("calexp-")
+    ]
+    lines = done.stdout.splitlines()
+    assert lines[0] == str(len(r_band))
+    assert "job COMPLETED" in done.stdout
+    assert done.stdout.count("<uws:result ") == len(january) >= 3
+
+    code = example("With pyvo, SIA", "python").replace(DEFAULT_URL, base_url)
+    done = run([sys.executable, "-c", code], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.splitlines()) == len(r_band)
+    with fits.open(tmp_path / "first-r-epoch.fits") as cutout:
+        assert cutout[0].header["SC_ID"].rsplit("/", 1)[-1] in r_band
+        assert cutout["IMAGE"].data.size > 0

@@ -237,3 +237,22 @@ def test_validation_rejects_a_bad_access_url_use() -> None:
     only(capability(root, SYNC), "interface/accessURL").set("use", "partial")
 
     assert not load_schema("capabilities").validate(root)
+
+
+def test_async_advertises_collection_in_place_of_id_and_sync_does_not() -> None:
+    from skycut.soda.semantics import COLLECTION_PARAMETER
+
+    root = parse(capabilities_xml(base_url=BASE, async_extensions=[COLLECTION_PARAMETER]))
+
+    def params(standard_id: str) -> dict[str, str]:
+        interface = capability(root, standard_id).find("interface")
+        return {p.findtext("name"): p.get("use") for p in interface.findall("param")}
+
+    sync, run = (
+        params("ivo://ivoa.net/std/SODA#sync-1.0"),
+        params("ivo://ivoa.net/std/SODA#async-1.0"),
+    )
+    assert sync["ID"] == "required"
+    assert "COLLECTION" not in sync
+    assert run["ID"] == "optional"
+    assert run["COLLECTION"] == "optional"

@@ -22,6 +22,7 @@ from skycut.errors import SkycutError
 from skycut.jobs.service_state import ServiceStatus
 from skycut.logs import log
 from skycut.sia.capability import sia_capability
+from skycut.soda.semantics import COLLECTION_PARAMETER
 from skycut.timing import Steps
 from skycut.uws.model import ExecutionPhase
 from skycut.vosi.xml import SodaParameter, availability_xml, capabilities_xml
@@ -202,6 +203,7 @@ class SodaApi:
             capabilities_xml(
                 base_url=ctx.base_url,
                 parameters=SUPPORTED_PARAMETERS,
+                async_extensions=[COLLECTION_PARAMETER],
                 others=[sia_capability(f"{ctx.base_url}/sia/query")],
             )
         )

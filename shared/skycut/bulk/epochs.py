@@ -18,6 +18,7 @@ import io
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -189,7 +190,7 @@ def _centre(stencil: Stencil) -> tuple[float, float]:
     ) / 2
 
 
-def _card(headers: Sequence[fits.Header], key: str) -> object:
+def _card(headers: Sequence[fits.Header], key: str) -> Any:
     return next((h[key] for h in headers if key in h), None)
 
 
@@ -206,7 +207,7 @@ def _stamp(result: StoredResult, data: bytes) -> tuple[EpochStamp, tuple[float, 
             image_id=result.source_id or str(_card(headers, "SC_ID") or ""),
             header=image.header.copy(),
             data=np.array(image.data),
-            mjd=None if mjd is None else float(mjd),  # type: ignore[arg-type]
+            mjd=None if mjd is None else float(mjd),
             band=None if band is None else str(band),
         )
         stencil_text = _card(headers, "SC_STENC")

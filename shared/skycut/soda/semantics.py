@@ -9,20 +9,23 @@ from dataclasses import dataclass
 from typing import Literal
 
 __all__ = [
+    "COLLECTION_PARAMETER",
     "SODA_PARAMETERS",
     "SODA_PARAMETER_SEMANTICS",
+    "ExtensionParameter",
     "SodaParameter",
     "SodaParameterSemantics",
 ]
 
 SodaParameter = Literal["ID", "POS", "CIRCLE", "POLYGON", "BAND", "TIME", "POL", "RESPONSEFORMAT"]
+ExtensionParameter = Literal["COLLECTION"]
 
 
 @dataclass(frozen=True, slots=True)
 class SodaParameterSemantics:
     """One SODA input parameter with its three-factor semantics (SODA §3.5)."""
 
-    name: SodaParameter
+    name: SodaParameter | ExtensionParameter
     description: str
     ucd: str | None
     unit: str | None
@@ -104,5 +107,18 @@ SODA_PARAMETER_SEMANTICS: tuple[SodaParameterSemantics, ...] = (
     ),
 )
 
-SODA_PARAMETERS: tuple[SodaParameter, ...] = tuple(p.name for p in SODA_PARAMETER_SEMANTICS)
+SODA_PARAMETERS: tuple[SodaParameter, ...] = (
+    "ID", "POS", "CIRCLE", "POLYGON", "BAND", "TIME", "POL", "RESPONSEFORMAT",
+)  # fmt: skip
 """Every SODA parameter name, in the order descriptors list them."""
+
+COLLECTION_PARAMETER = SodaParameterSemantics(
+    "COLLECTION",
+    "skycut extension, async only: instead of ID, cut each position from every indexed "
+    "image of this collection that it overlaps (as SIA 2.0 finds them), one result per image",
+    "meta.id;meta.dataset",
+    None,
+    "char",
+    "*",
+)
+"""Skycut's parameter beyond SODA 1.0 that async jobs take in place of ``ID``."""

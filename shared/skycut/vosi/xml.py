@@ -16,6 +16,7 @@ URL as a base to add parameters to, VOSI ones as the full URL (VOSI §4).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Literal
 
@@ -97,6 +98,7 @@ def capabilities_xml(
     *,
     base_url: str,
     parameters: Iterable[SodaParameter] = SODA_PARAMETERS,
+    async_extensions: Iterable[_Param] = (),
     others: Iterable[etree._Element] = (),
 ) -> bytes:
     """Build the VOSI capabilities document of a SODA service.
@@ -111,6 +113,9 @@ def capabilities_xml(
         SODA 1.0 §4 asks to list only the supported ones (and POS only if
         all of its shapes are). They are listed in the order of
         :data:`SODA_PARAMETERS`.
+    async_extensions
+        Parameters beyond SODA that the async interface also takes in place
+        of ``ID`` (e.g. ``COLLECTION``); ``ID`` is then optional there.
     others
         Capabilities of the service's other resources (e.g. SIA 2.0's
         ``{query}``, :func:`skycut.sia.capability.sia_capability`), after SODA's.
@@ -130,7 +135,11 @@ def capabilities_xml(
     wanted = set(parameters)
     params = [p for p in _SODA_PARAMS if p.name in wanted]
     _soda_capability(root, _SODA_SYNC, f"{base}/sync", params)
-    _soda_capability(root, _SODA_ASYNC, f"{base}/async", params)
+    extensions = list(async_extensions)
+    async_params = [
+        replace(p, required=False) if p.name == "ID" and extensions else p for p in params
+    ]
+    _soda_capability(root, _SODA_ASYNC, f"{base}/async", async_params + extensions)
     _interface(_capability(root, _UWS), f"{base}/async", use="base")
     _interface(_capability(root, _DATALINK), f"{base}/links", use="base")
     root.extend(others)
