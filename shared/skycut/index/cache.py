@@ -20,9 +20,10 @@ from skycut.index.record import ImageRecord, ObjectStamp
 
 __all__ = ["DEFAULT_CACHE_ENTRIES", "RecordCache"]
 
-DEFAULT_CACHE_ENTRIES = 25_000
-"""Entries a cache holds by default: ~25 kB each decoded (a 140-vertex outline
-and its polygon), so ~0.6 GB at most; an instance with less memory sets fewer."""
+DEFAULT_CACHE_ENTRIES = 20_000
+"""Entries a cache holds by default: ~29 kB each decoded and tested once (a
+143-vertex outline, its ``s_region`` and its polygon, measured over the
+benchmark's layout), so ~0.6 GB at most; an instance with less memory keeps fewer."""
 
 
 class RecordCache:

@@ -4,18 +4,23 @@
 "what covers this position?") for
 the SIA service and for cutouts requested without an ``ID``: the region's
 HEALPix cells (:func:`skycut.index.cells.query_cells`) select candidates
-without a scan, and :func:`skycut.index.match.overlaps` keeps exactly
-those whose footprint shares a point with the region.
+without a scan, and :func:`skycut.index.match.overlaps_each` keeps exactly
+those whose footprint shares a point with the region (all candidates tested
+at once).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+import numpy as np
+
+from skycut.cutout.sphere import to_vectors
 from skycut.cutout.stencil import Stencil
 from skycut.index.cells import MAX_IDS, point_ids, query_cells
-from skycut.index.match import overlaps
+from skycut.index.match import overlaps_each
 from skycut.index.record import ImageRecord
+from skycut.index.spherical import contain_point
 from skycut.index.store import ImageIndex
 
 __all__ = ["candidates", "containing", "overlapping", "unique"]
@@ -53,7 +58,11 @@ def overlapping(index: ImageIndex, region: Stencil) -> list[ImageRecord]:
         Every such image, in the index's order.
 
     """
-    return [r for r in candidates(index, region) if overlaps(r.footprint, region)]
+    found = list(candidates(index, region))
+    if not found:
+        return []
+    hit = overlaps_each([r.footprint for r in found], region)
+    return [r for r, h in zip(found, hit.tolist(), strict=True) if h]
 
 
 def containing(index: ImageIndex, ra: float, dec: float) -> list[ImageRecord]:
@@ -63,8 +72,9 @@ def containing(index: ImageIndex, ra: float, dec: float) -> list[ImageRecord]:
     which every image on it is filed under.
     """
     ids = [int(i) for i in point_ids(ra, dec)[0]]
-    return [
-        r
-        for r in unique(index.with_cells(ids))
-        if r.footprint.may_meet(ra, dec) and bool(r.footprint.contains(ra, dec))
-    ]
+    near = [r for r in unique(index.with_cells(ids)) if r.footprint.may_meet(ra, dec)]
+    if not near:
+        return []
+    point = to_vectors(*np.radians((ra, dec)))
+    inside = contain_point([r.footprint.polygon for r in near], point)
+    return [r for r, i in zip(near, inside.tolist(), strict=True) if i]
