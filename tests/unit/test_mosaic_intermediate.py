@@ -55,3 +55,15 @@ def test_pair_sums_and_planes_round_trip_through_json() -> None:
     assert abs(solved["b"].a - 0.1) < 1e-12
     assert abs(solved["c"].b + 0.2) < 1e-12
     assert solved["a"] == Plane()
+
+
+def test_an_interpolation_footprint_of_zeros_and_ones_round_trips_exactly() -> None:
+    footprint = np.zeros((50, 40))
+    footprint[5:30, 3:20] = 1.0
+    data = np.where(footprint > 0, 7.25, np.nan)
+    plane = TilePlane(data=data, footprint=footprint)
+    blob = encode_tile_plane(plane)
+    again = decode_tile_plane(blob)
+    assert_array_equal(again.footprint, footprint)
+    assert_array_equal(again.data, data)
+    assert len(blob) < 25 * 17 * 5 + 2000  # float32 values, a byte of footprint, the box only

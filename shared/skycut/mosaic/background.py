@@ -143,20 +143,79 @@ class OverlapSums:
         return _Frame.for_grid(self.grid_shape).to_plane(q)
 
 
+def _normal(u: _Float, v: _Float, d: _Float) -> tuple[_Float, _Float]:
+    """Return the normal equations ``(sum(w w^T), sum(w d))`` of ``w = (u, v, 1)``."""
+    su, sv, n = u.sum(), v.sum(), float(u.size)
+    suu, suv, svv = (u * u).sum(), (u * v).sum(), (v * v).sum()
+    m = np.array([[suu, suv, su], [suv, svv, sv], [su, sv, n]], dtype=np.float64)
+    return m, np.array([(u * d).sum(), (v * d).sum(), d.sum()], dtype=np.float64)
+
+
 def _fit_clipped(u: _Float, v: _Float, d: _Float) -> npt.NDArray[np.bool_]:
     """Pixels kept after rejecting outliers from a plane fit, ``_CLIP_ROUNDS`` times."""
     keep = np.ones(d.size, dtype=bool)
-    design = np.column_stack([u, v, np.ones_like(u)])
     for _ in range(_CLIP_ROUNDS):
         if keep.sum() < 3:
             break
-        q = np.linalg.lstsq(design[keep], d[keep], rcond=1e-12)[0]
-        residual = d - design @ q
-        sigma = _MAD_TO_SIGMA * float(np.median(np.abs(residual[keep] - np.median(residual[keep]))))
+        m, r = _normal(u[keep], v[keep], d[keep])
+        a, b, c = np.linalg.lstsq(m, r, rcond=1e-12)[0]
+        residual = d - (a * u + b * v + c)
+        kept = residual[keep]
+        sigma = _MAD_TO_SIGMA * float(np.median(np.abs(kept - np.median(kept))))
         if sigma <= 1e-9 * max(float(np.abs(d[keep]).max()), 1.0):
             break  # an exact plane, up to rounding: nothing stands out
         keep = np.abs(residual) <= _CLIP_SIGMAS * sigma
     return keep
+
+
+@dataclass(frozen=True)
+class _Whole:
+    """The pixels of a plane its input covers wholly, and their bounding box (tile pixels)."""
+
+    mask: npt.NDArray[np.bool_]
+    extent: PixelBox | None
+
+    @classmethod
+    def of(cls, plane: TilePlane) -> _Whole:
+        mask = plane.covered & (plane.footprint >= _FULL)
+        rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+        if rows.size == 0:
+            return cls(mask, None)
+        extent = PixelBox(int(cols[0]), int(cols[-1]) + 1, int(rows[0]), int(rows[-1]) + 1)
+        return cls(mask, extent)
+
+
+def _pair_sums(
+    first: TilePlane,
+    second: TilePlane,
+    whole: tuple[_Whole, _Whole],
+    *,
+    box: PixelBox,
+    grid_shape: tuple[int, int],
+) -> OverlapSums | None:
+    a, b = whole[0].extent, whole[1].extent
+    if a is None or b is None:
+        return None
+    # Work on the two extents' intersection only: most pairs share a strip.
+    x0, x1, y0, y1 = max(a.x0, b.x0), min(a.x1, b.x1), max(a.y0, b.y0), min(a.y1, b.y1)
+    if x0 >= x1 or y0 >= y1:
+        return None
+    part = (slice(y0, y1), slice(x0, x1))
+    both = whole[0].mask[part] & whole[1].mask[part]
+    if not both.any():
+        return None
+    frame = _Frame.for_grid(grid_shape)
+    u, v = frame.design(PixelBox(box.x0 + x0, box.x0 + x1, box.y0 + y0, box.y0 + y1))
+    u, v = u[both], v[both]
+    d = first.data[part][both] - second.data[part][both]
+    keep = _fit_clipped(u, v, d)
+    m, r = _normal(u[keep], v[keep], d[keep])
+    return OverlapSums(
+        moments=tuple(float(x) for x in m.ravel()),
+        rhs=tuple(float(x) for x in r),
+        pixels=int(keep.sum()),
+        grid_shape=grid_shape,
+    )
 
 
 def overlap_sums(
@@ -180,31 +239,20 @@ def overlap_sums(
         if they share none.
 
     """
-    both = first.covered & second.covered & (first.footprint >= _FULL)
-    both &= second.footprint >= _FULL
-    if not both.any():
-        return None
-    frame = _Frame.for_grid(grid_shape)
-    u, v = frame.design(box)
-    u, v = u[both], v[both]
-    d = first.data[both] - second.data[both]
-    keep = _fit_clipped(u, v, d)
-    w = np.stack([u[keep], v[keep], np.ones(int(keep.sum()))])
-    return OverlapSums(
-        moments=tuple(float(x) for x in (w @ w.T).ravel()),
-        rhs=tuple(float(x) for x in w @ d[keep]),
-        pixels=int(keep.sum()),
-        grid_shape=grid_shape,
-    )
+    whole = (_Whole.of(first), _Whole.of(second))
+    return _pair_sums(first, second, whole, box=box, grid_shape=grid_shape)
 
 
 def tile_overlaps(
     planes: Mapping[str, TilePlane], *, box: PixelBox, grid_shape: tuple[int, int]
 ) -> dict[tuple[str, str], OverlapSums]:
     """Return the sums of every overlapping pair of inputs on one tile, keyed ``(i, j)``, i < j."""
+    whole = {name: _Whole.of(plane) for name, plane in planes.items()}
     out: dict[tuple[str, str], OverlapSums] = {}
     for i, j in itertools.combinations(sorted(planes), 2):
-        sums = overlap_sums(planes[i], planes[j], box=box, grid_shape=grid_shape)
+        sums = _pair_sums(
+            planes[i], planes[j], (whole[i], whole[j]), box=box, grid_shape=grid_shape
+        )
         if sums is not None:
             out[(i, j)] = sums
     return out

@@ -29,7 +29,7 @@ import numpy.typing as npt
 from astropy.wcs import WCS
 
 from skycut.cutout.geometry import PixelBox
-from skycut.mosaic.sampling import border_points, pixel_scale, transfer
+from skycut.mosaic.sampling import overlap_points
 from skycut.mosaic.tiles import Tile
 
 __all__ = ["METHODS", "Method", "TilePlane", "input_box", "reproject_to_tile"]
@@ -94,19 +94,7 @@ def input_box(
 
     """
     ny, nx = shape
-    tile_ny, tile_nx = tile.shape
-    ratio = pixel_scale(wcs) / pixel_scale(tile.wcs)
-    # The tile's border on the input, under half an input pixel apart.
-    tx, ty = transfer(tile.wcs, wcs, *border_points(tile.shape, 0.5 * min(1.0, ratio)))
-    with np.errstate(invalid="ignore"):
-        on_input = (tx >= -0.5) & (tx <= nx - 0.5) & (ty >= -0.5) & (ty <= ny - 0.5)
-    # The input's border on the tile, under half a tile pixel apart.
-    bx, by = border_points(shape, 0.5 * min(1.0, 1.0 / ratio))
-    ox, oy = transfer(wcs, tile.wcs, bx, by)
-    with np.errstate(invalid="ignore"):
-        on_tile = (ox >= -0.5) & (ox <= tile_nx - 0.5) & (oy >= -0.5) & (oy <= tile_ny - 0.5)
-    x = np.concatenate([tx[on_input], bx[on_tile]])
-    y = np.concatenate([ty[on_input], by[on_tile]])
+    x, y = overlap_points(wcs, shape, tile.wcs, tile.shape)
     if x.size == 0:
         return None
     margin = _KERNEL[method]
@@ -161,18 +149,41 @@ def reproject_to_tile(
         if values.shape != box.shape:
             raise ValueError(f"data of shape {values.shape} is not the box's {box.shape}")
         wcs = wcs.slice(box.slices)
+    plane = np.full(tile.shape, np.nan)
+    footprint = np.zeros(tile.shape)
+    # Only the part of the tile the input covers is computed: an input on a
+    # tile's corner costs its corner, not the whole tile.
+    part = _covered_part(tile, wcs, values.shape)
+    if part is None:
+        return TilePlane(data=plane, footprint=footprint)
+    target, shape_out = tile.wcs.slice(part.slices), part.shape
     with warnings.catch_warnings():
         # reproject warns when no input pixel lands on some output pixels.
         warnings.simplefilter("ignore", RuntimeWarning)
         if method == "exact":
-            plane, footprint = reproject_exact((values, wcs), tile.wcs, shape_out=tile.shape)
+            values_out, weight = reproject_exact((values, wcs), target, shape_out=shape_out)
         else:
-            plane, footprint = reproject_interp(
-                (values, wcs), tile.wcs, shape_out=tile.shape, order=method
+            values_out, weight = reproject_interp(
+                (values, wcs), target, shape_out=shape_out, order=method
             )
-    plane = np.asarray(plane, dtype=np.float64)
-    footprint = np.nan_to_num(np.asarray(footprint, dtype=np.float64), nan=0.0)
-    footprint = np.clip(footprint, 0.0, 1.0)
-    plane[footprint <= 0] = np.nan
-    footprint[~np.isfinite(plane)] = 0.0
+    weight = np.clip(np.nan_to_num(np.asarray(weight, dtype=np.float64), nan=0.0), 0.0, 1.0)
+    values_out = np.asarray(values_out, dtype=np.float64)
+    values_out[weight <= 0] = np.nan
+    weight[~np.isfinite(values_out)] = 0.0
+    plane[part.slices] = values_out
+    footprint[part.slices] = weight
     return TilePlane(data=plane, footprint=footprint)
+
+
+def _covered_part(tile: Tile, wcs: WCS, shape: tuple[int, int]) -> PixelBox | None:
+    """Return the tile pixels an input (``wcs``, ``shape``) reaches, a pixel wider; None if none."""
+    x, y = overlap_points(tile.wcs, tile.shape, wcs, shape)
+    if x.size == 0:
+        return None
+    ny, nx = tile.shape
+    return PixelBox(
+        x0=max(math.floor(x.min() + 0.5) - 1, 0),
+        x1=min(math.floor(x.max() + 0.5) + 2, nx),
+        y0=max(math.floor(y.min() + 0.5) - 1, 0),
+        y1=min(math.floor(y.max() + 0.5) + 2, ny),
+    )

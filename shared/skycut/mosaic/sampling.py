@@ -20,7 +20,7 @@ from astropy.wcs.utils import proj_plane_pixel_scales
 from skycut.cutout.projection import SkyProjection
 from skycut.cutout.sphere import Array
 
-__all__ = ["border_points", "pixel_scale", "transfer"]
+__all__ = ["border_points", "overlap_points", "pixel_scale", "transfer"]
 
 
 def pixel_scale(wcs: WCS) -> float:
@@ -60,3 +60,27 @@ def transfer(source: WCS, target: WCS, x: Array, y: Array) -> tuple[Array, Array
     """
     lon, lat = SkyProjection(source).to_sky(x, y)
     return SkyProjection(target).to_pixel(np.radians(lon), np.radians(lat))
+
+
+def overlap_points(
+    wcs: WCS, shape: tuple[int, int], other: WCS, other_shape: tuple[int, int]
+) -> tuple[Array, Array]:
+    """Return points, in pixels of the first image, bounding the part the other covers.
+
+    They are the other image's border where it lies on the first and the
+    first image's border where it lies on the other, each sampled under half
+    a pixel of the first image apart: the bounding box of the overlap is
+    their bounding box. Both empty if the images do not overlap.
+    """
+    ny, nx = shape
+    ratio = pixel_scale(other) / pixel_scale(wcs)
+    ox, oy = transfer(other, wcs, *border_points(other_shape, 0.5 * min(1.0, 1.0 / ratio)))
+    with np.errstate(invalid="ignore"):
+        on_first = (ox >= -0.5) & (ox <= nx - 0.5) & (oy >= -0.5) & (oy <= ny - 0.5)
+    bx, by = border_points(shape, 0.5 * min(1.0, ratio))
+    tx, ty = transfer(wcs, other, bx, by)
+    with np.errstate(invalid="ignore"):
+        on_other = (tx >= -0.5) & (tx <= other_shape[1] - 0.5)
+        on_other &= (ty >= -0.5) & (ty <= other_shape[0] - 0.5)
+    x = np.concatenate([ox[on_first], bx[on_other]])
+    return x, np.concatenate([oy[on_first], by[on_other]])
