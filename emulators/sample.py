@@ -92,9 +92,10 @@ def wait_until_indexed(
     from google.cloud import firestore
 
     from skycut.index.firestore_index import FirestoreImageIndex
-    from skycut.soda.ids import SourceRef
+    from skycut.soda.ids import parse_source_id
 
-    sources = [SourceRef(*i.removeprefix("gs://").split("/", 1)) for i in ids]
+    buckets = env["SKYCUT_SOURCE_BUCKETS"].split(",")
+    sources = [parse_source_id(i, allowed_buckets=buckets) for i in ids]
     with client_environment(env):
         index = FirestoreImageIndex(
             client=firestore.Client(project=env.get("SKYCUT_PROJECT_ID")), collection=collection

@@ -15,33 +15,18 @@ from cloudevents.http import CloudEvent
 
 from skycut.clients import Clients
 from skycut.config import get_settings
-from skycut.index.firestore_index import FirestoreImageIndex
-from skycut.index.indexer import Indexer, metadata_config
+from skycut.index.factory import image_index_for, indexer_for
+from skycut.index.indexer import Indexer
 from skycut.logs import configure_logging, log
-from skycut.soda.ids import SourceRef
 from skycut.storage.events import object_event
-from skycut.storage.gcs import GcsRangeReader
 
 __all__ = ["image_index"]
 
 
 @lru_cache(maxsize=1)
 def _indexer() -> Indexer:
-    settings = get_settings()
-    clients = Clients(settings)
-
-    def open_reader(source: SourceRef, generation: int, size: int | None) -> GcsRangeReader:
-        return GcsRangeReader(
-            client=clients.storage, source=source, generation=generation, size=size
-        )
-
-    return Indexer(
-        index=FirestoreImageIndex(client=clients.firestore, collection=settings.images_collection),
-        open_reader=open_reader,
-        buckets=frozenset(settings.source_buckets),
-        config=metadata_config(settings.filters, settings.collections),
-        chunk_size=settings.index_chunk_bytes,
-    )
+    clients = Clients(get_settings())
+    return indexer_for(clients, index=image_index_for(clients))
 
 
 @functions_framework.cloud_event

@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from skycut.index.collection import CollectionRule
+from skycut.collection_rules import CollectionRule
 
 __all__ = ["DEFAULT_COLLECTIONS", "Settings", "get_settings"]
 

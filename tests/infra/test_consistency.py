@@ -23,8 +23,8 @@ from astropy.io import fits
 from emulators import stack as local_stack
 from emulators.stack import REPO, Stack, StackConfig
 from skycut.api.app import ROUTES
+from skycut.collection_rules import CollectionRule
 from skycut.config import DEFAULT_COLLECTIONS, Settings
-from skycut.index.collection import CollectionRule
 from skycut.index.firestore_index import CELLS_SUFFIX, FirestoreImageIndex, posting
 from skycut.index.footprint import image_footprint
 from skycut.index.metadata import image_metadata

@@ -15,7 +15,7 @@ from google.cloud import firestore, storage
 
 from skycut.index.firestore_index import FirestoreImageIndex
 from skycut.index.record import ImageRecord, IndexEntry, Unindexable
-from skycut.soda.ids import SourceRef
+from skycut.soda.ids import SourceRef, parse_source_id
 from tests.unit.test_index_footprint import image_header
 
 pytestmark = pytest.mark.integration
@@ -57,11 +57,12 @@ def wait_for(
 def test_sample_survey_is_indexed_through_events(stack: Any, index: FirestoreImageIndex) -> None:
     assert stack.sample is not None
     images = [i for i in stack.sample.ids.values() if i.endswith(".fits")]
+    buckets = [stack.config.sources_bucket]
     for image_id in images:
-        entry = index.get(SourceRef(*image_id.removeprefix("gs://").split("/", 1)))
+        entry = index.get(parse_source_id(image_id, allowed_buckets=buckets))
         assert isinstance(entry, ImageRecord), image_id
     catalogue = next(i for i in stack.sample.ids.values() if i.endswith(".csv"))
-    entry = index.get(SourceRef(*catalogue.removeprefix("gs://").split("/", 1)))
+    entry = index.get(parse_source_id(catalogue, allowed_buckets=buckets))
     assert isinstance(entry, Unindexable)
     assert "not a FITS file" in entry.reason
 

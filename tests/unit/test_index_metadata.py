@@ -7,8 +7,9 @@ from astropy.io import fits
 from astropy.time import Time
 from numpy.testing import assert_allclose
 
+from skycut.collection_rules import CollectionRule
 from skycut.index.bands import DEFAULT_FILTERS, filter_band
-from skycut.index.collection import CollectionRule, collection_of
+from skycut.index.collection import collection_of
 from skycut.index.metadata import MetadataConfig, image_metadata
 from tests.unit.test_index_footprint import image_header
 

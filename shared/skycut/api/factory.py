@@ -21,6 +21,7 @@ from skycut.bulk.submit import BulkSubmitter
 from skycut.bulk.upload import BulkUpload, store_bulk_upload
 from skycut.clients import Clients
 from skycut.errors import UsageError
+from skycut.index.factory import image_index_for
 from skycut.index.firestore_index import FirestoreImageIndex
 from skycut.jobs.lifecycle import JobLifecycle
 from skycut.sia.factory import covering_for
@@ -105,9 +106,7 @@ class ApiFactory:
         return GcsRangeReader(client=self._clients.storage, source=source)
 
     def _image_index(self) -> FirestoreImageIndex:
-        return FirestoreImageIndex(
-            client=self._clients.firestore, collection=self._settings.images_collection
-        )
+        return image_index_for(self._clients)
 
     def _upload(self, upload: BulkUpload) -> str:
         """Store a posted bulk file and create its job now, as its drop event would."""

@@ -23,7 +23,6 @@ from skycut.cli.progress import TallyLine
 from skycut.storage.events import ObjectEvent
 
 if TYPE_CHECKING:
-    from skycut.config import Settings
     from skycut.index.indexer import Indexer
     from skycut.index.store import ImageIndex
 
@@ -83,28 +82,12 @@ def list_objects(storage: Any, bucket: str, prefix: str) -> list[ObjectEvent]:
     ]
 
 
-def _indexer(clients: Any, settings: Settings, bucket: str) -> tuple[Indexer, ImageIndex]:
-    from skycut.index.firestore_index import FirestoreImageIndex
-    from skycut.index.indexer import Indexer, metadata_config
-    from skycut.soda.ids import SourceRef
-    from skycut.storage.gcs import GcsRangeReader
+def _indexer(clients: Any, bucket: str) -> tuple[Indexer, ImageIndex]:
+    from skycut.index.factory import image_index_for, indexer_for
 
     # as functions/image_index builds it, for this bucket alone
-    index = FirestoreImageIndex(client=clients.firestore, collection=settings.images_collection)
-
-    def open_reader(source: SourceRef, generation: int, size: int | None) -> GcsRangeReader:
-        return GcsRangeReader(
-            client=clients.storage, source=source, generation=generation, size=size
-        )
-
-    indexer = Indexer(
-        index=index,
-        open_reader=open_reader,
-        buckets=frozenset({bucket}),
-        config=metadata_config(settings.filters, settings.collections),
-        chunk_size=settings.index_chunk_bytes,
-    )
-    return indexer, index
+    index = image_index_for(clients)
+    return indexer_for(clients, index=index, buckets={bucket}), index
 
 
 def run_index(args: argparse.Namespace, *, env_file: Path | None) -> int:
@@ -142,7 +125,7 @@ def run_index(args: argparse.Namespace, *, env_file: Path | None) -> int:
     )
     try:
         objects = list_objects(clients.storage, bucket, prefix)
-        indexer, index = _indexer(clients, settings, bucket)
+        indexer, index = _indexer(clients, bucket)
     except gexc.NotFound:
         print(f"skycut index: no bucket {bucket}", file=sys.stderr)
         return 1

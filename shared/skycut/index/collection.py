@@ -1,6 +1,7 @@
 """Which collection an image belongs to, from where it is stored.
 
-A deployment lists rules, each a glob pattern (:func:`fnmatch.fnmatchcase`:
+A deployment lists rules (:class:`skycut.collection_rules.CollectionRule`), each a
+glob pattern (:func:`fnmatch.fnmatchcase`:
 ``*`` also crosses ``/``) and the ObsCore ``obs_collection`` it gives, e.g.
 ``CollectionRule("sample/deepcoadd-*", "deepcoadd")``. A pattern is matched
 against the object's name in its bucket, or against the whole
@@ -13,30 +14,11 @@ bucket if it lies at the bucket's root.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-__all__ = ["CollectionRule", "collection_of"]
+from skycut.collection_rules import CollectionRule
 
-
-@dataclass(frozen=True)
-class CollectionRule:
-    """One pattern → collection rule.
-
-    Attributes
-    ----------
-    pattern
-        A glob pattern for the object name, or for the ``gs://`` ID.
-    collection
-        The ``obs_collection`` of the images it matches.
-    calib_level
-        The ObsCore ``calib_level`` of those images, if the rule sets one.
-
-    """
-
-    pattern: str
-    collection: str
-    calib_level: int | None = None
+__all__ = ["collection_of"]
 
 
 def collection_of(uri: str, rules: Sequence[CollectionRule]) -> tuple[str, CollectionRule | None]:

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
+from skycut.collection_rules import CollectionRule
 from skycut.cutout.reader import RangeReader
 from skycut.errors import ServiceUnavailableError, SourceChangedError
 from skycut.index.bands import DEFAULT_FILTERS
-from skycut.index.collection import CollectionRule
 from skycut.index.errors import UnindexableError
 from skycut.index.metadata import MetadataConfig
 from skycut.index.record import IndexEntry, ObjectStamp, Unindexable

@@ -43,11 +43,12 @@ from astropy.io import fits
 from astropy.utils.exceptions import AstropyWarning
 from astropy.wcs import WCS
 
+from skycut.collection_rules import CollectionRule
 from skycut.cutout.axes import axis_kind, exposure_mjd
 from skycut.cutout.intervals import STOKES_CODES
 from skycut.errors import UnsupportedSourceError
 from skycut.index.bands import DEFAULT_FILTERS, filter_band
-from skycut.index.collection import CollectionRule, collection_of
+from skycut.index.collection import collection_of
 
 __all__ = ["ImageMetadata", "MetadataConfig", "image_metadata"]
 
