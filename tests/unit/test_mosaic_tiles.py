@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from astropy.io import fits
 from astropy.wcs import WCS
 from numpy.testing import assert_allclose, assert_array_equal
 
@@ -138,3 +139,30 @@ def test_the_box_is_no_larger_than_the_pixels_that_land_plus_the_kernel() -> Non
     assert ys.max() < box.y1 <= ys.max() + 3
     # 4x4 input pixels per output pixel: the box is about the tile's 128x128 input pixels
     assert box.shape[0] * box.shape[1] < 1.5 * 128 * 128
+
+
+def test_a_distorted_input_is_read_by_boxes_as_well() -> None:
+    header = fits.Header()
+    header.update(
+        NAXIS=2, NAXIS1=120, NAXIS2=100, CTYPE1="RA---TAN-SIP", CTYPE2="DEC--TAN-SIP",
+        CRVAL1=10.0, CRVAL2=20.0, CRPIX1=60.5, CRPIX2=50.5, CD1_1=-3e-4, CD1_2=0.0, CD2_1=0.0,
+        CD2_2=3e-4, A_ORDER=2, B_ORDER=2, A_2_0=2e-5, A_0_2=-1e-5, B_1_1=2e-5,
+    )  # fmt: skip
+    wcs, shape = WCS(header), (100, 120)
+    grid = grid_from_parameters(
+        center=(10.0, 20.0), width=150, height=130, pixscale=3.5e-4, rotation=20.0
+    )
+    data = np.random.default_rng(0).normal(size=shape)
+    tiling = Tiling(grid, 48)
+    assert {t.key for t in tiling.touched_by(wcs, shape)} >= {
+        t.key for t in tiling if landing(grid, wcs, shape)[t.box.slices].any()
+    }
+    for tile in tiling:
+        box = input_box(tile, wcs, shape)
+        whole = reproject_to_tile(data, wcs, tile)
+        if box is None:
+            assert not whole.covered.any()
+            continue
+        part = reproject_to_tile(data[box.slices], wcs, tile, box=box)
+        assert_array_equal(part.covered, whole.covered)
+        assert_allclose(part.data[part.covered], whole.data[whole.covered], atol=1e-12)
