@@ -16,15 +16,17 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from itertools import groupby
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from astropy.io import fits
-from astropy.time import Time
 
+from skycut.bulk.package import Contents
 from skycut.cutout.preview import Stretch, binned
 from skycut.cutout.stencil import Circle, Polygon, Range, Stencil, parse_stencil
 from skycut.errors import UsageError
@@ -33,6 +35,7 @@ from skycut.jobs.records import StoredResult
 __all__ = [
     "EpochPackage",
     "EpochStamp",
+    "epoch_members",
     "epoch_packages",
     "epochs_fits",
     "filmstrip_png",
@@ -77,6 +80,14 @@ def in_time_order(stamps: Sequence[EpochStamp]) -> list[EpochStamp]:
     return sorted(stamps, key=lambda s: (s.mjd is None, s.mjd or 0.0, s.image_id))
 
 
+_MJD_EPOCH = datetime(1858, 11, 17)
+
+
+def _iso(mjd: float) -> str:
+    """Return a UTC MJD as ISO 8601 (a day of a leap second is off by it at most)."""
+    return (_MJD_EPOCH + timedelta(days=mjd)).isoformat(timespec="milliseconds")
+
+
 def epochs_fits(
     stamps: Sequence[EpochStamp], *, label: str, ra: float | None, dec: float | None
 ) -> bytes:
@@ -101,16 +112,17 @@ def epochs_fits(
     primary.header["NEPOCHS"] = (len(ordered), "stamps in this file, oldest first")
     hdus: list[fits.PrimaryHDU | fits.ImageHDU] = [primary]
     for k, stamp in enumerate(ordered, start=1):
-        header = stamp.header.copy()
+        hdu = fits.ImageHDU(stamp.data, header=stamp.header)  # the header's one copy
+        header = hdu.header
         header["EXTNAME"] = f"EPOCH{k:03d}"
         if stamp.mjd is not None:
             header["MJD-OBS"] = (stamp.mjd, "[d] start of the exposure (MJD)")
             if "DATE-OBS" not in header:
-                header["DATE-OBS"] = (Time(stamp.mjd, format="mjd").isot, "start of the exposure")
+                header["DATE-OBS"] = (_iso(stamp.mjd), "start of the exposure (UTC)")
         if stamp.band is not None:
             header["FILTER"] = stamp.band
         header["SC_SRC"] = (stamp.image_id, "image the stamp was cut from")
-        hdus.append(fits.ImageHDU(stamp.data, header=header))
+        hdus.append(hdu)
     out = io.BytesIO()
     fits.HDUList(hdus).writeto(out, output_verify="silentfix")
     return out.getvalue()
@@ -126,7 +138,7 @@ def _tile(data: npt.NDArray[np.floating]) -> npt.NDArray[np.float64]:
 
 
 def _label(stamp: EpochStamp) -> str:
-    date = "" if stamp.mjd is None else Time(stamp.mjd, format="mjd").to_value("iso", "date")
+    date = "" if stamp.mjd is None else _iso(stamp.mjd)[:10]
     return f"{stamp.band or '?'} {date}".strip()
 
 
@@ -164,7 +176,7 @@ def filmstrip_png(stamps: Sequence[EpochStamp]) -> bytes:
         canvas.paste(Image.fromarray(pixels, mode="L"), (x0, y0))
         draw.text((x0 + 1, y0 + side + 1), labels[k], fill=255)
     out = io.BytesIO()
-    canvas.save(out, format="PNG")
+    canvas.save(out, format="PNG", compress_level=1)  # grey noise barely compresses
     return out.getvalue()
 
 
@@ -205,7 +217,7 @@ def _stamp(result: StoredResult, data: bytes) -> tuple[EpochStamp, tuple[float, 
         band = (found.band if found is not None else None) or _card(headers, "FILTER")
         stamp = EpochStamp(
             image_id=result.source_id or str(_card(headers, "SC_ID") or ""),
-            header=image.header.copy(),
+            header=image.header,
             data=np.array(image.data),
             mjd=None if mjd is None else float(mjd),
             band=None if band is None else str(band),
@@ -220,33 +232,37 @@ def _stamp(result: StoredResult, data: bytes) -> tuple[EpochStamp, tuple[float, 
     return stamp, centre
 
 
-def epoch_packages(
-    results: Sequence[StoredResult], read: Callable[[StoredResult], bytes]
-) -> Iterator[EpochPackage]:
+def _row(result: StoredResult) -> int:
+    return result.row if result.row is not None else result.index
+
+
+def epoch_members(results: Sequence[StoredResult]) -> list[StoredResult]:
+    """Return the results epochs packages hold (FITS cutouts), grouped by row in file order."""
+    members = [r for r in results if r.status == "ok" and r.mime_type == "application/fits"]
+    return sorted(members, key=lambda r: (_row(r), r.index))
+
+
+def epoch_packages(contents: Contents) -> Iterator[EpochPackage]:
     """Yield, per bulk row, the epochs package of its FITS cutouts, rows in file order.
 
-    A row's cutouts are those of every image covering its position (a row
-    without ``id``) or of its one image; PNG/JPEG cutouts and failed ones
-    are left out, and a row with no FITS cutout gets no package.
+    ``contents`` are the cutouts of :func:`epoch_members` with their bytes, in
+    that order. A row's cutouts are those of every image covering its
+    position (a row without ``id``) or of its one image; PNG/JPEG cutouts and
+    failed ones are left out, and a row with no FITS cutout gets no package.
     """
-    by_row: dict[int, list[StoredResult]] = {}
-    for result in results:
-        if result.status == "ok" and result.mime_type == "application/fits":
-            by_row.setdefault(result.row if result.row is not None else result.index, []).append(
-                result
-            )
-    for row, members in sorted(by_row.items()):
+    for row, group in groupby(contents, key=lambda item: _row(item[0])):
         stamps: list[EpochStamp] = []
         centre: tuple[float, float] | None = None
-        for result in members:
-            stamp, where = _stamp(result, read(result))
+        label: str | None = None
+        for result, data in group:
+            stamp, where = _stamp(result, data)
             stamps.append(stamp)
             centre = centre or where
+            label = label or result.label
         ra, dec = centre if centre is not None else (None, None)
-        label = next((r.label for r in members if r.label), None) or f"row {row}"
         yield EpochPackage(
             row=row,
             stamps=len(stamps),
-            fits=epochs_fits(stamps, label=label, ra=ra, dec=dec),
+            fits=epochs_fits(stamps, label=label or f"row {row}", ra=ra, dec=dec),
             png=filmstrip_png(stamps),
         )

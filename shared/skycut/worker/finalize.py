@@ -13,9 +13,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from skycut.bulk.epochs import epoch_packages
+from skycut.bulk.epochs import epoch_members, epoch_packages
 from skycut.bulk.manifest import manifest_csv, manifest_rows, manifest_votable
-from skycut.bulk.package import archive, fits_packages
+from skycut.bulk.package import archive, fits_members, fits_packages, read_ahead
 from skycut.bulk.report import ERRORS_RESULT_ID, read_errors_report
 from skycut.bulk.rows import BadRow
 from skycut.jobs.events import JobEvents
@@ -113,7 +113,7 @@ class Finalizer:
             return writer.read(result.object_name)
 
         if package in ("zip", "tar"):
-            blob = archive(package, ok, read)
+            blob = archive(package, read_ahead(ok, read))
             attached.append(
                 self._attach(
                     job.job_id,
@@ -126,7 +126,8 @@ class Finalizer:
             )
         elif package == "mef":
             per_file = int(options.get("package_size", _DEFAULT_PER_FILE))
-            for number, data in enumerate(fits_packages(ok, read, per_file=per_file), start=1):
+            contents = read_ahead(fits_members(ok), read)
+            for number, data in enumerate(fits_packages(contents, per_file=per_file), start=1):
                 attached.append(
                     self._attach(
                         job.job_id,
@@ -138,7 +139,7 @@ class Finalizer:
                     )
                 )
         elif package == "epochs":
-            for epochs in epoch_packages(ok, read):
+            for epochs in epoch_packages(read_ahead(epoch_members(ok), read)):
                 for result_id, name, mime, data in (
                     (f"epochs-{epochs.row:06d}", "fits", "application/fits", epochs.fits),
                     (f"filmstrip-{epochs.row:06d}", "png", "image/png", epochs.png),
