@@ -218,3 +218,20 @@ def test_a_fits_file_template_and_a_grid_header_round_trip() -> None:
 def test_bad_templates_are_usage_errors(template: str | bytes, match: str) -> None:
     with pytest.raises(UsageError, match=match):
         grid_from_template(template, max_pixels=1_000_000)
+
+
+def test_a_distorted_template_keeps_its_distortion_through_the_grid_header() -> None:
+    text = (
+        MONTAGE_HEADER.replace("'RA---SIN'", "'RA---TAN-SIP'")
+        .replace("'DEC--SIN'", "'DEC--TAN-SIP'")
+        .replace("END\n", "A_ORDER = 2\nB_ORDER = 2\nA_2_0   = 1e-5\nB_0_2   = -2e-5\nEND\n")
+    )
+    grid = grid_from_template(text)
+    assert grid.wcs.sip is not None
+    again = grid_from_template(grid.header().tostring(sep="\n"))
+    corners = [[0, 0], [299, 0], [0, 199], [299, 199]]
+    assert_allclose(
+        again.wcs.all_pix2world(corners, 0), grid.wcs.all_pix2world(corners, 0), atol=1e-10
+    )
+    distortion = grid.wcs.all_pix2world(corners, 0) - grid.wcs.wcs_pix2world(corners, 0)
+    assert np.abs(distortion).max() > 1e-5  # the SIP terms move the corners by ~0.2 pixel

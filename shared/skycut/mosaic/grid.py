@@ -37,6 +37,7 @@ from typing import Literal
 import numpy as np
 from astropy.coordinates import SkyCoord
 from astropy.io import fits
+from astropy.io.fits.verify import VerifyWarning
 from astropy.wcs import WCS, FITSFixedWarning
 
 from skycut.cutout.projection import SkyProjection
@@ -98,7 +99,7 @@ class OutputGrid:
         header["NAXIS"] = 2
         header["NAXIS1"] = self.shape[1]
         header["NAXIS2"] = self.shape[0]
-        header.update(self.wcs.to_header(relax=False))
+        header.update(self.wcs.to_header(relax=True))  # a template's SIP cards kept
         return header
 
 
@@ -358,7 +359,9 @@ def grid_from_template(
     _check_pixels((ny, nx), max_pixels)
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FITSFixedWarning)  # fixes to old-style cards
+            # astropy fixes old-style WCS cards and lax values (1e-5 for 1E-5) as it reads
+            warnings.simplefilter("ignore", FITSFixedWarning)
+            warnings.simplefilter("ignore", VerifyWarning)
             wcs = WCS(header, naxis=2)
     except Exception as e:  # astropy raises many kinds for a broken WCS
         raise UsageError(f"TEMPLATE has no usable WCS: {e}") from e

@@ -68,10 +68,17 @@ class PreviewCanvas:
         """Add one tile's mosaic values (NaN where none)."""
         finite = np.isfinite(values)
         y, x = np.nonzero(finite)
-        by = (y + box.y0) // self.factor
-        bx = (x + box.x0) // self.factor
-        np.add.at(self._sum, (by, bx), values[finite])
-        np.add.at(self._count, (by, bx), 1.0)
+        # Preview pixels of this tile only: a window of the canvas, filled by bincount.
+        by0, bx0 = box.y0 // self.factor, box.x0 // self.factor
+        by1, bx1 = (box.y1 - 1) // self.factor + 1, (box.x1 - 1) // self.factor + 1
+        width = bx1 - bx0
+        index = ((y + box.y0) // self.factor - by0) * width + (x + box.x0) // self.factor - bx0
+        size = (by1 - by0) * width
+        window = (slice(by0, by1), slice(bx0, bx1))
+        self._sum[window] += np.bincount(index, weights=values[finite], minlength=size).reshape(
+            by1 - by0, width
+        )
+        self._count[window] += np.bincount(index, minlength=size).reshape(by1 - by0, width)
 
     def plane(self) -> _Float:
         """Return the binned mosaic: block means, NaN where a block had no value."""

@@ -140,6 +140,8 @@ def reproject_to_tile(
         If ``method`` is unknown or ``data`` is not ``box``'s shape.
 
     """
+    # Imported here: reproject brings dask and scipy (about a second), which
+    # the planner and the API, importing this module for `input_box`, never use.
     from reproject import reproject_exact, reproject_interp
 
     if method not in METHODS:
