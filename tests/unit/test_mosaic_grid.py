@@ -13,7 +13,12 @@ from numpy.testing import assert_allclose
 
 from skycut.cutout.stencil import parse_stencil
 from skycut.errors import UsageError
-from skycut.mosaic.grid import grid_for_region, grid_from_parameters, grid_from_template
+from skycut.mosaic.grid import (
+    OutputGrid,
+    grid_for_region,
+    grid_from_parameters,
+    grid_from_template,
+)
 
 
 @pytest.mark.parametrize(
@@ -32,7 +37,7 @@ def test_the_centre_is_at_the_centre_pixel(projection: str, centre: tuple[float,
     assert grid.wcs.wcs.ctype[0].endswith(projection)
 
 
-def step(grid, dx: float, dy: float) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+def step(grid: OutputGrid, dx: float, dy: float) -> tuple[float, float]:
     """(east, north) in degrees of a move from the centre pixel by (dx, dy) pixels."""
     cy, cx = (grid.shape[0] - 1) / 2, (grid.shape[1] - 1) / 2
     (lon0, lat0), (lon1, lat1) = grid.wcs.wcs_pix2world([[cx, cy], [cx + dx, cy + dy]], 0)
@@ -131,7 +136,7 @@ def test_a_cylindrical_grid_of_a_polar_cap_spans_all_longitudes() -> None:
         ({"center": (10.0, 91.0)}, "centre"),
     ],
 )
-def test_bad_parameters_are_usage_errors(kwargs: dict, match: str) -> None:  # type: ignore[type-arg]
+def test_bad_parameters_are_usage_errors(kwargs: dict[str, object], match: str) -> None:
     args = {
         "center": (10.0, 20.0), "width": 100, "height": 100, "pixscale": 1e-3,
         "max_pixels": 1_000_000,

@@ -10,10 +10,17 @@ from reproject import reproject_exact, reproject_interp
 from reproject.mosaicking import reproject_and_coadd
 
 from skycut.mosaic.background import Plane
-from skycut.mosaic.grid import grid_from_parameters
+from skycut.mosaic.grid import OutputGrid, grid_from_parameters
 from skycut.mosaic.reproject_tile import input_box, reproject_to_tile
 from skycut.mosaic.tiles import Tiling
-from tests.unit.test_mosaic_sky import SkyImage, make_wcs, render, run_mosaic, star_field
+from tests.unit.test_mosaic_sky import (
+    SkyImage,
+    make_wcs,
+    offset,
+    render,
+    run_mosaic,
+    star_field,
+)
 
 CENTRE = (359.995, 0.3)  # the inputs straddle RA = 0
 
@@ -27,8 +34,6 @@ def inputs() -> list[SkyImage]:
     ]
     images = []
     for k, ((east, north), rotation, scale, shape) in enumerate(specs):
-        from tests.unit.test_mosaic_sky import offset
-
         lon, lat = offset(*CENTRE, east, north)
         wcs = make_wcs(lon, lat, shape=shape, pixscale=scale, rotation=rotation)
         sky = Plane(a=0.01 * k, b=-0.02, c=100.0 + 5 * k)
@@ -37,7 +42,7 @@ def inputs() -> list[SkyImage]:
     return images
 
 
-def output_grid(projection: str = "TAN"):
+def output_grid(projection: str = "TAN") -> OutputGrid:
     return grid_from_parameters(
         center=CENTRE, width=150, height=130, pixscale=3.3e-4, projection=projection, rotation=8.0
     )

@@ -61,8 +61,8 @@ Frame = Literal["ICRS", "GALACTIC"]
 DEFAULT_MAX_PIXELS = 400_000_000
 """Largest output (width x height) unless the caller sets its own limit: a 20k x 20k mosaic."""
 
-ZENITHAL = frozenset({"AZP", "SZP", "TAN", "STG", "SIN", "ARC", "ZPN", "ZEA", "AIR"})
-PROJECTIONS = ZENITHAL | frozenset(
+_ZENITHAL = frozenset({"AZP", "SZP", "TAN", "STG", "SIN", "ARC", "ZPN", "ZEA", "AIR"})
+PROJECTIONS = _ZENITHAL | frozenset(
     {"CYP", "CEA", "CAR", "MER", "SFL", "PAR", "MOL", "AIT", "COP", "COE", "COD", "COO"}
     | {"BON", "PCO", "TSC", "CSC", "QSC", "HPX", "XPH"}
 )
@@ -137,7 +137,7 @@ def _base_wcs(
     wcs.wcs.ctype = [f"{lon_axis}-{code}", f"{lat_axis}-{code}"]
     if frame == "ICRS":
         wcs.wcs.radesys = "ICRS"
-    zenithal = code in ZENITHAL
+    zenithal = code in _ZENITHAL
     wcs.wcs.crval = [lon % 360.0, lat if zenithal else 0.0]
     wcs.wcs.crpix = [1.0, 1.0]
     wcs.wcs.cdelt = [-pixscale, pixscale]
