@@ -197,7 +197,8 @@ def test_a_fits_file_template_and_a_grid_header_round_trip() -> None:
 
     buffer = io.BytesIO()
     data.writeto(buffer)
-    for template in (buffer.getvalue(), grid.header().tostring(sep="\n")):
+    header = grid.header()
+    for template in (buffer.getvalue(), header.tostring(sep="\n"), header.tostring()):
         again = grid_from_template(template)
         assert again.shape == grid.shape
         assert_allclose(

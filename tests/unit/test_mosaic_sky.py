@@ -3,8 +3,9 @@
 Images are rendered from a star catalogue (Gaussian stars at known sky
 positions) through each image's own WCS, on a sky of known level and slope,
 so a test knows where every star must land in a mosaic and what the
-background of every input is. `run_mosaic` drives the library's stages in
-memory, tile by tile, as a worker would.
+background of every input is. `run_mosaic` makes a mosaic of them with the
+library's in-process pipeline (the stages, tile by tile, each task reading
+only its box).
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ import numpy.typing as npt
 import pytest
 from astropy.wcs import WCS
 
-from skycut.mosaic.background import Plane, add_sums, correct, solve_backgrounds, tile_overlaps
-from skycut.mosaic.coadd import Combine, coadd_tile
+from skycut.mosaic.background import Plane
+from skycut.mosaic.coadd import Combine
 from skycut.mosaic.grid import OutputGrid
-from skycut.mosaic.reproject_tile import Method, TilePlane, input_box, reproject_to_tile
-from skycut.mosaic.tiles import Tiling
+from skycut.mosaic.inprocess import Mosaic, make_mosaic
+from skycut.mosaic.plan import InputImage
+from skycut.mosaic.reproject_tile import Method
 
 Float = npt.NDArray[np.float64]
 NO_BACKGROUND = Plane()
@@ -128,14 +130,6 @@ def centroid(image: Float, x: float, y: float, *, half: int = 6) -> tuple[float,
     return float((w * gx).sum() / w.sum() + x0), float((w * gy).sum() / w.sum() + y0)
 
 
-@dataclass(frozen=True)
-class Mosaic:
-    data: Float
-    coverage: Float
-    count: npt.NDArray[np.int32]
-    backgrounds: dict[str, Plane]
-
-
 def run_mosaic(
     images: Sequence[SkyImage],
     grid: OutputGrid,
@@ -146,38 +140,18 @@ def run_mosaic(
     match_background: bool = False,
     reference: str | None = None,
 ) -> Mosaic:
-    """Make a mosaic with the library's stages, tile by tile, reading only each input's box."""
-    tiling = Tiling(grid, tile_size)
-    per_tile: dict[str, dict[str, TilePlane]] = {}
-    tiles = {t.key: t for t in tiling}
-    for image in images:
-        for tile in tiling.touched_by(image.wcs, image.data.shape):
-            box = input_box(tile, image.wcs, image.data.shape, method=method)
-            if box is None:
-                continue
-            plane = reproject_to_tile(
-                image.data[box.slices], image.wcs, tile, method=method, box=box
-            )
-            per_tile.setdefault(tile.key, {})[image.name] = plane
-    names = [i.name for i in images]
-    backgrounds = {name: Plane() for name in names}
-    if match_background:
-        sums = add_sums(
-            tile_overlaps(planes, box=tiles[key].box, grid_shape=grid.shape)
-            for key, planes in per_tile.items()
-        )
-        backgrounds = solve_backgrounds(sums, names, reference=reference)
-    data = np.full(grid.shape, np.nan)
-    coverage = np.zeros(grid.shape)
-    count = np.zeros(grid.shape, dtype=np.int32)
-    for tile in tiling:
-        planes = per_tile.get(tile.key, {})
-        corrected = [correct(p, backgrounds[n], box=tile.box) for n, p in planes.items()]
-        result = coadd_tile(corrected, shape=tile.shape, combine=combine)
-        data[tile.box.slices] = result.data
-        coverage[tile.box.slices] = result.coverage
-        count[tile.box.slices] = result.count
-    return Mosaic(data=data, coverage=coverage, count=count, backgrounds=backgrounds)
+    """Make a mosaic with the library's stages, tile by tile, reading only each task's box."""
+    data = {image.name: image.data for image in images}
+    return make_mosaic(
+        grid,
+        [InputImage(i.name, i.wcs, i.data.shape) for i in images],
+        lambda image, box: data[image.id][box.slices],
+        tile_size=tile_size,
+        method=method,
+        combine=combine,
+        match_background=match_background,
+        reference=reference,
+    )
 
 
 # The helpers are trusted by every position and background test: check them.

@@ -9,16 +9,19 @@ worker a Pub/Sub message lands on. The stages, in the order a job runs them:
    header ``TEMPLATE`` (`grid_from_template`), as an `OutputGrid` (WCS and
    shape). Ship it between workers as ``grid.header().tostring()`` and
    rebuild it with `grid_from_template`.
-2. **Plan** (`skycut.mosaic.tiles`): ``Tiling(grid, size)`` cuts it into
-   tiles; for each input the index found (its WCS and shape from the stored
-   header), ``tiling.touched_by(wcs, shape)`` lists the tiles it lands on,
-   and `skycut.mosaic.reproject_tile.input_box` the pixel box each needs
-   (None: drop the pair). One task per (input, tile, box).
+2. **Plan** (`skycut.mosaic.plan`): ``plan_mosaic(grid, inputs,
+   tile_size=..., method=..., max_inputs=..., region=POS)`` takes the
+   candidates the index found (`InputImage`: ID, WCS and shape from the
+   stored header) and returns a `MosaicPlan`: the `Tiling` and one
+   `ReprojectTask` (input, tile, pixel box) per overlapping pair, JSON-ready
+   for the Pub/Sub fan-out; no input on the grid is a `NoOverlapError`
+   naming the region. (Underneath: `Tiling.touched_by`, then
+   `skycut.mosaic.reproject_tile.input_box`.)
 3. **Reproject** (`skycut.mosaic.reproject_tile`): read the box with the
    cutout engine's range reads, then
    ``reproject_to_tile(pixels, wcs, tiling.tile(row, col), method=..., box=box)``
    gives a `TilePlane` (values and footprint); store it with
-   `skycut.mosaic.intermediate.encode_tile_plane`.
+   `skycut.mosaic.intermediate.encode_tile_plane` (under the job).
 4. **Background** (`skycut.mosaic.background`, when ``BACKGROUND=match``):
    per tile, ``tile_overlaps(planes_by_input, box=tile.box, grid_shape=...)``
    reduces every overlapping pair to `OverlapSums`; add them up over tiles
@@ -33,6 +36,9 @@ worker a Pub/Sub message lands on. The stages, in the order a job runs them:
 7. **Preview** (`skycut.mosaic.preview`): a `PreviewCanvas` fed the same
    tiles, then `render_mosaic_preview`, or `render_rgb_preview` of three
    bands' canvases.
+
+For a small output (the sync form) `skycut.mosaic.inprocess.make_mosaic`
+runs stages 2-5 in one process, reading each box through a callback.
 
 Modes: ``METHOD`` ``bilinear``/``bicubic`` (interpolation) or ``exact``
 (flux-conserving); ``COMBINE`` ``mean``, ``median``, ``sum``, ``weighted``.

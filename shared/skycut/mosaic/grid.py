@@ -334,8 +334,9 @@ def grid_from_template(
     ----------
     template
         Either a text header, one card a line as Montage's ``mHdr`` writes it
-        (``NAXIS1 = 2048``...; ``END`` optional), or the bytes of a FITS file,
-        whose first header is used.
+        (``NAXIS1 = 2048``...; ``END`` optional) or 80-character cards in a
+        row (``Header.tostring()``), or the bytes of a FITS file, whose first
+        header is used.
     max_pixels
         The largest ``NAXIS1 * NAXIS2`` allowed.
 
@@ -380,6 +381,8 @@ def _parse_header(template: str | bytes) -> fits.Header:
         except (OSError, ValueError, IndexError) as e:
             raise UsageError(f"TEMPLATE is not a readable FITS file: {e}") from e
     text = template.decode("ascii", "replace") if isinstance(template, bytes) else template
+    if "\n" not in text.strip():  # cards of 80 characters, as in a FITS file
+        text = "\n".join(text[i : i + 80] for i in range(0, len(text), 80))
     lines = [line.rstrip() for line in text.splitlines() if line.strip()]
     try:
         with warnings.catch_warnings():
