@@ -436,6 +436,7 @@ def banner(stack: Stack) -> str:
     pos = f"CIRCLE {ra:.5f} {dec:.5f} 0.002"
     return f"""
 skycut is running.
+  web page      : {cfg.base_url}/ui/  (search a position, look at stamps, submit, watch jobs)
   SODA base URL : {cfg.base_url}
   environment   : {cfg.state_dir / "env"}  (source it to talk to the stack)
   logs          : {cfg.state_dir / "logs"}/

@@ -11,11 +11,13 @@ from flask import Request, Response
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 
+from skycut.api.check_route import CheckRoute
 from skycut.api.context import RequestContext
 from skycut.api.http import redirect, request_params, text, xml
 from skycut.api.links import LinksRoute
 from skycut.api.service import SodaService, parse_job_parameters
 from skycut.api.sia_route import SiaRoute
+from skycut.api.ui_route import UiRoute
 from skycut.api.uws_routes import UwsRoutes
 from skycut.config import Settings
 from skycut.errors import SkycutError
@@ -61,6 +63,10 @@ ROUTES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("/sia/query", "sia.query", ("GET", "POST")),
     # SIA 2.0 §2: VOSI capabilities are a sibling of {query}
     ("/sia/capabilities", "capabilities", ("GET",)),
+    ("/bulk/check", "check.check", ("POST",)),
+    # the web page: anonymous files (it holds no data; its calls carry the caller's token)
+    ("/ui/", "ui.index", ("GET",)),
+    ("/ui/<name>", "ui.file", ("GET",)),
 )
 
 
@@ -82,6 +88,10 @@ class SodaApi:
         The DataLink handler.
     sia
         The SIA 2.0 query handler.
+    check
+        The bulk file checker.
+    ui
+        The web page's files.
     result_url
         The download URL of a result object.
     unreachable
@@ -99,6 +109,8 @@ class SodaApi:
         uws: UwsRoutes,
         links: LinksRoute,
         sia: SiaRoute,
+        check: CheckRoute,
+        ui: UiRoute,
         result_url: Callable[[str], str],
         unreachable: Callable[[], list[str]],
         status: Callable[[], ServiceStatus],
@@ -108,6 +120,8 @@ class SodaApi:
         self._uws = uws
         self._links = links
         self._sia = sia
+        self._ui = ui
+        self._check = check
         self._result_url = result_url
         self._unreachable = unreachable
         self._status = status
@@ -158,7 +172,14 @@ class SodaApi:
 
     def _handler(self, endpoint: str) -> Callable[..., Response]:
         owner, _, name = endpoint.rpartition(".")
-        target: object = {"uws": self._uws, "links": self._links, "sia": self._sia}.get(owner, self)
+        routes = {
+            "uws": self._uws,
+            "links": self._links,
+            "sia": self._sia,
+            "check": self._check,
+            "ui": self._ui,
+        }
+        target: object = routes.get(owner, self)
         handler: Callable[..., Response] = getattr(target, name if owner else f"_{name}")
         return handler
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 from functools import cached_property
 
 from skycut.api.app import SUPPORTED_PARAMETERS, SodaApi
+from skycut.api.check_route import CheckRoute
 from skycut.api.health import check_backends
 from skycut.api.links import LinksRoute
 from skycut.api.service import SodaService
 from skycut.api.sia_route import SiaRoute
+from skycut.api.ui_route import UiRoute
 from skycut.api.uws_routes import UwsRoutes
 from skycut.bulk.factory import submitter_for
 from skycut.bulk.submit import BulkSubmitter
@@ -24,6 +26,7 @@ from skycut.errors import UsageError
 from skycut.index.factory import image_index_for
 from skycut.index.firestore_index import FirestoreImageIndex
 from skycut.jobs.lifecycle import JobLifecycle
+from skycut.sia.covering import CoveringImages
 from skycut.sia.factory import covering_for
 from skycut.soda.ids import SourceRef
 from skycut.storage.gcs import GcsRangeReader
@@ -64,6 +67,8 @@ class ApiFactory:
                 default_maxrec=settings.sia_default_maxrec,
                 max_maxrec=settings.sia_max_maxrec,
             ),
+            check=CheckRoute(settings=settings, covering=lambda: self.covering),
+            ui=UiRoute(),
             result_url=self._result_url,
             unreachable=lambda: check_backends(self._clients),
             status=lambda: self._clients.service_state.status(fresh=True),
@@ -79,8 +84,13 @@ class ApiFactory:
             queue=clients.queue,
             events=clients.events,
             service_state=clients.service_state,
-            covering=covering_for(clients),
+            covering=self.covering,
         )
+
+    @cached_property
+    def covering(self) -> CoveringImages:
+        """The images covering a position (its index is built on first use)."""
+        return covering_for(self._clients)
 
     @cached_property
     def lifecycle(self) -> JobLifecycle:
