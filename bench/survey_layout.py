@@ -349,8 +349,7 @@ def image_records(
     if path is not None and path.exists():
         with path.open("rb") as f:
             cached: list[ImageRecord] = pickle.load(f)  # noqa: S301 - our own cache file
-        # records pickled before ImageRecord held its s_region: rebuilt, which computes it
-        return [r if "region" in vars(r) else replace(r) for r in cached]
+        return [_current(r) for r in cached]
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         records = list(pool.map(_record, [(i, bucket) for i in images], chunksize=64))
     if path is not None:
@@ -360,6 +359,21 @@ def image_records(
             pickle.dump(records, f)
         tmp.replace(path)
     return records
+
+
+def _current(record: ImageRecord) -> ImageRecord:
+    """Bring a record pickled by an earlier version of the code to the current form.
+
+    Older records have no ``region`` (it is computed) or hold it as pairs, and
+    footprints whose vertices are pairs of floats (rebuilt as an array).
+    """
+    if isinstance(record.footprint.vertices, np.ndarray) and isinstance(
+        vars(record).get("region", (None,))[0], float
+    ):
+        return record
+    pairs = vars(record).get("region", ())
+    flat = tuple(c for v in pairs for c in v) if pairs and isinstance(pairs[0], tuple) else pairs
+    return replace(record, footprint=replace(record.footprint), region=flat)
 
 
 def query_positions(

@@ -42,23 +42,29 @@ DEFAULT_MARGIN = 0.004
 between them stay within half of it from that pushed border."""
 
 _Bool = npt.NDArray[np.bool_]
-_Vertices = tuple[tuple[float, float], ...]
+_Vertices = npt.NDArray[np.float64]
 _PACKED = np.dtype("<f8")
 
 
-def pack_vertices(vertices: _Vertices) -> bytes:
-    """Return ``(ra, dec)`` vertices as one bytes value: little-endian doubles, flat."""
+def pack_vertices(vertices: npt.ArrayLike) -> bytes:
+    """Return ``(ra, dec)`` vertices (or flat numbers) as one bytes value: little-endian doubles."""
     return np.asarray(vertices, dtype=_PACKED).tobytes()
 
 
 def unpack_vertices(packed: bytes | Sequence[float]) -> _Vertices:
-    """Return the vertices :func:`pack_vertices` packed (or a flat list of numbers)."""
+    """Return the ``(n, 2)`` read-only array :func:`pack_vertices` packed (or of flat numbers)."""
     flat = np.frombuffer(packed, dtype=_PACKED) if isinstance(packed, bytes) else packed
-    pairs: list[list[float]] = np.asarray(flat, dtype=np.float64).reshape(-1, 2).tolist()
-    return tuple((a, b) for a, b in pairs)
+    return _frozen(flat)
 
 
-@dataclass(frozen=True)
+def _frozen(vertices: npt.ArrayLike) -> _Vertices:
+    """Return vertices as a read-only ``(n, 2)`` float64 array."""
+    array = np.array(vertices, dtype=np.float64).reshape(-1, 2)
+    array.setflags(write=False)
+    return array
+
+
+@dataclass(frozen=True, eq=False)
 class Footprint:
     """An image's outline and size on the sky.
 
@@ -66,7 +72,10 @@ class Footprint:
     ----------
     vertices
         ``(ra, dec)`` in ICRS degrees, RA in ``[0, 360)``, counter-clockwise;
-        edges are great-circle arcs, the last vertex joins the first.
+        edges are great-circle arcs, the last vertex joins the first. A
+        read-only ``(n, 2)`` array (any sequence of pairs is taken): a
+        process keeps thousands of footprints (:mod:`skycut.index.cache`),
+        and pairs of Python floats take seven times the memory.
     inner
         ``(ra, dec)`` of the image's central pixel, inside the outline: it
         tells which side of the outline is the image.
@@ -89,6 +98,22 @@ class Footprint:
     naxis1: int
     naxis2: int
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "vertices", _frozen(self.vertices))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Footprint):
+            return NotImplemented
+        return (
+            np.array_equal(self.vertices, other.vertices)
+            and (self.inner, self.centre, self.radius, self.pixel_scale)
+            == (other.inner, other.centre, other.radius, other.pixel_scale)
+            and (self.naxis1, self.naxis2) == (other.naxis1, other.naxis2)
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.inner, self.centre, self.radius, self.naxis1, self.naxis2))
+
     @cached_property
     def polygon(self) -> SphericalPolygon:
         """The outline as a :class:`~skycut.index.spherical.SphericalPolygon`.
@@ -96,7 +121,7 @@ class Footprint:
         Built on first use: most footprints read from the index are turned
         away by their cap (:meth:`may_meet`) without it.
         """
-        lon, lat = np.radians(np.array(self.vertices, dtype=np.float64).T)
+        lon, lat = np.radians(self.vertices.T)
         inner = to_vectors(*np.radians(self.inner))
         return SphericalPolygon(to_vectors(lon, lat), inner)
 
@@ -329,7 +354,7 @@ def _footprint(
         float(angle_between(ends[0], ends[1])) * float(angle_between(ends[2], ends[3]))
     )
     return Footprint(
-        vertices=tuple((float(a), float(b)) for a, b in zip(lon, lat, strict=True)),
+        vertices=np.stack([lon, lat], axis=1),
         inner=(float(inner_lon[0]) % 360.0, float(inner_lat[0])),
         centre=(math.degrees(float(centre_lon)), math.degrees(float(centre_lat))),
         radius=min(180.0, math.degrees(radius) * (1.0 + 1e-12) + 1e-12),

@@ -105,10 +105,11 @@ class ImageRecord(_Entry):
     metadata
         Its band, time, collection and the other ObsCore-like facts.
     region
-        ObsCore's ``s_region``: a polygon of at most 100 vertices holding the
-        footprint (:func:`skycut.index.region.region_polygon`), computed from
-        the footprint when not given, so once per indexed version rather than
-        once per query that returns it.
+        ObsCore's ``s_region`` as DALI writes it, ``ra1 dec1 ra2 dec2 ...``: a
+        polygon of at most 100 vertices holding the footprint
+        (:func:`skycut.index.region.region_polygon`), computed from the
+        footprint when not given, so once per indexed version rather than once
+        per query that returns it.
     indexed_at
         When the entry was written.
 
@@ -119,11 +120,12 @@ class ImageRecord(_Entry):
     size: int
     footprint: Footprint
     metadata: ImageMetadata
-    region: tuple[tuple[float, float], ...] = ()
+    region: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.region:
-            object.__setattr__(self, "region", region_polygon(self.footprint))
+            flat = tuple(c for vertex in region_polygon(self.footprint) for c in vertex)
+            object.__setattr__(self, "region", flat)
 
     @cached_property
     def cells(self) -> list[int]:
@@ -185,6 +187,8 @@ def entry_from_document(data: Mapping[str, Any]) -> IndexEntry | None:
             footprint=Footprint.from_dict(data["footprint"]),
             metadata=_metadata(data["metadata"]),
             # entries written before s_region was stored get it computed
-            region=unpack_vertices(data["region"]) if data.get("region") else (),
+            region=tuple(unpack_vertices(data["region"]).ravel().tolist())
+            if data.get("region")
+            else (),
         )
     return Unindexable(**common, reason=str(data["reason"]))

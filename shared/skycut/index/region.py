@@ -74,19 +74,20 @@ def region_polygon(footprint: Footprint, *, max_vertices: int = DEFAULT_MAX_VERT
         msg = f"max_vertices must be at least 8, got {max_vertices}"
         raise ValueError(msg)
     vertices = footprint.vertices
+    own: _Vertices = tuple((a, b) for a, b in vertices.tolist())
     if len(vertices) <= max_vertices or footprint.radius > _MAX_RADIUS:
-        return vertices
+        return own
     centre = to_vectors(*np.radians(footprint.centre))
     east, north = _tangent_basis(centre)
-    lon, lat = np.radians(np.array(vertices, dtype=np.float64).T)
+    lon, lat = np.radians(vertices.T)
     sky = to_vectors(lon, lat)
     depth = sky @ centre
     if not (depth > 1e-6).all():
-        return vertices
+        return own
     plane = np.stack([(sky @ east) / depth, (sky @ north) / depth], axis=1)
     outer = _outer_polygon(plane, max_vertices)
     if outer is None:
-        return vertices
+        return own
     back = centre[None, :] + outer[:, :1] * east[None, :] + outer[:, 1:] * north[None, :]
     ra, dec = from_vectors(back)
     return tuple(

@@ -133,13 +133,17 @@ class SphericalPolygon:
         if vertices.shape[0] < 3:
             raise ValueError("a polygon needs at least three distinct vertices")
         self.vertices = vertices
-        self.following = np.roll(vertices, -1, axis=0)
-        self.normals = np.cross(vertices, self.following)
+        self.normals = np.cross(vertices, np.roll(vertices, -1, axis=0))
         self.inner = np.asarray(inner, dtype=np.float64)
         self._waypoint = _perpendicular(self.inner)
         self._waypoint_parity = int(
             _crossing_counts(self.inner, self._waypoint[None, :], vertices, self.normals)[0] % 2
         )
+
+    @property
+    def following(self) -> Array:
+        """Each vertex's successor (made when asked: a process keeps thousands of polygons)."""
+        return np.roll(self.vertices, -1, axis=0)
 
     def contains(self, points: Array) -> _Bool:
         """Whether unit vectors, shape ``(k, 3)``, are inside."""
@@ -183,10 +187,10 @@ class _Stack:
         self.sizes = sizes
         self.vertices = np.concatenate([p.vertices for p in polygons])
         self.normals = np.concatenate([p.normals for p in polygons])
-        self.following = np.concatenate([p.following for p in polygons])
         # each edge's next vertex within its own polygon (the last wraps to the first)
         self.next = np.arange(1, self.vertices.shape[0] + 1, dtype=np.intp)
         self.next[self.first + sizes - 1] = self.first
+        self.following = self.vertices[self.next]
 
 
 def contain_point(polygons: Sequence[SphericalPolygon], point: Array) -> _Bool:

@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Literal
 from urllib.parse import quote
 
@@ -241,12 +240,6 @@ def links_url(base_url: str, image_id: str) -> str:
     return f"{base_url.rstrip('/')}/links?ID={quote(image_id, safe='')}"
 
 
-@lru_cache(maxsize=20_000)
-def _flat(region: tuple[tuple[float, float], ...]) -> tuple[float, ...]:
-    """Return ``s_region``'s numbers (the same tuple for the same entry's region, every query)."""
-    return tuple(c for vertex in region for c in vertex)
-
-
 def _pol_states(states: tuple[str, ...]) -> list[str]:
     order: dict[str, int] = {name: k for k, name in enumerate(POL_STATES)}
     return sorted(dict.fromkeys(states), key=lambda s: order.get(s, len(order)))
@@ -294,7 +287,7 @@ def obscore_row(record: ImageRecord, *, base_url: str) -> ObsCoreRow:
         s_ra=footprint.centre[0],
         s_dec=footprint.centre[1],
         s_fov=field_of_view(footprint),
-        s_region=_flat(record.region),
+        s_region=record.region,
         s_resolution=spatial_resolution(footprint),
         s_xel1=footprint.naxis1,
         s_xel2=footprint.naxis2,
