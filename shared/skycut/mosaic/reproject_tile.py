@@ -19,7 +19,6 @@ input has a value there and 0 elsewhere.
 
 from __future__ import annotations
 
-import math
 import warnings
 from dataclasses import dataclass
 from typing import Literal
@@ -29,7 +28,7 @@ import numpy.typing as npt
 from astropy.wcs import WCS
 
 from skycut.cutout.geometry import PixelBox
-from skycut.mosaic.sampling import overlap_points
+from skycut.mosaic.sampling import bounding_box, overlap_points
 from skycut.mosaic.tiles import Tile
 
 __all__ = ["METHODS", "Method", "TilePlane", "input_box", "reproject_to_tile"]
@@ -93,16 +92,10 @@ def input_box(
         does not reach the tile.
 
     """
-    ny, nx = shape
     x, y = overlap_points(wcs, shape, tile.wcs, tile.shape)
     if x.size == 0:
         return None
-    margin = _KERNEL[method]
-    x0 = max(math.floor(x.min() + 0.5) - margin, 0)
-    x1 = min(math.floor(x.max() + 0.5) + 1 + margin, nx)
-    y0 = max(math.floor(y.min() + 0.5) - margin, 0)
-    y1 = min(math.floor(y.max() + 0.5) + 1 + margin, ny)
-    return PixelBox(x0=x0, x1=x1, y0=y0, y1=y1)
+    return bounding_box(x, y, margin=_KERNEL[method], shape=shape)
 
 
 def reproject_to_tile(
@@ -182,10 +175,4 @@ def _covered_part(tile: Tile, wcs: WCS, shape: tuple[int, int]) -> PixelBox | No
     x, y = overlap_points(tile.wcs, tile.shape, wcs, shape)
     if x.size == 0:
         return None
-    ny, nx = tile.shape
-    return PixelBox(
-        x0=max(math.floor(x.min() + 0.5) - 1, 0),
-        x1=min(math.floor(x.max() + 0.5) + 2, nx),
-        y0=max(math.floor(y.min() + 0.5) - 1, 0),
-        y1=min(math.floor(y.max() + 0.5) + 2, ny),
-    )
+    return bounding_box(x, y, margin=1, shape=tile.shape)

@@ -17,10 +17,11 @@ import numpy as np
 from astropy.wcs import WCS
 from astropy.wcs.utils import proj_plane_pixel_scales
 
+from skycut.cutout.geometry import PixelBox
 from skycut.cutout.projection import SkyProjection
 from skycut.cutout.sphere import Array
 
-__all__ = ["border_points", "overlap_points", "pixel_scale", "transfer"]
+__all__ = ["border_points", "bounding_box", "overlap_points", "pixel_scale", "transfer"]
 
 
 def pixel_scale(wcs: WCS) -> float:
@@ -84,3 +85,17 @@ def overlap_points(
         on_other &= (ty >= -0.5) & (ty <= other_shape[0] - 0.5)
     x = np.concatenate([ox[on_first], bx[on_other]])
     return x, np.concatenate([oy[on_first], by[on_other]])
+
+
+def bounding_box(x: Array, y: Array, *, margin: int, shape: tuple[int, int]) -> PixelBox:
+    """Return the pixels that points touch, ``margin`` pixels wider, clipped to ``shape``.
+
+    Pixel ``i`` spans ``[i - 0.5, i + 0.5)``; ``x`` and ``y`` must not be empty.
+    """
+    ny, nx = shape
+    return PixelBox(
+        x0=max(math.floor(float(x.min()) + 0.5) - margin, 0),
+        x1=min(math.floor(float(x.max()) + 0.5) + 1 + margin, nx),
+        y0=max(math.floor(float(y.min()) + 0.5) - margin, 0),
+        y1=min(math.floor(float(y.max()) + 0.5) + 1 + margin, ny),
+    )
