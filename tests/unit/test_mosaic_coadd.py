@@ -76,3 +76,13 @@ def test_bad_arguments_are_refused() -> None:
         coadd_tile(PLANES, shape=(1, 4), combine="weighted", weights=[1.0])
     with pytest.raises(ValueError, match="shape"):
         coadd_tile(PLANES, shape=(2, 4))
+
+
+def test_the_median_of_a_tile_taller_than_a_band_is_the_median_everywhere() -> None:
+    rng = np.random.default_rng(4)
+    values = rng.normal(size=(5, 300, 40))
+    values[1, 100:250] = np.nan  # one input missing over rows that span two bands
+    planes = [TilePlane(data=v, footprint=np.isfinite(v).astype(float)) for v in values]
+    result = coadd_tile(planes, shape=(300, 40), combine="median")
+    assert_allclose(result.data, np.nanmedian(values, axis=0))
+    assert_array_equal(result.count[99:101, 0], [5, 4])

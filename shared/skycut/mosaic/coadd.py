@@ -34,6 +34,7 @@ Combine = Literal["mean", "median", "sum", "weighted"]
 COMBINES: tuple[Combine, ...] = ("mean", "median", "sum", "weighted")
 
 _Float = npt.NDArray[np.float64]
+_MEDIAN_ROWS = 128
 
 
 @dataclass(frozen=True)
@@ -123,9 +124,15 @@ def coadd_tile(
 
 
 def _median(planes: Sequence[TilePlane], shape: tuple[int, int]) -> _Float:
+    out = np.full(shape, np.nan)
     if not planes:
-        return np.full(shape, np.nan)
-    stack = np.stack([np.where(p.covered, p.data, np.nan) for p in planes])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: no input there
-        return np.asarray(np.nanmedian(stack, axis=0), dtype=np.float64)
+        return out
+    # A band of rows at a time: the stack is the planes' size over the band,
+    # not a second copy of every plane.
+    for y0 in range(0, shape[0], _MEDIAN_ROWS):
+        band = slice(y0, min(y0 + _MEDIAN_ROWS, shape[0]))
+        stack = np.stack([np.where(p.covered[band], p.data[band], np.nan) for p in planes])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: no input there
+            out[band] = np.nanmedian(stack, axis=0)
+    return out
