@@ -21,9 +21,9 @@ from skycut.index.record import ImageRecord, ObjectStamp
 __all__ = ["DEFAULT_CACHE_ENTRIES", "RecordCache"]
 
 DEFAULT_CACHE_ENTRIES = 20_000
-"""Entries a cache holds by default: ~29 kB each decoded and tested once (a
+"""Entries a cache holds by default: ~12.6 kB each once decoded and tested (a
 143-vertex outline, its ``s_region`` and its polygon, measured over the
-benchmark's layout), so ~0.6 GB at most; an instance with less memory keeps fewer."""
+benchmark's layout), so ~0.25 GB at most; an instance with less memory keeps fewer."""
 
 
 class RecordCache:

@@ -24,6 +24,7 @@ starts with SIA 2.0's label (§3.2): ``UsageFault``, ``TransientFault``,
 from __future__ import annotations
 
 import base64
+import copy
 import math
 import struct
 from collections.abc import Sequence
@@ -90,14 +91,24 @@ def _text(value: Value) -> str | None:
     return str(value)
 
 
+@lru_cache(maxsize=20_000)
+def _row_element(row: ObsCoreRow) -> etree._Element:
+    """Return a row's ``TR``, made once per row (an image's version at one base URL).
+
+    Thirty ``TD`` built from Python cost ~0.05 ms a row; a copy of the kept
+    element (the kept one is never put in a document) costs a tenth of that.
+    """
+    tr = etree.Element(f"{{{VOTABLE_NS}}}TR", nsmap={None: VOTABLE_NS})  # type: ignore[dict-item]
+    td = f"{{{VOTABLE_NS}}}TD"
+    for column in COLUMNS:
+        etree.SubElement(tr, td).text = _text(row.value(column))
+    return tr
+
+
 def _tabledata(data: etree._Element, rows: Sequence[ObsCoreRow]) -> None:
     tabledata = _element(data, "TABLEDATA")
-    tr_tag, td_tag = f"{{{VOTABLE_NS}}}TR", f"{{{VOTABLE_NS}}}TD"
-    names = [column.name for column in COLUMNS]
     for row in rows:
-        tr = etree.SubElement(tabledata, tr_tag)
-        for name in names:
-            etree.SubElement(tr, td_tag).text = _text(getattr(row, name))
+        tabledata.append(copy.copy(_row_element(row)))
 
 
 def _binary_value(column: Column, value: Value) -> bytes:
@@ -199,6 +210,7 @@ def sia_votable(
         stream = _element(_element(data, chosen), "STREAM", encoding="base64")
         stream.text = base64.encodebytes(_stream(rows, flags=chosen == "BINARY2")).decode("ascii")
     _datalink_descriptor(root, base_url=base_url)
+    etree.cleanup_namespaces(root)  # the rows' own declarations of the default namespace
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
 
 
