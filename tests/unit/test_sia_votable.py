@@ -304,3 +304,21 @@ def test_stilts_reads_binary_streams_as_their_tabledata(
         csv[form] = done.stdout
     assert csv[serialization] == csv["TABLEDATA"]
     assert csv["TABLEDATA"].count("\n") == len(rows) + 1
+
+
+def test_rows_made_before_are_the_same_rows_and_follow_the_base_url() -> None:
+    # each row's TR is kept once made: a second response, or one for another base URL,
+    # must still hold every row, and its own URLs
+    records = list(survey().values())
+    first = read(sia_votable([obscore_row(r, base_url=BASE) for r in records], overflow=False,
+                             base_url=BASE))  # fmt: skip
+    again = read(sia_votable([obscore_row(r, base_url=BASE) for r in records], overflow=False,
+                             base_url=BASE))  # fmt: skip
+    other = "https://elsewhere.example/soda"
+    moved = read(sia_votable([obscore_row(r, base_url=other) for r in records], overflow=False,
+                             base_url=other))  # fmt: skip
+    assert len(first) == len(again) == len(moved) == len(records)
+    assert column_values(first, "obs_publisher_did") == column_values(again, "obs_publisher_did")
+    assert all(str(u).startswith(BASE) for u in column_values(again, "access_url"))
+    assert all(str(u).startswith(other) for u in column_values(moved, "access_url"))
+    assert column_values(moved, "s_region") == column_values(first, "s_region")
