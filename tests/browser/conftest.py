@@ -36,13 +36,25 @@ def browser_paths() -> tuple[str, str]:
 
 
 @pytest.fixture
-def browser(browser_paths: tuple[str, str]) -> Iterator[object]:
+def downloads(tmp_path: Path) -> Path:
+    """Where the browser saves what the page downloads."""
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def browser(browser_paths: tuple[str, str], downloads: Path) -> Iterator[object]:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     binary, driver = browser_paths
     options = webdriver.ChromeOptions()
     options.binary_location = binary
+    options.add_experimental_option(
+        "prefs",
+        {"download.default_directory": str(downloads), "download.prompt_for_download": False},
+    )
     for flag in (
         "--headless=new",
         "--no-sandbox",

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from astropy.io import fits
 from astropy.wcs import WCS
 
+from emulators.stack import REPO
 from skycut.sample.epochs import TARGET
 from tests.browser.conftest import screenshot
 from tests.integration.test_by_position import covering_files
@@ -79,3 +85,159 @@ def test_search_lists_the_covering_images_and_shows_one_stamp_each(
     assert (ra, dec) == (pytest.approx(sky[0], abs=2e-6), pytest.approx(sky[1], abs=2e-6))
     assert float(readout.split("value ")[1].split(";")[0]) == pytest.approx(value, rel=1e-5)
     screenshot(browser, "viewer")
+
+
+def test_a_bulk_file_with_a_bad_row_is_checked_runs_to_100_percent_and_gives_its_manifest(
+    browser: Any, base_url: str, stack: Any, tmp_path: Path, downloads: Path
+) -> None:
+    source = f"gs://{stack.config.sources_bucket}/sample/calexp-r-0001.fits"
+    rows = tmp_path / "stamps.csv"
+    rows.write_text(
+        "id,ra,dec,radius,label\n"
+        f"{source},150.05,2.24,0.001,good-1\n"
+        f"{source},150.05,95,0.001,bad-dec\n"
+        f",{TARGET[0]},{TARGET[1]},0.0014,every-epoch\n"
+    )
+    expected = 1 + len(covering_files(stack.config.sample_dir, *TARGET))
+    browser.get(f"{base_url}/ui/#submit")
+    by_css(browser, "#submit-form input[name=file]")[0].send_keys(str(rows))
+    by_css(browser, "#check-button")[0].click()
+    lines = wait_for(lambda: by_css(browser, "#check-table tbody tr"), what="the row check")
+    cells = [[td.text for td in tr.find_elements("css selector", "td")] for tr in lines]
+    assert [c[:4] for c in cells] == [
+        ["2", "good-1", "ok", "1"],
+        ["3", "bad-dec", "error", "0"],
+        ["4", "every-epoch", "ok", str(expected - 1)],
+    ]
+    assert "latitude" in cells[1][4]
+    screenshot(browser, "submit-check")
+
+    by_css(browser, "#submit-form button[type=submit]")[0].click()
+    wait_for(
+        lambda: by_css(browser, "#job-phase")[0].text in ("COMPLETED", "ERROR"),
+        seconds=120,
+        what="the job's end",
+    )
+    assert by_css(browser, "#job-phase")[0].text == "COMPLETED"
+    bar = by_css(browser, "#job-progress")[0]
+    assert bar.get_attribute("value") == bar.get_attribute("max") == str(expected + 1)
+    assert "(100 %)" in by_css(browser, "#job-counts")[0].text
+    screenshot(browser, "submit-done")
+    (manifest,) = [
+        b for b in by_css(browser, "#job-results button") if b.text == "Download manifest-csv"
+    ]
+    manifest.click()
+    saved = wait_for(lambda: list(downloads.glob("manifest-csv*")), what="the manifest download")
+    text = wait_for(lambda: saved[0].read_text() if saved[0].stat().st_size else "")
+    assert text.startswith("row,label,id,collection,band,mjd")
+    assert "bad-dec" in text
+    assert text.count("every-epoch") == expected - 1
+
+
+@pytest.fixture
+def gateway(stack: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The API as deployed behind API Gateway, with a stand-in for the gateway in front.
+
+    The stand-in does what the gateway does with a checked token: it drops any
+    identity header the client sent and passes the token's subject as
+    ``X-Apigateway-Api-Userinfo`` (here the bearer token *is* the subject).
+    """
+    from functions_framework import create_app
+    from werkzeug.serving import make_server
+
+    app: dict[str, Any] = {}
+
+    def stand_in(environ: dict[str, Any], start_response: Any) -> Any:
+        environ.pop("HTTP_X_APIGATEWAY_API_USERINFO", None)
+        auth = environ.get("HTTP_AUTHORIZATION", "")
+        if auth.startswith("Bearer "):
+            claims = json.dumps({"email": auth.removeprefix("Bearer ").strip()}).encode()
+            environ["HTTP_X_APIGATEWAY_API_USERINFO"] = base64.urlsafe_b64encode(claims).decode()
+        return app["api"](environ, start_response)
+
+    server = make_server("127.0.0.1", 0, stand_in, threaded=True)
+    url = f"http://127.0.0.1:{server.server_port}{stack.config.base_path}"
+    monkeypatch.setenv("SKYCUT_TRUST_GATEWAY_IDENTITY", "true")
+    monkeypatch.setenv("SKYCUT_PUBLIC_BASE_URL", url)  # the links the API writes are the gateway's
+    app["api"] = create_app("soda_api", str(REPO / "functions" / "soda_api" / "main.py"), "http")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield url
+    finally:
+        server.shutdown()
+
+
+def sign_in(browser: Any, who: str) -> None:
+    if by_css(browser, ".identity")[0].get_attribute("open") is None:
+        by_css(browser, ".identity summary")[0].click()
+    field = by_css(browser, "#token")[0]
+    field.clear()
+    field.send_keys(who + "\t")  # the change event stores it for this tab
+
+
+def test_my_jobs_shows_the_callers_jobs_and_never_another_users(
+    browser: Any, gateway: str, stack: Any
+) -> None:
+    source = f"gs://{stack.config.sources_bucket}/sample/calexp-r-0001.fits"
+    alice = requests.Session()
+    alice.headers["Authorization"] = "Bearer alice@example.org"
+    mine = set()
+    for k in range(2):
+        created = alice.post(
+            f"{gateway}/async",
+            data={"ID": source, "CIRCLE": "150.05 2.24 0.001", "RUNID": f"alice-{k}"},
+            allow_redirects=False,
+            timeout=30,
+        )
+        assert created.status_code == 303, created.text
+        mine.add(created.headers["Location"].rsplit("/", 1)[-1])
+
+    browser.get(f"{gateway}/ui/")
+    sign_in(browser, "alice@example.org")
+    by_css(browser, "nav button[data-page=jobs]")[0].click()
+    rows = wait_for(lambda: by_css(browser, "#jobs-table tbody tr"), what="alice's jobs")
+    listed = {r.find_element("css selector", "td").text for r in rows}
+    assert listed == mine
+    assert {r.find_elements("css selector", "td")[2].text for r in rows} == {"PENDING"}
+    screenshot(browser, "my-jobs")
+    # deleting one through the page removes it from the list
+    rows[0].find_element("xpath", ".//button[text()='Delete']").click()
+    wait_for(lambda: len(by_css(browser, "#jobs-table tbody tr")) == 1, what="the deletion")
+
+    sign_in(browser, "bob@example.org")
+    by_css(browser, "#jobs-form button[type=submit]")[0].click()
+    wait_for(lambda: by_css(browser, "#jobs-status")[0].text == "0 jobs", what="bob's empty list")
+    assert by_css(browser, "#jobs-table tbody tr") == []
+    # without a token the gateway passes no identity: the page shows the service's refusal
+    sign_in(browser, "")
+    by_css(browser, "#jobs-form button[type=submit]")[0].click()
+    status = wait_for(
+        lambda: (
+            "AuthenticationError" in by_css(browser, "#jobs-status")[0].text
+            and by_css(browser, "#jobs-status")[0].text
+        ),
+        what="the refusal",
+    )
+    assert "no authenticated identity" in status
+
+
+def test_api_help_gives_examples_for_this_deployments_url(browser: Any, base_url: str) -> None:
+    browser.get(f"{base_url}/ui/#help")
+    blocks = wait_for(lambda: by_css(browser, "#help-body pre code"), what="the examples")
+    text = "\n".join(b.text for b in blocks)
+    for endpoint in (
+        "/sia/query?",
+        "/sync?ID=",
+        "/async",
+        "/bulk/check",
+        "/links?ID=",
+        "SIA2Service",
+    ):
+        assert f"{base_url}{endpoint}" in text or endpoint in text
+    assert f'SIA2Service("{base_url}")' in text
+    # the SIA example, pasted as it is, answers
+    (sia,) = [line for line in text.splitlines() if "/sia/query?" in line]
+    url = sia.split('"')[1]
+    assert requests.get(url, timeout=30).text.count("<TR>") >= 1
+    screenshot(browser, "api-help")

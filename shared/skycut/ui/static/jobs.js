@@ -40,6 +40,9 @@ export async function refresh() {
       const progress = document.createElement("span");
       progress.append(bar, ` ${state.done}/${state.total}` + (state.failed ? ` (${state.failed} failed)` : ""));
       const actions = document.createElement("span");
+      if (state.phase === "PENDING") {
+        actions.append(button("Run", () => act(ref.href, { method: "POST", body: new URLSearchParams({ PHASE: "RUN" }) }, "/phase")));
+      }
       if (!FINAL.has(state.phase)) {
         actions.append(button("Abort", () => act(ref.href, { method: "POST", body: new URLSearchParams({ PHASE: "ABORT" }) }, "/phase")));
       }
