@@ -5,7 +5,7 @@ UV_VERSION := 0.13.8
 # uv comes from PyPI into a private bootstrap venv unless one is already on PATH
 UV := $(shell command -v uv 2>/dev/null || echo .skycut/bootstrap/bin/uv)
 
-.PHONY: run test unit lint audit typecheck env load sample clean bundles
+.PHONY: run test unit lint audit typecheck env load sample clean bundles browser
 
 .skycut/bootstrap/bin/uv:
 	$(PYTHON) -m venv .skycut/bootstrap
@@ -17,8 +17,20 @@ env: $(UV)  ## create .venv from uv.lock
 run: env  ## start emulators + functions + sample survey; Ctrl-C stops all
 	$(UV) run --frozen python -m emulators.stack $(ARGS)
 
-test: env lint audit  ## lint, type-check, audit the lock, then unit, function and integration tests (starts its own emulators)
+test: env lint audit browser  ## lint, type-check, audit the lock, then unit, function, integration and browser tests (starts its own emulators)
 	$(UV) run --frozen pytest $(PYTEST_ARGS)
+
+# The web page's tests drive the distribution's Chromium through its chromedriver. Installed
+# here when apt can (root on Debian/Ubuntu); otherwise the tests skip and name the packages.
+browser:  ## install Chromium + chromedriver for the web page's tests, if missing and apt can
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing chromium chromium-driver for the web page's tests"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || \
+		{ apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium chromium-driver >/dev/null 2>&1; } || \
+		echo "could not install chromium chromium-driver: the web page's tests will be skipped"; \
+	else echo "no chromium/chromedriver: the web page's tests will be skipped (apt-get install chromium chromium-driver)"; fi
 
 unit: env
 	$(UV) run --frozen pytest tests/unit tests/functions $(PYTEST_ARGS)
