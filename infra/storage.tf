@@ -18,6 +18,15 @@ resource "google_storage_bucket" "results" {
     enabled = false
   }
 
+  # The web page reads cutouts through their signed URLs with fetch() (to draw the FITS
+  # pixels); the URL itself is the credential, so any origin may GET it.
+  cors {
+    origin          = var.results_cors_origins
+    method          = ["GET", "HEAD"]
+    response_header = ["Content-Type", "Content-Length", "Content-Disposition"]
+    max_age_seconds = 3600
+  }
+
   # A result is written with Custom-Time = its job's destruction time and is
   # deleted once that passes (the code sets it; see skycut.storage.gcs).
   lifecycle_rule {

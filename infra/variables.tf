@@ -405,3 +405,9 @@ variable "sweep_schedule" {
   type        = string
   default     = "*/5 * * * *"
 }
+
+variable "results_cors_origins" {
+  description = "Origins whose pages may fetch() result objects through their signed URLs (the web page draws FITS cutouts); the signed URL is the credential, so the default allows any."
+  type        = list(string)
+  default     = ["*"]
+}
