@@ -115,7 +115,9 @@ def make_tiled(plain: Path, out: Path) -> Path:
 class Servers:
     """fake-gcs-server and the proxy in front of it, for one run."""
 
-    def __init__(self, state: Path, *, delay: float, bandwidth: float) -> None:
+    def __init__(
+        self, state: Path, *, delay: float, bandwidth: float, connect_delay: bool = False
+    ) -> None:
         self.gcs_port, self.proxy_port = free_port(), free_port()
         self.direct = f"http://127.0.0.1:{self.gcs_port}"
         self.proxied = f"http://127.0.0.1:{self.proxy_port}"
@@ -132,6 +134,7 @@ class Servers:
                     *(sys.executable, "-m", "bench.netsim"),
                     *("--upstream", f"127.0.0.1:{self.gcs_port}", "--port", str(self.proxy_port)),
                     *("--delay", str(delay), "--bandwidth", str(bandwidth)),
+                    *(("--connect-delay",) if connect_delay else ()),
                 ],
                 state / "netsim.log",
                 cwd=REPO,
@@ -162,10 +165,10 @@ class Servers:
             "SKYCUT_PROJECT_ID": "bench",
         }
 
-    def upload(self, files: list[Path]) -> None:
+    def upload(self, files: list[Path], *, bucket: str = BUCKET) -> None:
         """Upload straight to the emulator (not timed, not proxied)."""
-        create_buckets(self.env(proxied=False), [BUCKET])
-        upload_files(self.env(proxied=False), files, bucket=BUCKET, prefix="")
+        create_buckets(self.env(proxied=False), [bucket])
+        upload_files(self.env(proxied=False), files, bucket=bucket, prefix="")
 
     def measure(
         self, action: Callable[[], object], *, check: Callable[[Any], object] | None = None

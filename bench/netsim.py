@@ -20,7 +20,9 @@ import json
 import threading
 import time
 import urllib.request
+from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -97,8 +99,12 @@ class ProxyLog:
 
 
 class _State:
-    def __init__(self, upstream: str, delay: float, bandwidth: float) -> None:
+    def __init__(
+        self, upstream: str, delay: float, bandwidth: float, *, connect_delay: bool = False
+    ) -> None:
         self.upstream = upstream
+        self.connect_delay = connect_delay
+        self.connections = 0
         self.delay = delay
         self.bandwidth = bandwidth
         self.lock = threading.Lock()
@@ -166,6 +172,26 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else None
 
+    def _throttled(self, chunks: Iterable[bytes]) -> int:
+        """Write ``chunks`` no faster than the bandwidth; return the bytes sent."""
+        sent = 0
+        began = time.perf_counter()
+        for chunk in chunks:
+            self.wfile.write(chunk)
+            sent += len(chunk)
+            ahead = began + sent / self.state.bandwidth - time.perf_counter()
+            if ahead > 0:
+                time.sleep(ahead)
+        return sent
+
+    def handle(self) -> None:
+        """Serve one connection, after the round trip that opening it costs."""
+        if self.state.connect_delay:
+            time.sleep(self.state.delay)  # SYN, SYN-ACK: one round trip before the first request
+            with self.state.lock:
+                self.state.connections += 1
+        super().handle()
+
     def _forward(self) -> None:
         with self.state.lock:
             self.state.active += 1
@@ -182,29 +208,32 @@ class _Handler(BaseHTTPRequestHandler):
         upstream = http.client.HTTPConnection(self.state.upstream, timeout=120)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
         headers["Host"] = self.state.upstream
+        sent = 0
         try:
             upstream.request(self.command, self.path, body=body, headers=headers)
             response = upstream.getresponse()
-            data = response.read()
+            self.send_response(response.status)
+            for key, value in response.getheaders():
+                if key.lower() not in _HOP_BY_HOP:
+                    self.send_header(key, value)
+            no_body = self.command == "HEAD" or response.status in (204, 304)
+            length = response.getheader("Content-Length")
+            if no_body:
+                data = response.read()
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+            elif length is None:  # chunked upstream: read it all to know its length
+                data = response.read()
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                sent = self._throttled([data[i : i + _CHUNK] for i in range(0, len(data), _CHUNK)])
+            else:
+                # streamed as it arrives, so a large body is not held before it is sent
+                self.send_header("Content-Length", length)
+                self.end_headers()
+                sent = self._throttled(iter(partial(response.read, _CHUNK), b""))
         finally:
             upstream.close()
-        self.send_response(response.status)
-        for key, value in response.getheaders():
-            if key.lower() not in _HOP_BY_HOP:
-                self.send_header(key, value)
-        no_body = self.command == "HEAD" or response.status in (204, 304)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        sent = 0
-        if not no_body:
-            began = time.perf_counter()
-            for i in range(0, len(data), _CHUNK):
-                chunk = data[i : i + _CHUNK]
-                self.wfile.write(chunk)
-                sent += len(chunk)
-                ahead = began + sent / self.state.bandwidth - time.perf_counter()
-                if ahead > 0:
-                    time.sleep(ahead)
         self.wfile.flush()
         record = {
             "start": start,
@@ -226,10 +255,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--delay", type=float, default=0.025, help="seconds per request")
     parser.add_argument("--bandwidth", type=float, default=100e6, help="bytes/s per response")
-    args = parser.parse_args(argv)
-    handler = type(
-        "Handler", (_Handler,), {"state": _State(args.upstream, args.delay, args.bandwidth)}
+    parser.add_argument(
+        "--connect-delay", action="store_true", help="a new connection costs one delay too"
     )
+    args = parser.parse_args(argv)
+    state = _State(args.upstream, args.delay, args.bandwidth, connect_delay=args.connect_delay)
+    handler = type("Handler", (_Handler,), {"state": state})
     server = ThreadingHTTPServer(("127.0.0.1", args.port), handler)
     server.daemon_threads = True
     try:

@@ -93,7 +93,10 @@ def main() -> None:
     )
     print("| source | DETAIL | method | time | requests | round trips | read |")
     print("|---|---|---|---:|---:|---:|---:|")
-    with tempfile.TemporaryDirectory() as tmp, Servers(Path(tmp), **_network(args)) as servers:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        Servers(Path(tmp), delay=args.delay, bandwidth=args.bandwidth) as servers,
+    ):
         servers.upload(paths)
         with client_environment(servers.env(proxied=True)):
             from google.cloud import storage  # type: ignore[attr-defined]
@@ -105,10 +108,6 @@ def main() -> None:
                 _cut_alone(client, source, selections[0], "image")  # the bucket look-up
                 for detail in DETAILS:
                     _compare(servers, client, source, selections, detail, args)
-
-
-def _network(args: argparse.Namespace) -> dict[str, float]:
-    return {"delay": args.delay, "bandwidth": args.bandwidth}
 
 
 def _source(path: Path) -> Source:
