@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
+from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import quote
 
+import requests
 from google.api_core import exceptions as gexc
 
 from skycut.errors import ServiceUnavailableError, SourceChangedError, UsageError
@@ -22,6 +25,11 @@ _TRANSIENT = (
     gexc.GatewayTimeout,
     ConnectionError,
 )
+_RETRIED = frozenset({408, 429, 500, 502, 503, 504})
+_ATTEMPTS = 3  # then the error is transient: the job's message is delivered again
+_BACKOFF = 0.05  # seconds before the first retry; x4 each time
+_TIMEOUT = (10.0, 60.0)  # connect, read (between bytes)
+_PIECE = 1 << 20
 
 
 class GcsRangeReader:
@@ -33,6 +41,13 @@ class GcsRangeReader:
     answers with. A read of a generation that is no longer the live object
     raises `SourceChangedError` rather than returning bytes of another version,
     so nothing read through one reader ever mixes two versions.
+
+    The GET is made directly on the storage client's authorised session (its
+    connection pool, its credentials), not through ``Blob.download_as_bytes``:
+    that path streams the body in small chunks and hides the response
+    headers, where the object's generation (``x-goog-generation``) and size
+    (``Content-Range``) come back with every read, so no metadata request is
+    needed to learn either.
     """
 
     def __init__(
@@ -44,7 +59,11 @@ class GcsRangeReader:
         size: int | None = None,
     ) -> None:
         self._source = source
-        self._bucket = client.bucket(source.bucket)
+        self._client = client
+        self._url = (
+            f"{client.api_endpoint}/download/storage/v1/b/{quote(source.bucket, safe='')}"
+            f"/o/{quote(source.name, safe='')}"
+        )
         self._generation = generation
         self._confirmed = False
         # a size known with the generation (an object event carries both) saves a request
@@ -72,9 +91,11 @@ class GcsRangeReader:
         return None if self._generation is None else self._source.at(self._generation)
 
     def size(self) -> int:
-        """Return the object's size (one metadata request, then cached)."""
+        """Return the object's size: learned from a read, else one metadata request."""
         if self._size is None:
-            blob = self._blob()
+            blob = self._client.bucket(self._source.bucket).blob(
+                self._source.name, generation=self._generation
+            )
             self._call(blob.reload, **self._condition())
             self._learn(blob.generation)
             self._size = int(blob.size)
@@ -84,15 +105,22 @@ class GcsRangeReader:
         """Return bytes ``[start, stop)`` of the object."""
         if stop <= start:
             return b""
-        blob = self._blob()
-        data: bytes = self._call(
-            blob.download_as_bytes,
-            start=start,
-            end=stop - 1,
-            checksum=None,
-            **self._condition(),
-        )
-        self._learn(blob.generation)
+        generation = self._generation
+        params = {"alt": "media"}
+        if generation is not None:
+            # `generation` selects the version (404 once it is gone, as on the
+            # emulator); the precondition also refuses it once it is not the live
+            # object (412), which on a versioned bucket it may still be readable as
+            params["generation"] = params["ifGenerationMatch"] = str(generation)
+        headers = {"Range": f"bytes={start}-{stop - 1}", "Accept-Encoding": "identity"}
+        status, answered, data = self._get(params, headers)
+        self._learn(answered.get("x-goog-generation"))
+        if status == 200:  # the whole object: the store ignored the range
+            self._size = len(data)
+            return data[start:stop]
+        total = answered.get("content-range", "").rpartition("/")[2]
+        if total.isdigit():
+            self._size = int(total)
         return data
 
     def confirm(self) -> ObjectVersion:
@@ -115,15 +143,51 @@ class GcsRangeReader:
             raise SourceChangedError(f"source {self._source.uri} has no generation")
         return version
 
-    def _blob(self) -> Any:
-        # a Blob per request: the library writes response headers into it,
-        # and reads of one reader run in parallel threads
-        return self._bucket.blob(self._source.name, generation=self._generation)
+    def _get(
+        self, params: dict[str, str], headers: dict[str, str]
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        """Send one range GET, retrying what may pass; return status, headers and body."""
+        session = self._client._http  # the client's pooled, authorised requests session
+        for attempt in range(_ATTEMPTS):
+            try:
+                response = session.get(
+                    self._url, params=params, headers=headers, stream=True, timeout=_TIMEOUT
+                )
+                with response:  # back to the pool once read
+                    # in large pieces: `.content` reads 10 KiB at a time, slow for big ranges
+                    data = b"".join(response.iter_content(_PIECE)) if response.ok else b""
+            except requests.RequestException:
+                if attempt + 1 == _ATTEMPTS:
+                    raise ServiceUnavailableError(
+                        f"storage unavailable reading {self._source.uri}"
+                    ) from None
+            else:
+                status = response.status_code
+                if status in (200, 206):
+                    return status, {k.lower(): v for k, v in response.headers.items()}, data
+                if status not in _RETRIED or attempt + 1 == _ATTEMPTS:
+                    self._refused(status)
+            time.sleep(_BACKOFF * 4**attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _refused(self, status: int) -> NoReturn:
+        """Raise the error of a refused read."""
+        uri = self._source.uri
+        if status in (404, 412):
+            if self._generation is not None:
+                raise SourceChangedError(
+                    f"source {uri} generation {self._generation} was replaced or deleted"
+                )
+            if status == 412:  # pragma: no cover - no condition sent
+                raise ServiceUnavailableError(f"storage refused reading {uri}")
+            raise UsageError(f"source {uri} does not exist")
+        if status in (401, 403):
+            raise UsageError(f"source {uri} is not readable by skycut")
+        if status == 416:
+            raise UsageError(f"source {uri} is shorter than its headers say")
+        raise ServiceUnavailableError(f"storage answered HTTP {status} reading {uri}")
 
     def _condition(self) -> dict[str, int]:
-        # `generation` selects the version (404 once it is gone, as on the
-        # emulator); the precondition also refuses it once it is not the live
-        # object (412), which on a versioned bucket it may still be readable as
         generation = self._generation
         return {} if generation is None else {"if_generation_match": generation}
 
@@ -155,8 +219,6 @@ class GcsRangeReader:
             raise UsageError(f"source {self._source.uri} does not exist") from e
         except gexc.Forbidden as e:
             raise UsageError(f"source {self._source.uri} is not readable by skycut") from e
-        except gexc.RequestRangeNotSatisfiable as e:
-            raise UsageError(f"source {self._source.uri} is shorter than its headers say") from e
         except _TRANSIENT as e:
             raise ServiceUnavailableError(f"storage unavailable reading {self._source.uri}") from e
 

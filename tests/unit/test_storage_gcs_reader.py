@@ -1,0 +1,179 @@
+"""GcsRangeReader against a stand-in for Cloud Storage's JSON API (found via STORAGE_EMULATOR_HOST).
+
+What a user notices: how many requests a cutout's reads cost (each one is a
+round trip), and that bytes of two versions of an object are never mixed.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import numpy as np
+import pytest
+from astropy.io import fits
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import storage  # type: ignore[attr-defined]
+
+from skycut.cutout.fitsindex import named_image, scan_fits, select_image_hdu
+from skycut.errors import ServiceUnavailableError, SourceChangedError, UsageError
+from skycut.soda.ids import SourceRef
+from skycut.storage.gcs import GcsRangeReader
+
+BUCKET = "sources"
+NAME = "dir/image one.fits"
+
+
+@dataclass
+class FakeStore:
+    """One object, its generation, the requests seen, and failures to inject."""
+
+    data: bytes = b""
+    generation: int = 1
+    requests: list[tuple[str, str]] = field(default_factory=list)  # (kind, Range header)
+    fail_with: list[int] = field(default_factory=list)  # statuses answered before the object
+
+
+def _handler(store: FakeStore) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: object) -> None:
+            """Quiet."""
+
+        def do_GET(self) -> None:
+            url = urlsplit(self.path)
+            query = {k: v[0] for k, v in parse_qs(url.query).items()}
+            media = url.path.startswith("/download/")
+            store.requests.append(("media" if media else "metadata", self.headers["Range"] or ""))
+            if store.fail_with:
+                self._send(store.fail_with.pop(0), b"{}")
+                return
+            expected = f"/b/{BUCKET}/o/{NAME}"
+            if (
+                unquote(url.path.removeprefix("/download/storage/v1").removeprefix("/storage/v1"))
+                != expected
+            ):
+                self._send(404, b"{}")
+                return
+            wanted = query.get("generation") or query.get("ifGenerationMatch")
+            if wanted is not None and int(wanted) != store.generation:
+                self._send(404 if "generation" in query else 412, b"{}")
+                return
+            headers = {"x-goog-generation": str(store.generation)}
+            if not media:
+                meta = {"name": NAME, "bucket": BUCKET, "size": str(len(store.data)),
+                        "generation": str(store.generation)}  # fmt: skip
+                self._send(200, json.dumps(meta).encode(), headers)
+                return
+            match = re.fullmatch(r"bytes=(\d+)-(\d+)", self.headers["Range"] or "")
+            if match is None:
+                self._send(200, store.data, headers)
+                return
+            start, last = int(match[1]), min(int(match[2]), len(store.data) - 1)
+            if start >= len(store.data):
+                self._send(416, b"")
+                return
+            headers["Content-Range"] = f"bytes {start}-{last}/{len(store.data)}"
+            self._send(206, store.data[start : last + 1], headers)
+
+        def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+            self.send_response(status)
+            for key, value in (headers or {}).items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    return Handler
+
+
+@pytest.fixture
+def store(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeStore]:
+    fake = FakeStore()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", f"http://127.0.0.1:{server.server_address[1]}")
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _reader(generation: int | None = None) -> GcsRangeReader:
+    client = storage.Client(project="test", credentials=AnonymousCredentials())
+    return GcsRangeReader(client=client, source=SourceRef(BUCKET, NAME), generation=generation)
+
+
+def _single_hdu_fits() -> bytes:
+    """A small image in the primary HDU: no HDU named IMAGE, so the scan reads to the end."""
+    buffer = io.BytesIO()
+    fits.PrimaryHDU(np.arange(100 * 120, dtype=np.float32).reshape(100, 120)).writeto(buffer)
+    return buffer.getvalue()
+
+
+def test_a_read_tells_the_size_and_generation_without_a_metadata_request(store: FakeStore) -> None:
+    store.data, store.generation = bytes(range(256)) * 40, 7
+    reader = _reader()
+    assert reader.read_range(10, 20) == bytes(range(10, 20))
+    assert reader.size() == 10240
+    assert reader.generation == 7
+    assert reader.confirm().generation == 7
+    assert [kind for kind, _ in store.requests] == ["media"]
+    assert store.requests[0][1] == "bytes=10-19"
+
+
+def test_indexing_a_file_without_an_image_extension_is_one_request(store: FakeStore) -> None:
+    store.data = _single_hdu_fits()
+    index = scan_fits(_reader(), stop_after=named_image)
+    assert select_image_hdu(index).index == 0
+    assert index.complete
+    assert [kind for kind, _ in store.requests] == ["media"]
+
+
+def test_a_read_past_the_end_is_cut_short(store: FakeStore) -> None:
+    store.data = b"x" * 100
+    reader = _reader()
+    assert reader.read_range(90, 200) == b"x" * 10
+    assert reader.size() == 100
+
+
+def test_a_replacement_between_reads_is_never_mixed_in(store: FakeStore) -> None:
+    store.data, store.generation = b"a" * 100, 3
+    reader = _reader()
+    assert reader.read_range(0, 10) == b"a" * 10
+    store.data, store.generation = b"b" * 100, 4
+    with pytest.raises(SourceChangedError, match="generation 3"):
+        reader.read_range(10, 20)
+
+
+def test_a_pinned_generation_is_asked_for_and_a_gone_one_is_refused(store: FakeStore) -> None:
+    store.data, store.generation = b"a" * 100, 5
+    assert _reader(generation=5).read_range(0, 4) == b"aaaa"
+    with pytest.raises(SourceChangedError):
+        _reader(generation=4).read_range(0, 4)
+
+
+def test_a_missing_object_is_the_users_error(store: FakeStore) -> None:
+    client = storage.Client(project="test", credentials=AnonymousCredentials())
+    reader = GcsRangeReader(client=client, source=SourceRef(BUCKET, "nothing.fits"))
+    with pytest.raises(UsageError, match="does not exist"):
+        reader.read_range(0, 10)
+
+
+def test_a_passing_outage_is_retried_and_a_lasting_one_is_transient(store: FakeStore) -> None:
+    store.data = b"z" * 50
+    store.fail_with = [503]
+    assert _reader().read_range(0, 5) == b"zzzzz"
+    store.fail_with = [503, 503, 503]
+    with pytest.raises(ServiceUnavailableError):
+        _reader().read_range(0, 5)
