@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -402,3 +403,23 @@ def test_random_cutouts_keep_pixels_and_wcs_exact(case: tuple[WCS, Stencil], mas
         out_world = np.array(WCS(out["IMAGE"].header).pixel_to_world_values(x, y))
         src_world = np.array(src_wcs.pixel_to_world_values(x + box.x0, y + box.y0))
         assert_allclose(out_world, src_world, rtol=0, atol=1e-9)
+
+
+def test_the_hdus_of_a_detail_cut_are_read_together(mef: Path) -> None:
+    """Three HDUs cost one round trip, not three: their reads are in flight at once."""
+    index = scan_fits(LocalFileReader(mef))
+    together = threading.Barrier(3, timeout=10)
+
+    class SlowNetwork(LocalFileReader):
+        def read_range(self, start: int, stop: int) -> bytes:
+            together.wait()  # breaks (and fails the cut) unless all three reads are waiting
+            return super().read_range(start, stop)
+
+    cutout = cut(
+        SlowNetwork(mef), Selection(stencil=POLYGON), source_id="m", index=index,
+        detail="image,mask,variance",
+    )  # fmt: skip
+    with fits.open(mef) as src, open_cutout(cutout) as out:
+        assert cutout.box is not None
+        for name in ("IMAGE", "MASK", "VARIANCE"):
+            assert_array_equal(out[name].data, src[name].data[cutout.box.slices])

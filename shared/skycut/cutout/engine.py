@@ -20,7 +20,9 @@ that cannot be cut are left out; the primary header lists those that were.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import numpy.typing as npt
@@ -43,6 +45,7 @@ from skycut.cutout.tiles import TileTable
 __all__ = ["CutHdu", "Cutout", "cut", "cut_circle"]
 
 _EXTENSIONS = {FITS: ".fits", JPEG: ".jpg"}
+_MAX_HDU_THREADS = 8  # HDUs read at once (each may run its own concurrent parts)
 
 
 @dataclass(frozen=True)
@@ -218,19 +221,23 @@ def cut(
             max_pixels=max_pixels,
             chunk_size=chunk_size,
         )
-    parts = [
-        _read_part(
-            reader, planned, selection, mask_outside=mask_outside, cost=cost, tiles=tile_tables
-        )
-        for planned in plan.hdus
-    ]
+    read = partial(
+        _read_part, reader, selection=selection, mask_outside=mask_outside, cost=cost,
+        tiles=tile_tables,
+    )  # fmt: skip
+    if len(plan.hdus) > 1 and (cost is None or cost.max_concurrency > 1):
+        # each HDU's reads are their own round trips: wait for them together, not in turn
+        with ThreadPoolExecutor(max_workers=min(len(plan.hdus), _MAX_HDU_THREADS)) as pool:
+            parts = list(pool.map(read, plan.hdus))
+    else:
+        parts = [read(planned) for planned in plan.hdus]
     if response_format == FITS:
         primary = primary_header(
             plan.index, plan.image.hdu, [p.hdu for p, _, _ in parts], selection,
             source_id=source_id, detail=detail, mask_outside=mask_outside,
             source_generation=source_generation,
         )  # fmt: skip
-        content = primary.tostring().encode("ascii") + b"".join(
+        content = primary + b"".join(
             extension_bytes(h, d, p.region.start, note=_note(p)) for p, h, d in parts
         )
     else:
@@ -283,6 +290,7 @@ def _read_part(
     box, stencil = region.box, selection.stencil
     if mask_outside and stencil is not None and box is not None and region.sky_wcs:
         inside = pixels_inside(region.sky_wcs, box, stencil)
+        out_header = out_header.copy()  # blanking declares its value in it; it may be shared
         data = blank_outside(data, out_header, inside, region.celestial or (0, 1))
     return planned, out_header, data
 
