@@ -423,3 +423,17 @@ def test_the_hdus_of_a_detail_cut_are_read_together(mef: Path) -> None:
         assert cutout.box is not None
         for name in ("IMAGE", "MASK", "VARIANCE"):
             assert_array_equal(out[name].data, src[name].data[cutout.box.slices])
+
+
+def test_blanking_one_cut_leaves_the_cached_headers_of_the_next_as_they_were(mef: Path) -> None:
+    """Headers are shared between cuts of one image: blanking must change only its own copy."""
+    index = scan_fits(LocalFileReader(mef))
+    options = {"source_id": "m", "index": index, "detail": "image,mask,variance"}
+    masked = cut(LocalFileReader(mef), Selection(stencil=POLYGON), mask_outside=True, **options)  # type: ignore[arg-type]
+    plain = cut(LocalFileReader(mef), Selection(stencil=POLYGON), **options)  # type: ignore[arg-type]
+    with open_cutout(masked) as blanked, open_cutout(plain) as out:
+        declared = [k for k in blanked["MASK"].header if k not in out["MASK"].header]
+        assert declared  # the masked cut declares its no-data bit ...
+        assert not [k for k in out["MASK"].header if k.startswith("MP_") or "NO_DATA" in k]
+    assert "BLANK" not in index.hdus[2].header  # ... the index it was cut from is untouched
+    assert not any("NO_DATA" in k for k in index.hdus[2].header)

@@ -17,7 +17,7 @@ from astropy.io import fits
 
 from skycut.cutout.fitsindex import FitsIndex, HduInfo, named_image, scan_fits
 from skycut.cutout.hdus import find_hdu, image_hdus, scan_on, select_image
-from skycut.cutout.pixels import output_image_header
+from skycut.cutout.pixels import image_header
 from skycut.cutout.reader import RangeReader
 from skycut.cutout.region import Region, cached_header_wcs, plan_region
 from skycut.cutout.selection import FITS, Detail, ResponseFormat, Selection
@@ -117,7 +117,7 @@ def plan_cut(
     if image is None:
         raise UnsupportedSourceError(f"{source_id} has no image HDU")
     inherited = [index.hdus[0].header] if image.index != 0 else []
-    header = output_image_header(image)
+    header = image_header(image)
     region = plan_region(
         header,
         selection,
@@ -179,7 +179,7 @@ def _more_hdus(
         candidates = [h for h in image_hdus(index) if h.index != image.hdu.index]
     out = []
     for hdu in sorted(candidates, key=lambda h: h.index):
-        header = output_image_header(hdu)
+        header = image_header(hdu)
         if detail != "all" and _shape(header) == _shape(image.header):
             out.append(PlannedHdu(hdu, header, image.region))  # the image's planes: same pixels
             continue

@@ -109,7 +109,7 @@ def stencil_pixel_box(
         If the WCS is not a 2-D celestial WCS.
 
     """
-    projection = SkyProjection(wcs, source=source)
+    projection = _projection(wcs, source)
     ny, nx = shape
     xs, ys = _boundary_on(projection, PixelBox(0, nx, 0, ny), *_boundary(stencil))
     ex, ey = _border_inside(projection, (nx, ny), stencil)
@@ -153,7 +153,7 @@ def pixels_inside(wcs: WCS, box: PixelBox, stencil: Stencil) -> _Bool:
         cannot give are outside.
 
     """
-    projection = SkyProjection(wcs)
+    projection = _projection(wcs, "the image")
     ny, nx = box.shape
 
     def exact(x: Array, y: Array) -> _Bool:
@@ -268,6 +268,18 @@ def _boundary_on(
     return x[keep], y[keep]
 
 
+# A WCS's projection (its celestial frame found once): WCS objects are cached per
+# HDU, and finding the frame costs more than a small stamp's box.
+_PROJECTIONS: weakref.WeakKeyDictionary[WCS, SkyProjection] = weakref.WeakKeyDictionary()
+
+
+def _projection(wcs: WCS, source: str) -> SkyProjection:
+    projection = _PROJECTIONS.get(wcs)
+    if projection is None:
+        projection = _PROJECTIONS[wcs] = SkyProjection(wcs, source=source)
+    return projection
+
+
 _Border = tuple[tuple[int, int], Array, Array, Array, Array]
 # The border's sky positions per WCS object: every stencil cut from an image
 # tests the same points, and projecting them is most of the cost of a stamp.
@@ -296,5 +308,11 @@ def _border_inside(
 ) -> tuple[Array, Array]:
     """Points of the image's outer border, a pixel or less apart, inside the stencil."""
     _, x, y, lon, lat = _border_sky(projection, size)
+    if isinstance(stencil, Circle):
+        # A point inside is within the radius in latitude too: test only those (a stamp's
+        # circle is near few of the border's points, and the exact test is the costly part).
+        near = np.flatnonzero(np.abs(lat - stencil.dec) <= stencil.radius * (1 + 1e-9) + 1e-12)
+        hits = near[stencil.contains(lon[near], lat[near])]
+        return x[hits], y[hits]
     inside = stencil.contains(lon, lat)
     return x[inside], y[inside]

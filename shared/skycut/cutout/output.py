@@ -10,7 +10,10 @@ cutout, SIP and other distortions included (they are relative to CRPIX).
 
 from __future__ import annotations
 
+import functools
 import re
+import threading
+from collections import OrderedDict
 
 import numpy as np
 import numpy.typing as npt
@@ -49,36 +52,45 @@ def stored_array(
         Pixels as read: stored values of the header's ``BITPIX``, or values
         already scaled (floats, or unsigned integers with their ``BZERO``).
     header
-        The HDU's header; a copy is changed and returned.
+        The HDU's header, never changed (it may be shared with a cache).
 
     Returns
     -------
     array, header
         Big-endian stored values, and the header with ``BITPIX`` to match
-        (scaling cards dropped if the values were already scaled).
+        (scaling cards dropped if the values were already scaled): ``header``
+        itself when it already says so, else a changed copy.
 
     """
-    header = header.copy()
     kind, size = values.dtype.kind, values.dtype.itemsize
     source_bitpix = int(header.get("BITPIX", 0))
+    changes: dict[str, int] = {}
+    drop: tuple[str, ...] = ()
     if kind == "f":
         bitpix = -8 * size
         if source_bitpix > 0:  # integers scaled to floats: the scaling is done
-            for key in _SCALING:
-                header.remove(key, ignore_missing=True)
+            drop = _SCALING
     elif kind == "u" and size > 1:
         # Unsigned values are stored signed with BZERO = 2**(bits - 1) (FITS 4.0 §5.3).
         bitpix = 8 * size
         values = (values ^ np.array(1 << (bitpix - 1)).astype(values.dtype)).view(f"i{size}")
-        header["BSCALE"], header["BZERO"] = 1, 2 ** (bitpix - 1)
+        changes = {"BSCALE": 1, "BZERO": 2 ** (bitpix - 1)}
     elif kind == "i" and size == 1:
         bitpix = 8
         values = (values.astype(np.int16) + 128).astype(np.uint8)
-        header["BSCALE"], header["BZERO"] = 1, -128
+        changes = {"BSCALE": 1, "BZERO": -128}
     else:
         bitpix = 8 * size
+    stored = values.astype(values.dtype.newbyteorder(">"), copy=False)
+    if bitpix == source_bitpix and not changes and not any(key in header for key in drop):
+        return stored, header  # nothing to change: no copy of a long header
+    header = header.copy()
+    for key in drop:
+        header.remove(key, ignore_missing=True)
+    for key, value in changes.items():
+        header[key] = value
     header["BITPIX"] = bitpix
-    return values.astype(values.dtype.newbyteorder(">"), copy=False), header
+    return stored, header
 
 
 def extension_bytes(
@@ -103,32 +115,21 @@ def extension_bytes(
         The extension, a whole number of 2880-byte blocks.
 
     """
+    naxis = len(start)
     cards = [
         ("XTENSION", "IMAGE", "image extension"),
         ("BITPIX", header["BITPIX"], "array data type"),
         ("NAXIS", data.ndim, "number of array dimensions"),
-        *((f"NAXIS{k + 1}", n) for k, n in enumerate(reversed(data.shape))),
+        *((f"NAXIS{k + 1}", n, "") for k, n in enumerate(reversed(data.shape))),
         ("PCOUNT", 0, "number of parameters"),
         ("GCOUNT", 1, "number of groups"),
     ]
-    # Rendered card by card: the source's cards keep their parsed 80-column
-    # images, which is several times faster than building a Header (a small
-    # stamp's time is mostly header work).
-    images = [fits.Card(*card).image for card in cards]
-    ltv = dict.fromkeys(range(1, len(start) + 1), 0.0)
-    for card in header.cards:
-        key = card.keyword
-        if STRUCTURAL.fullmatch(key):
-            continue
-        match = _CRPIX.fullmatch(key)
-        if match is not None and int(match.group(1)) <= len(start):
-            shifted = float(card.value) - start[int(match.group(1)) - 1]
-            images.append(fits.Card(key, shifted, card.comment).image)
-            continue
-        if key.startswith("LTV") and key[3:].isdigit() and int(key[3:]) in ltv:
-            ltv[int(key[3:])] = float(card.value)
-            continue
-        images.append(card.image)
+    images = [_image(*card) for card in cards]
+    body, crpix, ltv = _rendered(header, naxis)
+    images += body
+    for position, keyword, axis, value, comment in crpix:
+        shifted = fits.Card(keyword, value - start[axis - 1], comment)
+        images[len(cards) + position] = shifted.image
     # IRAF's image = LTM * physical + LTV, with LTM = 1 unless given.
     for axis, shift in enumerate(start, start=1):
         images.append(
@@ -139,3 +140,55 @@ def extension_bytes(
     text += " " * (-len(text) % BLOCK_SIZE)
     raw = np.ascontiguousarray(data).tobytes()
     return text.encode("ascii") + raw + b"\0" * (-len(raw) % BLOCK_SIZE)
+
+
+_Rendered = tuple[list[str], list[tuple[int, str, int, float, str]], dict[int, float]]
+_RENDERED: OrderedDict[tuple[int, int], tuple[fits.Header, _Rendered]] = OrderedDict()
+_RENDERED_LOCK = threading.Lock()
+_CACHED_RENDERINGS = 256
+
+
+@functools.lru_cache(maxsize=256, typed=True)
+def _image(key: str, value: str | int | bool, comment: str) -> str:
+    return str(fits.Card(key, value, comment).image)
+
+
+def _rendered(header: fits.Header, naxis: int) -> _Rendered:
+    """Return the card images an extension copies from ``header``, rendered once per header.
+
+    The source's cards keep their parsed 80-column images, which is several
+    times faster than building a Header; a header derived from a compressed
+    HDU's has no images yet, and formatting them costs more than a stamp's
+    cut, so they are rendered once per (cached, shared) header. ``CRPIXn``
+    cards are listed with their position, to be shifted by each cut, and
+    ``LTVn`` values taken out, to be written after the shift.
+    """
+    key = (id(header), naxis)
+    with _RENDERED_LOCK:
+        hit = _RENDERED.get(key)
+        if hit is not None and hit[0] is header:  # the entry holds the header: its id is not reused
+            _RENDERED.move_to_end(key)
+            return hit[1]
+    body: list[str] = []
+    crpix: list[tuple[int, str, int, float, str]] = []
+    ltv = dict.fromkeys(range(1, naxis + 1), 0.0)
+    for card in header.cards:
+        keyword = card.keyword
+        if STRUCTURAL.fullmatch(keyword):
+            continue
+        match = _CRPIX.fullmatch(keyword)
+        if match is not None and int(match.group(1)) <= naxis:
+            axis = int(match.group(1))
+            crpix.append((len(body), keyword, axis, float(card.value), card.comment))
+            body.append("")  # replaced by the shifted card
+            continue
+        if keyword.startswith("LTV") and keyword[3:].isdigit() and int(keyword[3:]) in ltv:
+            ltv[int(keyword[3:])] = float(card.value)
+            continue
+        body.append(card.image)
+    rendered = (body, crpix, ltv)
+    with _RENDERED_LOCK:
+        _RENDERED[key] = (header, rendered)
+        while len(_RENDERED) > _CACHED_RENDERINGS:
+            _RENDERED.popitem(last=False)
+    return rendered

@@ -13,6 +13,8 @@ the reads of several regions can be planned together
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -28,7 +30,7 @@ from skycut.cutout.tilelayout import compressed_image_header
 from skycut.cutout.tiles import TileTable, read_tiles, tile_segments
 from skycut.errors import UnsupportedSourceError
 
-__all__ = ["image_shape", "output_image_header", "pixel_segments", "read_pixels"]
+__all__ = ["image_header", "image_shape", "output_image_header", "pixel_segments", "read_pixels"]
 
 _Int64 = npt.NDArray[np.int64]
 
@@ -218,12 +220,47 @@ def output_image_header(hdu: HduInfo) -> fits.Header:
     Returns
     -------
     astropy.io.fits.Header
-        A copy of the header; for a tile-compressed HDU the image header
-        astropy derives (``ZBITPIX`` → ``BITPIX``, ``ZNAXISn`` → ``NAXISn``,
-        no ``Z*`` or table cards, WCS and ``BSCALE``/``BZERO``/``BLANK``
-        kept, since `read_pixels` returns values they apply to).
+        A copy of the header (see `image_header`), free to change.
 
     """
-    if hdu.is_compressed:
-        return compressed_image_header(hdu)
-    return hdu.header.copy()
+    return image_header(hdu).copy()
+
+
+_IMAGE_HEADERS: OrderedDict[int, tuple[HduInfo, fits.Header]] = OrderedDict()
+_IMAGE_HEADERS_LOCK = threading.Lock()
+_CACHED_HEADERS = 256
+
+
+def image_header(hdu: HduInfo) -> fits.Header:
+    """Return the header of ``hdu`` as an uncompressed image HDU would carry it, shared.
+
+    Parameters
+    ----------
+    hdu
+        An image HDU, plain or tile-compressed, from a file's index.
+
+    Returns
+    -------
+    astropy.io.fits.Header
+        For a plain HDU its own header; for a tile-compressed HDU the image
+        header astropy derives (``ZBITPIX`` → ``BITPIX``, ``ZNAXISn`` →
+        ``NAXISn``, no ``Z*`` or table cards, WCS and
+        ``BSCALE``/``BZERO``/``BLANK`` kept, since `read_pixels` returns
+        values they apply to), derived once per indexed HDU: deriving it
+        costs more than a small stamp's cut. Shared: copy it before
+        changing it.
+
+    """
+    if not hdu.is_compressed:
+        return hdu.header
+    with _IMAGE_HEADERS_LOCK:
+        hit = _IMAGE_HEADERS.get(id(hdu))
+        if hit is not None and hit[0] is hdu:  # the entry holds the HDU, so its id is not reused
+            _IMAGE_HEADERS.move_to_end(id(hdu))
+            return hit[1]
+    header = compressed_image_header(hdu)
+    with _IMAGE_HEADERS_LOCK:
+        _IMAGE_HEADERS[id(hdu)] = (hdu, header)
+        while len(_IMAGE_HEADERS) > _CACHED_HEADERS:
+            _IMAGE_HEADERS.popitem(last=False)
+    return header

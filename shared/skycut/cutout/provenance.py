@@ -19,19 +19,21 @@ text chunks.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from astropy.io import fits
 
 import skycut
-from skycut.cutout.fitsindex import FitsIndex, HduInfo
-from skycut.cutout.output import copy_cards
+from skycut.cutout.fitsindex import BLOCK_SIZE, FitsIndex, HduInfo
+from skycut.cutout.output import STRUCTURAL
 from skycut.cutout.selection import Detail, Selection
 
 __all__ = ["primary_header", "provenance_items"]
 
 _SCALING = ("BSCALE", "BZERO", "BLANK")
+_COMMENTARY = frozenset({"COMMENT", "HISTORY", ""})
 
 
 def provenance_items(
@@ -95,8 +97,8 @@ def primary_header(
     detail: Detail,
     mask_outside: bool,
     source_generation: int | None = None,
-) -> fits.Header:
-    """Build the primary header of a cutout file.
+) -> bytes:
+    """Render the primary header of a cutout file.
 
     Parameters
     ----------
@@ -111,16 +113,28 @@ def primary_header(
 
     Returns
     -------
-    astropy.io.fits.Header
-        A data-less primary header with the provenance cards.
+    bytes
+        A data-less primary header with the provenance cards, whole
+        2880-byte blocks: what ``fits.Header.tostring()`` gives for the
+        same cards.
 
     """
-    header = fits.PrimaryHDU().header
+    # Rendered from card images, as the extensions are: the source's cards keep
+    # the images they were parsed from, and building a Header card by card
+    # costs more than a small stamp's whole cut.
+    cards = [("SIMPLE", _image("SIMPLE", True, "conforms to FITS standard"))]
+    cards += [("BITPIX", _image("BITPIX", 8, "array data type"))]
+    cards += [("NAXIS", _image("NAXIS", 0, "number of array dimensions"))]
+    cards.append(("EXTEND", _image("EXTEND", True)))
     if image.index != 0:
         # Observation metadata an extension inherits lives in the primary header.
-        copy_cards(index.hdus[0].header, header)
-        for key in _SCALING:
-            header.remove(key, ignore_missing=True)
+        cards += [
+            (card.keyword, card.image)
+            for card in index.hdus[0].header.cards
+            if not STRUCTURAL.fullmatch(card.keyword) and card.keyword not in _SCALING
+        ]
+        while cards[-1][0] == "":  # trailing blank cards make room for new ones, as in astropy
+            cards.pop()
     items = provenance_items(
         selection,
         source_id=source_id,
@@ -133,16 +147,37 @@ def primary_header(
         ("SC_HDUNO", image.index, "source HDU number, 0 = primary"),
         ("SC_NHDU", len(cut), "HDUs cut, in the extensions that follow"),
     ]
+    # Placed as astropy's Header places them: a keyword already there is
+    # replaced where it stands, a new one goes after the last card that is not
+    # commentary, a HISTORY line after the last HISTORY line.
+    keys = [key for key, _ in cards]
+    after = 1 + max(i for i, key in enumerate(keys) if key not in _COMMENTARY)
     for key, value, comment in items:
-        _set(header, key, value, comment)
-    header.add_history(f"skycut {skycut.__version__}: {selection.describe()} of {source_id}")
+        rendered = _card(key, value, comment)
+        if key in keys:
+            cards[keys.index(key)] = (key, rendered)
+        else:
+            cards.insert(after, (key, rendered))
+            keys.insert(after, key)
+            after += 1
     names = ", ".join(f"{h.name} (HDU {h.index})" for h in cut)
-    header.add_history(f"HDUs cut: {names}")
-    return header
+    for line in (f"skycut {skycut.__version__}: {selection.describe()} of {source_id}",
+                 f"HDUs cut: {names}"):  # fmt: skip
+        at = 1 + max((i for i, key in enumerate(keys) if key == "HISTORY"), default=len(keys) - 1)
+        cards.insert(at, ("HISTORY", _image("HISTORY", line)))
+        keys.insert(at, "HISTORY")
+    images = [rendered for _, rendered in cards]
+    text = "".join(images) + "END".ljust(80)
+    return (text + " " * (-len(text) % BLOCK_SIZE)).encode("ascii")
 
 
-def _set(header: fits.Header, key: str, value: str | int | bool, comment: str) -> None:
+@functools.lru_cache(maxsize=1024, typed=True)  # most cards repeat from cut to cut
+def _image(key: str, value: str | int | bool, comment: str = "") -> str:
+    return str(fits.Card(key, value, comment).image)
+
+
+def _card(key: str, value: str | int | bool, comment: str) -> str:
     # A comment that does not fit would be truncated with a warning; long IDs
     # (CONTINUE cards) and long stencils simply go without one.
-    used = len(fits.Card(key, value).image.rstrip())
-    header[key] = (value, comment) if used + 3 + len(comment) <= 80 else value
+    bare = _image(key, value)
+    return _image(key, value, comment) if len(bare.rstrip()) + 3 + len(comment) <= 80 else bare

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import warnings
+import weakref
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -102,8 +103,24 @@ def header_wcs(header: fits.Header, *, source: str) -> WCS:
         raise UnsupportedSourceError(f"{source}: unusable WCS: {e}") from e
 
 
+# The sky axes of a WCS, found once per WCS object (cached per HDU): astropy builds
+# a sub-WCS to answer `has_celestial`, which costs milliseconds.
+_SKY_AXES: weakref.WeakKeyDictionary[WCS, tuple[int, tuple[int, int] | None]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def _sky_axes(wcs: WCS, naxis: int, source: str) -> tuple[int, int] | None:
     """Return the two pixel axes (FITS order, 0-based) of the sky plane, or `None`."""
+    known = _SKY_AXES.get(wcs)
+    if known is not None and known[0] == naxis:
+        return known[1]
+    axes = _find_sky_axes(wcs, naxis, source)
+    _SKY_AXES[wcs] = (naxis, axes)
+    return axes
+
+
+def _find_sky_axes(wcs: WCS, naxis: int, source: str) -> tuple[int, int] | None:
     if not wcs.has_celestial:
         return None
     i, j = sorted((wcs.wcs.lng, wcs.wcs.lat))
