@@ -138,6 +138,10 @@ def plan_cut(
     return plan
 
 
+_GUESSES = 2
+"""Headers read ahead, on a guess, when every HDU is wanted: an exposure's other planes."""
+
+
 def _index_for(
     reader: RangeReader, index: FitsIndex, *, detail: Detail, chunk_size: int
 ) -> FitsIndex:
@@ -145,16 +149,17 @@ def _index_for(
     if index.complete:
         return index
     if detail == "all":
-        return scan_on(reader, index, chunk_size=chunk_size)
+        return scan_on(reader, index, chunk_size=chunk_size, guesses=_GUESSES)
     wanted = {"MASK", "VARIANCE"} - {(h.extname or "").upper() for h in index.hdus}
     if not wanted:
         return index
+    guesses = len(wanted) - 1  # MASK then VARIANCE, read together if laid out as IMAGE
 
     def found_all(hdu: HduInfo) -> bool:
         wanted.discard((hdu.extname or "").upper())
         return not wanted
 
-    return scan_on(reader, index, stop_after=found_all, chunk_size=chunk_size)
+    return scan_on(reader, index, stop_after=found_all, chunk_size=chunk_size, guesses=guesses)
 
 
 def _shape(header: fits.Header) -> tuple[int, ...]:

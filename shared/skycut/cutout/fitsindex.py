@@ -9,14 +9,16 @@ records where each HDU's data start and how long they are (FITS 4.0 §4.4.1,
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from astropy.io import fits
 
 from skycut.cutout.reader import RangeReader
-from skycut.errors import UnsupportedSourceError
+from skycut.errors import SkycutError, UnsupportedSourceError
 
 __all__ = [
     "BLOCK_SIZE",
@@ -95,26 +97,47 @@ class FitsIndex:
 
 
 class _Blocks:
-    """Serves 2880-byte blocks from the last chunk read, reading a new one on a miss."""
+    """Serves 2880-byte blocks from the chunks read, reading a new one on a miss."""
 
     def __init__(self, reader: RangeReader, chunk_size: int) -> None:
         self._reader = reader
         self._chunk = max(1, math.ceil(chunk_size / BLOCK_SIZE)) * BLOCK_SIZE
         self._start = 0
         self._data = b""
+        # windows read ahead on a guess, whole blocks each (see `scan_on`)
+        self._guessed: list[tuple[int, bytes]] = []
         self.eof: int | None = None
 
+    @property
+    def chunk(self) -> int:
+        return self._chunk
+
+    def add(self, start: int, data: bytes) -> None:
+        """Keep bytes read ahead at ``start`` (a block boundary) to serve blocks from."""
+        self._guessed.append((start, data[: len(data) - len(data) % BLOCK_SIZE]))
+
+    def _find(self, offset: int) -> tuple[int, bytes] | None:
+        if self._start <= offset < self._start + len(self._data):
+            return self._start, self._data
+        for start, data in self._guessed:
+            if start <= offset and offset + BLOCK_SIZE <= start + len(data):
+                return start, data
+        return None
+
     def holds(self, offset: int) -> bool:
-        return self._start <= offset < self._start + len(self._data)
+        return self._find(offset) is not None
 
     def block(self, offset: int) -> bytes:
-        if not self.holds(offset):
+        held = self._find(offset)
+        if held is None:
             self._data = self._reader.read_range(offset, offset + self._chunk)
             self._start = offset
             if len(self._data) < self._chunk:
                 self.eof = offset + len(self._data)
-        pos = offset - self._start
-        return self._data[pos : pos + BLOCK_SIZE]
+            held = (offset, self._data)
+        start, data = held
+        pos = offset - start
+        return data[pos : pos + BLOCK_SIZE]
 
     def at_eof(self, offset: int) -> bool:
         if self.holds(offset):
@@ -194,6 +217,7 @@ def scan_on(
     *,
     stop_after: Callable[[HduInfo], bool] | None = None,
     chunk_size: int = 65536,
+    guesses: int = 0,
 ) -> FitsIndex:
     """Index further HDUs of a file, scanning on from the last HDU of ``index``.
 
@@ -207,6 +231,11 @@ def scan_on(
         Called with each new HDU; scanning stops when it returns `True`.
     chunk_size
         Bytes per header read.
+    guesses
+        Headers beyond the next one to read at the same time, at offsets
+        guessed from the last HDU's size (e.g. 1 to find ``VARIANCE`` with
+        ``MASK`` after ``IMAGE``): one round trip instead of one per header
+        when the HDUs are the planes of one exposure.
 
     Returns
     -------
@@ -225,13 +254,50 @@ def scan_on(
     if not index.hdus:
         raise UnsupportedSourceError(f"{index.source}: empty index")
     last = index.hdus[-1]
+    start = last.data_offset + last.data_size
+    blocks = _Blocks(reader, chunk_size)
+    if guesses > 0:
+        _read_ahead(blocks, reader, start, start - last.header_offset, guesses)
     return _scan_extensions(
-        _Blocks(reader, chunk_size),
-        list(index.hdus),
-        last.data_offset + last.data_size,
-        source=index.source,
-        stop_after=stop_after,
+        blocks, list(index.hdus), start, source=index.source, stop_after=stop_after
     )
+
+
+_SLACK_BEFORE = 8 * BLOCK_SIZE
+_SLACK_AFTER = 16 * BLOCK_SIZE
+
+
+def _read_ahead(
+    blocks: _Blocks, reader: RangeReader, start: int, stride: int, guesses: int
+) -> None:
+    """Read the header at ``start`` and, at once, where the next ``guesses`` headers may be.
+
+    The guess is that the HDUs after the last one indexed are laid out as it
+    is (``stride`` bytes each, as the planes of an exposure are): each window
+    spans the guessed offset with room for headers some blocks shorter or
+    longer. A wrong guess costs the window's bytes only, a right one a round
+    trip per header; bytes are only ever taken from a window at the offsets
+    the scan reaches by the headers' own sizes.
+    """
+    size = reader.size()
+    if start >= size:
+        return
+    windows = []
+    for k in range(1, guesses + 1):
+        guess = start + k * stride
+        low = max(start + blocks.chunk, (guess - _SLACK_BEFORE) // BLOCK_SIZE * BLOCK_SIZE)
+        high = min(size, guess + _SLACK_AFTER)
+        if low < high:
+            windows.append((low, high))
+    if not windows:
+        return
+    with ThreadPoolExecutor(max_workers=1 + len(windows)) as pool:
+        guessed = [pool.submit(reader.read_range, low, high) for low, high in windows]
+        blocks.block(start)  # the header that is certainly there, meanwhile
+        for (low, _), future in zip(windows, guessed, strict=True):
+            # only a guess: if it fails, the scan reads what it needs itself
+            with contextlib.suppress(SkycutError):
+                blocks.add(low, future.result())
 
 
 def _read_hdu(blocks: _Blocks, offset: int, index: int, source: str) -> HduInfo | None:
