@@ -1,0 +1,236 @@
+"""The synchronous mosaic: find the inputs, read their boxes, mosaic, store the result.
+
+`MosaicService.make` runs a parsed `MosaicRequest` in this process:
+
+1. the inputs are the ``ID`` values, or the indexed images overlapping the
+   request's region that its ``COLLECTION``/``BAND``/``TIME`` keep (found
+   as SIA 2.0 finds them, `skycut.sia.covering.CoveringImages`); none is a
+   `NoOverlapError` naming the region, more than the limit a `UsageError`
+   saying how to narrow the request, before any image is read;
+2. each input's headers are read (`skycut.mosaic.sources.open_inputs`);
+3. `skycut.mosaic.inprocess.make_mosaic` plans, reads each planned box by
+   range requests, reprojects, matches backgrounds if asked and coadds;
+4. the FITS file or preview is written to the results bucket, with an
+   expiry as cutouts have, and its object name returned.
+
+The service takes what it uses (a reader opener, an image finder, a result
+store) so no cloud client is imported here and tests can hand in local ones.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
+from typing import Protocol
+
+from skycut.cutout.readplan import ReadCost
+from skycut.cutout.selection import FITS, JPEG, ResponseFormat
+from skycut.cutout.stencil import Stencil
+from skycut.errors import NoOverlapError, UsageError
+from skycut.index.record import ImageRecord
+from skycut.logs import log
+from skycut.mosaic.assemble import InputRecord
+from skycut.mosaic.background import Plane
+from skycut.mosaic.encode import mosaic_fits, mosaic_preview, provenance_cards
+from skycut.mosaic.inprocess import make_mosaic
+from skycut.mosaic.request import MosaicRequest
+from skycut.mosaic.sources import OpenedInput, SourceReader, open_inputs
+from skycut.mosaic.tiles import DEFAULT_TILE_SIZE
+from skycut.sia.covering import ImageChoice
+from skycut.soda.ids import SourceRef
+from skycut.timing import Steps
+
+__all__ = ["ImageFinder", "MadeMosaic", "MosaicService", "ResultStore"]
+
+_EXTENSIONS: dict[ResponseFormat, str] = {FITS: ".fits", JPEG: ".jpg"}
+
+
+class ImageFinder(Protocol):
+    """Finds the indexed images a region overlaps (`skycut.sia.covering.CoveringImages`)."""
+
+    def of(self, region: Stencil, choice: ImageChoice) -> tuple[ImageRecord, ...]:
+        """Return the images ``region`` overlaps that ``choice`` keeps."""
+        ...
+
+
+class ResultStore(Protocol):
+    """Writes result objects (`skycut.storage.gcs.ResultWriter`)."""
+
+    def write(
+        self, object_name: str, data: bytes, *, content_type: str, expires: datetime | None = None
+    ) -> int:
+        """Upload one result; return its size."""
+        ...
+
+
+@dataclass(frozen=True)
+class MadeMosaic:
+    """A mosaic stored in the results bucket.
+
+    Attributes
+    ----------
+    object_name
+        Its object in the results bucket.
+    content_type
+        FITS, PNG or JPEG.
+    inputs
+        The IDs of the inputs that feed it.
+    size
+        Its size in bytes.
+
+    """
+
+    object_name: str
+    content_type: ResponseFormat
+    inputs: tuple[str, ...]
+    size: int
+
+
+class MosaicService:
+    """Makes synchronous mosaics.
+
+    Parameters
+    ----------
+    open_source
+        Opens a range reader of an object's live version.
+    covering
+        Returns the finder of indexed images (built on first use).
+    results
+        Returns the result store (built on first use).
+    max_inputs
+        The most inputs one mosaic may use.
+    header_chunk_bytes
+        The first read of each input, to catch its headers.
+    read_cost
+        The network box reads are planned for.
+    result_days
+        How long a result is kept (the results bucket deletes it after).
+    tile_size
+        The tiles the mosaic is made in.
+
+    """
+
+    def __init__(
+        self,
+        *,
+        open_source: Callable[[SourceRef], SourceReader],
+        covering: Callable[[], ImageFinder],
+        results: Callable[[], ResultStore],
+        max_inputs: int,
+        header_chunk_bytes: int,
+        read_cost: ReadCost,
+        result_days: float,
+        tile_size: int = DEFAULT_TILE_SIZE,
+    ) -> None:
+        self._open_source = open_source
+        self._make_covering = covering
+        self._make_results = results
+        self._max_inputs = max_inputs
+        self._chunk = header_chunk_bytes
+        self._cost = read_cost
+        self._keep = timedelta(days=result_days)
+        self._tile_size = tile_size
+
+    @cached_property
+    def _covering(self) -> ImageFinder:
+        return self._make_covering()
+
+    @cached_property
+    def _results(self) -> ResultStore:
+        return self._make_results()
+
+    def make(self, request: MosaicRequest) -> MadeMosaic:
+        """Make the mosaic a request asks for and store it.
+
+        Raises
+        ------
+        skycut.errors.NoOverlapError
+            If no image covers the region (a `UsageError`, 400).
+        skycut.errors.UsageError
+            If more images than the limit cover it, or an input is unreadable.
+        skycut.errors.ServiceUnavailableError
+            If storage or the index cannot be reached.
+
+        """
+        steps = Steps()
+        with steps.step("find"):
+            sources = self._sources(request)
+        with steps.step("headers"):
+            opened = open_inputs(
+                sources, open_source=self._open_source, header_chunk_bytes=self._chunk
+            )
+        by_id = {o.image.id: o for o in opened}
+        with steps.step("mosaic"):
+            mosaic = make_mosaic(
+                request.grid,
+                [o.image for o in opened],
+                lambda image, box: by_id[image.id].read(box, cost=self._cost),
+                tile_size=self._tile_size,
+                method=request.method,
+                combine=request.combine,
+                match_background=request.background == "match",
+                region=request.region_text,
+            )
+        used = tuple(mosaic.backgrounds)
+        cards = provenance_cards(
+            method=request.method,
+            combine=request.combine,
+            background=request.background,
+            region=request.region_text,
+            inputs=len(used),
+        )
+        with steps.step("encode"):
+            if request.response_format == FITS:
+                records = [_record(by_id[name], mosaic.backgrounds[name]) for name in used]
+                content = mosaic_fits(
+                    mosaic, request.grid, planes=request.planes, cards=cards, inputs=records
+                )
+            else:
+                content = mosaic_preview(
+                    mosaic, response_format=request.response_format, cards=cards
+                )
+        name = (
+            f"mosaics/{uuid.uuid4().hex}/mosaic{_EXTENSIONS.get(request.response_format, '.png')}"
+        )
+        with steps.step("write"):
+            size = self._results.write(
+                name,
+                content,
+                content_type=request.response_format,
+                expires=datetime.now(UTC) + self._keep,
+            )
+        log(
+            logging.INFO,
+            "mosaic served",
+            object_name=name,
+            inputs=len(used),
+            pixels=request.grid.pixels,
+            pixels_read=mosaic.pixels_read,
+            steps_ms=steps.as_log(),
+        )
+        return MadeMosaic(name, request.response_format, used, size)
+
+    def _sources(self, request: MosaicRequest) -> list[tuple[SourceRef, int | None]]:
+        images = request.images
+        if images.ids:
+            return [(source, None) for source in images.ids]
+        choice = ImageChoice(collections=images.collections, bands=images.bands, times=images.times)
+        found = self._covering.of(request.region, choice)
+        narrowed = f" ({images.describe()})" if images.describe() else ""
+        if not found:
+            raise NoOverlapError(f"no indexed image{narrowed} covers {request.region_text}")
+        if len(found) > self._max_inputs:
+            raise UsageError(
+                f"{len(found)} images{narrowed} cover {request.region_text}, more than the "
+                f"limit of {self._max_inputs} for one mosaic; ask for a smaller region or "
+                "select fewer images (COLLECTION, BAND, TIME)"
+            )
+        return [(record.source, record.hdu) for record in found]
+
+
+def _record(opened: OpenedInput, background: Plane) -> InputRecord:
+    return InputRecord(id=opened.image.id, background=background, generation=opened.generation)
