@@ -53,7 +53,7 @@ def _quick_footprint(ra: float, dec: float, rotation: float) -> Footprint:
     lon = np.degrees(a0 + np.arctan2(xi, den)) % 360.0
     lat = np.degrees(np.arctan2(math.sin(d0) + eta * math.cos(d0), np.hypot(xi, den)))
     return Footprint(
-        vertices=tuple(zip(lon.tolist(), lat.tolist(), strict=True)),
+        vertices=np.column_stack([lon, lat]),
         inner=(ra % 360.0, dec),
         centre=(ra % 360.0, dec),
         radius=half * math.sqrt(2) * 1.001,
