@@ -53,6 +53,8 @@ locals {
     SKYCUT_SIA_DEFAULT_MAXREC         = tostring(var.tuning.sia_default_maxrec)
     SKYCUT_SIA_MAX_MAXREC             = tostring(var.tuning.sia_max_maxrec)
     SKYCUT_MAX_IMAGES_PER_POSITION    = tostring(var.tuning.max_images_per_position)
+    SKYCUT_MOSAIC_SYNC_MAX_PIXELS     = tostring(var.tuning.mosaic_sync_max_pixels)
+    SKYCUT_MOSAIC_SYNC_MAX_INPUTS     = tostring(var.tuning.mosaic_sync_max_inputs)
   }
 
   functions = {

@@ -167,6 +167,8 @@ variable "tuning" {
     sia_default_maxrec         = optional(number, 1000)
     sia_max_maxrec             = optional(number, 10000)
     max_images_per_position    = optional(number, 1000)
+    mosaic_sync_max_pixels     = optional(number, 4194304)
+    mosaic_sync_max_inputs     = optional(number, 16)
   })
   default  = {}
   nullable = false
@@ -181,6 +183,10 @@ variable "tuning" {
   validation {
     condition     = var.tuning.sia_default_maxrec > 0 && var.tuning.sia_default_maxrec <= var.tuning.sia_max_maxrec && var.tuning.max_images_per_position > 0
     error_message = "tuning.sia_default_maxrec must be in (0, sia_max_maxrec], and max_images_per_position positive."
+  }
+  validation {
+    condition     = var.tuning.mosaic_sync_max_pixels >= 1 && var.tuning.mosaic_sync_max_inputs >= 1
+    error_message = "tuning.mosaic_sync_max_pixels and mosaic_sync_max_inputs must be at least 1."
   }
   validation {
     condition = alltrue([

@@ -187,6 +187,14 @@ class Settings(BaseSettings):
         gt=0,
         description="Images one position of an ID-less cutout request may be cut from.",
     )
+    mosaic_sync_max_pixels: int = Field(
+        4_194_304,
+        gt=0,
+        description="Output pixels (width x height) one synchronous mosaic may have (2048²).",
+    )
+    mosaic_sync_max_inputs: int = Field(
+        16, gt=0, description="Input images one synchronous mosaic may be made of."
+    )
 
     @field_validator("source_buckets", mode="before")
     @classmethod

@@ -15,6 +15,7 @@ from skycut.api.check_route import CheckRoute
 from skycut.api.context import RequestContext
 from skycut.api.http import redirect, request_params, text, xml
 from skycut.api.links import LinksRoute
+from skycut.api.mosaic_route import MosaicRoute
 from skycut.api.service import SodaService, parse_job_parameters
 from skycut.api.sia_route import SiaRoute
 from skycut.api.ui_route import UiRoute
@@ -64,6 +65,7 @@ ROUTES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     # SIA 2.0 §2: VOSI capabilities are a sibling of {query}
     ("/sia/capabilities", "capabilities", ("GET",)),
     ("/bulk/check", "check.check", ("POST",)),
+    ("/mosaic/sync", "mosaic.sync", ("GET", "POST")),
     # the web page: anonymous files (it holds no data; its calls carry the caller's token)
     ("/ui/", "ui.index", ("GET",)),
     ("/ui/<name>", "ui.file", ("GET",)),
@@ -90,6 +92,8 @@ class SodaApi:
         The SIA 2.0 query handler.
     check
         The bulk file checker.
+    mosaic
+        The synchronous mosaic handler.
     ui
         The web page's files.
     result_url
@@ -110,6 +114,7 @@ class SodaApi:
         links: LinksRoute,
         sia: SiaRoute,
         check: CheckRoute,
+        mosaic: MosaicRoute,
         ui: UiRoute,
         result_url: Callable[[str], str],
         unreachable: Callable[[], list[str]],
@@ -122,6 +127,7 @@ class SodaApi:
         self._sia = sia
         self._ui = ui
         self._check = check
+        self._mosaic = mosaic
         self._result_url = result_url
         self._unreachable = unreachable
         self._status = status
@@ -177,6 +183,7 @@ class SodaApi:
             "links": self._links,
             "sia": self._sia,
             "check": self._check,
+            "mosaic": self._mosaic,
             "ui": self._ui,
         }
         target: object = routes.get(owner, self)

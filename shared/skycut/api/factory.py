@@ -14,6 +14,7 @@ from skycut.api.app import SUPPORTED_PARAMETERS, SodaApi
 from skycut.api.check_route import CheckRoute
 from skycut.api.health import check_backends
 from skycut.api.links import LinksRoute
+from skycut.api.mosaic_route import MosaicRoute
 from skycut.api.service import SodaService
 from skycut.api.sia_route import SiaRoute
 from skycut.api.ui_route import UiRoute
@@ -22,10 +23,12 @@ from skycut.bulk.factory import submitter_for
 from skycut.bulk.submit import BulkSubmitter
 from skycut.bulk.upload import BulkUpload, store_bulk_upload
 from skycut.clients import Clients
+from skycut.cutout.readplan import ReadCost
 from skycut.errors import UsageError
 from skycut.index.factory import image_index_for
 from skycut.index.firestore_index import FirestoreImageIndex
 from skycut.jobs.lifecycle import JobLifecycle
+from skycut.mosaic.service import MosaicService
 from skycut.sia.covering import CoveringImages
 from skycut.sia.factory import covering_for
 from skycut.soda.ids import SourceRef
@@ -68,6 +71,9 @@ class ApiFactory:
                 max_maxrec=settings.sia_max_maxrec,
             ),
             check=CheckRoute(settings=settings, covering=lambda: self.covering),
+            mosaic=MosaicRoute(
+                settings=settings, service=lambda: self.mosaic, result_url=self._result_url
+            ),
             ui=UiRoute(),
             result_url=self._result_url,
             unreachable=lambda: check_backends(self._clients),
@@ -91,6 +97,26 @@ class ApiFactory:
     def covering(self) -> CoveringImages:
         """The images covering a position (its index is built on first use)."""
         return covering_for(self._clients)
+
+    @cached_property
+    def mosaic(self) -> MosaicService:
+        """Synchronous mosaics, read from the sources by range requests."""
+        settings = self._settings
+        return MosaicService(
+            open_source=self._open_source,
+            covering=lambda: self.covering,
+            results=lambda: self._clients.results,
+            max_inputs=settings.mosaic_sync_max_inputs,
+            header_chunk_bytes=settings.header_chunk_bytes,
+            read_cost=ReadCost(
+                round_trip=settings.read_round_trip_seconds,
+                bandwidth=settings.read_bandwidth_bytes,
+                max_concurrency=settings.read_concurrency,
+                total_bandwidth=settings.read_total_bandwidth_bytes,
+                max_span_bytes=settings.read_max_span_bytes,
+            ),
+            result_days=settings.destruction_days,
+        )
 
     @cached_property
     def lifecycle(self) -> JobLifecycle:
