@@ -8,6 +8,8 @@ grid the service wrote.
 from __future__ import annotations
 
 import io
+import re
+import subprocess
 import warnings
 
 import numpy as np
@@ -19,6 +21,8 @@ from numpy.testing import assert_allclose
 from PIL import Image
 from reproject import reproject_interp
 from reproject.mosaicking import reproject_and_coadd
+
+from emulators.stack import REPO
 
 pytestmark = pytest.mark.integration
 
@@ -151,3 +155,22 @@ def test_a_bad_request_is_a_400_saying_why(base_url, http):
     )
     assert response.status_code == 400
     assert "exceeds the limit of 4194304 pixels" in response.text
+
+
+def test_the_readme_example_works_as_pasted(base_url, tmp_path):
+    readme = (REPO / "README.md").read_text()
+    start = readme.index("### Mosaics (synchronous, first step)")
+    block = re.compile(r"```sh\n(.*?)```", re.DOTALL).search(readme, start)
+    assert block is not None
+    script = block.group(1).replace("http://127.0.0.1:8080/api/image/soda", base_url)
+    done = subprocess.run(
+        ["bash", "-eu", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert "mosaic: HTTP 200" in done.stdout
+    assert "preview: HTTP 200" in done.stdout
+    assert "UsageError: no indexed image covers POS=CIRCLE 10.0 -60.0 0.01" in done.stdout
+    with fits.open(tmp_path / "mosaic.fits") as hdul:
+        assert [h.name for h in hdul] == ["PRIMARY", "COVERAGE", "COUNT", "PROVENANCE"]
+    with Image.open(tmp_path / "mosaic.png") as preview:
+        assert preview.size == (400, 300)
