@@ -65,7 +65,7 @@ class ApiFactory:
                 parameters=SUPPORTED_PARAMETERS,
             ),
             sia=SiaRoute(
-                index=self._image_index,
+                index=lambda: self.image_index,
                 source_buckets=settings.source_buckets,
                 default_maxrec=settings.sia_default_maxrec,
                 max_maxrec=settings.sia_max_maxrec,
@@ -96,7 +96,7 @@ class ApiFactory:
     @cached_property
     def covering(self) -> CoveringImages:
         """The images covering a position (its index is built on first use)."""
-        return covering_for(self._clients)
+        return covering_for(self._clients, index=lambda: self.image_index)
 
     @cached_property
     def mosaic(self) -> MosaicService:
@@ -141,7 +141,9 @@ class ApiFactory:
     def _open_source(self, source: SourceRef) -> GcsRangeReader:
         return GcsRangeReader(client=self._clients.storage, source=source)
 
-    def _image_index(self) -> FirestoreImageIndex:
+    @cached_property
+    def image_index(self) -> FirestoreImageIndex:
+        """The image index, one per process: SIA and covering lookups share its decoded entries."""
         return image_index_for(self._clients)
 
     def _upload(self, upload: BulkUpload) -> str:
