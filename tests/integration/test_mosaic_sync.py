@@ -17,6 +17,7 @@ import pytest
 import requests
 from astropy.io import fits
 from astropy.wcs import WCS, FITSFixedWarning
+from lxml import etree
 from numpy.testing import assert_allclose
 from PIL import Image
 from reproject import reproject_interp
@@ -174,3 +175,10 @@ def test_the_readme_example_works_as_pasted(base_url, tmp_path):
         assert [h.name for h in hdul] == ["PRIMARY", "COVERAGE", "COUNT", "PROVENANCE"]
     with Image.open(tmp_path / "mosaic.png") as preview:
         assert preview.size == (400, 300)
+
+
+def test_the_capabilities_advertise_the_mosaic(base_url, http):
+    response = http.get(f"{base_url}/capabilities", timeout=30)
+    assert response.status_code == 200
+    urls = {u.text for u in etree.fromstring(response.content).iter("accessURL")}
+    assert f"{base_url}/mosaic/sync" in urls

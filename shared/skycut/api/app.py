@@ -24,6 +24,7 @@ from skycut.config import Settings
 from skycut.errors import SkycutError
 from skycut.jobs.service_state import ServiceStatus
 from skycut.logs import log
+from skycut.mosaic.capability import mosaic_capability
 from skycut.sia.capability import sia_capability
 from skycut.soda.semantics import COLLECTION_PARAMETER
 from skycut.timing import Steps
@@ -232,6 +233,9 @@ class SodaApi:
                 base_url=ctx.base_url,
                 parameters=SUPPORTED_PARAMETERS,
                 async_extensions=[COLLECTION_PARAMETER],
-                others=[sia_capability(f"{ctx.base_url}/sia/query")],
+                others=[
+                    sia_capability(f"{ctx.base_url}/sia/query"),
+                    mosaic_capability(f"{ctx.base_url}/mosaic/sync"),
+                ],
             )
         )

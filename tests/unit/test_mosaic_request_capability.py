@@ -1,0 +1,28 @@
+"""The mosaic's VOSI capability: schema-valid beside SODA's, and describing every parameter."""
+
+from __future__ import annotations
+
+from lxml import etree
+
+from skycut.mosaic.capability import mosaic_capability
+from skycut.mosaic.request import KNOWN_PARAMETERS
+from skycut.vosi.xml import capabilities_xml
+from skycut.xsd import load_schema
+
+BASE = "https://images.example.org/api/image/soda"
+
+
+def test_capabilities_with_the_mosaic_are_schema_valid() -> None:
+    root = etree.fromstring(capabilities_xml(base_url=BASE))
+    root.append(mosaic_capability(f"{BASE}/mosaic/sync"))
+    load_schema("capabilities").assertValid(root)
+    (mosaic,) = [c for c in root.iter("capability") if c.get("standardID") is None]
+    assert [u.text for u in mosaic.iter("accessURL")] == [f"{BASE}/mosaic/sync"]
+
+
+def test_every_parameter_the_parser_reads_is_described() -> None:
+    element = mosaic_capability(f"{BASE}/mosaic/sync")
+    names = [p.findtext("name") for p in element.iter("param")]
+    assert sorted(names) == sorted(KNOWN_PARAMETERS)
+    units = {p.findtext("name"): p.findtext("unit") for p in element.iter("param")}
+    assert (units["PIXSCALE"], units["BAND"], units["TIME"]) == ("deg", "m", "d")
