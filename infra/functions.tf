@@ -55,6 +55,7 @@ locals {
     SKYCUT_MAX_IMAGES_PER_POSITION    = tostring(var.tuning.max_images_per_position)
     SKYCUT_MOSAIC_SYNC_MAX_PIXELS     = tostring(var.tuning.mosaic_sync_max_pixels)
     SKYCUT_MOSAIC_SYNC_MAX_INPUTS     = tostring(var.tuning.mosaic_sync_max_inputs)
+    SKYCUT_MOSAIC_MAX_PLANE_PIXELS    = tostring(var.tuning.mosaic_max_plane_pixels)
   }
 
   functions = {

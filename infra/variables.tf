@@ -169,6 +169,7 @@ variable "tuning" {
     max_images_per_position    = optional(number, 1000)
     mosaic_sync_max_pixels     = optional(number, 4194304)
     mosaic_sync_max_inputs     = optional(number, 16)
+    mosaic_max_plane_pixels    = optional(number, 16777216)
   })
   default  = {}
   nullable = false
@@ -185,8 +186,8 @@ variable "tuning" {
     error_message = "tuning.sia_default_maxrec must be in (0, sia_max_maxrec], and max_images_per_position positive."
   }
   validation {
-    condition     = var.tuning.mosaic_sync_max_pixels >= 1 && var.tuning.mosaic_sync_max_inputs >= 1
-    error_message = "tuning.mosaic_sync_max_pixels and mosaic_sync_max_inputs must be at least 1."
+    condition     = var.tuning.mosaic_sync_max_pixels >= 1 && var.tuning.mosaic_sync_max_inputs >= 1 && var.tuning.mosaic_max_plane_pixels >= 1
+    error_message = "tuning.mosaic_sync_max_pixels, mosaic_sync_max_inputs and mosaic_max_plane_pixels must be at least 1."
   }
   validation {
     condition = alltrue([

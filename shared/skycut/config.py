@@ -195,6 +195,14 @@ class Settings(BaseSettings):
     mosaic_sync_max_inputs: int = Field(
         16, gt=0, description="Input images one synchronous mosaic may be made of."
     )
+    mosaic_max_plane_pixels: int = Field(
+        16_777_216,
+        gt=0,
+        description=(
+            "Reprojected pixels one synchronous mosaic may hold in memory (output pixels "
+            "times the inputs covering them; 16 bytes each): 4 inputs over 2048², 16 over 1024²."
+        ),
+    )
 
     @field_validator("source_buckets", mode="before")
     @classmethod

@@ -84,12 +84,13 @@ class Local:
         return len(data)
 
 
-def service(local: Local, max_inputs: int = 4) -> MosaicService:
+def service(local: Local, max_inputs: int = 4, max_plane_pixels: int = 10**8) -> MosaicService:
     return MosaicService(
         open_source=local.open,
         covering=lambda: local,
         results=lambda: local,
         max_inputs=max_inputs,
+        max_plane_pixels=max_plane_pixels,
         header_chunk_bytes=65536,
         read_cost=ReadCost(),
         result_days=1.0,
@@ -176,3 +177,17 @@ def test_more_images_than_the_limit_are_refused_before_reading(folder: Path) -> 
     with pytest.raises(UsageError, match=r"5 images .* more than the limit of 4"):
         service(local).make(request(pos=POS, pixscale="0.0004"))
     assert local.readers == []
+
+
+def test_planes_over_the_memory_limit_are_refused_before_reading_pixels(folder: Path) -> None:
+    local = Local(folder)
+    grid = request(pos=POS, pixscale="0.0004", id=IDS).grid
+    # both images land on the grid's one tile: two planes of the grid's size
+    fits_exactly = service(local, max_plane_pixels=2 * grid.pixels)
+    fits_exactly.make(request(pos=POS, pixscale="0.0004", id=IDS))
+    local.readers.clear()
+    with pytest.raises(UsageError, match=rf"would hold {2 * grid.pixels} reprojected pixels, over"):
+        service(local, max_plane_pixels=2 * grid.pixels - 1).make(
+            request(pos=POS, pixscale="0.0004", id=IDS)
+        )
+    assert [r.stats.requests for r in local.readers] == [1, 1], "headers only"

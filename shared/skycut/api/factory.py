@@ -107,6 +107,7 @@ class ApiFactory:
             covering=lambda: self.covering,
             results=lambda: self._clients.results,
             max_inputs=settings.mosaic_sync_max_inputs,
+            max_plane_pixels=settings.mosaic_max_plane_pixels,
             header_chunk_bytes=settings.header_chunk_bytes,
             read_cost=ReadCost(
                 round_trip=settings.read_round_trip_seconds,

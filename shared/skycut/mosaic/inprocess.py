@@ -28,7 +28,7 @@ from skycut.mosaic.background import (
 )
 from skycut.mosaic.coadd import Combine, coadd_tile
 from skycut.mosaic.grid import OutputGrid
-from skycut.mosaic.plan import InputImage, plan_mosaic
+from skycut.mosaic.plan import InputImage, MosaicPlan, plan_mosaic
 from skycut.mosaic.reproject_tile import Method, TilePlane, reproject_to_tile
 from skycut.mosaic.tiles import DEFAULT_TILE_SIZE
 
@@ -75,6 +75,7 @@ def make_mosaic(
     reference: str | None = None,
     model: BackgroundModel = "plane",
     region: str = "the requested region",
+    plan: MosaicPlan | None = None,
 ) -> Mosaic:
     """Make a mosaic in this process.
 
@@ -92,6 +93,10 @@ def make_mosaic(
         Whether to match backgrounds, and how (`solve_backgrounds`).
     region
         How to name the region in errors.
+    plan
+        The mosaic's `plan_mosaic` for this grid, inputs, tile size and
+        method, if the caller made it already (e.g. to check a limit on it);
+        made here otherwise.
 
     Returns
     -------
@@ -104,7 +109,8 @@ def make_mosaic(
         If no input lands on the grid.
 
     """
-    plan = plan_mosaic(grid, inputs, tile_size=tile_size, method=method, region=region)
+    if plan is None:
+        plan = plan_mosaic(grid, inputs, tile_size=tile_size, method=method, region=region)
     by_id = {image.id: image for image in inputs}
     planes: dict[tuple[int, int], dict[str, TilePlane]] = {}
     for task in plan.tasks:

@@ -8,7 +8,10 @@
    `NoOverlapError` naming the region, more than the limit a `UsageError`
    saying how to narrow the request, before any image is read;
 2. each input's headers are read (`skycut.mosaic.sources.open_inputs`);
-3. `skycut.mosaic.inprocess.make_mosaic` plans, reads each planned box by
+3. the mosaic is planned (`skycut.mosaic.plan.plan_mosaic`); one whose
+   reprojected planes (tile pixels times the inputs landing on the tile,
+   all held until the coadd) exceed the memory limit is a `UsageError`;
+   then `skycut.mosaic.inprocess.make_mosaic` reads each planned box by
    range requests, reprojects, matches backgrounds if asked and coadds;
 4. the FITS file or preview is written to the results bucket, with an
    expiry as cutouts have, and its object name returned.
@@ -20,6 +23,7 @@ store) so no cloud client is imported here and tests can hand in local ones.
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +41,7 @@ from skycut.mosaic.assemble import InputRecord
 from skycut.mosaic.background import Plane
 from skycut.mosaic.encode import mosaic_fits, mosaic_preview, provenance_cards
 from skycut.mosaic.inprocess import make_mosaic
+from skycut.mosaic.plan import InputImage, MosaicPlan, plan_mosaic
 from skycut.mosaic.request import MosaicRequest
 from skycut.mosaic.sources import OpenedInput, SourceReader, open_inputs
 from skycut.mosaic.tiles import DEFAULT_TILE_SIZE
@@ -103,6 +108,9 @@ class MosaicService:
         Returns the result store (built on first use).
     max_inputs
         The most inputs one mosaic may use.
+    max_plane_pixels
+        The most reprojected pixels one mosaic may hold in memory: the
+        output pixels of each tile times the inputs landing on it.
     header_chunk_bytes
         The first read of each input, to catch its headers.
     read_cost
@@ -121,6 +129,7 @@ class MosaicService:
         covering: Callable[[], ImageFinder],
         results: Callable[[], ResultStore],
         max_inputs: int,
+        max_plane_pixels: int,
         header_chunk_bytes: int,
         read_cost: ReadCost,
         result_days: float,
@@ -130,6 +139,7 @@ class MosaicService:
         self._make_covering = covering
         self._make_results = results
         self._max_inputs = max_inputs
+        self._max_plane_pixels = max_plane_pixels
         self._chunk = header_chunk_bytes
         self._cost = read_cost
         self._keep = timedelta(days=result_days)
@@ -151,7 +161,8 @@ class MosaicService:
         skycut.errors.NoOverlapError
             If no image covers the region (a `UsageError`, 400).
         skycut.errors.UsageError
-            If more images than the limit cover it, or an input is unreadable.
+            If more images than the limit cover it, their reprojected planes
+            would exceed the memory limit, or an input is unreadable.
         skycut.errors.ServiceUnavailableError
             If storage or the index cannot be reached.
 
@@ -164,16 +175,20 @@ class MosaicService:
                 sources, open_source=self._open_source, header_chunk_bytes=self._chunk
             )
         by_id = {o.image.id: o for o in opened}
+        inputs = [o.image for o in opened]
+        with steps.step("plan"):
+            plan = self._plan(request, inputs)
         with steps.step("mosaic"):
             mosaic = make_mosaic(
                 request.grid,
-                [o.image for o in opened],
+                inputs,
                 lambda image, box: by_id[image.id].read(box, cost=self._cost),
                 tile_size=self._tile_size,
                 method=request.method,
                 combine=request.combine,
                 match_background=request.background == "match",
                 region=request.region_text,
+                plan=plan,
             )
         used = tuple(mosaic.backgrounds)
         cards = provenance_cards(
@@ -213,6 +228,29 @@ class MosaicService:
             steps_ms=steps.as_log(),
         )
         return MadeMosaic(name, request.response_format, used, size)
+
+    def _plan(self, request: MosaicRequest, inputs: list[InputImage]) -> MosaicPlan:
+        """Plan the mosaic, refusing one whose reprojected planes would not fit in memory."""
+        plan = plan_mosaic(
+            request.grid,
+            inputs,
+            tile_size=self._tile_size,
+            method=request.method,
+            max_inputs=self._max_inputs,
+            region=request.region_text,
+        )
+        tiles = plan.tiling
+        # make_mosaic keeps every plane until the backgrounds are solved: each is at most its tile
+        planes = sum(math.prod(tiles.tile(t.row, t.col).shape) for t in plan.tasks)
+        if planes > self._max_plane_pixels:
+            ny, nx = request.grid.shape
+            raise UsageError(
+                f"{len(plan.input_ids)} images overlap {request.region_text}: the {nx}x{ny} "
+                f"mosaic would hold {planes} reprojected pixels, over the limit of "
+                f"{self._max_plane_pixels} for a synchronous mosaic; use a coarser PIXSCALE, "
+                "a smaller region or fewer images (COLLECTION, BAND, TIME or ID)"
+            )
+        return plan
 
     def _sources(self, request: MosaicRequest) -> list[tuple[SourceRef, int | None]]:
         images = request.images
