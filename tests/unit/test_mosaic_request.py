@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import math
 import re
+from typing import Any
 
 import numpy as np
 import pytest
@@ -30,7 +31,7 @@ def parse(
     upload: bytes | None = None,
     max_pixels: int = 10_000_000,
     max_inputs: int = 4,
-    **params: str | list[str],
+    **params: Any,
 ) -> MosaicRequest:
     grouped = {k.upper(): v if isinstance(v, list) else [v] for k, v in params.items()}
     return parse_mosaic_request(
@@ -88,7 +89,7 @@ def test_a_template_header_gives_the_whole_grid() -> None:
     header = grid_from_parameters(center=(53.1, -27.8), width=64, height=32, pixscale=1e-4).header()
     text = "\n".join(card.image.rstrip() for card in header.cards)
     for template, form in [(None, text), (text.encode(), None)]:
-        params = {"template": form} if form is not None else {}
+        params: dict[str, Any] = {"template": form} if form is not None else {}
         request = parse(upload=template, id=ID1, **params)
         assert request.grid.shape == (32, 64)
         assert request.region_text == "the TEMPLATE grid"
@@ -184,7 +185,7 @@ GOOD_POS = {"pos": "CIRCLE 150.1 2.2 0.01", "pixscale": "0.0005"}
          "ignored unknown parameter: PIXSCAL, did you mean PIXSCALE?"),
     ],
 )  # fmt: skip
-def test_every_bad_request_says_what_is_wrong(params: dict[str, str], message: str) -> None:
+def test_every_bad_request_says_what_is_wrong(params: dict[str, Any], message: str) -> None:
     with pytest.raises(UsageError, match=_literal(message)):
         parse(**params)
 
@@ -195,7 +196,7 @@ def _literal(text: str) -> str:
 
 @pytest.mark.parametrize("name", ["PIXSCALE", "METHOD", "POS", "TEMPLATE", "DETAIL"])
 def test_single_valued_parameters_refuse_repeats(name: str) -> None:
-    params = {**GOOD_POS, name.lower(): ["a", "b"]}
+    params: dict[str, Any] = {**GOOD_POS, name.lower(): ["a", "b"]}
     with pytest.raises(MultiValuedParamNotSupportedError, match=f"{name} was given 2 times"):
         parse(**params)
 

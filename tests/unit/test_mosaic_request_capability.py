@@ -22,7 +22,7 @@ def test_capabilities_with_the_mosaic_are_schema_valid() -> None:
 
 def test_every_parameter_the_parser_reads_is_described() -> None:
     element = mosaic_capability(f"{BASE}/mosaic/sync")
-    names = [p.findtext("name") for p in element.iter("param")]
+    names = [str(p.findtext("name")) for p in element.iter("param")]
     assert sorted(names) == sorted(KNOWN_PARAMETERS)
     units = {p.findtext("name"): p.findtext("unit") for p in element.iter("param")}
     assert (units["PIXSCALE"], units["BAND"], units["TIME"]) == ("deg", "m", "d")
