@@ -21,7 +21,7 @@ from reproject.mosaicking import reproject_and_coadd
 from skycut.cutout.reader import CountingReader, LocalFileReader
 from skycut.cutout.readplan import ReadCost
 from skycut.cutout.stencil import Stencil
-from skycut.errors import NoOverlapError, UsageError
+from skycut.errors import NoOverlapError, SourceChangedError, UsageError
 from skycut.mosaic.request import MosaicRequest, parse_mosaic_request
 from skycut.mosaic.service import MosaicService
 from skycut.sia.covering import ImageChoice
@@ -191,3 +191,29 @@ def test_planes_over_the_memory_limit_are_refused_before_reading_pixels(folder: 
             request(pos=POS, pixscale="0.0004", id=IDS)
         )
     assert [r.stats.requests for r in local.readers] == [1, 1], "headers only"
+
+
+def test_an_input_replaced_while_read_is_mosaicked_again_from_the_live_version(
+    folder: Path,
+) -> None:
+    class Changing(Reader):
+        """Gives the headers, then finds the object replaced."""
+
+        def read_range(self, start: int, stop: int) -> bytes:
+            if start > 65536:
+                raise SourceChangedError(f"{self.name} changed while it was read")
+            return super().read_range(start, stop)
+
+    class Replaced(Local):
+        def open(self, source: SourceRef) -> Reader:
+            reader = (Changing if not self.readers else Reader)(
+                LocalFileReader(self.folder / source.name)
+            )
+            self.readers.append(reader)
+            return reader
+
+    local = Replaced(folder)
+    made = service(local).make(request(pos=POS, pixscale="0.0004", id=IDS))
+    assert made.inputs == tuple(IDS)
+    assert len(local.readers) == 4, "both inputs opened again"
+    assert isinstance(local.readers[0], Changing)

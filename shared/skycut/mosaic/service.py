@@ -34,7 +34,7 @@ from typing import Protocol
 from skycut.cutout.readplan import ReadCost
 from skycut.cutout.selection import FITS, JPEG, ResponseFormat
 from skycut.cutout.stencil import Stencil
-from skycut.errors import NoOverlapError, UsageError
+from skycut.errors import NoOverlapError, SourceChangedError, UsageError
 from skycut.index.record import ImageRecord
 from skycut.logs import log
 from skycut.mosaic.assemble import InputRecord
@@ -164,9 +164,19 @@ class MosaicService:
             If more images than the limit cover it, their reprojected planes
             would exceed the memory limit, or an input is unreadable.
         skycut.errors.ServiceUnavailableError
-            If storage or the index cannot be reached.
+            If storage or the index cannot be reached, or an input is
+            replaced again while the mosaic is made a second time.
 
         """
+        # Every read of an input is pinned to the generation its header came from; an
+        # input replaced meanwhile makes the mosaic again from the live versions, once.
+        try:
+            return self._make(request)
+        except SourceChangedError as e:
+            log(logging.INFO, "mosaic input replaced; making it again", error=e.to_text())
+            return self._make(request)
+
+    def _make(self, request: MosaicRequest) -> MadeMosaic:
         steps = Steps()
         with steps.step("find"):
             sources = self._sources(request)
