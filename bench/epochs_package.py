@@ -192,11 +192,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=200)
     parser.add_argument("--keep", type=Path, help="keep the stack's state (its logs) here")
+    parser.add_argument(
+        "--cutout-concurrency", type=int, help="override SKYCUT_CUTOUT_CONCURRENCY for this run"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         state = args.keep or Path(scratch)
+        extra = (
+            {"SKYCUT_CUTOUT_CONCURRENCY": str(args.cutout_concurrency)}
+            if args.cutout_concurrency
+            else {}
+        )
         config = StackConfig.on_free_ports(
-            state, load_sample=False, sample_dir=REPO / ".skycut" / "sample"
+            state, load_sample=False, sample_dir=REPO / ".skycut" / "sample", extra_env=extra
         )
         stack = Stack(config)
         stack.start()
