@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
 import threading
 import time
@@ -10,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import requests
 from astropy.io import fits
@@ -241,3 +243,37 @@ def test_api_help_gives_examples_for_this_deployments_url(browser: Any, base_url
     url = sia.split('"')[1]
     assert requests.get(url, timeout=30).text.count("<TR>") >= 1
     screenshot(browser, "api-help")
+
+
+def test_the_mosaic_form_previews_and_saves_a_mosaic_across_two_exposures(
+    browser: Any, base_url: str, downloads: Path
+) -> None:
+    browser.get(f"{base_url}/ui/#mosaic")
+    form = by_css(browser, "#mosaic-form")[0]
+    form.find_element("name", "position").send_keys("150.095 2.225")
+    form.find_element("name", "collection").send_keys("calexp")
+    from selenium.webdriver.support.select import Select
+
+    Select(form.find_element("name", "band")).select_by_visible_text("r")
+    form.find_element("css selector", "button[type=submit]").click()
+    preview = by_css(browser, "#mosaic-preview")[0]
+    wait_for(
+        lambda: preview.get_attribute("naturalWidth") not in ("0", None),
+        seconds=120,
+        what="the mosaic preview",
+    )
+    status = by_css(browser, "#mosaic-status")[0].text
+    assert status.startswith("167\u00d7167 pixels, TAN"), status
+    screenshot(browser, "mosaic")
+    by_css(browser, "#mosaic-fits")[0].click()
+    saved = wait_for(lambda: list(downloads.glob("mosaic*.fits")), seconds=120, what="the FITS")
+    data = wait_for(lambda: saved[0].read_bytes() if saved[0].stat().st_size else b"")
+    with fits.open(io.BytesIO(data)) as mosaic:
+        image = mosaic[0] if mosaic[0].data is not None else mosaic[1]
+        assert image.data.shape == (167, 167)
+        centre = WCS(image.header).all_pix2world([[83, 83]], 0)[0]
+        assert centre == pytest.approx([150.095, 2.225], abs=0.72 / 3600)
+        assert "COVERAGE" in mosaic
+        covered = mosaic["COVERAGE"].data > 0
+        assert covered.mean() > 0.5
+        assert np.isfinite(image.data[covered]).all()

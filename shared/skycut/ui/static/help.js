@@ -15,6 +15,8 @@ function examples(base) {
       `printf 'ra,dec,radius,label\\n53.1,-27.8,0.0014,star\\n' > stamps.csv\n`
       + `curl -i -X POST "${base}/async" -F BULK=@stamps.csv -F package=epochs\n`
       + `curl -s -X POST "${base}/bulk/check" -F BULK=@stamps.csv   # each row's outcome, nothing run`],
+    ["A mosaic across image edges (sync: 303 to the FITS file)", "sh",
+      `curl -L -o mosaic.fits "${base}/mosaic/sync?CRVAL=150.095%202.225&WIDTH=167&HEIGHT=167&PIXSCALE=0.0002&COLLECTION=calexp"`],
     ["pyvo: SIA → DataLink → SODA", "python",
       `import pyvo\nfrom astropy import units as u\n\n`
       + `images = pyvo.dal.SIA2Service("${base}").search(pos=(53.1 * u.deg, -27.8 * u.deg, 0.0001 * u.deg))\n`

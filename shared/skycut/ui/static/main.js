@@ -3,6 +3,7 @@
 import { setToken, token } from "./api.js";
 import { setupHelp } from "./help.js";
 import { refresh, setupJobs } from "./jobs.js";
+import { setupMosaic } from "./mosaic.js";
 import { setupSearch } from "./search.js";
 import { setupSubmit } from "./submit.js";
 import { setupViewer } from "./viewer.js";
@@ -30,5 +31,6 @@ setupSearch();
 setupViewer();
 setupSubmit();
 setupJobs();
+setupMosaic();
 setupHelp();
 show(window.location.hash.slice(1) || "search");
