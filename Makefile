@@ -20,17 +20,19 @@ run: env  ## start emulators + functions + sample survey; Ctrl-C stops all
 test: env lint audit browser  ## lint, type-check, audit the lock, then unit, function, integration and browser tests (starts its own emulators)
 	$(UV) run --frozen pytest $(PYTEST_ARGS)
 
-# The web page's tests drive the distribution's Chromium through its chromedriver. Installed
-# here when apt can (root on Debian/Ubuntu); otherwise the tests skip and name the packages.
-browser:  ## install Chromium + chromedriver for the web page's tests, if missing and apt can
-	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+# The web page's tests drive the distribution's Chromium through its chromedriver, and its
+# Firefox over Marionette. Installed here when apt can (root on Debian/Ubuntu); otherwise
+# the tests skip and name the packages.
+BROWSER_PACKAGES := chromium chromium-driver firefox-esr
+browser:  ## install Chromium + chromedriver and Firefox for the web page's tests, if missing and apt can
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null && command -v firefox-esr >/dev/null; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		echo "installing chromium chromium-driver for the web page's tests"; \
+		echo "installing $(BROWSER_PACKAGES) for the web page's tests"; \
 		export DEBIAN_FRONTEND=noninteractive; \
-		apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || \
-		{ apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium chromium-driver >/dev/null 2>&1; } || \
-		echo "could not install chromium chromium-driver: the web page's tests will be skipped"; \
-	else echo "no chromium/chromedriver: the web page's tests will be skipped (apt-get install chromium chromium-driver)"; fi
+		apt-get install -y -q $(BROWSER_PACKAGES) >/dev/null 2>&1 || \
+		{ apt-get update -q >/dev/null 2>&1 && apt-get install -y -q $(BROWSER_PACKAGES) >/dev/null 2>&1; } || \
+		echo "could not install $(BROWSER_PACKAGES): the web page's tests will be skipped"; \
+	else echo "no browsers: the web page's tests will be skipped (apt-get install $(BROWSER_PACKAGES))"; fi
 
 unit: env
 	$(UV) run --frozen pytest tests/unit tests/functions $(PYTEST_ARGS)
