@@ -277,3 +277,27 @@ def test_the_mosaic_form_previews_and_saves_a_mosaic_across_two_exposures(
         covered = mosaic["COVERAGE"].data > 0
         assert covered.mean() > 0.5
         assert np.isfinite(image.data[covered]).all()
+
+
+def test_the_page_works_from_the_keyboard(browser: Any, base_url: str) -> None:
+    from selenium.webdriver.common.keys import Keys
+
+    browser.get(f"{base_url}/ui/")
+    # Tab from the top reaches the page buttons, then the form; Enter in a field searches
+    body = by_css(browser, "body")[0]
+    body.send_keys(Keys.TAB)
+    assert browser.switch_to.active_element.text == "Search"
+    (position,) = by_css(browser, "#search-form input[name=position]")
+    position.send_keys(f"{TARGET[0]} {TARGET[1]}" + Keys.ENTER)
+    wait_for(lambda: by_css(browser, "#filmstrip li button"), what="the stamps")
+    first = by_css(browser, "#filmstrip li button")[0]
+    browser.execute_script("arguments[0].focus()", first)
+    browser.switch_to.active_element.send_keys(Keys.ENTER)
+    wait_for(lambda: by_css(browser, "#viewer[open]"), what="the viewer")
+    browser.switch_to.active_element.send_keys(Keys.ESCAPE)
+    wait_for(lambda: not by_css(browser, "#viewer[open]"), what="the viewer to close")
+    # the page buttons switch pages from the keyboard too
+    jobs = by_css(browser, "nav button[data-page=jobs]")[0]
+    browser.execute_script("arguments[0].focus()", jobs)
+    browser.switch_to.active_element.send_keys(Keys.ENTER)
+    wait_for(lambda: by_css(browser, "#page-jobs:not([hidden])"), what="the jobs page")
