@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import math
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ from skycut.cutout.fitsindex import named_image, scan_fits
 from skycut.cutout.geometry import pixels_inside
 from skycut.cutout.intervals import Interval
 from skycut.cutout.reader import CountingReader, LocalFileReader
+from skycut.cutout.readplan import ReadCost
 from skycut.cutout.selection import JPEG, PNG, Selection
 from skycut.cutout.stencil import Circle, Stencil, parse_stencil
 from skycut.errors import NoOverlapError, UsageError
@@ -437,3 +439,28 @@ def test_blanking_one_cut_leaves_the_cached_headers_of_the_next_as_they_were(mef
         assert not [k for k in out["MASK"].header if k.startswith("MP_") or "NO_DATA" in k]
     assert "BLANK" not in index.hdus[2].header  # ... the index it was cut from is untouched
     assert not any("NO_DATA" in k for k in index.hdus[2].header)
+
+
+def test_hdus_read_together_share_the_requests_in_flight(mef: Path) -> None:
+    """A DETAIL cut keeps to the cut's concurrency (a connection each), however many HDUs."""
+    index = scan_fits(LocalFileReader(mef))
+    lock, flying, most = threading.Lock(), [0], [0]
+
+    class Network(LocalFileReader):
+        def read_range(self, start: int, stop: int) -> bytes:
+            with lock:
+                flying[0] += 1
+                most[0] = max(most[0], flying[0])
+            time.sleep(0.01)
+            with lock:
+                flying[0] -= 1
+            return super().read_range(start, stop)
+
+    # small parts so that each HDU alone would fill the four requests allowed
+    cost = ReadCost(round_trip=0.0, bandwidth=1e3, max_concurrency=4, min_part_bytes=2880)
+    cutout = cut(
+        Network(mef), Selection(stencil=Circle(10.0, 20.0, 0.01)), source_id="m", index=index,
+        detail="image,mask,variance", cost=cost,
+    )  # fmt: skip
+    assert len(cutout.hdus) == 3
+    assert 1 < most[0] <= 4

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 import numpy as np
@@ -45,7 +45,6 @@ from skycut.cutout.tiles import TileTable
 __all__ = ["CutHdu", "Cutout", "cut", "cut_circle"]
 
 _EXTENSIONS = {FITS: ".fits", JPEG: ".jpg"}
-_MAX_HDU_THREADS = 8  # HDUs read at once (each may run its own concurrent parts)
 
 
 @dataclass(frozen=True)
@@ -221,15 +220,23 @@ def cut(
             max_pixels=max_pixels,
             chunk_size=chunk_size,
         )
-    read = partial(
-        _read_part, reader, selection=selection, mask_outside=mask_outside, cost=cost,
-        tiles=tile_tables,
-    )  # fmt: skip
-    if len(plan.hdus) > 1 and (cost is None or cost.max_concurrency > 1):
-        # each HDU's reads are their own round trips: wait for them together, not in turn
-        with ThreadPoolExecutor(max_workers=min(len(plan.hdus), _MAX_HDU_THREADS)) as pool:
+    network = cost or ReadCost()
+    together = min(len(plan.hdus), network.max_concurrency)
+    if together > 1:
+        # each HDU's reads are their own round trips: wait for them together, not in turn,
+        # sharing the cut's requests in flight (connections) between them
+        share = replace(network, max_concurrency=max(1, network.max_concurrency // together))
+        read = partial(
+            _read_part, reader, selection=selection, mask_outside=mask_outside, cost=share,
+            tiles=tile_tables,
+        )  # fmt: skip
+        with ThreadPoolExecutor(max_workers=together) as pool:
             parts = list(pool.map(read, plan.hdus))
     else:
+        read = partial(
+            _read_part, reader, selection=selection, mask_outside=mask_outside, cost=cost,
+            tiles=tile_tables,
+        )  # fmt: skip
         parts = [read(planned) for planned in plan.hdus]
     if response_format == FITS:
         primary = primary_header(
