@@ -146,7 +146,7 @@ variable "tuning" {
   type = object({
     signed_url_seconds         = optional(number, 3600)
     sync_timeout_seconds       = optional(number, 60)
-    header_chunk_bytes         = optional(number, 65536)
+    header_chunk_bytes         = optional(number, 262144)
     max_bulk_rows              = optional(number, 1000000)
     max_bulk_bytes             = optional(number, 268435456)
     max_combinations           = optional(number, 1000)

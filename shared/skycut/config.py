@@ -92,7 +92,9 @@ class Settings(BaseSettings):
         description="Read the caller from X-Apigateway-Api-Userinfo (only behind API Gateway).",
     )
     header_chunk_bytes: int = Field(
-        65536, gt=2879, description="First read of a FITS file, to catch its headers."
+        262144,
+        gt=2879,
+        description="First read of a FITS file: its headers, and a tile table of 4,096 rows.",
     )
     max_bulk_rows: int = Field(1_000_000, gt=0, description="Rows accepted in one drop file.")
     max_combinations: int = Field(

@@ -96,6 +96,23 @@ def assert_cut_of(out: fits.HDUList, path: Path, names: list[str | int]) -> None
 
 
 @pytest.fixture(scope="module")
+def row_tiled(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 4096-row RICE image in row tiles (fpack's default): a 128 KiB tile table."""
+    data = np.random.default_rng(5).normal(100, 5, (4096, 256)).astype(np.float32)
+    path = tmp_path_factory.mktemp("rows") / "rows.fits"
+    hdu = fits.CompImageHDU(data, wcs_header(*data.shape), compression_type="RICE_1")
+    fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(path)
+    return path
+
+
+def test_a_row_tiled_image_is_cut_in_two_round_trips(row_tiled: Path) -> None:
+    """Header and tile table in one read, then the tiles: the table needs no round trip."""
+    out, requests, rounds = Worker(row_tiled).cut()
+    assert_cut_of(out, row_tiled, [1])
+    assert (requests, rounds) == (2, 2)
+
+
+@pytest.fixture(scope="module")
 def exposure(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """IMAGE, MASK and VARIANCE of one exposure, the mask's header a block longer (its planes)."""
     rng = np.random.default_rng(6)
