@@ -254,7 +254,7 @@ def skycut_cut(cutter: Any, task: tuple[Any, Any]) -> bytes:
 # --- astropy + fsspec ----------------------------------------------------------------------
 
 
-def fsspec_open(kind: str, block: int, cache: str) -> Any:
+def fsspec_open(kind: str, block: int, cache: str) -> tuple[Any, Any]:
     """Open the image as a careful user does: a gcsfs file with chosen caching, read lazily.
 
     The file object is handed to astropy: given a ``gs://`` URL with
@@ -265,7 +265,17 @@ def fsspec_open(kind: str, block: int, cache: str) -> Any:
 
     fs = gcsfs.GCSFileSystem(token="anon")  # noqa: S106 - anonymous, as the emulator wants
     handle = fs.open(f"{BUCKET}/{kind}.fits", "rb", block_size=block, cache_type=cache)
-    return fits.open(handle, lazy_load_hdus=True, do_not_scale_image_data=True)
+    return fits.open(handle, lazy_load_hdus=True, do_not_scale_image_data=True), handle
+
+
+def empty_cache(handle: Any) -> None:
+    """Forget the bytes a gcsfs file holds, keeping it open (astropy keeps its headers).
+
+    A warm cut then reads its pixels as skycut's does: the headers known,
+    no pixel fetched before (fsspec's block cache can otherwise hold a whole
+    compressed image after a few cuts, and answer from memory).
+    """
+    handle.cache = type(handle.cache)(handle.blocksize, handle._fetch_range, handle.size)
 
 
 def fsspec_cut(hdul: Any, kind: str, x: int, y: int, size: int) -> list[Any]:
@@ -280,7 +290,8 @@ def fsspec_cut(hdul: Any, kind: str, x: int, y: int, size: int) -> list[Any]:
 def fsspec_first_touch(kind: str, block: int, cache: str, x: int, y: int, size: int) -> list[Any]:
     """Open the image afresh in a process that has used gcsfs before, and cut."""
     fresh_fs()
-    with fsspec_open(kind, block, cache) as hdul:
+    hdul, _ = fsspec_open(kind, block, cache)
+    with hdul:
         return fsspec_cut(hdul, kind, x, y, size)
 
 
@@ -303,6 +314,7 @@ class Result:
     method: str
     seconds: list[float] = field(default_factory=list)
     records: list[list[RequestRecord]] = field(default_factory=list)
+    floor: float = 0.0  # a bare 1-byte GET through the rig (round trip and the rig's own work)
 
     @property
     def median(self) -> float:
@@ -357,16 +369,24 @@ def measure_skycut(rig: Rig, client: Any, case: Case, planes: Any, repeats: int)
     return [warm, first]
 
 
-def measure_fsspec(rig: Rig, case: Case, planes: Any, repeats: int, budget: float) -> list[Result]:
+def measure_fsspec(
+    rig: Rig,
+    case: Case,
+    planes: Any,
+    repeats: int,
+    budget: float,
+    blocks: tuple[int, ...] = SWEEP_BLOCKS,
+    caches: tuple[str, ...] = SWEEP_CACHES,
+) -> list[Result]:
     """Warm and first-touch runs of astropy + gcsfs for every swept configuration."""
     results = []
     where = positions(case.size, 2 * repeats + 1, seed=case.size + 1)
-    for block in SWEEP_BLOCKS:
-        for cache in SWEEP_CACHES:
+    for block in blocks:
+        for cache in caches:
             method = f"fsspec {block // 1024} KiB {cache}"
             warm, first = Result(case, "warm", method), Result(case, "first touch", method)
             fresh_fs()
-            hdul = fsspec_open(case.kind, block, cache)
+            hdul, handle = fsspec_open(case.kind, block, cache)
             t0 = time.perf_counter()
             fsspec_cut(hdul, case.kind, *where[0], case.size)
             if time.perf_counter() - t0 > budget:  # hopeless setting: one run is enough
@@ -374,6 +394,7 @@ def measure_fsspec(rig: Rig, case: Case, planes: Any, repeats: int, budget: floa
                 continue
             for i in range(repeats):
                 x, y = where[1 + i]
+                empty_cache(handle)
                 seconds, arrays, records = rig.timed(
                     partial(fsspec_cut, hdul, case.kind, x, y, case.size)
                 )
@@ -431,7 +452,8 @@ def cold_child(method: str, kind: str, size: int, x: int, y: int) -> None:
         content: Any = skycut_cut(skycut_cutter(storage.Client(project="bench")), task)
     else:
         _, block, cache = method.split(":")
-        with fsspec_open(kind, int(block), cache) as hdul:
+        hdul, _ = fsspec_open(kind, int(block), cache)
+        with hdul:
             content = fsspec_cut(hdul, kind, x, y, size)
     seconds = time.perf_counter() - t0
     if isinstance(content, bytes):
@@ -541,6 +563,8 @@ def run_network(
             client = storage.Client(project="bench")
             # the process's first request (credentials, connection): not any cutout's cost
             client.bucket(BUCKET).blob("uncompressed.fits").download_as_bytes(start=0, end=0)
+            floor = rig_floor(client.api_endpoint)
+            print(f"{1000 * rtt:.0f} ms: a bare GET costs {1000 * floor:.1f} ms", file=sys.stderr)
             for kind in args.kinds:
                 planes = local_planes(paths[kind], kind)
                 for size in args.sizes:
@@ -548,8 +572,9 @@ def run_network(
                     results = measure_skycut(rig, client, case, planes, args.repeats)
                     if not args.no_fsspec:
                         results += measure_fsspec(
-                            rig, case, planes, args.fsspec_repeats, args.budget
-                        )
+                            rig, case, planes, args.fsspec_repeats, args.budget,
+                            tuple(k * 1024 for k in args.blocks), tuple(args.caches),
+                        )  # fmt: skip
                     if size == min(args.sizes) and not args.no_cold:
                         results.append(
                             measure_cold(
@@ -574,9 +599,28 @@ def run_network(
                         results.append(measure_astrocut(rig, case))
                     for r in results:
                         nbytes = needed_bytes(paths[kind], size, r.state)
+                        r.floor = floor
                         out.append((r, limit_seconds(rtt, bandwidth, nbytes, r.state)))
                     print(f"{1000 * rtt:.0f} ms: {case.label} done", file=sys.stderr)
     return out
+
+
+def rig_floor(endpoint: str) -> float:
+    """Return the median time of a bare 1-byte range GET on a kept-alive connection.
+
+    The round trip plus what the proxy and fake-gcs-server add to every
+    request: no client can do better on this rig.
+    """
+    import urllib3
+
+    pool = urllib3.PoolManager()
+    url = f"{endpoint}/download/storage/v1/b/{BUCKET}/o/uncompressed.fits?alt=media"
+    times = []
+    for _ in range(21):
+        t0 = time.perf_counter()
+        assert pool.request("GET", url, headers={"Range": "bytes=0-0"}).status == 206
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times[1:])
 
 
 def best_fsspec(results: list[Result], state: str) -> Result | None:
@@ -587,7 +631,8 @@ def best_fsspec(results: list[Result], state: str) -> Result | None:
 
 def print_table(network: str, rows: list[tuple[Result, float]]) -> None:
     """Print one network's table: skycut against the limit, tuned fsspec and astrocut."""
-    print(f"\n{network}\n")
+    floor = rows[0][0].floor if rows else 0.0
+    print(f"\n{network}; a bare GET through the rig takes {1000 * floor:.1f} ms\n")
     print(
         "| state | case | limit | skycut | req | rounds | tuned fsspec (setting) | req "
         "| astrocut default | skycut ÷ limit | fsspec ÷ skycut |"
@@ -640,6 +685,15 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--cold-repeats", type=int, default=3)
     parser.add_argument("--fsspec-repeats", type=int, default=3, help="runs per swept setting")
+    parser.add_argument(
+        "--blocks",
+        type=int,
+        nargs="+",
+        default=[b // 1024 for b in SWEEP_BLOCKS],
+        help="fsspec block sizes swept, KiB",
+    )
+    parser.add_argument("--caches", nargs="+", default=list(SWEEP_CACHES),
+                        help="fsspec cache types swept")  # fmt: skip
     parser.add_argument(
         "--budget",
         type=float,
