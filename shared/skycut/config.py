@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from skycut.collection_rules import CollectionRule
+
+if TYPE_CHECKING:
+    from skycut.cutout.readplan import ReadCost
 
 __all__ = ["DEFAULT_COLLECTIONS", "Settings", "get_settings"]
 
@@ -217,6 +220,18 @@ class Settings(BaseSettings):
     @classmethod
     def _normalise_base_path(cls, value: str) -> str:
         return "/" + value.strip("/") if value.strip("/") else ""
+
+    def read_cost(self) -> ReadCost:
+        """Return the read planner's cost model these settings describe (the ``read_*`` ones)."""
+        from skycut.cutout.readplan import ReadCost  # the engine, loaded only when cutting
+
+        return ReadCost(
+            round_trip=self.read_round_trip_seconds,
+            bandwidth=self.read_bandwidth_bytes,
+            max_concurrency=self.read_concurrency,
+            total_bandwidth=self.read_total_bandwidth_bytes,
+            max_span_bytes=self.read_max_span_bytes,
+        )
 
 
 @lru_cache(maxsize=1)

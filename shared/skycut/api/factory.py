@@ -23,7 +23,6 @@ from skycut.bulk.factory import submitter_for
 from skycut.bulk.submit import BulkSubmitter
 from skycut.bulk.upload import BulkUpload, store_bulk_upload
 from skycut.clients import Clients
-from skycut.cutout.readplan import ReadCost
 from skycut.errors import UsageError
 from skycut.index.factory import image_index_for
 from skycut.index.firestore_index import FirestoreImageIndex
@@ -109,13 +108,7 @@ class ApiFactory:
             max_inputs=settings.mosaic_sync_max_inputs,
             max_plane_pixels=settings.mosaic_max_plane_pixels,
             header_chunk_bytes=settings.header_chunk_bytes,
-            read_cost=ReadCost(
-                round_trip=settings.read_round_trip_seconds,
-                bandwidth=settings.read_bandwidth_bytes,
-                max_concurrency=settings.read_concurrency,
-                total_bandwidth=settings.read_total_bandwidth_bytes,
-                max_span_bytes=settings.read_max_span_bytes,
-            ),
+            read_cost=settings.read_cost(),
             result_days=settings.destruction_days,
         )
 

@@ -83,13 +83,7 @@ class Cutter:
                 header_chunk_bytes=settings.header_chunk_bytes,
                 max_cutout_pixels=settings.max_cutout_pixels,
             ),
-            cost=ReadCost(
-                round_trip=settings.read_round_trip_seconds,
-                bandwidth=settings.read_bandwidth_bytes,
-                max_concurrency=settings.read_concurrency,
-                total_bandwidth=settings.read_total_bandwidth_bytes,
-                max_span_bytes=settings.read_max_span_bytes,
-            ),
+            cost=settings.read_cost(),
         )
 
     def spec(self, task: CutoutTask) -> Spec | UsageError:
