@@ -12,7 +12,6 @@ and requests and bytes read per stamp (from the worker's own counts).
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import statistics
 import tempfile
@@ -21,9 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from astropy.io import fits
-from astropy.wcs import WCS
 
+from bench.exposures import calexp_mef, tan_sip_header
 from emulators.resources import client_environment
 from emulators.stack import REPO, Stack, StackConfig
 
@@ -34,29 +32,10 @@ _STAMP_RADIUS = 25.5 * _SCALE  # a 51x51 box
 
 def _image(number: int) -> tuple[bytes, float, float]:
     ra, dec = 30.0 + 0.1 * (number % 10), -10.0 + 0.1 * (number // 10)
-    wcs = WCS(naxis=2)
-    wcs.wcs.ctype = ["RA---TAN-SIP", "DEC--TAN-SIP"]
-    wcs.wcs.crval = [ra, dec]
-    wcs.wcs.crpix = [_SIZE / 2, _SIZE / 2]
-    wcs.wcs.cd = [[-_SCALE, 0.0], [0.0, _SCALE]]
-    header = wcs.to_header(relax=True)
-    header["A_ORDER"], header["B_ORDER"] = 2, 2
-    header["A_2_0"], header["B_0_2"] = 2e-7, -1e-7
+    header = tan_sip_header((ra, dec), (_SIZE / 2, _SIZE / 2), [[-_SCALE, 0.0], [0.0, _SCALE]])
     rng = np.random.default_rng(number)
     data = rng.normal(100.0, 5.0, (_SIZE, _SIZE)).astype(np.float32)
-    hdus = fits.HDUList(
-        [
-            fits.PrimaryHDU(),
-            fits.ImageHDU(data, header=header, name="IMAGE"),
-            fits.ImageHDU(np.zeros((_SIZE, _SIZE), np.int32), header=header, name="MASK"),
-            fits.ImageHDU(
-                np.full((_SIZE, _SIZE), 25.0, np.float32), header=header, name="VARIANCE"
-            ),
-        ]
-    )
-    buffer = io.BytesIO()
-    hdus.writeto(buffer)
-    return buffer.getvalue(), ra, dec
+    return calexp_mef(header, data), ra, dec
 
 
 def main() -> None:

@@ -33,10 +33,10 @@ from pathlib import Path
 import numpy as np
 import requests
 from astropy.io import fits
-from astropy.wcs import WCS
 from lxml import etree
 
 from bench.bulk_stamps import _group_cpu_seconds
+from bench.exposures import calexp_mef, tan_sip_header
 from emulators.resources import client_environment
 from emulators.sample import wait_until_indexed
 from emulators.stack import REPO, Stack, StackConfig
@@ -56,33 +56,15 @@ def _exposure(number: int, centre: tuple[float, float], mjd: float) -> bytes:
     angle = math.radians(rng.uniform(-2, 2))
     ra = centre[0] + dither[0] / math.cos(math.radians(centre[1]))
     dec = centre[1] + dither[1]
-    wcs = WCS(naxis=2)
-    wcs.wcs.ctype = ["RA---TAN-SIP", "DEC--TAN-SIP"]
-    wcs.wcs.crval = [ra, dec]
-    wcs.wcs.crpix = [_SIZE / 2 + 0.5, _SIZE / 2 + 0.5]
     c, s = math.cos(angle), math.sin(angle)
-    wcs.wcs.cd = [[-_SCALE * c, _SCALE * s], [_SCALE * s, _SCALE * c]]
-    header = wcs.to_header(relax=True)
-    header["A_ORDER"], header["B_ORDER"] = 2, 2
-    header["A_2_0"], header["B_0_2"] = 2e-7, -1e-7
-    primary = fits.PrimaryHDU()
-    primary.header["FILTER"] = _BANDS[number % len(_BANDS)]
-    primary.header["MJD-OBS"] = mjd
-    primary.header["EXPTIME"] = 30.0
-    data = rng.normal(100.0, 5.0, (_SIZE, _SIZE)).astype(np.float32)
-    hdus = fits.HDUList(
-        [
-            primary,
-            fits.ImageHDU(data, header=header, name="IMAGE"),
-            fits.ImageHDU(np.zeros((_SIZE, _SIZE), np.int32), header=header, name="MASK"),
-            fits.ImageHDU(
-                np.full((_SIZE, _SIZE), 25.0, np.float32), header=header, name="VARIANCE"
-            ),
-        ]
+    header = tan_sip_header(
+        (ra, dec),
+        (_SIZE / 2 + 0.5, _SIZE / 2 + 0.5),
+        [[-_SCALE * c, _SCALE * s], [_SCALE * s, _SCALE * c]],
     )
-    out = io.BytesIO()
-    hdus.writeto(out)
-    return out.getvalue()
+    cards = {"FILTER": _BANDS[number % len(_BANDS)], "MJD-OBS": mjd, "EXPTIME": 30.0}
+    data = rng.normal(100.0, 5.0, (_SIZE, _SIZE)).astype(np.float32)
+    return calexp_mef(header, data, primary_cards=cards)
 
 
 def _upload(stack: Stack, files: dict[str, bytes]) -> list[str]:
