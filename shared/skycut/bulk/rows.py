@@ -34,9 +34,9 @@ from typing import TYPE_CHECKING, Literal
 from skycut.bulk.formats import RawRow
 from skycut.errors import SkycutError, UsageError
 from skycut.jobs.messages import CutoutTask, FoundImage
-from skycut.sia.covering import ImageChoice
+from skycut.sia.covering import ImageChoice, works_by_position
 from skycut.sia.params import parse_dptype
-from skycut.soda.params import CutoutSpec, SodaRequest, group_params, parse_soda_request
+from skycut.soda.params import SodaRequest, group_params, parse_soda_request
 from skycut.soda.work import CutWork, works_of
 
 if TYPE_CHECKING:
@@ -182,25 +182,10 @@ def _works(
         return [(works[0], None)]
     if find is None:
         raise UsageError("rows without id need the image index, which is not available here")
-    stencil = request.stencils[0]
-    band = request.bands[0] if request.bands else None
-    time = request.times[0] if request.times else None
-    narrowed = ImageChoice(
-        collections=choice.collections,
-        bands=() if band is None else (band,),
-        times=() if time is None else (time,),
-        dptypes=choice.dptypes,
+    # a row has one stencil and at most one BAND and TIME: one combination
+    return works_by_position(
+        request, choice, lambda stencil, narrowed: find(line, stencil, narrowed)
     )
-    return [
-        (
-            CutWork.of(
-                CutoutSpec(source=source, stencil=stencil, band=band, time=time, pol=request.pol),
-                request,
-            ),
-            found,
-        )
-        for source, found in find(line, stencil, narrowed)
-    ]
 
 
 def tasks_from_rows(

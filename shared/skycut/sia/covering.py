@@ -16,9 +16,10 @@ answer, which the caller reports for that position.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from itertools import product
+from typing import TypeVar
 
 from skycut.cutout.intervals import Interval
 from skycut.cutout.stencil import Stencil
@@ -28,10 +29,13 @@ from skycut.index.store import ImageIndex
 from skycut.jobs.messages import FoundImage
 from skycut.sia.lookup import find_images
 from skycut.sia.params import DataProductType, SiaQuery
+from skycut.soda.ids import SourceRef
 from skycut.soda.params import CutoutSpec, SodaRequest
 from skycut.soda.work import CutWork
 
-__all__ = ["CoveringImages", "ImageChoice", "covered_works", "found_image"]
+__all__ = ["CoveringImages", "ImageChoice", "covered_works", "found_image", "works_by_position"]
+
+_Found = TypeVar("_Found")
 
 
 def found_image(record: ImageRecord) -> FoundImage:
@@ -115,6 +119,32 @@ class CoveringImages:
         return found.records
 
 
+def works_by_position(
+    request: SodaRequest,
+    choice: ImageChoice,
+    find: Callable[[Stencil, ImageChoice], Sequence[tuple[SourceRef, _Found]]],
+) -> list[tuple[CutWork, _Found]]:
+    """Return one work per (stencil, BAND, TIME combination, image ``find`` gives for it).
+
+    Each combination's images are asked of ``find`` with ``choice``
+    narrowed to its BAND and TIME, which the cut then applies as well;
+    each found image comes back beside its work.
+    """
+    works: list[tuple[CutWork, _Found]] = []
+    for stencil, band, time in product(
+        request.stencils, request.bands or (None,), request.times or (None,)
+    ):
+        narrowed = replace(
+            choice,
+            bands=() if band is None else (band,),
+            times=() if time is None else (time,),
+        )
+        for source, found in find(stencil, narrowed):
+            spec = CutoutSpec(source=source, stencil=stencil, band=band, time=time, pol=request.pol)
+            works.append((CutWork.of(spec, request), found))
+    return works
+
+
 def covered_works(
     request: SodaRequest, covering: CoveringImages
 ) -> list[tuple[CutWork, ImageRecord]]:
@@ -122,8 +152,7 @@ def covered_works(
 
     The request names collections instead of IDs (`SodaRequest.by_position`);
     each combination's images are those of its collections that its
-    stencil overlaps and that meet its BAND and TIME, which the cut then
-    applies as well.
+    stencil overlaps and that meet its BAND and TIME (`works_by_position`).
 
     Raises
     ------
@@ -134,20 +163,11 @@ def covered_works(
     """
     if not request.stencils:
         raise UsageError("a cutout without ID needs a position: POS, CIRCLE or POLYGON")
-    works: list[tuple[CutWork, ImageRecord]] = []
-    for stencil, band, time in product(
-        request.stencils, request.bands or (None,), request.times or (None,)
-    ):
-        choice = ImageChoice(
-            collections=request.collections,
-            bands=() if band is None else (band,),
-            times=() if time is None else (time,),
-        )
-        for image in covering.of(stencil, choice):
-            spec = CutoutSpec(
-                source=image.source, stencil=stencil, band=band, time=time, pol=request.pol
-            )
-            works.append((CutWork.of(spec, request), image))
+    works = works_by_position(
+        request,
+        ImageChoice(collections=request.collections),
+        lambda stencil, choice: [(r.source, r) for r in covering.of(stencil, choice)],
+    )
     if not works:
         raise UsageError(
             f"no indexed image of collection {' or '.join(request.collections)} covers "
