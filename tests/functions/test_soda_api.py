@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from lxml import etree
 from werkzeug.datastructures import MultiDict
@@ -80,3 +82,29 @@ def test_too_many_combinations_are_refused_before_any_job(api):
     text = response.get_data(as_text=True)
     assert text.startswith("UsageError: ")
     assert "1002 cutouts" in text
+
+
+@pytest.mark.integration
+def test_bulk_check_reports_each_row_and_refuses_what_an_upload_refuses(api, stack):
+    source = f"gs://{stack.config.sources_bucket}/sample/calexp-r-0001.fits"
+    rows = f"id,ra,dec,radius,label\n{source},150.05,2.24,0.001,good\n{source},1,95,0.001,bad\n"
+    checked = api.post(
+        f"{BASE}/bulk/check",
+        data={"BULK": (io.BytesIO(rows.encode()), "rows.csv", "text/csv")},
+        content_type="multipart/form-data",
+    )
+    assert checked.status_code == 200, checked.text
+    report = checked.get_json()
+    assert (report["rows"], report["cutouts"]) == (2, 1)
+    assert [(r["line"], r["status"], r["cutouts"]) for r in report["lines"]] == [
+        (2, "ok", 1),
+        (3, "error", 0),
+    ]
+    for data, reason in (
+        ({"BULK": (io.BytesIO(b""), "rows.csv")}, "the BULK file is empty"),
+        ({"BULK": (io.BytesIO(rows.encode()), "rows.csv"), "package": "rar"}, "package 'rar'"),
+        ({}, "send one BULK file"),
+    ):
+        refused = api.post(f"{BASE}/bulk/check", data=data, content_type="multipart/form-data")
+        assert refused.status_code == 400, (reason, refused.text)
+        assert reason in refused.text

@@ -19,7 +19,7 @@ from skycut.api.service import SodaService
 from skycut.api.sia_route import SiaRoute
 from skycut.api.ui_route import UiRoute
 from skycut.api.uws_routes import UwsRoutes
-from skycut.bulk.factory import submitter_for
+from skycut.bulk.factory import drop_files_for, submitter_for
 from skycut.bulk.submit import BulkSubmitter
 from skycut.bulk.upload import BulkUpload, store_bulk_upload
 from skycut.clients import Clients
@@ -69,7 +69,11 @@ class ApiFactory:
                 default_maxrec=settings.sia_default_maxrec,
                 max_maxrec=settings.sia_max_maxrec,
             ),
-            check=CheckRoute(settings=settings, covering=lambda: self.covering),
+            check=CheckRoute(
+                settings=settings,
+                drops=lambda: drop_files_for(self._clients),
+                covering=lambda: self.covering,
+            ),
             mosaic=MosaicRoute(
                 settings=settings, service=lambda: self.mosaic, result_url=self._result_url
             ),

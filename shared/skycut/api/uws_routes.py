@@ -9,10 +9,10 @@ from typing import Any
 
 from flask import Request, Response
 
+from skycut.api.bulk_form import bulk_form
 from skycut.api.context import RequestContext
 from skycut.api.http import form_params, redirect, request_params, text, xml
 from skycut.api.service import SodaService, parse_job_parameters
-from skycut.bulk.drops import BULK_OPTIONS, job_options
 from skycut.bulk.upload import BulkUpload
 from skycut.config import Settings
 from skycut.errors import NotFoundError, UsageError
@@ -121,20 +121,15 @@ class UwsRoutes:
 
     def _bulk_upload(self, request: Request, ctx: RequestContext) -> Response:
         """POST a file as ``BULK`` (multipart): it becomes a bulk job of the caller."""
-        files = [f for k, f in request.files.items(multi=True) if k.upper() == "BULK"]
-        if len(files) != 1:
-            raise UsageError("send one BULK file per request")
+        form = bulk_form(request, max_bytes=self._settings.max_bulk_bytes)
         self._service.refuse_if_draining()
-        upload = files[0]
-        options = {k.lower(): v for k, v in request.form.items() if k.lower() in BULK_OPTIONS}
-        job_options(options)  # refuse bad options now rather than in a failed job
         job_id = self._upload(
             BulkUpload(
                 owner=ctx.owner,
-                filename=upload.filename or "bulk.csv",
-                data=upload.read(self._settings.max_bulk_bytes + 1),
-                content_type=upload.mimetype,
-                options=options,
+                filename=form.filename,
+                data=form.data,
+                content_type=form.content_type,
+                options=form.options,
             )
         )
         return redirect(ctx.job_url(job_id))

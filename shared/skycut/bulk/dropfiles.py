@@ -8,7 +8,7 @@ and by the answers kept then (:mod:`skycut.bulk.found`) ever after.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from skycut.bulk.drops import DropObject, job_options
@@ -87,15 +87,39 @@ class DropFiles:
             )
         options = job_options(blob.metadata)
         data: bytes = blob.download_as_bytes()
-        fmt = detect_format(drop.name, data, blob.content_type)
-        rows = tasks_from_rows(
-            read_rows(data, fmt, max_rows=self._max_rows),
+        rows = self.parse(
+            data, name=drop.name, content_type=blob.content_type, options=options, find=find
+        )
+        return options, rows
+
+    def parse(
+        self,
+        data: bytes,
+        *,
+        name: str,
+        content_type: str | None,
+        options: Mapping[str, str],
+        find: ImageFinder | None,
+    ) -> ParsedRows:
+        """Return the rows of a bulk file's bytes as tasks and refusals, as its job makes them.
+
+        ``options`` are the job-wide options (`job_options`); ``find`` matches
+        rows without ``id`` to images (None refuses them).
+
+        Raises
+        ------
+        UsageError
+            If the file cannot be read in its format, has too many rows, or its
+            rows make too many cutouts.
+
+        """
+        return tasks_from_rows(
+            read_rows(data, detect_format(name, data, content_type), max_rows=self._max_rows),
             allowed_buckets=self._source_buckets,
             options=options,
             find=find,
             max_cutouts=self._max_rows,
         )
-        return options, rows
 
     def kept_matches(self, job_id: str) -> FoundReplay:
         """Return the images found for a job's rows when it was created (none if none kept)."""

@@ -20,7 +20,7 @@ from typing import Any
 from skycut.bulk.drops import DropObject
 from skycut.errors import UsageError
 
-__all__ = ["BulkUpload", "store_bulk_upload"]
+__all__ = ["BulkUpload", "check_upload_size", "store_bulk_upload"]
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 _SAFE_OWNER = re.compile(r"[^A-Za-z0-9@._+-]+")
@@ -35,6 +35,21 @@ class BulkUpload:
     data: bytes
     content_type: str | None
     options: Mapping[str, str]
+
+
+def check_upload_size(data: bytes, *, max_bytes: int) -> None:
+    """Refuse an empty bulk file, or one over ``max_bytes``.
+
+    Raises
+    ------
+    UsageError
+        Saying which.
+
+    """
+    if not data:
+        raise UsageError("the BULK file is empty")
+    if len(data) > max_bytes:
+        raise UsageError(f"the BULK file is over {max_bytes} bytes; split it")
 
 
 def store_bulk_upload(
@@ -60,10 +75,7 @@ def store_bulk_upload(
 
     """
     data = upload.data
-    if not data:
-        raise UsageError("the BULK file is empty")
-    if len(data) > max_bytes:
-        raise UsageError(f"the BULK file is over {max_bytes} bytes; split it")
+    check_upload_size(data, max_bytes=max_bytes)
     safe_owner = _SAFE_OWNER.sub("_", upload.owner)[:200] or "anonymous"
     safe_name = _SAFE_NAME.sub("_", upload.filename.rsplit("/", 1)[-1])[:100] or "bulk.csv"
     name = f"incoming/{safe_owner}/{uuid.uuid4().hex[:12]}-{safe_name}"
