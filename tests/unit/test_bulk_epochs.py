@@ -10,7 +10,8 @@ from astropy.wcs import WCS
 from numpy.testing import assert_allclose, assert_array_equal
 from PIL import Image
 
-from skycut.bulk.epochs import EpochStamp, epochs_fits, filmstrip_png
+from skycut.bulk.epochs import EpochStamp, epoch_packages, epochs_fits, filmstrip_png
+from skycut.jobs.records import StoredResult
 from tests.unit.test_index_footprint import image_header
 
 SIDE = 51
@@ -23,7 +24,7 @@ def stamp(k: int, mjd: float | None, peak: float, band: str = "r") -> EpochStamp
     sky = 100.0 * (k + 1)  # every exposure has its own sky level
     data = (sky + star + rng.normal(0, 3.0, (SIDE, SIDE))).astype(np.float32)
     header = image_header((53.1 + k * 1e-4, -27.8), shape=(SIDE, SIDE))
-    return EpochStamp(f"gs://b/e{k}.fits", header, data, mjd, band)
+    return EpochStamp.of(f"gs://b/e{k}.fits", header, data, mjd, band)
 
 
 def test_fits_holds_every_stamp_oldest_first_with_its_wcs() -> None:
@@ -68,3 +69,77 @@ def test_filmstrip_keeps_brightness_differences_between_epochs() -> None:
     # sky levels differ by 100 between the exposures, yet both skies look the same
     assert abs(float(np.median(first)) - float(np.median(second))) <= 3
     assert grey.shape[0] >= side + 10  # room for the labels
+
+
+def cutout_file(hdus: list[fits.PrimaryHDU | fits.ImageHDU]) -> bytes:
+    out = io.BytesIO()
+    fits.HDUList(hdus).writeto(out)
+    return out.getvalue()
+
+
+def result(k: int, content: bytes, source_id: str) -> StoredResult:
+    return StoredResult(
+        result_id=f"r{k}", index=k, status="ok", bucket="b", object_name=f"jobs/j/{k}.fits",
+        mime_type="application/fits", size=len(content), source_id=source_id, row=3, label="star",
+    )  # fmt: skip
+
+
+def test_integer_stamps_keep_their_stored_values_and_scaling() -> None:
+    rng = np.random.default_rng(5)
+    counts = rng.integers(0, 65535, (SIDE, SIDE), dtype=np.uint16)
+    counts[0, 0] = 0
+    header = image_header((10.0, 20.0), shape=(SIDE, SIDE))
+    stamp = EpochStamp.of("gs://b/u.fits", header, counts, 1, "g")
+    with fits.open(io.BytesIO(epochs_fits([stamp], label="u", ra=None, dec=None))) as hdul:
+        hdul.verify("exception")
+        assert (hdul[1].header["BITPIX"], hdul[1].header["BZERO"]) == (16, 32768)
+        assert_array_equal(hdul[1].data, counts)
+    assert_array_equal(stamp.data, counts.astype(np.float64))  # the filmstrip's physical values
+
+
+def test_cards_the_package_sets_appear_once_even_when_the_stamp_has_them() -> None:
+    header = image_header((10.0, 20.0), shape=(SIDE, SIDE))
+    header["EXTNAME"] = "IMAGE"
+    header["FILTER"] = "old"
+    header["SC_SRC"] = "gs://elsewhere/" + "x" * 90  # a long string: CONTINUE cards
+    header["MJD-OBS"] = 1.0
+    long_id = "gs://survey-bucket/" + "deep/" * 20 + "calexp.fits"
+    stamp = EpochStamp.of(long_id, header, np.ones((SIDE, SIDE), np.float32), 60000.25, "i")
+    with fits.open(io.BytesIO(epochs_fits([stamp], label="s", ra=1.0, dec=2.0))) as hdul:
+        hdul.verify("exception")
+        cards = hdul[1].header
+        assert [cards.count(k) for k in ("EXTNAME", "FILTER", "SC_SRC", "MJD-OBS")] == [1] * 4
+        assert (cards["EXTNAME"], cards["FILTER"], cards["SC_SRC"]) == ("EPOCH001", "i", long_id)
+        assert cards["MJD-OBS"] == 60000.25
+        assert cards["DATE-OBS"].startswith("2023-02-25T06:00:00")
+        assert "CONTINUE" not in [c.keyword for c in cards.cards if "elsewhere" in str(c.value)]
+
+
+def test_cutouts_are_read_from_their_bytes_whichever_hdu_holds_the_image() -> None:
+    header = image_header((53.1, -27.8), shape=(SIDE, SIDE))
+    data = np.arange(SIDE * SIDE, dtype=np.float32).reshape(SIDE, SIDE)
+    in_primary = fits.PrimaryHDU(data, header=header)
+    in_primary.header["MJD-OBS"] = 60002.0
+    provenance = fits.PrimaryHDU()
+    provenance.header["SC_STENC"] = "CIRCLE 53.1 -27.8 0.001"
+    provenance.header["MJD-OBS"] = 60001.0
+    as_extension = [provenance, fits.ImageHDU(data[::-1].copy(), header=header, name="IMAGE")]
+    contents = [
+        (result(0, c, f"gs://b/{k}.fits"), c)
+        for k, c in enumerate([cutout_file([in_primary]), cutout_file(as_extension)])
+    ]
+    (package,) = epoch_packages(contents)
+    assert (package.row, package.stamps) == (3, 2)
+    with fits.open(io.BytesIO(package.fits)) as hdul:
+        hdul.verify("exception")
+        assert (hdul[0].header["RA"], hdul[0].header["DEC"]) == (53.1, -27.8)
+        assert [h.header["SC_SRC"] for h in hdul[1:]] == ["gs://b/1.fits", "gs://b/0.fits"]
+        assert all(h.header["XTENSION"] == "IMAGE" for h in hdul[1:])
+        assert_array_equal(hdul[1].data, data[::-1])
+        assert_array_equal(hdul[2].data, data)
+        assert_allclose(
+            WCS(hdul[2].header).all_pix2world([[3, 7]], 0),
+            WCS(header).all_pix2world([[3, 7]], 0),
+            rtol=0,
+            atol=1e-12,
+        )

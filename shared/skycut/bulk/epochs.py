@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,9 +26,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from astropy.io import fits
+from PIL import Image, ImageDraw
 
 from skycut.bulk.package import Contents
-from skycut.cutout.preview import Stretch, binned
+from skycut.cutout.fitsindex import BLOCK_SIZE, HduInfo, scan_fits
+from skycut.cutout.hdus import select_image
+from skycut.cutout.pixels import image_shape
+from skycut.cutout.preview import Stretch, binned, physical_values
 from skycut.cutout.stencil import Circle, Polygon, Range, Stencil, parse_stencil
 from skycut.errors import UsageError
 from skycut.jobs.records import StoredResult
@@ -47,20 +52,26 @@ _LABEL_HEIGHT = 12
 _GAP = 2
 _MAX_TILE = 128  # filmstrip pixels per stamp side; larger stamps are binned
 _MIN_TILE = 96  # smaller stamps are enlarged (whole pixels repeated) to about this
+_STORED = {8: ">u1", 16: ">i2", 32: ">i4", 64: ">i8", -32: ">f4", -64: ">f8"}  # by BITPIX
 
 
 @dataclass(frozen=True)
 class EpochStamp:
-    """One covering image's stamp of a position.
+    """One covering image's stamp of a position, as its cutout holds it.
 
     Attributes
     ----------
     image_id
         The source image's ``ID``.
-    header
-        The stamp's image header (its exact WCS among the cards).
+    cards
+        The stamp's image extension header as written: its 80-column card
+        images (``XTENSION`` first, no ``END``), the exact WCS among them.
+    stored
+        Its data as stored (big-endian, unpadded), copied into the package
+        byte for byte.
     data
-        Its pixels (physical values).
+        Its pixels as physical values (``BSCALE``/``BZERO`` applied), for the
+        filmstrip.
     mjd
         The exposure's start (MJD), if known.
     band
@@ -69,10 +80,108 @@ class EpochStamp:
     """
 
     image_id: str
-    header: fits.Header
+    cards: tuple[str, ...]
+    stored: bytes
     data: npt.NDArray[np.floating]
     mjd: float | None
     band: str | None
+
+    @classmethod
+    def of(
+        cls,
+        image_id: str,
+        header: fits.Header,
+        data: npt.NDArray[np.floating],
+        mjd: float | None,
+        band: str | None,
+    ) -> EpochStamp:
+        """Make a stamp of an image header and its pixels (written as astropy writes them)."""
+        out = io.BytesIO()
+        fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(data, header=header)]).writeto(out)
+        image = scan_fits(_Bytes(out.getvalue(), image_id)).hdus[1]
+        return cls._from_hdu(image_id, out.getvalue(), image, mjd, band)
+
+    @classmethod
+    def _from_hdu(
+        cls, image_id: str, content: bytes, hdu: HduInfo, mjd: float | None, band: str | None
+    ) -> EpochStamp:
+        text = content[hdu.header_offset : hdu.data_offset].decode("ascii")
+        cards = [text[i : i + 80] for i in range(0, len(text), 80)]
+        end = next(i for i, card in enumerate(cards) if card.rstrip() == "END")
+        shape = image_shape(hdu)
+        dtype = np.dtype(_STORED[int(hdu.header["BITPIX"])])
+        stored = content[hdu.data_offset : hdu.data_offset + dtype.itemsize * math.prod(shape)]
+        values = np.frombuffer(stored, dtype=dtype).reshape(shape)
+        return cls(
+            image_id=image_id,
+            cards=_as_extension(cards[:end]),
+            stored=stored,
+            data=physical_values(values, hdu.header),
+            mjd=mjd,
+            band=band,
+        )
+
+    @property
+    def header(self) -> fits.Header:
+        """The stamp's header, parsed."""
+        return fits.Header.fromstring("".join(self.cards))
+
+
+class _Bytes:
+    """A cutout held in memory, read as the engine reads files."""
+
+    def __init__(self, content: bytes, name: str) -> None:
+        self._content = content
+        self.name = name
+
+    def size(self) -> int:
+        return len(self._content)
+
+    def read_range(self, start: int, stop: int) -> bytes:
+        return self._content[start:stop]
+
+
+def _keyword(card: str) -> str:
+    return card[:8].rstrip()
+
+
+def _as_extension(cards: Sequence[str]) -> tuple[str, ...]:
+    """Return a header's cards as an image extension's (a primary HDU's converted)."""
+    if not cards or _keyword(cards[0]) != "SIMPLE":
+        return tuple(cards)
+    body = [c for c in cards[1:] if _keyword(c) not in ("EXTEND", "GROUPS", "PCOUNT", "GCOUNT")]
+    axes = next(i for i, c in enumerate(body) if _keyword(c) == "NAXIS")
+    while axes + 1 < len(body) and re.fullmatch(r"NAXIS\d+", _keyword(body[axes + 1])):
+        axes += 1
+    return (
+        _card("XTENSION", "IMAGE", "image extension"),
+        *body[: axes + 1],
+        _card("PCOUNT", 0, "number of parameters"),
+        _card("GCOUNT", 1, "number of groups"),
+        *body[axes + 1 :],
+    )
+
+
+def _card(keyword: str, value: Any, comment: str = "") -> str:
+    return str(fits.Card(keyword, value, comment).image)
+
+
+def _without(cards: Sequence[str], keywords: set[str]) -> list[str]:
+    """Return the cards but those of ``keywords`` (and the CONTINUE cards of their values)."""
+    kept: list[str] = []
+    dropping = False
+    for card in cards:
+        keyword = _keyword(card)
+        if keyword == "CONTINUE" and dropping:
+            continue
+        dropping = keyword in keywords
+        if not dropping:
+            kept.append(card)
+    return kept
+
+
+def _padded(data: bytes, fill: bytes) -> bytes:
+    return data + fill * (-len(data) % BLOCK_SIZE)
 
 
 def in_time_order(stamps: Sequence[EpochStamp]) -> list[EpochStamp]:
@@ -104,28 +213,33 @@ def epochs_fits(
 
     """
     ordered = in_time_order(stamps)
-    primary = fits.PrimaryHDU()
-    primary.header["OBJECT"] = (label[:68], "the position's label")
+    primary = fits.Header()
+    primary["SIMPLE"] = (True, "conforms to FITS standard")
+    primary["BITPIX"] = (8, "array data type")
+    primary["NAXIS"] = (0, "number of array dimensions")
+    primary["EXTEND"] = True
+    primary["OBJECT"] = (label[:68], "the position's label")
     if ra is not None and dec is not None:
-        primary.header["RA"] = (ra, "[deg] position (ICRS)")
-        primary.header["DEC"] = (dec, "[deg] position (ICRS)")
-    primary.header["NEPOCHS"] = (len(ordered), "stamps in this file, oldest first")
-    hdus: list[fits.PrimaryHDU | fits.ImageHDU] = [primary]
+        primary["RA"] = (ra, "[deg] position (ICRS)")
+        primary["DEC"] = (dec, "[deg] position (ICRS)")
+    primary["NEPOCHS"] = (len(ordered), "stamps in this file, oldest first")
+    parts = [primary.tostring().encode("ascii")]
     for k, stamp in enumerate(ordered, start=1):
-        hdu = fits.ImageHDU(stamp.data, header=stamp.header)  # the header's one copy
-        header = hdu.header
-        header["EXTNAME"] = f"EPOCH{k:03d}"
+        # The stamp's own card images and stored bytes, as cut: no card is
+        # parsed and re-rendered, no pixel converted.
+        added = [_card("EXTNAME", f"EPOCH{k:03d}")]
         if stamp.mjd is not None:
-            header["MJD-OBS"] = (stamp.mjd, "[d] start of the exposure (MJD)")
-            if "DATE-OBS" not in header:
-                header["DATE-OBS"] = (_iso(stamp.mjd), "start of the exposure (UTC)")
+            added.append(_card("MJD-OBS", stamp.mjd, "[d] start of the exposure (MJD)"))
+            if not any(_keyword(card) == "DATE-OBS" for card in stamp.cards):
+                added.append(_card("DATE-OBS", _iso(stamp.mjd), "start of the exposure (UTC)"))
         if stamp.band is not None:
-            header["FILTER"] = stamp.band
-        header["SC_SRC"] = (stamp.image_id, "image the stamp was cut from")
-        hdus.append(hdu)
-    out = io.BytesIO()
-    fits.HDUList(hdus).writeto(out, output_verify="silentfix")
-    return out.getvalue()
+            added.append(_card("FILTER", stamp.band))
+        added.append(_card("SC_SRC", stamp.image_id, "image the stamp was cut from"))
+        replaced = {_keyword(card) for card in added}
+        header = "".join(_without(stamp.cards, replaced | {"EXTVER"}) + added) + "END"
+        parts.append(_padded(header.encode("ascii"), b" "))
+        parts.append(_padded(stamp.stored, b"\0"))
+    return b"".join(parts)
 
 
 def _tile(data: npt.NDArray[np.floating]) -> npt.NDArray[np.float64]:
@@ -151,8 +265,6 @@ def filmstrip_png(stamps: Sequence[EpochStamp]) -> bytes:
         A PNG, up to ten stamps per row, the band and date under each.
 
     """
-    from PIL import Image, ImageDraw
-
     ordered = in_time_order(stamps)
     tiles = [_tile(s.data) for s in ordered]
     side = max((max(t.shape) for t in tiles), default=1)
@@ -202,27 +314,30 @@ def _centre(stencil: Stencil) -> tuple[float, float]:
     ) / 2
 
 
-def _card(headers: Sequence[fits.Header], key: str) -> Any:
+def _value(headers: Sequence[fits.Header], key: str) -> Any:
     return next((h[key] for h in headers if key in h), None)
 
 
 def _stamp(result: StoredResult, data: bytes) -> tuple[EpochStamp, tuple[float, float] | None]:
     """Return a FITS cutout as a stamp, and the centre of the stencil it was cut with."""
-    with fits.open(io.BytesIO(data)) as cut:
-        image = next((h for h in cut if h.is_image and h.data is not None), cut[0])
-        headers = [image.header, cut[0].header]
-        found = result.found  # what the index said, when the image was found by position
-        mjd = found.mjd if found is not None else None
-        mjd = mjd if mjd is not None else _card(headers, "MJD-OBS")
-        band = (found.band if found is not None else None) or _card(headers, "FILTER")
-        stamp = EpochStamp(
-            image_id=result.source_id or str(_card(headers, "SC_ID") or ""),
-            header=image.header,
-            data=np.array(image.data),
-            mjd=None if mjd is None else float(mjd),
-            band=None if band is None else str(band),
-        )
-        stencil_text = _card(headers, "SC_STENC")
+    index = scan_fits(_Bytes(data, result.object_name))
+    image = select_image(index)
+    if image is None:
+        raise ValueError(f"{result.object_name}: the cutout holds no image")
+    headers = [image.header, index.hdus[0].header]
+    found = result.found  # what the index said, when the image was found by position
+    mjd = found.mjd if found is not None else None
+    mjd = mjd if mjd is not None else _value(headers, "MJD-OBS")
+    band = (found.band if found is not None else None) or _value(headers, "FILTER")
+    image_id = result.source_id or str(_value(headers, "SC_ID") or "")
+    stamp = EpochStamp._from_hdu(
+        image_id,
+        data,
+        image,
+        mjd=None if mjd is None else float(mjd),
+        band=None if band is None else str(band),
+    )
+    stencil_text = _value(headers, "SC_STENC")
     centre = None
     if isinstance(stencil_text, str):
         try:
