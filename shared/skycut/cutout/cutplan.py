@@ -11,14 +11,16 @@ of one file can first plan them all and fetch their pixels together
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from astropy.io import fits
 
 from skycut.cutout.fitsindex import FitsIndex, HduInfo, named_image, scan_fits
 from skycut.cutout.hdus import find_hdu, image_hdus, scan_on, select_image
 from skycut.cutout.pixels import image_header
+from skycut.cutout.planes import Held, needed_parts, scan_with_planes, used
 from skycut.cutout.reader import RangeReader
+from skycut.cutout.readplan import ReadCost
 from skycut.cutout.region import Region, cached_header_wcs, plan_region
 from skycut.cutout.selection import FITS, Detail, ResponseFormat, Selection
 from skycut.errors import NoOverlapError, UnsupportedSourceError, UsageError
@@ -57,11 +59,17 @@ class CutPlan:
         further for the ``DETAIL`` level (pass it on to later cuts).
     hdus
         The HDUs to cut; never empty.
+    held
+        Pixel bytes read while planning (``(offset, uint8 array)`` runs), each
+        covering whole requests the engine's reads of ``hdus`` will make under
+        the ``cost`` planning was given: a first-touch ``DETAIL`` cut reads
+        them with the headers (:mod:`skycut.cutout.planes`). Empty otherwise.
 
     """
 
     index: FitsIndex
     hdus: tuple[PlannedHdu, ...]
+    held: Held = field(default=(), compare=False, repr=False)
 
     @property
     def image(self) -> PlannedHdu:
@@ -84,10 +92,15 @@ def plan_cut(
     response_format: ResponseFormat = FITS,
     max_pixels: int | None = None,
     chunk_size: int = 65536,
+    cost: ReadCost | None = None,
 ) -> CutPlan:
     """Decide which pixels of which HDUs a cutout takes, reading headers only.
 
-    Parameters are those of :func:`skycut.cutout.engine.cut`, which calls this first.
+    Parameters are those of :func:`skycut.cutout.engine.cut`, which calls
+    this first. Given the ``cost`` the pixels will be read under, a
+    ``DETAIL=image,mask,variance`` plan that must read the headers after the
+    image also reads, meanwhile, the pixels of the image and of the planes
+    guessed to follow it (``held``): one round trip fewer when the guess holds.
 
     Returns
     -------
@@ -126,8 +139,12 @@ def plan_cut(
         wcs=cached_header_wcs(image, header, source=source_id),
     )
     planned = [PlannedHdu(image, header, region)]
+    held: Held = ()
     if detail != "image":
-        index = _index_for(reader, index, detail=detail, chunk_size=chunk_size)
+        index, held = _index_for(
+            reader, index, detail=detail, chunk_size=chunk_size, image=planned[0], cost=cost,
+            max_pixels=max_pixels,
+        )  # fmt: skip
         planned += _more_hdus(index, planned[0], selection, detail=detail, source=source_id)
     plan = CutPlan(index=index, hdus=tuple(planned))
     if max_pixels is not None and plan.pixels > max_pixels:
@@ -135,6 +152,15 @@ def plan_cut(
             f"the cutout would hold {plan.pixels} pixels, over this service's limit of "
             f"{max_pixels}; ask for a smaller region"
         )
+    if held and cost is not None:
+        share = cost.shared(len(plan.hdus))
+        needed = [
+            part
+            for p in plan.hdus
+            if not p.hdu.is_compressed
+            for part in needed_parts(p.hdu, p.region.slices, share)
+        ]
+        plan = CutPlan(index=index, hdus=plan.hdus, held=used(held, needed))
     return plan
 
 
@@ -143,23 +169,47 @@ _GUESSES = 2
 
 
 def _index_for(
-    reader: RangeReader, index: FitsIndex, *, detail: Detail, chunk_size: int
-) -> FitsIndex:
-    """Scan on as far as the detail level needs: to MASK and VARIANCE, or to the end."""
+    reader: RangeReader,
+    index: FitsIndex,
+    *,
+    detail: Detail,
+    chunk_size: int,
+    image: PlannedHdu,
+    cost: ReadCost | None,
+    max_pixels: int | None,
+) -> tuple[FitsIndex, Held]:
+    """Scan on as far as the detail level needs: to MASK and VARIANCE, or to the end.
+
+    Returns the index and the pixel bytes read on a guess meanwhile (see `plan_cut`).
+    """
     if index.complete:
-        return index
+        return index, ()
     if detail == "all":
-        return scan_on(reader, index, chunk_size=chunk_size, guesses=_GUESSES)
+        return scan_on(reader, index, chunk_size=chunk_size, guesses=_GUESSES), ()
     wanted = {"MASK", "VARIANCE"} - {(h.extname or "").upper() for h in index.hdus}
     if not wanted:
-        return index
-    guesses = len(wanted) - 1  # MASK then VARIANCE, read together if laid out as IMAGE
+        return index, ()
+    planes = len(wanted)  # MASK then VARIANCE, read together if laid out as IMAGE
 
     def found_all(hdu: HduInfo) -> bool:
         wanted.discard((hdu.extname or "").upper())
         return not wanted
 
-    return scan_on(reader, index, stop_after=found_all, chunk_size=chunk_size, guesses=guesses)
+    pixels = math.prod(image.region.shape) * (1 + planes)
+    if (
+        cost is None
+        or image.hdu.is_compressed
+        or image.hdu is not index.hdus[-1]
+        or (max_pixels is not None and pixels > max_pixels)  # refused before reading pixels
+    ):
+        guesses = planes - 1
+        return scan_on(
+            reader, index, stop_after=found_all, chunk_size=chunk_size, guesses=guesses
+        ), ()  # fmt: skip
+    return scan_with_planes(
+        reader, index, image.hdu, image.region.slices, planes=planes,
+        cost=cost.shared(1 + planes), stop_after=found_all, chunk_size=chunk_size,
+    )  # fmt: skip
 
 
 def _shape(header: fits.Header) -> tuple[int, ...]:

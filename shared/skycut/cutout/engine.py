@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
@@ -34,6 +34,7 @@ from skycut.cutout.geometry import PixelBox, pixels_inside
 from skycut.cutout.mask import mask_outside as blank_outside
 from skycut.cutout.output import extension_bytes, stored_array
 from skycut.cutout.pixels import read_pixels
+from skycut.cutout.prefetch import PrefetchedReader
 from skycut.cutout.preview import physical_values, render_preview
 from skycut.cutout.provenance import primary_header, provenance_items
 from skycut.cutout.reader import CountingReader, RangeReader, ReadStats
@@ -219,13 +220,16 @@ def cut(
             response_format=response_format,
             max_pixels=max_pixels,
             chunk_size=chunk_size,
+            cost=cost or ReadCost(),
         )
+    if plan.held:  # pixels read with the headers: served from memory, the rest as planned
+        reader = PrefetchedReader(reader, plan.held)
     network = cost or ReadCost()
     together = min(len(plan.hdus), network.max_concurrency)
     if together > 1:
         # each HDU's reads are their own round trips: wait for them together, not in turn,
         # sharing the cut's requests in flight (connections) between them
-        share = replace(network, max_concurrency=max(1, network.max_concurrency // together))
+        share = network.shared(together)
         read = partial(
             _read_part, reader, selection=selection, mask_outside=mask_outside, cost=share,
             tiles=tile_tables,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -11,7 +12,10 @@ from skycut.cutout.reader import RangeReader
 from skycut.cutout.readplan import ReadPlan
 from skycut.errors import UnsupportedSourceError
 
-__all__ = ["Fetched", "fetch"]
+__all__ = ["Chunk", "Fetched", "fetch", "join_chunks"]
+
+Chunk = tuple[int, npt.NDArray[np.uint8]]
+"""Bytes of a file at an offset: ``(offset, uint8 array)``."""
 
 
 class Fetched:
@@ -115,3 +119,29 @@ def _assemble(plan: ReadPlan, data: list[bytes]) -> list[npt.NDArray[np.uint8]]:
         joined.flags.writeable = False
         buffers.append(joined)
     return buffers
+
+
+def join_chunks(chunks: Iterable[Chunk]) -> list[Chunk]:
+    """Join chunks that touch or overlap into runs, in file order.
+
+    Parameters
+    ----------
+    chunks
+        Bytes of one file at their offsets, in any order.
+
+    Returns
+    -------
+    list of Chunk
+        Disjoint, non-touching runs in increasing order (a lone chunk is not copied).
+
+    """
+    runs: list[tuple[int, list[npt.NDArray[np.uint8]], int]] = []
+    for start, data in sorted(chunks, key=lambda c: c[0]):
+        if runs and start <= runs[-1][2]:
+            first, pieces, stop = runs[-1]
+            if start + data.size > stop:
+                pieces.append(data[stop - start :])
+                runs[-1] = (first, pieces, start + data.size)
+        else:
+            runs.append((start, [data], start + data.size))
+    return [(start, p[0] if len(p) == 1 else np.concatenate(p)) for start, p, _ in runs]

@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from skycut.cutout.cutplan import CutPlan, plan_cut
-from skycut.cutout.fetch import fetch
+from skycut.cutout.fetch import Chunk, fetch, join_chunks
 from skycut.cutout.fitsindex import FitsIndex, HduInfo, named_image, scan_fits
 from skycut.cutout.pixels import pixel_segments
 from skycut.cutout.reader import RangeReader, WrappingReader
@@ -55,7 +55,6 @@ ones merged), one after the other, so a cut reads only bytes the prefetch
 fetched (when it was planned the same way).
 """
 
-_Chunk = tuple[int, npt.NDArray[np.uint8]]
 _Tables = Callable[[HduInfo], TileTable]
 
 
@@ -109,13 +108,13 @@ class PrefetchedReader(WrappingReader):
     def __init__(
         self,
         inner: RangeReader,
-        chunks: Iterable[_Chunk],
+        chunks: Iterable[Chunk],
         *,
         index: FitsIndex | None = None,
         plan: ReadPlan | None = None,
     ) -> None:
         super().__init__(inner)
-        held = _merge(chunks)
+        held = join_chunks(chunks)
         self._starts = [start for start, _ in held]
         self._buffers = [buffer for _, buffer in held]
         self.index = index
@@ -285,7 +284,7 @@ def plan_each(
 
 def _tables(
     reader: RangeReader, hdus: Iterable[HduInfo], tile_tables: _Tables | None, cost: ReadCost
-) -> tuple[dict[int, TileTable], list[_Chunk]]:
+) -> tuple[dict[int, TileTable], list[Chunk]]:
     """Return the compressed HDUs' tile tables, and the bytes read for them here."""
     recorder = _Recorder(reader)
     tables = {}
@@ -316,26 +315,12 @@ def _segments(
     return np.concatenate(starts), np.concatenate(stops)
 
 
-def _merge(chunks: Iterable[_Chunk]) -> list[_Chunk]:
-    """Join chunks that touch or overlap into runs, in file order."""
-    runs: list[tuple[int, list[npt.NDArray[np.uint8]], int]] = []
-    for start, data in sorted(chunks, key=lambda c: c[0]):
-        if runs and start <= runs[-1][2]:
-            first, pieces, stop = runs[-1]
-            if start + data.size > stop:
-                pieces.append(data[stop - start :])
-                runs[-1] = (first, pieces, start + data.size)
-        else:
-            runs.append((start, [data], start + data.size))
-    return [(start, p[0] if len(p) == 1 else np.concatenate(p)) for start, p, _ in runs]
-
-
 class _Recorder(WrappingReader):
     """Reads through the wrapped reader and keeps a copy of what it returned."""
 
     def __init__(self, inner: RangeReader) -> None:
         super().__init__(inner)
-        self.chunks: list[_Chunk] = []
+        self.chunks: list[Chunk] = []
         self._lock = threading.Lock()
 
     def read_range(self, start: int, stop: int) -> bytes:

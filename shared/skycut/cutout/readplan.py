@@ -23,7 +23,7 @@ performs the plan.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -92,6 +92,16 @@ class ReadCost:
             raise ValueError("max_span_bytes must be >= 1 (or None)")
         if self.max_concurrency < 1 or self.min_part_bytes < 1:
             raise ValueError("max_concurrency and min_part_bytes must be >= 1")
+
+    def shared(self, ways: int) -> ReadCost:
+        """Return the network one of ``ways`` reads in flight together sees.
+
+        Each gets an equal share of the requests in flight (at least one), so
+        reads waited for together keep to ``max_concurrency`` connections.
+        """
+        if ways <= 1:
+            return self
+        return replace(self, max_concurrency=max(1, self.max_concurrency // ways))
 
     @property
     def gap_bytes(self) -> int:

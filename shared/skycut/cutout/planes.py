@@ -1,0 +1,167 @@
+"""Reading an exposure's MASK and VARIANCE pixels on a guess, together with their headers.
+
+A ``DETAIL=image,mask,variance`` cut of an image seen for the first time
+needs the headers after ``IMAGE`` before it knows where ``MASK``'s and
+``VARIANCE``'s pixels are: read in turn, that is one round trip for the
+headers and one more for the pixels. An exposure's planes are usually laid
+out alike (the same shape and pixel size, headers of about the same length),
+so while those headers are read, this module reads, at the same time, the
+image's own pixels and the byte ranges where the other planes' pixels would
+be if each lay ``k`` strides after the image's (a stride being the image
+HDU's header and data), each widened by a header's slack on both sides.
+
+Nothing is trusted from the guess: the held bytes are bytes of the file at
+known offsets, and a pixel read is served from them only when one held run
+covers the whole range the read planner asks for, which happens exactly
+when the headers place the planes where guessed (within the slack). Any
+other layout (other pixel types or shapes, headers blocks longer than the
+slack, other HDU orders, compressed planes) reads its pixels in a round trip
+of its own, as without the guess; held bytes no read needs are dropped.
+A wrong guess thus costs its bytes, once per image and process (the index
+is cached after).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from skycut.cutout.fetch import Chunk, join_chunks
+from skycut.cutout.fitsindex import BLOCK_SIZE, FitsIndex, HduInfo, scan_on
+from skycut.cutout.pixels import pixel_segments
+from skycut.cutout.reader import RangeReader
+from skycut.cutout.readplan import ReadCost, plan_reads
+from skycut.errors import SkycutError
+
+__all__ = ["Held", "needed_parts", "scan_with_planes", "used"]
+
+Held = tuple[Chunk, ...]
+"""Bytes read ahead: ``(offset, uint8 array)`` pairs."""
+
+SLACK_BEFORE = 8 * BLOCK_SIZE
+"""How many bytes shorter than the image's a plane's header may be, for its guessed pixels."""
+SLACK_AFTER = 16 * BLOCK_SIZE
+"""How many bytes longer (Rubin's MASK header lists its mask planes: a block or two more)."""
+
+
+def needed_parts(
+    hdu: HduInfo, region: tuple[slice, ...], cost: ReadCost
+) -> tuple[tuple[int, int], ...]:
+    """Return the ranges `skycut.cutout.pixels.read_pixels` asks for, for an uncompressed HDU.
+
+    Parameters
+    ----------
+    hdu
+        An uncompressed image HDU.
+    region
+        The pixels read, as `read_pixels` takes them.
+    cost
+        The network they are planned for (the engine's share for this HDU).
+
+    Returns
+    -------
+    tuple of (start, stop)
+        The requests, in file order; empty for an empty region.
+
+    """
+    lo, hi = pixel_segments(hdu, region)
+    return plan_reads(lo, hi, cost=cost).parts
+
+
+def scan_with_planes(
+    reader: RangeReader,
+    index: FitsIndex,
+    image: HduInfo,
+    region: tuple[slice, ...],
+    *,
+    planes: int,
+    cost: ReadCost,
+    stop_after: Callable[[HduInfo], bool],
+    chunk_size: int,
+) -> tuple[FitsIndex, Held]:
+    """Scan on past the image, reading its pixels and the guessed planes' meanwhile.
+
+    Parameters
+    ----------
+    reader
+        The file's bytes; read concurrently.
+    index
+        The file's index, stopped early at ``image`` (its last HDU).
+    image
+        The uncompressed image HDU cut.
+    region
+        Its pixels cut; the other planes are guessed to be cut alike.
+    planes
+        HDUs guessed to follow the image as planes of its exposure.
+    cost
+        The network each plane's pixels are read over (the engine's share of it).
+    stop_after, chunk_size
+        As `scan_on` takes them; the headers after the image are read with
+        ``planes - 1`` guesses, as without pixels.
+
+    Returns
+    -------
+    tuple
+        The index scanned on, and the bytes read for pixels (filter them with `used`).
+
+    Raises
+    ------
+    skycut.errors.SkycutError
+        What reading the headers or the image's own pixels raises; a failed
+        guessed read is only forgotten.
+
+    """
+    exact = needed_parts(image, region, cost)
+    stride = image.data_offset + image.data_size - image.header_offset
+    size = reader.size()
+    guessed: list[tuple[int, int]] = []
+    for k in range(1, planes + 1):
+        guessed += _widened(exact, k * stride, size)
+    with ThreadPoolExecutor(max_workers=max(1, len(exact) + len(guessed))) as pool:
+        own = [pool.submit(reader.read_range, a, b) for a, b in exact]
+        ahead = [pool.submit(reader.read_range, a, b) for a, b in guessed]
+        try:
+            index = scan_on(
+                reader, index, stop_after=stop_after, chunk_size=chunk_size, guesses=planes - 1
+            )
+            held = [(a, f.result()) for (a, _), f in zip(exact, own, strict=True)]
+        except BaseException:
+            for f in own + ahead:
+                f.cancel()
+            raise
+        for (a, _), f in zip(guessed, ahead, strict=True):
+            with contextlib.suppress(SkycutError):  # only a guess: the cut reads what it needs
+                held.append((a, f.result()))
+    return index, tuple((a, np.frombuffer(data, dtype=np.uint8)) for a, data in held)
+
+
+def used(held: Held, needed: Iterable[tuple[int, int]]) -> Held:
+    """Return the held runs that serve a needed range whole; the others are dropped.
+
+    Touching or overlapping chunks are joined first, as
+    `skycut.cutout.prefetch.PrefetchedReader` joins them to serve reads.
+    """
+    runs = join_chunks(held)
+    keep = [False] * len(runs)
+    for start, stop in needed:
+        for i, (first, data) in enumerate(runs):
+            if first <= start and stop <= first + data.size:
+                keep[i] = True
+                break
+    return tuple(run for run, kept in zip(runs, keep, strict=True) if kept)
+
+
+def _widened(parts: Sequence[tuple[int, int]], shift: int, size: int) -> list[tuple[int, int]]:
+    """Shift parts, widen each run of touching ones by the slack, and keep them in the file."""
+    out: list[tuple[int, int]] = []
+    for i, (a, b) in enumerate(parts):
+        first = i == 0 or parts[i - 1][1] != a
+        last = i + 1 == len(parts) or parts[i + 1][0] != b
+        start = max(0, a + shift - (SLACK_BEFORE if first else 0))
+        stop = min(size, b + shift + (SLACK_AFTER if last else 0))
+        if start < stop:
+            out.append((start, stop))
+    return out
