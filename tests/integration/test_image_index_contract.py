@@ -13,7 +13,7 @@ import pytest
 from google.cloud import firestore
 
 from skycut.index.firestore_index import CELLS_SUFFIX, FirestoreImageIndex
-from skycut.index.record import ObjectStamp, document_id
+from skycut.index.record import PACKED, ObjectStamp, document_id
 from skycut.index.store import ImageIndex
 from skycut.soda.ids import SourceRef
 from tests.unit.test_index_store_contract import *  # noqa: F403 - the same cases, another store
@@ -74,10 +74,27 @@ def test_an_entry_written_before_postings_is_rewritten(stack: Any, source: Sourc
     client = firestore.Client(project=stack.config.project_id)
     old = entry.to_document()
     old["footprint"]["vertices"] = [c for v in entry.footprint.vertices for c in v]
-    del old["region"]
+    del old["region"], old[PACKED]
     client.collection(stack.config.images_collection).document(document_id(source)).set(old)
     assert index.get(source) == entry  # still readable
     assert index.stored(source) is None  # but not current: backfill and events rewrite it
     assert index.wants(source, entry.stamp)
     assert index.put(entry)
     assert found(index, source, HERE) == [entry]
+
+
+def test_lookups_read_the_packed_entry_and_entries_written_before_it_whole(
+    stack: Any, source: SourceRef
+) -> None:
+    writer = _index(stack)
+    packed, older = image(source, 1), image(SourceRef(source.bucket, source.name + ".2"), 1)
+    assert writer.put(packed)
+    assert writer.put(older)
+    client = firestore.Client(project=stack.config.project_id)
+    docs = client.collection(stack.config.images_collection)
+    docs.document(document_id(older.source)).update({PACKED: firestore.DELETE_FIELD})
+    # the packed value is what a lookup decodes: a field-by-field copy that disagrees is not read
+    docs.document(document_id(packed.source)).update({"metadata.target_name": "not read"})
+    reader = _index(stack)  # a process that has decoded nothing
+    assert found(reader, packed.source, HERE) == [packed]
+    assert found(reader, older.source, HERE) == [older]

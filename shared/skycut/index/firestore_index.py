@@ -14,7 +14,9 @@ A lookup of positive cell ids (all a point query asks for: the cell holding
 the position at every order of the ladder) is a batch get of those postings
 by document id, then a batch get of the entries it names that the process
 has not already decoded (:class:`~skycut.index.cache.RecordCache`, keyed by
-the version the postings name). Reads by id cost the same whatever the size
+the version the postings name), only their ``packed`` field (the whole entry
+as one value, :func:`skycut.index.record.pack_record`; entries written
+before it are read whole). Reads by id cost the same whatever the size
 of the index, in Firestore and in its emulator, which answers
 ``array-contains-any`` by scanning the whole collection (firebase-tools#4129).
 Negative ids (a query's cells as ancestors of smaller images: only regions
@@ -54,11 +56,13 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 from skycut.errors import ServiceUnavailableError
 from skycut.index.cache import DEFAULT_CACHE_ENTRIES, RecordCache
 from skycut.index.record import (
+    PACKED,
     ImageRecord,
     IndexEntry,
     ObjectStamp,
     document_id,
     entry_from_document,
+    unpack_record,
 )
 from skycut.index.store import ImageIndex, Stored, supersedes
 from skycut.soda.ids import SourceRef
@@ -196,7 +200,16 @@ class FirestoreImageIndex(ImageIndex):
                 missing.append(self._docs.document(key))
             else:
                 yield record
-        for snap in self._client.get_all(missing) if missing else ():
+        unpacked = []  # entries written before the packed form: read whole
+        for snap in self._client.get_all(missing, field_paths=[PACKED]) if missing else ():
+            packed = (snap.to_dict() or {}).get(PACKED)
+            if packed:
+                record = unpack_record(packed)
+                self._cache.put(snap.id, record)
+                yield record
+            elif snap.exists:
+                unpacked.append(snap.reference)
+        for snap in self._client.get_all(unpacked) if unpacked else ():
             entry = entry_from_document(snap.to_dict() or {})
             if isinstance(entry, ImageRecord):  # else deleted since the postings were read
                 self._cache.put(snap.id, entry)

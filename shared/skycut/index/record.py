@@ -16,6 +16,8 @@ metageneration), never by arrival order.
 from __future__ import annotations
 
 import hashlib
+import json
+import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -35,7 +37,12 @@ __all__ = [
     "Unindexable",
     "document_id",
     "entry_from_document",
+    "pack_record",
+    "unpack_record",
 ]
+
+PACKED = "packed"
+"""The field holding a whole :class:`ImageRecord` as one value (:func:`pack_record`)."""
 
 EntryState = Literal["indexed", "unindexable", "deleted"]
 
@@ -143,6 +150,7 @@ class ImageRecord(_Entry):
             "footprint": self.footprint.to_dict(),
             "region": pack_vertices(self.region),
             "metadata": self.metadata.to_dict(),
+            PACKED: pack_record(self),
         }
 
 
@@ -178,7 +186,9 @@ def entry_from_document(data: Mapping[str, Any]) -> IndexEntry | None:
         "stamp": ObjectStamp(int(data["generation"]), int(data.get("metageneration", 1))),
         "indexed_at": data["indexed_at"],
     }
-    if state == "indexed":
+    if state == "indexed" and data.get(PACKED):
+        return unpack_record(data[PACKED])
+    if state == "indexed":  # written before the packed form
         return ImageRecord(
             **common,
             hdu=int(data["hdu"]),
@@ -192,3 +202,57 @@ def entry_from_document(data: Mapping[str, Any]) -> IndexEntry | None:
             else (),
         )
     return Unindexable(**common, reason=str(data["reason"]))
+
+
+_LENGTH = struct.Struct("<I")
+_DOUBLE = 8
+
+
+def pack_record(record: ImageRecord) -> bytes:
+    """Return the whole record as one bytes value, which decodes several times faster.
+
+    A Firestore client and its emulator spend most of a batch get of entries
+    on their ~40 fields (the emulator too: a batch get of 430 entries took
+    150-190 ms whole and 50-76 ms as this one field); a point lookup reads
+    only this field. Layout: the length of a JSON object (4 bytes, little
+    endian), the JSON (every attribute but the vertices, padded with spaces
+    to a multiple of 8 bytes), then the footprint's vertices and the region
+    as little-endian doubles. JSON writes floats exactly (their ``repr``).
+    """
+    footprint = record.footprint.to_dict()
+    vertices: bytes = footprint.pop("vertices")
+    head = {
+        "bucket": record.source.bucket,
+        "name": record.source.name,
+        "stamp": [record.stamp.generation, record.stamp.metageneration],
+        "indexed_at": record.indexed_at.isoformat(),
+        "hdu": record.hdu,
+        "extname": record.extname,
+        "size": record.size,
+        "footprint": footprint,
+        "vertices": len(vertices) // _DOUBLE,
+        "metadata": record.metadata.to_dict(),
+    }
+    text = json.dumps(head, separators=(",", ":")).encode()
+    text += b" " * (-(len(text) + _LENGTH.size) % _DOUBLE)
+    return _LENGTH.pack(len(text)) + text + vertices + pack_vertices(record.region)
+
+
+def unpack_record(packed: bytes) -> ImageRecord:
+    """Rebuild the record :func:`pack_record` packed."""
+    (length,) = _LENGTH.unpack_from(packed)
+    start = _LENGTH.size + length
+    head = json.loads(packed[_LENGTH.size : start])
+    end = start + _DOUBLE * head["vertices"]
+    generation, metageneration = head["stamp"]
+    return ImageRecord(
+        source=SourceRef(bucket=head["bucket"], name=head["name"]),
+        stamp=ObjectStamp(int(generation), int(metageneration)),
+        indexed_at=datetime.fromisoformat(head["indexed_at"]),
+        hdu=int(head["hdu"]),
+        extname=head["extname"],
+        size=int(head["size"]),
+        footprint=Footprint.from_dict({**head["footprint"], "vertices": packed[start:end]}),
+        metadata=_metadata(head["metadata"]),
+        region=tuple(unpack_vertices(packed[end:]).ravel().tolist()),
+    )
