@@ -86,6 +86,19 @@ def test_a_wrong_guess_keeps_only_the_images_own_pixels(tmp_path: Path) -> None:
             assert_array_equal(out[name].data, src[name].data[cutout.box.slices])
 
 
+def test_planes_too_large_to_risk_are_not_guessed(tmp_path: Path) -> None:
+    """Guessed bytes the network takes longer to move than a round trip are not asked for."""
+    path = exposure(tmp_path / "e.fits")
+    reader = LocalFileReader(path)
+    index = scan_fits(reader, stop_after=named_image)
+    options = {"source_id": "e", "detail": "image,mask,variance", "index": index}
+    quick = ReadCost(round_trip=0.025, bandwidth=100e6)
+    assert plan_cut(reader, Selection(stencil=POLYGON), cost=quick, **options).held  # type: ignore[arg-type]
+    # 2 x 72 KB of guessed rows take 29 ms at 5 MB/s: more than the 25 ms round trip
+    slow = ReadCost(round_trip=0.025, bandwidth=5e6)
+    assert not plan_cut(reader, Selection(stencil=POLYGON), cost=slow, **options).held  # type: ignore[arg-type]
+
+
 def test_a_plan_refused_for_its_size_reads_no_pixel(tmp_path: Path) -> None:
     path = exposure(tmp_path / "e.fits")
     reads: list[tuple[int, int]] = []
