@@ -68,6 +68,7 @@ def test_name_pattern_picks_out_the_field_only(survey: SurveyManifest) -> None:
         "calexp-g-0003.fits",
         "calexp-i-0004.fits",
         "calexp-r-0002-rice.fits",
+        *(f"calexp-r-m00{k}.fits" for k in range(1, 5)),
     ]
 
 

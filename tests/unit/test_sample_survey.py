@@ -14,6 +14,7 @@ from numpy.testing import assert_allclose
 from skycut.sample.survey import (
     EPOCH_NAME_PATTERN,
     MASK_PLANES,
+    MOSAIC_NAME_PATTERN,
     SMALL_SCALE,
     SurveyManifest,
     generate_survey,
@@ -29,6 +30,7 @@ IMAGE_NAMES = [
     "calexp-r-0002-rice.fits",
 ]
 SOME_EPOCHS = ["calexp-g-e001.fits", "calexp-z-e017.fits", "calexp-i-e034.fits"]
+MOSAIC_IMAGES = [f"calexp-r-m00{k}.fits" for k in range(1, 5)]
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +46,12 @@ def _robust_sigma(data: np.ndarray) -> float:
 def test_manifest_lists_every_file(survey: SurveyManifest) -> None:
     names = [i.name for i in survey.images]
     assert names[: len(IMAGE_NAMES)] == IMAGE_NAMES
-    assert all(fnmatchcase(n, EPOCH_NAME_PATTERN) for n in names[len(IMAGE_NAMES) :])
+    # the epochs, then the mosaic field (added last, so nothing before it moved)
+    assert all(fnmatchcase(n, EPOCH_NAME_PATTERN) for n in names[len(IMAGE_NAMES) : -4])
+    assert names[-4:] == MOSAIC_IMAGES
+    assert all(fnmatchcase(n, MOSAIC_NAME_PATTERN) for n in MOSAIC_IMAGES)
+    assert not any(fnmatchcase(n, MOSAIC_NAME_PATTERN) for n in names[:-4])
+    assert survey.image("calexp-r-m001.fits").shape == (128, 128)
     assert survey.image("calexp-g-e001.fits").shape == (64, 64)
     assert all(i.path.is_file() for i in survey.images)
     assert survey.image("deepcoadd-i-0001.fits").shape == (512, 512)
@@ -68,7 +75,7 @@ def test_other_seed_gives_other_pixels(tmp_path: Path, survey: SurveyManifest) -
         assert not np.array_equal(a["IMAGE"].data, b["IMAGE"].data)
 
 
-@pytest.mark.parametrize("name", IMAGE_NAMES + SOME_EPOCHS)
+@pytest.mark.parametrize("name", IMAGE_NAMES + SOME_EPOCHS + MOSAIC_IMAGES[:1])
 def test_file_looks_like_a_calexp(survey: SurveyManifest, name: str) -> None:
     image = survey.image(name)
     with fits.open(image.path) as hdul:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from skycut.sample.epochs import TARGET, TARGET_CURVE
+from skycut.sample.mosaic_field import MOSAIC_CENTRE
 from skycut.sample.variables import LightCurve, VariableStar
 
 __all__ = [
@@ -54,11 +55,14 @@ class Field:
     variable: LightCurve | None = None
 
 
-#: COSMOS-like field, a field straddling RA = 0, and the field observed many times.
+#: COSMOS-like field, a field straddling RA = 0, the field observed many times, and the
+#: mosaic field (last, so the other fields' stars keep their ids; no bright star, so the
+#: brightest star of the survey stays the one in the COSMOS-like field).
 FIELDS = (
     Field(150.1, 2.2, 0.17, 1500, 4),
     Field(0.0, -30.0, 0.09, 420, 2),
     Field(*TARGET, 0.025, 200, 0, variable=TARGET_CURVE),
+    Field(*MOSAIC_CENTRE, 0.065, 600, 0),
 )
 
 _CLEAR_ARCSEC = 12.0  # around a variable star, so its aperture photometry is clean

@@ -17,7 +17,7 @@ from skycut.sample.atomic import atomic_path
 __all__ = ["GENERATOR_VERSION", "SampleImage", "SurveyManifest", "read_manifest", "write_manifest"]
 
 #: Bump when the generated files change, so cached surveys are regenerated.
-GENERATOR_VERSION = "2"
+GENERATOR_VERSION = "3"
 
 _MANIFEST = "manifest.json"
 

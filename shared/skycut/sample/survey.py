@@ -17,7 +17,11 @@ variable star among them (``variables.csv``):
 - ECDFS-like field around (53.1, -27.8): 34 small (256²) calexps
   ``calexp-<band>-e<NNN>.fits`` in g, r, i and z over a year, dithered and
   rotated, all covering a variable star at (53.1, -27.8)
-  (:mod:`skycut.sample.epochs`).
+  (:mod:`skycut.sample.epochs`);
+- a field for mosaics around (0.0, +20.0): four 1024² r calexps
+  ``calexp-r-m<NNN>.fits`` in a 2 x 2 pattern across RA = 0, neighbours
+  overlapping by about 16%, each on its own sky level and rotated a little
+  (:mod:`skycut.sample.mosaic_field`).
 
 Output depends only on ``seed`` and ``size_scale`` (byte-identical files for
 the same numpy and astropy on the same machine).  A ``manifest.json`` records
@@ -27,11 +31,14 @@ written to a temporary name and renamed into place, the manifest last.
 
 With ``size_scale`` below 1 the images have fewer, larger pixels over the same
 sky, so the catalogue and the overlaps stay the same and unit tests stay fast
-(the ECDFS-like images keep at least 64² pixels).
+(the ECDFS-like images keep at least 64² pixels).  The files are listed in the
+order above, each new field after the others, so a name's place in the list
+and the seeds of its noise do not move when a field is added.
 
 This module puts the survey together: :mod:`skycut.sample.catalogue` draws
 the stars, :mod:`skycut.sample.variables` records the variable ones,
-:mod:`skycut.sample.exposures` and :mod:`skycut.sample.epochs` list the images,
+:mod:`skycut.sample.exposures`, :mod:`skycut.sample.epochs` and
+:mod:`skycut.sample.mosaic_field` list the images,
 :mod:`skycut.sample.tan_sip` builds each one's WCS,
 :mod:`skycut.sample.rendering` its pixels and :mod:`skycut.sample.headers`
 its cards, :mod:`skycut.sample.fits_files` writes it and
@@ -63,6 +70,7 @@ from skycut.sample.manifest import (
     read_manifest,
     write_manifest,
 )
+from skycut.sample.mosaic_field import MOSAIC_EXPOSURES, MOSAIC_NAME_PATTERN
 from skycut.sample.rendering import MASK_PLANES, render_planes
 from skycut.sample.tan_sip import tan_sip_header
 from skycut.sample.variables import VariableStar, read_variables, write_variables
@@ -72,6 +80,7 @@ __all__ = [
     "EPOCH_NAME_PATTERN",
     "GENERATOR_VERSION",
     "MASK_PLANES",
+    "MOSAIC_NAME_PATTERN",
     "PIXEL_SCALE_ARCSEC",
     "SMALL_SCALE",
     "TARGET",
@@ -106,7 +115,7 @@ def generate_survey(
     seed
         Seed of every random choice (catalogue, distortions, noise).
     size_scale
-        Image size relative to full scale (4096², 2048² and 256²); the sky covered
+        Image size relative to full scale (4096², 2048², 1024² and 256²); the sky covered
         stays the same, the pixels get larger.  :data:`SMALL_SCALE` is meant
         for unit tests.
 
@@ -121,7 +130,7 @@ def generate_survey(
         ``size_scale`` is not in (0, 1] or makes images smaller than 64².
 
     """
-    if not 0 < size_scale <= 1 or round(2048 * size_scale) < 64:
+    if not 0 < size_scale <= 1 or round(1024 * size_scale) < 64:
         raise ValueError(f"size_scale must be in (0, 1] and keep images ≥ 64 px: {size_scale}")
     out_dir.mkdir(parents=True, exist_ok=True)
     cached = read_manifest(out_dir, seed=seed, size_scale=size_scale)
@@ -152,6 +161,13 @@ def generate_survey(
         rng = np.random.default_rng([seed, 2, index])
         seen = _at_epoch(stars, variables, exposure.mjd)
         primary, planes = _render(exposure, size, pixscale, stars=seen, rng=rng, seed=seed)
+        images.append(_write_plain(out_dir / exposure.name, exposure, primary, planes))
+
+    pixscale = PIXEL_SCALE_ARCSEC / size_scale
+    for index, exposure in enumerate(MOSAIC_EXPOSURES):
+        rng = np.random.default_rng([seed, 3, index])
+        size = round(exposure.size * size_scale)
+        primary, planes = _render(exposure, size, pixscale, stars=stars, rng=rng, seed=seed)
         images.append(_write_plain(out_dir / exposure.name, exposure, primary, planes))
 
     manifest = SurveyManifest(
