@@ -1,6 +1,9 @@
-"""Reprojection and coaddition agree with reproject's own mosaicking, and exact keeps flux."""
+"""Reprojection and coaddition agree with reproject's own mosaicking, and exact keeps flux
+(across tile seams, RA = 0 and the pole)."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pytest
@@ -9,12 +12,15 @@ from numpy.testing import assert_allclose
 from reproject import reproject_exact, reproject_interp
 from reproject.mosaicking import reproject_and_coadd
 
+from skycut.cutout.stencil import parse_stencil
 from skycut.mosaic.background import Plane
-from skycut.mosaic.grid import OutputGrid, grid_from_parameters
+from skycut.mosaic.grid import OutputGrid, grid_for_region, grid_from_parameters
 from skycut.mosaic.reproject_tile import input_box, reproject_to_tile
 from skycut.mosaic.tiles import Tiling
 from tests.unit.test_mosaic_sky import (
     SkyImage,
+    Star,
+    centroid,
     make_wcs,
     offset,
     render,
@@ -119,3 +125,38 @@ def test_interpolation_does_not_conserve_flux_when_binning() -> None:
     flux_in = data.sum() * proj_plane_pixel_area(wcs)
     flux_out = float(np.nansum(plane.data)) * proj_plane_pixel_area(grid.wcs)
     assert abs(flux_out / flux_in - 1) > 0.05
+
+
+def test_a_mosaic_holding_the_pole_keeps_each_stars_flux_and_place() -> None:
+    # Four dithered exposures around the north pole, a star on the pole itself,
+    # mosaicked by the flux-conserving method onto a ZEA grid centred on it.
+    pole = Star(0.0, 90.0, 1000.0)
+    field = star_field(0.0, 90.0, half_width=0.013, count=14, separation=0.0055, seed=5)
+    stars = [pole, *(s for s in field if s.lat < 90.0 - 0.0055)]
+    images = []
+    for k, (east, north, rotation) in enumerate(
+        [(-0.007, -0.006, 0.0), (0.007, -0.007, 1.5), (-0.006, 0.007, -2.0), (0.007, 0.006, 3.0)]
+    ):
+        wcs = make_wcs(*offset(0.0, 90.0, east, north), shape=(96, 96), pixscale=3e-4,
+                       rotation=rotation)  # fmt: skip
+        images.append(SkyImage(f"exp{k}", render(wcs, (96, 96), stars), wcs))
+    grid = grid_for_region(
+        parse_stencil("CIRCLE 0 90 0.03"), pixscale=3.1e-4, projection="ZEA", rotation=10.0
+    )
+    made = run_mosaic(images, grid, tile_size=40, method="exact")
+    omega_in, omega_out = proj_plane_pixel_area(images[0].wcs), proj_plane_pixel_area(grid.wcs)
+    y, x = np.mgrid[0 : grid.shape[0], 0 : grid.shape[1]]
+    checked = []
+    for star in stars:
+        sx, sy = grid.wcs.wcs_world2pix([[star.lon, star.lat]], 0)[0]
+        aperture = np.hypot(x - sx, y - sy) < 8.0
+        counts = set(np.unique(made.count[aperture]))
+        if len(counts) != 1 or 0 in counts:
+            continue  # on an input's edge, or off the inputs
+        flux = float(made.data[aperture].sum()) * omega_out
+        assert flux == pytest.approx(star.flux * omega_in, rel=1e-3)
+        cx, cy = centroid(made.data, float(sx), float(sy), half=6)
+        assert math.hypot(cx - sx, cy - sy) < 0.1
+        checked.append(star)
+    assert pole in checked
+    assert len(checked) >= 3
