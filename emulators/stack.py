@@ -1,7 +1,7 @@
 """The whole skycut pipeline on one machine, on the official emulators.
 
 ``python -m emulators.stack`` (``make run``) starts the Pub/Sub and Firestore
-emulators, fake-gcs-server, and the four functions under
+emulators, fake-gcs-server, and the five functions under
 functions-framework; creates topics, push subscriptions and buckets; loads
 the sample survey; writes ``.skycut/env``; and stops everything on Ctrl-C.
 The integration tests start the same :class:`Stack` on free ports.
@@ -41,6 +41,7 @@ PORT_HELP = {
     "worker_port": "the cutout worker, cutout_worker",
     "bulk_port": "the bulk submitter, bulk_submit",
     "index_port": "the image indexer, image_index",
+    "mosaic_port": "the mosaic worker, mosaic_worker",
     "pubsub_port": "the Pub/Sub emulator",
     "firestore_port": "the Firestore emulator",
     "storage_port": "the Cloud Storage emulator, fake-gcs-server",
@@ -99,6 +100,7 @@ class StackConfig:
     worker_port: int = 8081
     bulk_port: int = 8082
     index_port: int = 8083
+    mosaic_port: int = 8084
     pubsub_port: int = 8085
     firestore_port: int = 8086
     storage_port: int = 4443
@@ -109,6 +111,7 @@ class StackConfig:
     drop_bucket: str = "skycut-drop"
     job_topic: str = "skycut-cutout-jobs"
     job_events_topic: str = "skycut-job-events"
+    mosaic_topic: str = "skycut-mosaic-jobs"
     # every bucket's object events: fake-gcs-server publishes to one topic, and the Pub/Sub
     # emulator ignores subscription filters, so bulk_submit and image_index each receive all
     # and act on their own buckets' (in production each has its own topic, infra/storage.tf)
@@ -152,6 +155,7 @@ class StackConfig:
             "SKYCUT_IMAGES_COLLECTION": self.images_collection,
             "SKYCUT_JOB_TOPIC": self.job_topic,
             "SKYCUT_JOB_EVENTS_TOPIC": self.job_events_topic,
+            "SKYCUT_MOSAIC_TOPIC": self.mosaic_topic,
             "SKYCUT_PUBLIC_BASE_URL": self.base_url,
             "SKYCUT_RESULTS_PUBLIC_BASE_URL": self.storage_url,
             # the read planner's model of this stack's network: fake-gcs-server on
@@ -290,6 +294,8 @@ class Stack:
             ("cutout_worker", "cloudevent", cfg.worker_port, 8, 2),
             ("bulk_submit", "cloudevent", cfg.bulk_port, 4, 1),
             ("image_index", "cloudevent", cfg.index_port, 8, 1),
+            # two processes: reprojection is CPU work, as cutting is
+            ("mosaic_worker", "cloudevent", cfg.mosaic_port, 4, 2),
         ]
         started = [
             (
@@ -357,6 +363,7 @@ class Stack:
             push={
                 cfg.job_topic: {"push": f"http://{cfg.host}:{cfg.worker_port}"},
                 cfg.job_events_topic: {},
+                cfg.mosaic_topic: {"push": f"http://{cfg.host}:{cfg.mosaic_port}"},
                 cfg.storage_topic: {
                     "drop-push": f"http://{cfg.host}:{cfg.bulk_port}",
                     "index-push": f"http://{cfg.host}:{cfg.index_port}",

@@ -35,7 +35,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         sample_dir=REPO / ".skycut" / "sample",
         # a short lease and frequent sweeps, so lost messages are recovered within a test
         sweep_seconds=3.0,
-        extra_env={"SKYCUT_JOB_LEASE_SECONDS": "15"},
+        # small mosaic tiles, so a small mosaic job still fans out over several tiles
+        extra_env={"SKYCUT_JOB_LEASE_SECONDS": "15", "SKYCUT_MOSAIC_TILE_SIZE": "96"},
     )
     running = Stack(config)
     running.start()

@@ -209,6 +209,30 @@ class Settings(BaseSettings):
         ),
     )
 
+    mosaic_topic: str = Field(
+        "skycut-mosaic-jobs",
+        description="Pub/Sub topic of the asynchronous mosaic jobs' stage messages.",
+    )
+    mosaic_max_pixels: int = Field(
+        67_108_864,
+        gt=0,
+        description="Output pixels (width x height) one asynchronous mosaic may have (8192²).",
+    )
+    mosaic_max_inputs: int = Field(
+        256, gt=0, description="Input images one asynchronous mosaic may be made of."
+    )
+    mosaic_tile_size: int = Field(
+        2048,
+        gt=0,
+        description=(
+            "Side in pixels of the tiles an asynchronous mosaic is made in: one reprojection "
+            "task per input and tile, one coadd per tile, one tile in a worker's memory at a time."
+        ),
+    )
+    mosaic_units_per_message: int = Field(
+        4, gt=0, description="Reprojection tasks (or tiles) one mosaic stage message carries."
+    )
+
     @field_validator("source_buckets", mode="before")
     @classmethod
     def _split_buckets(cls, value: object) -> object:

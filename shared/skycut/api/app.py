@@ -15,6 +15,7 @@ from skycut.api.check_route import CheckRoute
 from skycut.api.context import RequestContext
 from skycut.api.http import redirect, request_params, text, xml
 from skycut.api.links import LinksRoute
+from skycut.api.mosaic_jobs_route import MosaicJobRoutes
 from skycut.api.mosaic_route import MosaicRoute
 from skycut.api.service import SodaService, parse_job_parameters
 from skycut.api.sia_route import SiaRoute
@@ -67,6 +68,17 @@ ROUTES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("/sia/capabilities", "capabilities", ("GET",)),
     ("/bulk/check", "check.check", ("POST",)),
     ("/mosaic/sync", "mosaic.sync", ("GET", "POST")),
+    # asynchronous mosaics: the same UWS tree as {async}, over mosaic jobs
+    ("/mosaic", "mosaic_jobs.job_list", ("GET", "POST")),
+    ("/mosaic/<job_id>", "mosaic_jobs.job", ("GET", "POST", "DELETE")),
+    ("/mosaic/<job_id>/phase", "mosaic_jobs.phase", ("GET", "POST")),
+    ("/mosaic/<job_id>/executionduration", "mosaic_jobs.execution_duration", ("GET", "POST")),
+    ("/mosaic/<job_id>/destruction", "mosaic_jobs.destruction", ("GET", "POST")),
+    ("/mosaic/<job_id>/<any(owner, quote):atom>", "mosaic_jobs.atom", ("GET",)),
+    ("/mosaic/<job_id>/results", "mosaic_jobs.results", ("GET",)),
+    ("/mosaic/<job_id>/results/<result_id>", "mosaic_jobs.result", ("GET",)),
+    ("/mosaic/<job_id>/parameters", "mosaic_jobs.parameters", ("GET", "POST")),
+    ("/mosaic/<job_id>/error", "mosaic_jobs.error", ("GET",)),
     # the web page: anonymous files (it holds no data; its calls carry the caller's token)
     ("/ui/", "ui.index", ("GET",)),
     ("/ui/<name>", "ui.file", ("GET",)),
@@ -95,6 +107,8 @@ class SodaApi:
         The bulk file checker.
     mosaic
         The synchronous mosaic handler.
+    mosaic_jobs
+        The handlers of the mosaic job tree (``mosaic``).
     ui
         The web page's files.
     result_url
@@ -116,6 +130,7 @@ class SodaApi:
         sia: SiaRoute,
         check: CheckRoute,
         mosaic: MosaicRoute,
+        mosaic_jobs: MosaicJobRoutes,
         ui: UiRoute,
         result_url: Callable[[str], str],
         unreachable: Callable[[], list[str]],
@@ -129,6 +144,7 @@ class SodaApi:
         self._ui = ui
         self._check = check
         self._mosaic = mosaic
+        self._mosaic_jobs = mosaic_jobs
         self._result_url = result_url
         self._unreachable = unreachable
         self._status = status
@@ -185,6 +201,7 @@ class SodaApi:
             "sia": self._sia,
             "check": self._check,
             "mosaic": self._mosaic,
+            "mosaic_jobs": self._mosaic_jobs,
             "ui": self._ui,
         }
         target: object = routes.get(owner, self)

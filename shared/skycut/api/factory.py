@@ -14,6 +14,7 @@ from skycut.api.app import SUPPORTED_PARAMETERS, SodaApi
 from skycut.api.check_route import CheckRoute
 from skycut.api.health import check_backends
 from skycut.api.links import LinksRoute
+from skycut.api.mosaic_jobs_route import MosaicJobRoutes
 from skycut.api.mosaic_route import MosaicRoute
 from skycut.api.service import SodaService
 from skycut.api.sia_route import SiaRoute
@@ -27,6 +28,9 @@ from skycut.errors import UsageError
 from skycut.index.factory import image_index_for
 from skycut.index.firestore_index import FirestoreImageIndex
 from skycut.jobs.lifecycle import JobLifecycle
+from skycut.mosaic.job.factory import jobs_for, lifecycle_for
+from skycut.mosaic.job.lifecycle import MosaicLifecycle
+from skycut.mosaic.job.service import MosaicJobs
 from skycut.mosaic.service import MosaicService
 from skycut.sia.covering import CoveringImages
 from skycut.sia.factory import covering_for
@@ -77,6 +81,12 @@ class ApiFactory:
             mosaic=MosaicRoute(
                 settings=settings, service=lambda: self.mosaic, result_url=self._result_url
             ),
+            mosaic_jobs=MosaicJobRoutes(
+                settings=settings,
+                jobs=lambda: self.mosaic_jobs,
+                lifecycle=lambda: self.mosaic_lifecycle,
+                result_url=self._result_url,
+            ),
             ui=UiRoute(),
             result_url=self._result_url,
             unreachable=lambda: check_backends(self._clients),
@@ -115,6 +125,16 @@ class ApiFactory:
             read_cost=settings.read_cost(),
             result_days=settings.destruction_days,
         )
+
+    @cached_property
+    def mosaic_jobs(self) -> MosaicJobs:
+        """Asynchronous mosaics: planned, queued, listed, waited for."""
+        return jobs_for(self._clients, finder=lambda: self.covering)
+
+    @cached_property
+    def mosaic_lifecycle(self) -> MosaicLifecycle:
+        """Mosaic jobs aborted (their intermediates with them), deleted and re-timed."""
+        return lifecycle_for(self._clients)
 
     @cached_property
     def lifecycle(self) -> JobLifecycle:

@@ -20,6 +20,7 @@ from skycut.jobs.messages import CutoutTask
 from skycut.jobs.queue import JobQueue
 from skycut.jobs.records import (
     MAX_TASKS_BYTES,
+    JobKind,
     JobRecord,
     StoredResult,
     error_summary,
@@ -42,7 +43,10 @@ from skycut.uws.model import (
     Progress,
 )
 
-__all__ = ["SodaService", "SyncOutcome", "job_tasks", "parse_job_parameters"]
+__all__ = ["CUTOUT_KINDS", "SodaService", "SyncOutcome", "job_tasks", "parse_job_parameters"]
+
+CUTOUT_KINDS: frozenset[JobKind] = frozenset({"soda", "bulk"})
+"""The jobs under ``{async}``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,7 +228,7 @@ class SodaService:
             If the job is not PENDING (a job runs once).
 
         """
-        record = self._store.get_for(job_id, owner=owner)
+        record = self.job(job_id, owner=owner)
         if record.job.phase in (ExecutionPhase.QUEUED, ExecutionPhase.EXECUTING):
             return record  # RUN on a running job is harmless, as in vo-cutouts
         if record.job.phase != ExecutionPhase.PENDING:
@@ -330,8 +334,8 @@ class SodaService:
             )
 
     def job(self, job_id: str, *, owner: str) -> JobRecord:
-        """Return the caller's job (`JobStore.get_for`: another owner's is not found)."""
-        return self._store.get_for(job_id, owner=owner)
+        """Return the caller's cutout job (`JobStore.get_for`: another owner's is not found)."""
+        return self._store.get_for(job_id, owner=owner, kinds=CUTOUT_KINDS)
 
     def jobs(
         self,
@@ -341,8 +345,10 @@ class SodaService:
         after: datetime | None,
         last: int | None,
     ) -> list[JobRecord]:
-        """Return the caller's jobs, newest first, filtered as UWS §2.2.2.1 says."""
-        return self._store.list_for(owner=owner, phases=phases, after=after, last=last)
+        """Return the caller's cutout jobs, newest first, filtered as UWS §2.2.2.1 says."""
+        records = self._store.list_for(owner=owner, phases=phases, after=after)
+        mine = [r for r in records if r.kind in CUTOUT_KINDS]  # mosaic jobs are under mosaic/
+        return mine if last is None else mine[:last]
 
     def add_parameters(
         self, record: JobRecord, added: Sequence[tuple[str, str]], *, owner: str

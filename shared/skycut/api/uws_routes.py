@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime
 from functools import cached_property
-from typing import Any
+from typing import Any, Protocol
 
 from flask import Request, Response
 
@@ -17,7 +17,7 @@ from skycut.bulk.upload import BulkUpload
 from skycut.config import Settings
 from skycut.errors import NotFoundError, UsageError
 from skycut.jobs.lifecycle import JobLifecycle
-from skycut.jobs.records import JobRecord
+from skycut.jobs.records import JobRecord, StoredResult
 from skycut.soda.params import group_params
 from skycut.uws.model import ExecutionPhase, Job, JobResult
 from skycut.uws.xml import (
@@ -30,9 +30,40 @@ from skycut.uws.xml import (
     results_xml,
 )
 
-__all__ = ["UwsRoutes"]
+__all__ = ["JobTree", "UwsRoutes"]
 
 _ATOMS = ("owner", "quote", "executionduration", "destruction")
+
+
+class JobTree(Protocol):
+    """What the UWS routes ask of the service of one job tree (``{async}``, ``mosaic``)."""
+
+    def job(self, job_id: str, *, owner: str) -> JobRecord:
+        """Return the caller's job of this tree (NotFoundError otherwise)."""
+        ...
+
+    def jobs(
+        self,
+        *,
+        owner: str,
+        phases: Collection[ExecutionPhase],
+        after: datetime | None,
+        last: int | None,
+    ) -> list[JobRecord]:
+        """Return the caller's jobs of this tree, newest first."""
+        ...
+
+    def run(self, job_id: str, *, owner: str) -> JobRecord:
+        """Queue a PENDING job."""
+        ...
+
+    def results(self, job_id: str) -> list[StoredResult]:
+        """Return a job's results."""
+        ...
+
+    def wait(self, record: JobRecord, *, seconds: float, phase: ExecutionPhase | None) -> JobRecord:
+        """Block while the job stays in its phase."""
+        ...
 
 
 class UwsRoutes:
@@ -56,6 +87,9 @@ class UwsRoutes:
 
     """
 
+    tree = "async"
+    """The job list's path under the base URL."""
+
     def __init__(
         self,
         *,
@@ -75,16 +109,27 @@ class UwsRoutes:
     def _service(self) -> SodaService:
         return self._make_service()
 
+    @property
+    def _jobs(self) -> JobTree:
+        """The service of this tree's jobs."""
+        return self._service
+
+    def _list_url(self, ctx: RequestContext) -> str:
+        return f"{ctx.base_url}/{self.tree}"
+
+    def _job_url(self, ctx: RequestContext, job_id: str) -> str:
+        return f"{self._list_url(ctx)}/{job_id}"
+
     @cached_property
     def _lifecycle(self) -> JobLifecycle:
         return self._make_lifecycle()
 
     def _record(self, ctx: RequestContext, job_id: str) -> JobRecord:
-        return self._service.job(job_id, owner=ctx.owner)
+        return self._jobs.job(job_id, owner=ctx.owner)
 
     def _with_results(self, ctx: RequestContext, record: JobRecord) -> Job:
         job = record.job
-        job_url = ctx.job_url(job.job_id)
+        job_url = self._job_url(ctx, job.job_id)
         job.results = [
             JobResult(
                 result_id=r.result_id,
@@ -92,7 +137,7 @@ class UwsRoutes:
                 mime_type=r.mime_type,
                 size=r.size,
             )
-            for r in self._service.results(job.job_id)
+            for r in self._jobs.results(job.job_id)
         ]
         return job
 
@@ -108,16 +153,21 @@ class UwsRoutes:
             if phase not in ([], ["RUN"]):
                 raise UsageError("PHASE at job creation can only be RUN")
             job_pairs = [(n, v) for n, v in pairs if n.strip().upper() != "PHASE"]
-            run = bool(phase)
-            parsed = parse_job_parameters(job_pairs, settings=self._settings, complete=run)
-            record = self._service.create_job(parsed, job_pairs, owner=ctx.owner, run=run)
-            return redirect(ctx.job_url(record.job.job_id))
+            record = self._create(request, ctx, job_pairs, run=bool(phase))
+            return redirect(self._job_url(ctx, record.job.job_id))
         grouped = group_params(request.args.items(multi=True))
         phases = {_phase(p) for p in grouped.get("PHASE", [])}
         after = _after(grouped.get("AFTER"))
         last = _last(grouped.get("LAST"))
-        records = self._service.jobs(owner=ctx.owner, phases=phases, after=after, last=last)
-        return xml(jobs_xml([r.job for r in records], base_url=ctx.async_url))
+        records = self._jobs.jobs(owner=ctx.owner, phases=phases, after=after, last=last)
+        return xml(jobs_xml([r.job for r in records], base_url=self._list_url(ctx)))
+
+    def _create(
+        self, request: Request, ctx: RequestContext, pairs: list[tuple[str, str]], *, run: bool
+    ) -> JobRecord:
+        """Create a job of the POSTed parameters (PHASE taken out), queued if ``run``."""
+        parsed = parse_job_parameters(pairs, settings=self._settings, complete=run)
+        return self._service.create_job(parsed, pairs, owner=ctx.owner, run=run)
 
     def _bulk_upload(self, request: Request, ctx: RequestContext) -> Response:
         """POST a file as ``BULK`` (multipart): it becomes a bulk job of the caller."""
@@ -132,7 +182,7 @@ class UwsRoutes:
                 options=form.options,
             )
         )
-        return redirect(ctx.job_url(job_id))
+        return redirect(self._job_url(ctx, job_id))
 
     # -- one job -----------------------------------------------------------
     def job(self, request: Request, ctx: RequestContext, job_id: str) -> Response:
@@ -141,8 +191,9 @@ class UwsRoutes:
         if request.method == "DELETE" or (
             request.method == "POST" and grouped.get("ACTION") == ["DELETE"]
         ):
+            self._record(ctx, job_id)
             self._lifecycle.delete(job_id, owner=ctx.owner)
-            return redirect(ctx.async_url)
+            return redirect(self._list_url(ctx))
         if request.method == "POST":
             self._record(ctx, job_id)
             raise UsageError(
@@ -152,8 +203,8 @@ class UwsRoutes:
         if "WAIT" in grouped:
             seconds = _wait(grouped["WAIT"], self._settings.wait_max_seconds)
             wanted = _phase(grouped["PHASE"][-1]) if grouped.get("PHASE") else None
-            record = self._service.wait(record, seconds=seconds, phase=wanted)
-        return xml(job_xml(self._with_results(ctx, record), base_url=ctx.async_url))
+            record = self._jobs.wait(record, seconds=seconds, phase=wanted)
+        return xml(job_xml(self._with_results(ctx, record), base_url=self._list_url(ctx)))
 
     def phase(self, request: Request, ctx: RequestContext, job_id: str) -> Response:
         """GET the phase; POST PHASE=RUN or PHASE=ABORT."""
@@ -161,21 +212,23 @@ class UwsRoutes:
             return text(self._record(ctx, job_id).job.phase.value)
         phase = group_params(form_params(request)).get("PHASE", [])
         if phase == ["RUN"]:
-            self._service.run(job_id, owner=ctx.owner)
+            self._jobs.run(job_id, owner=ctx.owner)
         elif phase == ["ABORT"]:
+            self._record(ctx, job_id)
             self._lifecycle.abort(job_id, owner=ctx.owner)
         else:
             self._record(ctx, job_id)
             raise UsageError("PHASE must be RUN or ABORT")
-        return redirect(ctx.job_url(job_id))
+        return redirect(self._job_url(ctx, job_id))
 
     def execution_duration(self, request: Request, ctx: RequestContext, job_id: str) -> Response:
         """GET the limit in seconds; POST EXECUTIONDURATION=<seconds>."""
         if request.method == "GET":
             return text(str(self._record(ctx, job_id).job.execution_duration))
         value = _one(form_params(request), "EXECUTIONDURATION")
+        self._record(ctx, job_id)
         self._lifecycle.set_execution_duration(job_id, owner=ctx.owner, text=value)
-        return redirect(ctx.job_url(job_id))
+        return redirect(self._job_url(ctx, job_id))
 
     def destruction(self, request: Request, ctx: RequestContext, job_id: str) -> Response:
         """GET the destruction time; POST DESTRUCTION=<ISO 8601>."""
@@ -187,8 +240,9 @@ class UwsRoutes:
             when = parse_time(value)
         except ValueError as e:
             raise UsageError("DESTRUCTION must be an ISO 8601 UTC time") from e
+        self._record(ctx, job_id)
         self._lifecycle.set_destruction(job_id, owner=ctx.owner, when=when)
-        return redirect(ctx.job_url(job_id))
+        return redirect(self._job_url(ctx, job_id))
 
     def atom(self, request: Request, ctx: RequestContext, job_id: str, atom: str) -> Response:
         """GET ``owner`` or ``quote`` as text/plain (empty when unset)."""
@@ -202,14 +256,14 @@ class UwsRoutes:
     def results(self, request: Request, ctx: RequestContext, job_id: str) -> Response:
         """GET the result list."""
         job = self._with_results(ctx, self._record(ctx, job_id))
-        return xml(results_xml(job.results, job_url=ctx.job_url(job_id)))
+        return xml(results_xml(job.results, job_url=self._job_url(ctx, job_id)))
 
     def result(
         self, request: Request, ctx: RequestContext, job_id: str, result_id: str
     ) -> Response:
         """GET one result: ``303`` to a fresh link to its file."""
         self._record(ctx, job_id)
-        for result in self._service.results(job_id):
+        for result in self._jobs.results(job_id):
             if result.result_id == result_id:
                 return redirect(self._result_url(result.object_name))
         raise NotFoundError(f"job {job_id} has no result {result_id!r}")
@@ -218,9 +272,13 @@ class UwsRoutes:
         """GET the parameters; POST adds some while the job is PENDING."""
         record = self._record(ctx, job_id)
         if request.method == "POST":
-            self._service.add_parameters(record, form_params(request), owner=ctx.owner)
-            return redirect(ctx.job_url(job_id))
+            self._add_parameters(request, ctx, record)
+            return redirect(self._job_url(ctx, job_id))
         return xml(parameters_xml(record.job.parameters))
+
+    def _add_parameters(self, request: Request, ctx: RequestContext, record: JobRecord) -> None:
+        """Add the POSTed parameters to a PENDING job."""
+        self._service.add_parameters(record, form_params(request), owner=ctx.owner)
 
     def error(self, request: Request, ctx: RequestContext, job_id: str) -> Response:
         """GET the error document (a DALI VOTable) of a failed job."""

@@ -106,6 +106,8 @@ class JobCompletion:
             record, progress = loaded, loaded.job.progress
         if progress.done + progress.failed < progress.total:
             return False
+        if record.kind == "mosaic":
+            return False  # its assembly completes it, results first (skycut.mosaic.job)
         manifest_url = self._prepare(record)
         error = None
         if progress.total == 1 and progress.failed == 1:

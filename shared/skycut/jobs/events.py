@@ -46,9 +46,10 @@ class JobEvents:
         self._topic = topic_path
         self._base = public_base_url.rstrip("/") if public_base_url else None
 
-    def job_url(self, job_id: str) -> str | None:
+    def job_url(self, job_id: str, *, kind: str = "soda") -> str | None:
         """Return the job's public URL, if the service knows its own base URL."""
-        return f"{self._base}/async/{job_id}" if self._base else None
+        tree = "mosaic" if kind == "mosaic" else "async"  # mosaic jobs have their own tree
+        return f"{self._base}/{tree}/{job_id}" if self._base else None
 
     def announce(
         self,
@@ -77,7 +78,7 @@ class JobEvents:
             "done": progress.done,
             "failed": progress.failed,
             "manifest_url": manifest_url,
-            "job_url": self.job_url(job.job_id),
+            "job_url": self.job_url(job.job_id, kind=record.kind),
             "error": job.error.message if job.error is not None else None,
             "time": datetime.now(UTC).isoformat(),
         }

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from skycut.errors import SkycutError
 from skycut.jobs.messages import CutoutTask, FoundImage, upgrade_tasks
+from skycut.jobs.mosaic_state import MosaicState
 from skycut.logs import log
 from skycut.uws.model import ErrorSummary, ExecutionPhase, Job, JobParameter, Progress
 
@@ -45,7 +46,7 @@ MAX_TASKS_BYTES = 900_000
 FINALIZE_LEASE = timedelta(minutes=10)
 """How long the writer that ended a job has to announce it before a worker may do it."""
 
-JobKind = Literal["soda", "bulk"]
+JobKind = Literal["soda", "bulk", "mosaic"]
 ResultStatus = Literal["ok", "no_overlap", "error"]
 
 
@@ -162,6 +163,7 @@ class JobRecord:
     announcement: Announcement = field(default_factory=Announcement)
     recovery: Recovery = field(default_factory=Recovery)
     bulk: BulkState = field(default_factory=BulkState)
+    mosaic: MosaicState | None = None
     # the stored document's update time when this was read or written (not stored):
     # a compare-and-set change conditions on it instead of reading the job again
     revision: Any = field(default=None, compare=False)
@@ -203,6 +205,7 @@ class JobRecord:
                 "options": self.bulk.options,
                 "drop_generation": self.bulk.drop_generation,
             },
+            "mosaic": None if self.mosaic is None else self.mosaic.to_document(),
         }
 
     @classmethod
@@ -263,6 +266,7 @@ class JobRecord:
                 options=dict(extra.get("options") or {}),
                 drop_generation=str(extra.get("drop_generation") or ""),
             ),
+            mosaic=None if not doc.get("mosaic") else MosaicState.from_document(doc["mosaic"]),
         )
 
 

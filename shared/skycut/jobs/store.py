@@ -22,10 +22,12 @@ from typing import Any
 
 from skycut.errors import ConflictError, NotFoundError, PermissionDeniedError
 from skycut.jobs.messages import CutoutTask
+from skycut.jobs.mosaic_state import MosaicStage, MosaicState
 from skycut.jobs.primitives import JobStorage
 from skycut.jobs.records import (
     FINALIZE_LEASE,
     Announcement,
+    JobKind,
     JobRecord,
     StoredResult,
     destroyed,
@@ -45,18 +47,23 @@ class JobStore(JobStorage):
     """Jobs and their results: the named changes, on an implementation's primitives."""
 
     # -- reads built on the primitives -------------------------------------
-    def get_for(self, job_id: str, *, owner: str | None) -> JobRecord:
-        """Return the job if ``owner`` may see it.
+    def get_for(
+        self, job_id: str, *, owner: str | None, kinds: Collection[JobKind] = ()
+    ) -> JobRecord:
+        """Return the job if ``owner`` may see it (and it is of one of ``kinds``, if given).
 
         Raises
         ------
         NotFoundError
-            If there is no such job or it belongs to someone else (other
-            users' jobs are invisible, not forbidden).
+            If there is no such job, it belongs to someone else (other
+            users' jobs are invisible, not forbidden) or it is of another kind
+            (a mosaic job is not under ``{async}``, nor a cutout job under ``mosaic``).
 
         """
         record = self.load(job_id)
         if record is None or record.job.owner != owner or destroyed(record):
+            raise NotFoundError(f"no job {job_id!r}")
+        if kinds and record.kind not in kinds:
             raise NotFoundError(f"no job {job_id!r}")
         return record
 
@@ -122,6 +129,87 @@ class JobStore(JobStorage):
                 "quote": quote,
             },
         )
+
+    def queue_mosaic(
+        self, job_id: str, *, state: MosaicState, quote: datetime | None
+    ) -> JobRecord | None:
+        """Queue a PENDING mosaic job with its plan (None if it was not PENDING)."""
+        return self._move(
+            job_id,
+            allowed_from={ExecutionPhase.PENDING},
+            to=ExecutionPhase.QUEUED,
+            fields={
+                "mosaic": state.to_document(),
+                "progress": {"total": state.total, "done": 0, "failed": 0},
+                "quote": quote,
+            },
+        )
+
+    def set_mosaic_request(
+        self,
+        job_id: str,
+        *,
+        owner: str | None,
+        state: MosaicState,
+        parameters: Sequence[JobParameter],
+    ) -> None:
+        """Replace the request and parameters of a mosaic job that must still be PENDING.
+
+        Raises
+        ------
+        PermissionDeniedError
+            If the job has left PENDING.
+
+        """
+        self.get_for(job_id, owner=owner)
+        changed = self._move(
+            job_id,
+            allowed_from={ExecutionPhase.PENDING},
+            to=ExecutionPhase.PENDING,
+            fields={
+                "mosaic": state.to_document(),
+                "parameters": [{"name": p.name, "value": p.value} for p in parameters],
+            },
+        )
+        if changed is None:
+            raise PermissionDeniedError(f"job {job_id!r} is no longer PENDING")
+
+    def advance_mosaic(
+        self,
+        job_id: str,
+        *,
+        after: MosaicStage,
+        to: MosaicStage,
+        backgrounds: dict[str, tuple[float, float, float]],
+    ) -> JobRecord | None:
+        """Move an EXECUTING mosaic job from stage ``after`` to ``to``, once.
+
+        Whichever worker counts the last unit of a stage calls this, and so
+        may a redelivery or a concurrent worker: the compare-and-set lets one
+        of them move the job (None for the others, and for a job that has
+        left EXECUTING or that stage). The winner publishes the new stage.
+        """
+
+        def decide(current: JobRecord) -> dict[str, Any] | None:
+            state = current.mosaic
+            if current.job.phase != ExecutionPhase.EXECUTING or state is None:
+                return None
+            if state.stage != after:
+                return None
+            return {"mosaic": state.at(to, backgrounds=backgrounds).to_document()}
+
+        return self.change(job_id, decide)
+
+    def mark_mosaic_published(self, job_id: str, stage: MosaicStage) -> None:
+        """Record that every message of a mosaic job's ``stage`` has been published."""
+
+        def decide(current: JobRecord) -> dict[str, Any] | None:
+            state = current.mosaic
+            if state is None or state.stage != stage or state.published:
+                return None
+            return {"mosaic.published": True}
+
+        self.change(job_id, decide)
 
     def start(self, seen: JobRecord) -> JobRecord | None:
         """Start a QUEUED job, for whichever delivery comes first (None for the others)."""

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from skycut.bulk.drops import DropObject, bulk_job_id, owner_of
 from skycut.jobs.events import JobEvents
@@ -36,6 +36,19 @@ def _message(attributes: Mapping[str, str]) -> str:
     )
 
 
+class _AnyJobMessage(BaseModel):
+    """What every job topic's message carries: its job (cutout batches and mosaic stages)."""
+
+    job_id: str
+
+
+def _job_of(data: bytes) -> str:
+    try:
+        return JobMessage.model_validate_json(data).job_id
+    except ValidationError:
+        return _AnyJobMessage.model_validate_json(data).job_id  # a mosaic stage's message
+
+
 def fail_dead_letter(
     data: bytes, attributes: Mapping[str, str], *, store: JobStore, events: JobEvents
 ) -> None:
@@ -57,7 +70,7 @@ def fail_dead_letter(
         if attributes.get("eventType") == "OBJECT_FINALIZE":
             _fail_drop(store, events, attributes)
         else:
-            job_id = JobMessage.model_validate_json(data).job_id
+            job_id = _job_of(data)
             _fail_job(store, events, job_id, attributes)
     except (ValidationError, ValueError, KeyError) as e:
         log(logging.ERROR, "dead letter not understood; dropped", error=str(e))

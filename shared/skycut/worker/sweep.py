@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from skycut.errors import ServiceUnavailableError, SkycutError
@@ -66,6 +66,9 @@ class Sweeper:
         How long a job may show no activity before it is taken over.
     max_recoveries
         Take-overs of a job that still makes no progress before it ends in ERROR.
+    mosaic_recover
+        Publishes again the uncounted units of a mosaic job's stage
+        (`skycut.mosaic.job.runner.MosaicWorker.recover`); returns the messages sent.
 
     """
 
@@ -77,6 +80,7 @@ class Sweeper:
     bulk_tasks: Callable[[JobRecord], list[CutoutTask]]
     lease_seconds: float
     max_recoveries: int
+    mosaic_recover: Callable[[JobRecord], int] = field(default=lambda record: 0)
 
     def sweep(self, now: datetime | None = None) -> list[str]:
         """Take over every stalled job; return the ids of those acted on.
@@ -159,6 +163,8 @@ class Sweeper:
 
     def _publish_uncounted(self, record: JobRecord) -> int:
         job_id = record.job.job_id
+        if record.kind == "mosaic":  # its stages have their own topic
+            return self.mosaic_recover(record)
         tasks = self._tasks(record)
         if tasks is None:
             return 0  # its tasks cannot be read again; the job has ended in ERROR

@@ -1,0 +1,28 @@
+"""The asynchronous mosaic job (``<base>/mosaic``, UWS 1.1): a mosaic made by many workers.
+
+No machine makes the whole mosaic. The API plans it when the job is queued
+(`skycut.mosaic.job.planning`: the inputs found, their headers read, the
+grid cut into tiles, one reprojection task per (input, tile)) and stores the
+plan in the job document (`skycut.jobs.mosaic_state.MosaicState`). Then each
+stage is a set of Pub/Sub messages on the mosaic topic (`skycut.mosaic.job.queue`),
+each naming a few of the stage's units, run by the ``mosaic_worker`` function
+(`skycut.mosaic.job.runner`):
+
+1. ``reproject``: one unit per task; reads only the task's box of its input
+   (range requests pinned to the generation planned) and stores the
+   reprojected plane under the job (`skycut.mosaic.job.scratch`);
+2. ``overlaps`` (only with ``BACKGROUND=match``): one unit per tile; the
+   pair sums of the tile's planes; the worker that counts the last one
+   solves the backgrounds globally, once, and stores the planes in the job;
+3. ``coadd``: one unit per tile; the planes, backgrounds subtracted, combined;
+4. ``assemble``: one unit; the FITS file written tile by tile from the
+   coadded tiles, the preview, the provenance table; the results recorded,
+   the job completed and announced, the intermediates deleted.
+
+Each unit is counted once (`skycut.jobs.progress` receipts, as cutout
+messages are), and the job's progress is the units done of all stages. The
+worker that counts a stage's last unit moves the job to the next stage by a
+compare-and-set on the job document, so only one of any concurrent or
+redelivered deliveries does, and publishes the next stage's messages (what
+`skycut.mosaic.job.stages` computes is the same whoever runs it).
+"""

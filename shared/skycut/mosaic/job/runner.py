@@ -1,0 +1,283 @@
+"""Running one message of the mosaic topic: its units, counted once, and the stage moved on.
+
+For each unit of the message not counted yet, the unit's work is done
+(`skycut.mosaic.job.stages`) and then counted under its `unit_id` (a
+receipt created once, with an atomic increment of the job's progress): a
+redelivered message finds its units' receipts and does nothing again. The
+delivery that then finds its stage's units all counted moves the job to the
+next stage with a compare-and-set (`JobStore.advance_mosaic`), so exactly
+one delivery does, even when the last two units finish at once, and that
+one publishes the next stage. The assembly's delivery
+completes the job and announces it. A job whose delivery died between the
+move and the publication stalls, and the sweep publishes its stage again (`recover`).
+
+A unit's error that no delivery can fix (a `UsageError`, an input replaced
+since it was planned, a failure of the computation) ends the job in ERROR
+with its reason; storage or Firestore unavailable raises, and Pub/Sub
+delivers the message again. A job that leaves EXECUTING (ABORT, DELETE,
+its execution duration) stops its units before they store or count
+anything more; whoever sees a job ended deletes its intermediates.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from google.api_core import exceptions as gexc
+
+from skycut.cutout.readplan import ReadCost
+from skycut.errors import ServiceUnavailableError, SkycutError, SourceChangedError, UsageError
+from skycut.jobs.events import JobEvents
+from skycut.jobs.mosaic_state import MosaicStage
+from skycut.jobs.records import JobRecord, StoredResult, error_summary
+from skycut.jobs.store import JobStore
+from skycut.logs import log
+from skycut.mosaic.job.messages import MosaicMessage, unit_id
+from skycut.mosaic.job.queue import MosaicQueue, stage_units
+from skycut.mosaic.job.scratch import JobObjects
+from skycut.mosaic.job.stages import InputCache, StageWork
+from skycut.mosaic.job.watch import MosaicStoppedError, MosaicWatch
+from skycut.uws.model import FINAL_PHASES, ExecutionPhase
+
+__all__ = ["MosaicWorker"]
+
+_RUNNING = (ExecutionPhase.QUEUED, ExecutionPhase.EXECUTING)
+# errors of the platform, not of the job: the message is delivered again
+_TRANSIENT = (gexc.GoogleAPICallError, gexc.RetryError, ConnectionError, TimeoutError)
+
+
+@dataclass(kw_only=True)
+class MosaicWorker:
+    """Executes the messages of the mosaic topic.
+
+    Parameters
+    ----------
+    store
+        The job store (progress counted, stages moved, the job ended).
+    events
+        Where the job's end is announced.
+    queue
+        Where the next stage's messages are published.
+    objects
+        The job's intermediates and results.
+    inputs
+        The inputs this process has opened.
+    read_cost
+        The network box reads are planned for.
+
+    """
+
+    store: JobStore
+    events: JobEvents
+    queue: MosaicQueue
+    objects: JobObjects
+    inputs: InputCache
+    read_cost: ReadCost
+
+    def handle(self, message: MosaicMessage) -> None:
+        """Run the message's units that are not counted yet, then move the job on if due.
+
+        Raises
+        ------
+        SkycutError
+            A transient error: the message is delivered again.
+
+        """
+        job_id = message.job_id
+        began = time.monotonic()
+        record = self.store.load(job_id, counts=False)
+        if record is not None and record.job.phase in FINAL_PHASES:
+            self.objects.delete_work(job_id)  # whoever ended it may have died before this
+        if record is None or record.job.phase not in _RUNNING or record.mosaic is None:
+            log(
+                logging.INFO,
+                "mosaic job not runnable; message dropped",
+                job_id=job_id,
+                phase=None if record is None else record.job.phase.value,
+            )
+            return
+        if record.job.phase == ExecutionPhase.QUEUED:
+            record = self.store.start(record) or self.store.load(job_id, counts=False) or record
+            if record.job.phase != ExecutionPhase.EXECUTING:
+                return
+        watch = MosaicWatch(store=self.store, record=record, on_end=self.events.announce_soon)
+        try:
+            ran = self._run(record, message, watch)
+            self._advance(job_id, message.stage)
+        except MosaicStoppedError:
+            log(logging.INFO, "mosaic job left EXECUTING; stopping", job_id=job_id)
+            self.objects.delete_work(job_id)
+            return
+        except SourceChangedError as e:
+            self._fail(job_id, UsageError(f"{e.message}; an input changed after the mosaic "
+                                          "was planned: submit the job again"))  # fmt: skip
+            return
+        except SkycutError as e:
+            if e.error_type == "transient":
+                raise
+            self._fail(job_id, e)
+            return
+        except _TRANSIENT:
+            raise
+        except Exception as e:  # a failure of the computation: no delivery will do better
+            log(logging.ERROR, "mosaic unit failed", job_id=job_id, exc_info=True)
+            self._fail(job_id, SkycutError(f"the {message.stage} stage failed: {e!r}"))
+            return
+        log(
+            logging.INFO,
+            "mosaic message handled",
+            job_id=job_id,
+            stage=message.stage,
+            units=ran,
+            seconds=round(time.monotonic() - began, 3),
+        )
+
+    def _work(self, record: JobRecord) -> StageWork:
+        assert record.mosaic is not None
+        return StageWork(
+            job_id=record.job.job_id,
+            state=record.mosaic,
+            objects=self.objects,
+            inputs=self.inputs,
+            read_cost=self.read_cost,
+            expires=record.job.destruction,
+        )
+
+    def _run(self, record: JobRecord, message: MosaicMessage, watch: MosaicWatch) -> int:
+        """Run and count the message's units not counted yet; return how many ran."""
+        state = record.mosaic
+        assert state is not None
+        if message.stage != state.stage:
+            return 0  # an earlier stage's message again: all of it was counted before
+        job_id, stage = record.job.job_id, message.stage
+        counted = self.store.counted_batches(job_id, [unit_id(stage, u) for u in message.units])
+        work = self._work(record)
+        ran = 0
+        for unit in message.units:
+            if unit_id(stage, unit) in counted:
+                continue
+            watch.check()
+            if stage == "reproject":
+                work.reproject(unit, watch)
+            elif stage == "overlaps":
+                work.overlaps(unit, watch)
+            elif stage == "coadd":
+                work.coadd(unit, watch)
+            else:
+                self._assemble(record, work, watch)
+            watch.check(force=True)  # a job stopped meanwhile counts nothing more
+            self.store.record_and_count(
+                job_id, [], unit_id(stage, unit), done=1, failed=0, expires=record.job.destruction
+            )
+            ran += 1
+        return ran
+
+    def _assemble(self, record: JobRecord, work: StageWork, watch: MosaicWatch) -> None:
+        """Write the mosaic and record its results (before the unit is counted)."""
+        job_id = record.job.job_id
+        made = work.assemble(watch)
+        results = [
+            StoredResult(
+                result_id=result_id,
+                index=k,
+                status="ok",
+                bucket=self.objects.bucket_name,
+                object_name=name,
+                mime_type=mime,
+                size=size,
+                created=datetime.now(UTC),
+                expires=record.job.destruction,
+            )
+            for k, (result_id, name, mime, size) in enumerate(made.results)
+        ]
+        for result in results:
+            self.store.attach_result(job_id, result)
+        try:
+            watch.check(force=True)
+        except MosaicStoppedError:
+            # an ABORT deleted the results before these were recorded: aborted jobs keep nothing
+            for result in results:
+                self.store.delete_result(job_id, result.result_id)
+            self.objects.delete([r.object_name for r in results])
+            raise
+
+    def _advance(self, job_id: str, stage: MosaicStage) -> None:
+        """Move the job past ``stage`` if all its units are counted (once), or end it."""
+        record = self.store.load(job_id)
+        if record is None or record.job.phase != ExecutionPhase.EXECUTING or record.mosaic is None:
+            return
+        state, progress = record.mosaic, record.job.progress
+        if state.stage != stage:
+            return  # moved on already, by the delivery that publishes the next stage
+        if progress is None or progress.done < state.done_before(stage) + state.units(stage):
+            return
+        following = state.next_stage(stage)
+        if following is None:
+            self._complete(record)
+            return
+        backgrounds = self._work(record).solve() if stage == "overlaps" else state.backgrounds
+        moved = self.store.advance_mosaic(
+            job_id, after=stage, to=following, backgrounds=backgrounds
+        )
+        if moved is None:
+            return  # another delivery moved it, and publishes the next stage
+        log(logging.INFO, "mosaic stage done", job_id=job_id, stage=stage, next=following)
+        self._publish(moved)
+
+    def recover(self, record: JobRecord) -> int:
+        """Publish again the units of a stalled job's stage that are not counted.
+
+        The sweep's take-over of a mosaic job (`skycut.worker.sweep`): its
+        messages were lost, or the delivery that moved it to this stage died
+        before publishing it. A stage whose units are all counted is moved
+        on (or the job completed) as its last delivery would have.
+
+        Returns
+        -------
+        int
+            The number of messages published.
+
+        """
+        state = record.mosaic
+        if state is None or record.job.phase not in _RUNNING:
+            return 0
+        job_id = record.job.job_id
+        if record.job.phase == ExecutionPhase.QUEUED:  # its first stage's messages were lost
+            record = self.store.start(record) or record
+        units = stage_units(state)
+        counted = self.store.counted_batches(job_id, [unit_id(state.stage, u) for u in units])
+        if len(counted) == len(units):
+            self._advance(job_id, state.stage)
+            return 0
+        return self.queue.publish(job_id, state.stage, units, skip=counted)
+
+    def _publish(self, record: JobRecord) -> None:
+        """Publish the units of the stage the job is in, and mark them published."""
+        state = record.mosaic
+        assert state is not None
+        job_id = record.job.job_id
+        units = stage_units(state)
+        counted = self.store.counted_batches(job_id, [unit_id(state.stage, u) for u in units])
+        try:
+            self.queue.publish(job_id, state.stage, units, skip=counted)
+        except Exception as e:  # the next delivery of this message publishes it
+            raise ServiceUnavailableError("the mosaic queue could not be reached") from e
+        self.store.mark_mosaic_published(job_id, state.stage)
+
+    def _complete(self, record: JobRecord) -> None:
+        ended = self.store.complete(record.job.job_id, seen=record)
+        if ended is None:
+            return  # another delivery completed it, or it stopped
+        log(logging.INFO, "mosaic job finished", job_id=ended.job.job_id, run_id=ended.job.run_id)
+        self.objects.delete_work(ended.job.job_id)
+        self.events.announce(ended)
+
+    def _fail(self, job_id: str, error: SkycutError) -> None:
+        log(logging.WARNING, "mosaic job failed", job_id=job_id, error=error.to_text())
+        ended = self.store.fail(job_id, error_summary(error))
+        self.objects.delete_work(job_id)
+        if ended is not None:
+            self.events.announce_soon(ended)

@@ -1,0 +1,134 @@
+"""A mosaic job's objects in the results bucket: intermediates under the job, and its results.
+
+Intermediates live under ``jobs/<job id>/work/`` (the reprojected planes,
+pair sums and coadded tiles the stages hand each other) and are deleted
+when the job ends, however it ends; every object carries the job's
+destruction time as its Custom-Time, so the bucket's lifecycle rule removes
+whatever a crash left behind. The mosaic itself is uploaded from the
+assembler's local file in pieces (a resumable upload), never read back into memory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from google.api_core import exceptions as gexc
+
+from skycut.errors import ServiceUnavailableError
+
+__all__ = ["JobObjects", "work_prefix"]
+
+_TRANSIENT = (
+    gexc.ServiceUnavailable,
+    gexc.InternalServerError,
+    gexc.TooManyRequests,
+    gexc.GatewayTimeout,
+    ConnectionError,
+)
+_CHUNK = 8 * 1024 * 1024  # resumable upload pieces: what the upload holds in memory
+
+
+def work_prefix(job_id: str) -> str:
+    """Return the folder of a job's intermediates."""
+    return f"jobs/{job_id}/work/"
+
+
+class JobObjects:
+    """Reads, writes and deletes a mosaic job's objects.
+
+    Parameters
+    ----------
+    bucket
+        The results bucket (a `google.cloud.storage.Bucket`).
+
+    """
+
+    def __init__(self, *, bucket: Any) -> None:
+        self._bucket = bucket
+
+    @property
+    def bucket_name(self) -> str:
+        """The results bucket's name."""
+        name: str = self._bucket.name
+        return name
+
+    def put(self, job_id: str, name: str, data: bytes, *, expires: datetime | None) -> None:
+        """Store the job's intermediate ``name`` (replacing it: every writer writes the same)."""
+        blob = self._bucket.blob(work_prefix(job_id) + name)
+        if expires is not None:
+            blob.custom_time = expires
+        try:
+            blob.upload_from_string(data, content_type="application/octet-stream")
+        except _TRANSIENT as e:
+            raise ServiceUnavailableError(f"storage unavailable writing {name}") from e
+
+    def get(self, job_id: str, name: str) -> bytes:
+        """Return an intermediate of the job.
+
+        Raises
+        ------
+        ServiceUnavailableError
+            If it cannot be read now, or does not exist (its stage is not
+            complete yet, as far as this read sees: a delivery later will).
+
+        """
+        try:
+            data: bytes = self._bucket.blob(work_prefix(job_id) + name).download_as_bytes()
+        except gexc.NotFound as e:
+            raise ServiceUnavailableError(f"intermediate {name} of job {job_id} not found") from e
+        except _TRANSIENT as e:
+            raise ServiceUnavailableError(f"storage unavailable reading {name}") from e
+        return data
+
+    def delete_work(self, job_id: str) -> int:
+        """Delete every intermediate of the job; return how many there were."""
+        removed = 0
+        try:
+            for blob in self._bucket.client.list_blobs(self._bucket, prefix=work_prefix(job_id)):
+                with contextlib.suppress(gexc.NotFound):
+                    blob.delete()
+                removed += 1
+        except _TRANSIENT as e:
+            raise ServiceUnavailableError(f"storage unavailable cleaning job {job_id}") from e
+        return removed
+
+    def work_names(self, job_id: str) -> list[str]:
+        """Return the names of the job's intermediates (under `work_prefix`)."""
+        prefix = work_prefix(job_id)
+        blobs = self._bucket.client.list_blobs(self._bucket, prefix=prefix)
+        return [b.name.removeprefix(prefix) for b in blobs]
+
+    def upload(
+        self, object_name: str, path: Path, *, content_type: str, expires: datetime | None
+    ) -> int:
+        """Upload a result from a local file, in pieces; return its size."""
+        blob = self._bucket.blob(object_name, chunk_size=_CHUNK)
+        if expires is not None:
+            blob.custom_time = expires
+        try:
+            blob.upload_from_filename(str(path), content_type=content_type)
+        except _TRANSIENT as e:
+            raise ServiceUnavailableError(f"storage unavailable writing {object_name}") from e
+        return path.stat().st_size
+
+    def write(
+        self, object_name: str, data: bytes, *, content_type: str, expires: datetime | None
+    ) -> int:
+        """Upload a small result (a preview); return its size."""
+        blob = self._bucket.blob(object_name)
+        if expires is not None:
+            blob.custom_time = expires
+        try:
+            blob.upload_from_string(data, content_type=content_type)
+        except _TRANSIENT as e:
+            raise ServiceUnavailableError(f"storage unavailable writing {object_name}") from e
+        return len(data)
+
+    def delete(self, object_names: list[str]) -> None:
+        """Delete result objects (missing ones are fine)."""
+        for name in object_names:
+            with contextlib.suppress(gexc.NotFound):
+                self._bucket.blob(name).delete()

@@ -1,0 +1,305 @@
+"""What each unit of a mosaic stage computes, from the plan and the stored intermediates.
+
+Every unit reads what the previous stage stored under the job and stores
+its own output under a name fixed by the plan (`JobObjects.put`), so a unit
+run twice (a redelivery, or two deliveries at once) writes the same bytes
+to the same object. The numbers are those of the in-process mosaic
+(`skycut.mosaic.inprocess.make_mosaic`): the same reprojection, pair sums,
+global solve and coaddition, in the same input order.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from skycut.cutout.geometry import PixelBox
+from skycut.cutout.readplan import ReadCost
+from skycut.cutout.selection import FITS
+from skycut.jobs.mosaic_state import MosaicInput, MosaicState, MosaicTask
+from skycut.mosaic.assemble import InputRecord, MosaicWriter
+from skycut.mosaic.background import Plane, add_sums, correct, solve_backgrounds, tile_overlaps
+from skycut.mosaic.coadd import coadd_tile
+from skycut.mosaic.encode import provenance_cards
+from skycut.mosaic.intermediate import (
+    decode_overlaps,
+    decode_tile_plane,
+    encode_overlaps,
+    encode_tile_plane,
+)
+from skycut.mosaic.job.scratch import JobObjects
+from skycut.mosaic.preview import PreviewCanvas, render_mosaic_preview
+from skycut.mosaic.reproject_tile import TilePlane, reproject_to_tile
+from skycut.mosaic.request import MosaicRequest
+from skycut.mosaic.sources import OpenedInput, SourceReader, open_inputs
+from skycut.mosaic.tiles import Tile, Tiling
+from skycut.soda.ids import SourceRef
+
+__all__ = ["InputCache", "MadeFiles", "StageWork"]
+
+_CACHED_INPUTS = 64
+
+
+class InputCache:
+    """Inputs opened (headers read) in this process, by ID and generation.
+
+    Parameters
+    ----------
+    open_source
+        Opens a range reader of one object version (the generation planned).
+    header_chunk_bytes
+        The first read of each input.
+
+    """
+
+    def __init__(
+        self,
+        *,
+        open_source: Callable[[SourceRef, int | None], SourceReader],
+        header_chunk_bytes: int,
+    ) -> None:
+        self._open_source = open_source
+        self._chunk = header_chunk_bytes
+        self._opened: dict[tuple[str, int | None], OpenedInput] = {}
+        self._lock = threading.Lock()
+
+    def open(self, image: MosaicInput) -> OpenedInput:
+        """Return the input with its header read, pinned to the planned generation."""
+        key = (image.id, image.generation)
+        with self._lock:
+            found = self._opened.get(key)
+        if found is not None:
+            return found
+        bucket, name = image.id.removeprefix("gs://").split("/", 1)
+        (opened,) = open_inputs(
+            [(SourceRef(bucket, name), image.hdu)],
+            open_source=lambda source: self._open_source(source, image.generation),
+            header_chunk_bytes=self._chunk,
+        )
+        with self._lock:
+            if len(self._opened) >= _CACHED_INPUTS:
+                self._opened.pop(next(iter(self._opened)))
+            self._opened[key] = opened
+        return opened
+
+
+@dataclass(frozen=True)
+class MadeFiles:
+    """What the assembly stored: each result's object name, type and size."""
+
+    results: tuple[tuple[str, str, str, int], ...]
+    """``(result id, object name, content type, size)`` of each result, mosaic first."""
+
+
+def _plane_name(task: MosaicTask) -> str:
+    return f"plane-r{task.row}c{task.col}-{task.input:05d}.npz"
+
+
+def _tile_name(kind: str, tile: tuple[int, int], suffix: str) -> str:
+    return f"{kind}-r{tile[0]}c{tile[1]}.{suffix}"
+
+
+_SUFFIXES = {FITS: ".fits", "image/png": ".png", "image/jpeg": ".jpg"}
+
+
+class StageWork:
+    """The units of one mosaic job's stages.
+
+    Parameters
+    ----------
+    job_id
+        The job.
+    state
+        Its plan and stage.
+    objects
+        Where intermediates and results are stored.
+    inputs
+        The inputs opened in this process.
+    read_cost
+        The network box reads are planned for.
+    expires
+        The job's destruction time (every object's Custom-Time).
+
+    """
+
+    def __init__(
+        self,
+        *,
+        job_id: str,
+        state: MosaicState,
+        objects: JobObjects,
+        inputs: InputCache,
+        read_cost: ReadCost,
+        expires: datetime | None,
+    ) -> None:
+        self._job_id = job_id
+        self._state = state
+        self._objects = objects
+        self._inputs = inputs
+        self._cost = read_cost
+        self._expires = expires
+
+    @cached_property
+    def request(self) -> MosaicRequest:
+        """The request (its grid rebuilt from the stored header once)."""
+        return MosaicRequest.from_dict(self._state.request)
+
+    @cached_property
+    def tiling(self) -> Tiling:
+        """The output grid's tiles."""
+        return Tiling(self.request.grid, self._state.tile_size)
+
+    def _tile(self, unit: int) -> Tile:
+        return self.tiling.tile(*self._state.tiles[unit])
+
+    def _put(self, name: str, data: bytes) -> None:
+        self._objects.put(self._job_id, name, data, expires=self._expires)
+
+    def _planes(self, tile: Tile) -> dict[str, TilePlane]:
+        """Return the reprojected planes on ``tile``, by input ID, in task order."""
+        state = self._state
+        return {
+            state.inputs[t.input].id: decode_tile_plane(
+                self._objects.get(self._job_id, _plane_name(t))
+            )
+            for t in state.tasks
+            if t.tile == (tile.row, tile.col)
+        }
+
+    # -- the units ---------------------------------------------------------------
+    def reproject(self, unit: int, check: Callable[[], None]) -> None:
+        """Reproject task ``unit``: read its box of the input, store its plane on the tile."""
+        task = self._state.tasks[unit]
+        opened = self._inputs.open(self._state.inputs[task.input])
+        box = PixelBox(*task.box)
+        check()  # a job stopped while the header was read reads no pixels
+        pixels = opened.read(box, cost=self._cost)
+        tile = self.tiling.tile(task.row, task.col)
+        plane = reproject_to_tile(
+            pixels, opened.image.wcs, tile, method=self.request.method, box=box
+        )
+        check()
+        self._put(_plane_name(task), encode_tile_plane(plane))
+
+    def overlaps(self, unit: int, check: Callable[[], None]) -> None:
+        """Reduce every overlapping pair on tile ``unit`` to its plane-fit sums."""
+        tile = self._tile(unit)
+        sums = tile_overlaps(self._planes(tile), box=tile.box, grid_shape=self.request.grid.shape)
+        check()
+        self._put(_tile_name("overlaps", self._state.tiles[unit], "json"),
+                  json.dumps(encode_overlaps(sums)).encode())  # fmt: skip
+
+    def solve(self) -> dict[str, tuple[float, float, float]]:
+        """Solve every input's background plane from all tiles' pair sums (one global solve)."""
+        state = self._state
+        parts = (
+            decode_overlaps(
+                json.loads(self._objects.get(self._job_id, _tile_name("overlaps", t, "json")))
+            )
+            for t in state.tiles
+        )
+        planes = solve_backgrounds(add_sums(parts), [i.id for i in state.inputs])
+        return {name: (p.a, p.b, p.c) for name, p in planes.items()}
+
+    def _background(self, name: str) -> Plane:
+        a, b, c = self._state.backgrounds.get(name, (0.0, 0.0, 0.0))
+        return Plane(a=a, b=b, c=c)
+
+    def coadd(self, unit: int, check: Callable[[], None]) -> None:
+        """Combine the planes of tile ``unit``, backgrounds subtracted; store the tile."""
+        tile = self._tile(unit)
+        corrected = [
+            correct(plane, self._background(name), box=tile.box)
+            for name, plane in self._planes(tile).items()
+        ]
+        result = coadd_tile(corrected, shape=tile.shape, combine=self.request.combine)
+        check()
+        out = io.BytesIO()
+        np.savez(
+            out,
+            data=result.data.astype(np.float32),
+            coverage=result.coverage.astype(np.float32),
+            count=result.count.astype(np.int16),
+        )
+        self._put(_tile_name("coadd", self._state.tiles[unit], "npz"), out.getvalue())
+
+    def assemble(self, check: Callable[[], None]) -> MadeFiles:
+        """Write the mosaic tile by tile, its preview and provenance; store them as results.
+
+        One coadded tile is in memory at a time; the FITS file is written to
+        local disk and uploaded from there.
+        """
+        request, state = self.request, self._state
+        grid = request.grid
+        used = [i.id for i in state.inputs]
+        cards = provenance_cards(
+            method=request.method,
+            combine=request.combine,
+            background=request.background,
+            region=request.region_text,
+            inputs=len(used),
+        )
+        canvas = PreviewCanvas(grid.shape)
+        stored = set(state.tiles)
+        prefix = f"jobs/{self._job_id}/"
+        made: list[tuple[str, str, str, int]] = []
+        with tempfile.TemporaryDirectory(prefix="skycut-mosaic-") as folder:
+            path = Path(folder) / "mosaic.fits"
+            writer = MosaicWriter(path, grid, planes=request.planes, cards=cards)
+            for tile in self.tiling:
+                check()
+                if (tile.row, tile.col) in stored:
+                    blob = self._objects.get(
+                        self._job_id, _tile_name("coadd", (tile.row, tile.col), "npz")
+                    )
+                    with np.load(io.BytesIO(blob), allow_pickle=False) as arrays:
+                        data, coverage, count = arrays["data"], arrays["coverage"], arrays["count"]
+                else:  # no input lands here
+                    data = np.full(tile.shape, np.nan, dtype=np.float32)
+                    coverage = np.zeros(tile.shape, dtype=np.float32)
+                    count = np.zeros(tile.shape, dtype=np.int16)
+                writer.write("MOSAIC", tile.box, data)
+                if "COVERAGE" in writer.planes:
+                    writer.write("COVERAGE", tile.box, coverage)
+                if "COUNT" in writer.planes:
+                    writer.write("COUNT", tile.box, count)
+                canvas.add(tile.box, data.astype(np.float64))
+            preview_format = (
+                request.response_format if request.response_format != FITS else "image/png"
+            )
+            preview = render_mosaic_preview(
+                canvas.plane(),
+                response_format=preview_format,
+                text={key: str(value) for key, value in cards.items()},
+            )
+            if request.response_format == FITS:
+                writer.finish(
+                    [
+                        InputRecord(
+                            id=i.id, background=self._background(i.id), generation=i.generation
+                        )
+                        for i in state.inputs
+                    ]
+                )
+                check()
+                name = prefix + "mosaic.fits"
+                size = self._objects.upload(name, path, content_type=FITS, expires=self._expires)
+                made.append(("mosaic", name, FITS, size))
+        name = prefix + ("preview.png" if request.response_format == FITS else
+                         "mosaic" + _SUFFIXES[request.response_format])  # fmt: skip
+        size = self._objects.write(
+            name, preview, content_type=preview_format, expires=self._expires
+        )
+        made.append(
+            ("preview" if request.response_format == FITS else "mosaic", name, preview_format, size)
+        )
+        return MadeFiles(results=tuple(made))

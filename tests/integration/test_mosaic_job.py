@@ -1,0 +1,332 @@
+"""The asynchronous mosaic job (``<base>/mosaic``) on the real emulators.
+
+End to end through the stack: POST with PHASE=RUN → plan → Pub/Sub fan-out
+over the ``mosaic_worker`` function → COMPLETED, the FITS compared with the
+in-process `make_mosaic` on the same inputs and tiling (read whole from the
+local sample files). Then the counting and the stage transitions under
+redelivered and concurrent messages, and ABORT mid-run, with the real
+worker, store and queue on the emulators: the job's stage messages go to a
+topic of the test's own, pulled by the test, which delivers each one twice.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import threading
+import time
+import uuid
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+import requests
+from astropy.io import fits
+from astropy.wcs import WCS, FITSFixedWarning
+from numpy.testing import assert_allclose, assert_array_equal
+
+from skycut.clients import Clients
+from skycut.config import Settings
+from skycut.cutout.geometry import PixelBox
+from skycut.mosaic.grid import grid_from_template
+from skycut.mosaic.inprocess import make_mosaic
+from skycut.mosaic.job.factory import jobs_for, objects_for, worker_for
+from skycut.mosaic.job.messages import MosaicMessage
+from skycut.mosaic.plan import InputImage
+from skycut.mosaic.request import parse_mosaic_request
+from skycut.soda.params import group_params
+from skycut.uws.model import ExecutionPhase
+from tests.integration.uws_client import NS, phase_of, valid_xml, wait_until
+
+pytestmark = pytest.mark.integration
+
+REGION = "RANGE 150.07 150.12 2.2 2.25"  # across the two r calexps' overlap
+PIXSCALE = "0.0002"  # a 251 x 251 mosaic: 3 x 3 tiles of 96 (the test stack's tile size)
+R_BAND = "6.2e-7 6.2e-7"
+TILE = 96
+NAMES = ["calexp-r-0001.fits", "calexp-r-0002.fits"]
+
+
+def in_process(sample_dir: Any, header: fits.Header, names: list[str], *, match: bool) -> Any:
+    """`make_mosaic` of the named sample files, read whole from disk, onto ``header``'s grid."""
+    inputs, pixels = [], {}
+    for name in names:
+        with fits.open(sample_dir / name) as hdul, warnings.catch_warnings():
+            warnings.simplefilter("ignore", FITSFixedWarning)
+            image = hdul["IMAGE"]
+            data = image.data.astype(np.float64)
+            key = f"gs://skycut-sources/sample/{name}"
+            inputs.append(InputImage(key, WCS(image.header, naxis=2), data.shape))
+            pixels[key] = data
+    grid = grid_from_template(header.tostring())
+
+    def read(image: InputImage, box: PixelBox) -> Any:
+        return pixels[image.id][box.slices]
+
+    return make_mosaic(grid, inputs, read, tile_size=TILE, match_background=match)
+
+
+def test_a_mosaic_job_runs_to_completed_and_agrees_with_the_in_process_mosaic(
+    base_url: str, http: requests.Session, sample_dir: Any, stack: Any
+) -> None:
+    response = http.post(
+        f"{base_url}/mosaic",
+        data={
+            "POS": REGION,
+            "PIXSCALE": PIXSCALE,
+            "ID": [f"gs://{stack.config.sources_bucket}/sample/{n}" for n in NAMES],
+            "BACKGROUND": "match",
+            "DETAIL": "coverage,count",
+            "PHASE": "RUN",
+        },
+        allow_redirects=False,
+        timeout=60,
+    )
+    assert response.status_code == 303, response.text
+    job_url = response.headers["Location"]
+    assert job_url.startswith(f"{base_url}/mosaic/")
+    job_id = job_url.rsplit("/", 1)[1]
+    doc = wait_until(http, job_url, {"COMPLETED", "ERROR", "ABORTED"}, seconds=120)
+    assert phase_of(doc) == "COMPLETED", doc.findtext("uws:errorSummary/uws:message", namespaces=NS)
+    results = {
+        r.get("id"): r.get("{http://www.w3.org/1999/xlink}href")
+        for r in doc.iterfind("uws:results/uws:result", NS)
+    }
+    assert set(results) == {"mosaic", "preview"}
+    got = http.get(results["mosaic"], timeout=60)  # 303 to the file, followed
+    assert got.status_code == 200
+
+    with fits.open(io.BytesIO(got.content)) as hdul:
+        assert [h.name for h in hdul] == ["PRIMARY", "COVERAGE", "COUNT", "PROVENANCE"]
+        header = hdul[0].header
+        data = hdul[0].data.astype(np.float64)
+        coverage, count = hdul["COVERAGE"].data, hdul["COUNT"].data
+        table = hdul["PROVENANCE"].data
+        backgrounds = {
+            str(i): (a, c)
+            for i, a, c in zip(table["ID"], table["BG_A"], table["BG_C"], strict=True)
+        }
+        assert (table["GENERATION"] > 0).all()
+    assert (header["NAXIS1"], header["NAXIS2"]) == (251, 251)
+    assert header["SC_BKG"] == "match"
+    expected = in_process(sample_dir, header, NAMES, match=True)
+    assert_array_equal(np.isfinite(data), np.isfinite(expected.data))
+    covered = np.isfinite(data)
+    assert covered.mean() > 0.99
+    scale = float(np.nanmedian(np.abs(expected.data)))
+    assert_allclose(data[covered], expected.data[covered], rtol=1e-4, atol=1e-4 * scale)
+    assert_allclose(coverage, expected.coverage, atol=1e-6)
+    assert_array_equal(count, expected.count)
+    assert set(np.unique(count)) == {1, 2}  # the mosaic crosses the images' edge
+    for name, plane in expected.backgrounds.items():
+        assert_allclose(backgrounds[name], (plane.a, plane.c), rtol=1e-3, atol=1e-6 * scale)
+
+    # progress: every unit of every stage counted once; the intermediates are gone
+    record = Clients(Settings()).jobs.load(job_id)
+    assert record is not None
+    assert record.job.progress is not None
+    assert record.job.progress.done == record.job.progress.total
+    state = record.mosaic
+    assert state is not None
+    assert len(state.tiles) == 9
+    assert record.job.progress.total == len(state.tasks) + 9 + 9 + 1
+    assert objects_for(Clients(Settings())).work_names(job_id) == []
+
+
+def test_a_region_no_image_covers_is_refused_and_nothing_is_stored(
+    base_url: str, http: requests.Session
+) -> None:
+    before = valid_xml(http.get(f"{base_url}/mosaic", timeout=30))
+    response = http.post(
+        f"{base_url}/mosaic",
+        data={
+            "POS": "CIRCLE 10 -60 0.01",
+            "PIXSCALE": PIXSCALE,
+            "COLLECTION": "calexp",
+            "PHASE": "RUN",
+        },
+        allow_redirects=False,
+        timeout=60,
+    )
+    assert response.status_code == 400
+    assert response.text.startswith("UsageError: no indexed image (COLLECTION calexp) covers")
+    assert "POS=CIRCLE 10.0 -60.0 0.01" in response.text
+    bad = http.post(
+        f"{base_url}/mosaic", data={"POS": REGION, "PIXSCALE": "0.0002", "METHOD": "nearest"},
+        allow_redirects=False, timeout=30,
+    )  # fmt: skip
+    assert bad.status_code == 400
+    assert "METHOD 'nearest' is not supported" in bad.text
+    after = valid_xml(http.get(f"{base_url}/mosaic", timeout=30))
+    assert len(after.findall("uws:jobref", NS)) == len(before.findall("uws:jobref", NS))
+
+
+def test_mosaic_jobs_and_cutout_jobs_are_in_their_own_trees(
+    base_url: str, http: requests.Session, stack: Any
+) -> None:
+    created = http.post(
+        f"{base_url}/mosaic",
+        data={"POS": REGION, "PIXSCALE": PIXSCALE, "COLLECTION": "calexp", "BAND": R_BAND},
+        allow_redirects=False,
+        timeout=60,
+    )
+    assert created.status_code == 303, created.text
+    job_id = created.headers["Location"].rsplit("/", 1)[1]
+    doc = valid_xml(http.get(created.headers["Location"], timeout=30))
+    assert phase_of(doc) == "PENDING"
+    assert http.get(f"{base_url}/async/{job_id}", timeout=30).status_code == 404
+    listed = valid_xml(http.get(f"{base_url}/async", timeout=30))
+    assert job_id not in {j.get("id") for j in listed.iterfind("uws:jobref", NS)}
+    mine = valid_xml(http.get(f"{base_url}/mosaic", timeout=30))
+    assert job_id in {j.get("id") for j in mine.iterfind("uws:jobref", NS)}
+    params = valid_xml(http.get(f"{base_url}/mosaic/{job_id}/parameters", timeout=30))
+    assert {p.get("id") for p in params.iterfind("uws:parameter", NS)} >= {"POS", "PIXSCALE"}
+    assert (
+        http.delete(f"{base_url}/mosaic/{job_id}", allow_redirects=False, timeout=30).status_code
+        == 303
+    )
+    assert http.get(f"{base_url}/mosaic/{job_id}", timeout=30).status_code == 404
+
+
+# -- the fan-out's counting and transitions, delivered by the test --------------------------
+class Deliveries:
+    """A topic of the test's own with a pull subscription: what the job publishes, pulled."""
+
+    def __init__(self, project: str) -> None:
+        from google.cloud import pubsub_v1  # type: ignore[attr-defined]
+
+        self.topic = f"mosaic-test-{uuid.uuid4().hex[:8]}"
+        self._publisher = pubsub_v1.PublisherClient()
+        self._subscriber = pubsub_v1.SubscriberClient()
+        topic_path = self._publisher.topic_path(project, self.topic)
+        self._publisher.create_topic(name=topic_path)
+        self._sub = self._subscriber.subscription_path(project, self.topic)
+        self._subscriber.create_subscription(request={"name": self._sub, "topic": topic_path})
+
+    def pull(self, count: int, *, seconds: float = 20) -> list[MosaicMessage]:
+        """Return the next ``count`` messages (fails if fewer come, or more are waiting)."""
+        got: list[MosaicMessage] = []
+        deadline = time.monotonic() + seconds
+        while len(got) < count and time.monotonic() < deadline:
+            answer = self._subscriber.pull(
+                request={"subscription": self._sub, "max_messages": 100}, timeout=5
+            )
+            if answer.received_messages:
+                self._subscriber.acknowledge(
+                    request={"subscription": self._sub,
+                             "ack_ids": [m.ack_id for m in answer.received_messages]}
+                )  # fmt: skip
+            got += [
+                MosaicMessage.model_validate_json(m.message.data) for m in answer.received_messages
+            ]
+        assert len(got) == count, f"{len(got)} messages published, expected {count}"
+        return got
+
+    def nothing_more(self) -> None:
+        answer = self._subscriber.pull(
+            request={"subscription": self._sub, "max_messages": 100}, timeout=5
+        )
+        assert list(answer.received_messages) == []
+
+
+@pytest.fixture
+def fanout(stack: Any) -> Iterator[tuple[Clients, Deliveries]]:
+    deliveries = Deliveries(stack.config.project_id)
+    clients = Clients(Settings(mosaic_topic=deliveries.topic, mosaic_units_per_message=2))
+    return clients, deliveries
+
+
+def _request(stack: Any, **extra: str) -> Any:
+    pairs = [
+        ("POS", REGION),
+        ("PIXSCALE", PIXSCALE),
+        *[("ID", f"gs://{stack.config.sources_bucket}/sample/{n}") for n in NAMES],
+        *extra.items(),
+    ]
+    parsed = parse_mosaic_request(
+        group_params(pairs), allowed_buckets=[stack.config.sources_bucket],
+        max_pixels=10**7, max_inputs=8,
+    )  # fmt: skip
+    return parsed, pairs
+
+
+def _no_finder() -> Any:
+    raise AssertionError("the job names its IDs")
+
+
+def test_units_are_counted_once_and_stages_move_once_under_redelivery(
+    stack: Any, fanout: tuple[Clients, Deliveries]
+) -> None:
+    clients, deliveries = fanout
+    jobs, worker = jobs_for(clients, finder=_no_finder), worker_for(clients)
+    parsed, pairs = _request(stack, BACKGROUND="match")
+    record = jobs.create_job(parsed, pairs, owner="dev", run=True)
+    job_id = record.job.job_id
+    state = record.mosaic
+    assert state is not None
+    total = state.total
+    for stage, units in (
+        ("reproject", len(state.tasks)),
+        ("overlaps", 9),
+        ("coadd", 9),
+        ("assemble", 1),
+    ):
+        messages = deliveries.pull(math.ceil(units / 2))
+        assert {m.stage for m in messages} == {stage}
+        assert sorted(u for m in messages for u in m.units) == list(range(units))
+        *first, last = messages
+        for message in first:
+            worker.handle(message)
+            worker.handle(message)  # a redelivery: nothing runs or counts again
+        # the last message delivered twice at once: both run, one counts each unit, one moves on
+        both = [threading.Thread(target=worker.handle, args=(last,)) for _ in range(2)]
+        for thread in both:
+            thread.start()
+        for thread in both:
+            thread.join()
+        worker.handle(first[0] if first else last)  # an earlier message again, after the move
+        current = clients.jobs.load(job_id)
+        assert current is not None
+        assert current.job.progress is not None
+        done = state.done_before(stage) + state.units(stage)  # type: ignore[arg-type]
+        assert current.job.progress.done == done, (stage, current.job.progress)
+    deliveries.nothing_more()  # every stage was published once
+    final = clients.jobs.load(job_id)
+    assert final is not None
+    assert final.job.phase == ExecutionPhase.COMPLETED
+    assert final.job.progress is not None
+    assert final.job.progress.done == total
+    assert [r.result_id for r in clients.jobs.results(job_id)] == ["mosaic", "preview"]
+    assert objects_for(clients).work_names(job_id) == []
+
+
+def test_abort_mid_run_stops_the_tasks_and_leaves_nothing(
+    base_url: str, http: requests.Session, stack: Any, fanout: tuple[Clients, Deliveries]
+) -> None:
+    clients, deliveries = fanout
+    jobs, worker = jobs_for(clients, finder=_no_finder), worker_for(clients)
+    parsed, pairs = _request(stack)
+    record = jobs.create_job(parsed, pairs, owner="dev", run=True)
+    job_id = record.job.job_id
+    assert record.mosaic is not None
+    first, second, *rest = deliveries.pull(math.ceil(len(record.mosaic.tasks) / 2))
+    worker.handle(first)
+    objects = objects_for(clients)
+    assert len(objects.work_names(job_id)) == len(first.units)  # planes stored under the job
+    aborted = http.post(
+        f"{base_url}/mosaic/{job_id}/phase", data={"PHASE": "ABORT"}, allow_redirects=False,
+        timeout=30,
+    )  # fmt: skip
+    assert aborted.status_code == 303, aborted.text
+    for message in (second, *rest, first):
+        worker.handle(message)  # delivered after the ABORT: nothing runs, is stored or counted
+    final = clients.jobs.load(job_id)
+    assert final is not None
+    assert final.job.phase == ExecutionPhase.ABORTED
+    assert final.job.progress is not None
+    assert final.job.progress.done == len(first.units)
+    assert objects.work_names(job_id) == []
+    assert clients.jobs.results(job_id) == []
+    deliveries.nothing_more()
