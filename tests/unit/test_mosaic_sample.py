@@ -19,11 +19,14 @@ import pytest
 from astropy.io import fits
 from astropy.wcs import WCS, FITSFixedWarning
 from astropy.wcs.utils import proj_plane_pixel_area
+from numpy.testing import assert_allclose
+from reproject import reproject_interp
+from reproject.mosaicking import reproject_and_coadd
 
 from skycut.mosaic.background import Plane
 from skycut.mosaic.grid import OutputGrid, grid_from_parameters
 from skycut.mosaic.inprocess import Mosaic
-from skycut.mosaic.reproject_tile import TilePlane, reproject_to_tile
+from skycut.mosaic.reproject_tile import Method, TilePlane, reproject_to_tile
 from skycut.mosaic.tiles import Tiling
 from skycut.sample.mosaic_field import MOSAIC_CENTRE, MOSAIC_EXPOSURES
 from skycut.sample.survey import (
@@ -138,6 +141,27 @@ def test_the_field_is_adjacent_overlapping_rotated_exposures_on_different_skies(
         assert 0.5 < abs(angles[a] - angles[b]) < 3.0
     lon = [i.wcs.calc_footprint()[:, 0] for i in field]
     assert any((f > 359.9).any() and (f < 0.1).any() for f in lon), "the field crosses RA = 0"
+
+
+@pytest.mark.parametrize("order", ["bilinear", "bicubic"])
+def test_the_field_mosaic_agrees_with_reproject_and_coadd(
+    field: list[SkyImage], order: Method
+) -> None:
+    # TAN-SIP inputs with saturated (NaN) cores, across RA = 0, onto a rotated grid
+    grid = field_grid(rotation=25.0)
+    ours = run_mosaic(field, grid, tile_size=256, method=order)
+    expected, footprint = reproject_and_coadd(
+        [(i.data, i.wcs) for i in field],
+        grid.wcs,
+        shape_out=grid.shape,
+        reproject_function=reproject_interp,
+        combine_function="mean",
+        order=order,
+    )
+    covered = footprint > 0
+    assert covered.mean() > 0.5
+    assert_allclose(ours.coverage, footprint, atol=1e-9)
+    assert_allclose(ours.data[covered], expected[covered], rtol=1e-4)
 
 
 def test_matching_removes_the_seams_of_the_field(field: list[SkyImage], noise: float) -> None:

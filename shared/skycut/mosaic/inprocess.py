@@ -31,6 +31,7 @@ from skycut.mosaic.grid import OutputGrid
 from skycut.mosaic.plan import InputImage, MosaicPlan, plan_mosaic
 from skycut.mosaic.reproject_tile import Method, TilePlane, reproject_to_tile
 from skycut.mosaic.tiles import DEFAULT_TILE_SIZE
+from skycut.timing import Steps
 
 __all__ = ["Mosaic", "make_mosaic"]
 
@@ -76,6 +77,7 @@ def make_mosaic(
     model: BackgroundModel = "plane",
     region: str = "the requested region",
     plan: MosaicPlan | None = None,
+    steps: Steps | None = None,
 ) -> Mosaic:
     """Make a mosaic in this process.
 
@@ -97,6 +99,10 @@ def make_mosaic(
         The mosaic's `plan_mosaic` for this grid, inputs, tile size and
         method, if the caller made it already (e.g. to check a limit on it);
         made here otherwise.
+    steps
+        Where to add the time spent reading (``read``), reprojecting
+        (``reproject``), matching backgrounds (``background``) and
+        coadding (``coadd``), if given.
 
     Returns
     -------
@@ -111,32 +117,37 @@ def make_mosaic(
     """
     if plan is None:
         plan = plan_mosaic(grid, inputs, tile_size=tile_size, method=method, region=region)
+    timer = steps if steps is not None else Steps()
     by_id = {image.id: image for image in inputs}
     planes: dict[tuple[int, int], dict[str, TilePlane]] = {}
     for task in plan.tasks:
         image = by_id[task.input_id]
         tile = plan.tiling.tile(task.row, task.col)
-        pixels = read(image, task.box)
-        plane = reproject_to_tile(pixels, image.wcs, tile, method=method, box=task.box)
+        with timer.step("read"):
+            pixels = read(image, task.box)
+        with timer.step("reproject"):
+            plane = reproject_to_tile(pixels, image.wcs, tile, method=method, box=task.box)
         planes.setdefault((tile.row, tile.col), {})[image.id] = plane
     names = plan.input_ids
     backgrounds = {name: Plane() for name in names}
     if match_background:
-        sums = add_sums(
-            tile_overlaps(on_tile, box=plan.tiling.tile(*rc).box, grid_shape=grid.shape)
-            for rc, on_tile in planes.items()
-        )
-        backgrounds = solve_backgrounds(sums, names, reference=reference, model=model)
-    data = np.full(grid.shape, np.nan)
-    coverage = np.zeros(grid.shape)
-    count = np.zeros(grid.shape, dtype=np.int32)
-    for tile in plan.tiling:
-        corrected = [
-            correct(p, backgrounds[n], box=tile.box)
-            for n, p in planes.get((tile.row, tile.col), {}).items()
-        ]
-        result = coadd_tile(corrected, shape=tile.shape, combine=combine)
-        data[tile.box.slices] = result.data
-        coverage[tile.box.slices] = result.coverage
-        count[tile.box.slices] = result.count
+        with timer.step("background"):
+            sums = add_sums(
+                tile_overlaps(on_tile, box=plan.tiling.tile(*rc).box, grid_shape=grid.shape)
+                for rc, on_tile in planes.items()
+            )
+            backgrounds = solve_backgrounds(sums, names, reference=reference, model=model)
+    with timer.step("coadd"):
+        data = np.full(grid.shape, np.nan)
+        coverage = np.zeros(grid.shape)
+        count = np.zeros(grid.shape, dtype=np.int32)
+        for tile in plan.tiling:
+            corrected = [
+                correct(p, backgrounds[n], box=tile.box)
+                for n, p in planes.get((tile.row, tile.col), {}).items()
+            ]
+            result = coadd_tile(corrected, shape=tile.shape, combine=combine)
+            data[tile.box.slices] = result.data
+            coverage[tile.box.slices] = result.coverage
+            count[tile.box.slices] = result.count
     return Mosaic(data, coverage, count, backgrounds, plan.pixels_read)

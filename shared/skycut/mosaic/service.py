@@ -199,6 +199,7 @@ class MosaicService:
                 match_background=request.background == "match",
                 region=request.region_text,
                 plan=plan,
+                steps=steps,
             )
         used = tuple(mosaic.backgrounds)
         cards = provenance_cards(
