@@ -99,18 +99,21 @@ def coadd_tile(
             raise ValueError(f"a plane of shape {plane.data.shape} on a tile of shape {shape}")
     coverage = np.zeros(shape)
     count = np.zeros(shape, dtype=np.int32)
-    for plane in planes:
-        f = np.where(plane.covered, plane.footprint, 0.0)
-        coverage += f
-        count += f > 0
     if combine == "median":
+        for plane in planes:
+            f = np.where(plane.covered, plane.footprint, 0.0)
+            coverage += f
+            count += f > 0
         data = _median(planes, shape)
     else:
         total, norm = np.zeros(shape), np.zeros(shape)
+        # One pass: each plane's footprint where it has a value is made once.
         for i, plane in enumerate(planes):
             f = np.where(plane.covered, plane.footprint, 0.0)
+            coverage += f
+            count += f > 0
             if combine == "weighted" and weights is not None and weights[i] is not None:
-                f = f * np.asarray(weights[i], dtype=np.float64)
+                f *= np.asarray(weights[i], dtype=np.float64)
             total += np.where(f > 0, plane.data, 0.0) * f
             norm += f
         if combine == "sum":
