@@ -120,6 +120,19 @@ resource "google_firestore_field" "jobs_parameters_unindexed" {
   depends_on = [google_firestore_field.jobs_tasks_unindexed]
 }
 
+# A mosaic job's request, plan (seven numbers per reprojection task) and
+# stage (skycut.jobs.mosaic_state); no query filters on any of it.
+resource "google_firestore_field" "jobs_mosaic_unindexed" {
+  project    = var.project_id
+  database   = google_firestore_database.default.name
+  collection = local.jobs_collection
+  field      = "mosaic"
+
+  index_config {}
+
+  depends_on = [google_firestore_field.jobs_parameters_unindexed]
+}
+
 # -- the image index (skycut.index.firestore_index) ---------------------------
 # Two collections: the entries (one document per source object) and their
 # cells' postings (local.image_cells_collection, documents "<cell>.<shard>"
@@ -142,7 +155,7 @@ resource "google_firestore_field" "images_footprint_unindexed" {
 
   index_config {}
 
-  depends_on = [google_firestore_field.jobs_parameters_unindexed]
+  depends_on = [google_firestore_field.jobs_mosaic_unindexed]
 }
 
 # The ObsCore facts (band, time, instrument, ...) are filtered in memory

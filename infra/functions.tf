@@ -1,8 +1,8 @@
-# The four Cloud Functions (2nd gen). Their source is the bundle built by
+# The five Cloud Functions (2nd gen). Their source is the bundle built by
 # scripts/build_functions.py: main.py, the skycut package and a pinned
 # requirements.txt at the root, uploaded under a content-hash name
-# (storage.tf). None has an Eventarc trigger: cutout_worker, bulk_submit and
-# image_index are reached through the push subscriptions in pubsub.tf, which
+# (storage.tf). None has an Eventarc trigger: cutout_worker, bulk_submit,
+# image_index and mosaic_worker are reached through the push subscriptions in pubsub.tf, which
 # carry the retry and dead-letter policies.
 
 locals {
@@ -56,6 +56,11 @@ locals {
     SKYCUT_MOSAIC_SYNC_MAX_PIXELS     = tostring(var.tuning.mosaic_sync_max_pixels)
     SKYCUT_MOSAIC_SYNC_MAX_INPUTS     = tostring(var.tuning.mosaic_sync_max_inputs)
     SKYCUT_MOSAIC_MAX_PLANE_PIXELS    = tostring(var.tuning.mosaic_max_plane_pixels)
+    SKYCUT_MOSAIC_TOPIC               = google_pubsub_topic.this["mosaic"].name
+    SKYCUT_MOSAIC_MAX_PIXELS          = tostring(var.tuning.mosaic_max_pixels)
+    SKYCUT_MOSAIC_MAX_INPUTS          = tostring(var.tuning.mosaic_max_inputs)
+    SKYCUT_MOSAIC_TILE_SIZE           = tostring(var.tuning.mosaic_tile_size)
+    SKYCUT_MOSAIC_UNITS_PER_MESSAGE   = tostring(var.tuning.mosaic_units_per_message)
   }
 
   functions = {
@@ -78,6 +83,10 @@ locals {
       env     = tomap(local.settings_env)
     }
     image_index = {
+      ingress = "ALLOW_INTERNAL_ONLY"
+      env     = tomap(local.settings_env)
+    }
+    mosaic_worker = {
       ingress = "ALLOW_INTERNAL_ONLY"
       env     = tomap(local.settings_env)
     }

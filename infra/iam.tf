@@ -21,7 +21,7 @@ resource "google_service_account" "function" {
 
 resource "google_service_account" "push" {
   # function => the end of its push account's id
-  for_each     = { cutout_worker = "worker", bulk_submit = "bulk", image_index = "index" }
+  for_each     = { cutout_worker = "worker", bulk_submit = "bulk", image_index = "index", mosaic_worker = "mosaic" }
   project      = var.project_id
   account_id   = "${local.prefix}-push-${each.value}"
   display_name = "skycut Pub/Sub push to ${each.key}"
@@ -128,6 +128,14 @@ resource "google_pubsub_topic_iam_member" "api_publishes_job_events" {
   member  = google_service_account.function["soda_api"].member
 }
 
+# A mosaic job run at once (or by PHASE=RUN) publishes its first stage.
+resource "google_pubsub_topic_iam_member" "api_publishes_mosaics" {
+  project = var.project_id
+  topic   = google_pubsub_topic.this["mosaic"].name
+  role    = "roles/pubsub.publisher"
+  member  = google_service_account.function["soda_api"].member
+}
+
 # -- cutout_worker ------------------------------------------------------------
 resource "google_storage_bucket_iam_member" "worker_reads_sources" {
   for_each = var.grant_source_bucket_access ? toset(var.source_buckets) : toset([])
@@ -164,6 +172,14 @@ resource "google_storage_bucket_iam_member" "worker_reads_drops" {
 resource "google_pubsub_topic_iam_member" "worker_publishes_job_events" {
   project = var.project_id
   topic   = google_pubsub_topic.this["job_events"].name
+  role    = "roles/pubsub.publisher"
+  member  = google_service_account.function["cutout_worker"].member
+}
+
+# ... and a stalled mosaic job's uncounted stage units (MosaicWorker.recover).
+resource "google_pubsub_topic_iam_member" "worker_publishes_mosaics" {
+  project = var.project_id
+  topic   = google_pubsub_topic.this["mosaic"].name
   role    = "roles/pubsub.publisher"
   member  = google_service_account.function["cutout_worker"].member
 }
@@ -310,4 +326,37 @@ resource "google_artifact_registry_repository_iam_member" "build_pushes_images" 
   repository = google_artifact_registry_repository.functions.name
   role       = "roles/artifactregistry.writer"
   member     = google_service_account.build.member
+}
+
+# -- mosaic_worker ------------------------------------------------------------
+# Each reprojection reads its box of an input by range requests.
+resource "google_storage_bucket_iam_member" "mosaic_reads_sources" {
+  for_each = var.grant_source_bucket_access ? toset(var.source_buckets) : toset([])
+  bucket   = each.value
+  role     = "roles/storage.objectViewer"
+  member   = google_service_account.function["mosaic_worker"].member
+}
+
+# Intermediates under jobs/<id>/work/ (rewritten by a redelivery, listed and
+# deleted at the end) and the results: objectUser has create, get, list, delete.
+resource "google_storage_bucket_iam_member" "mosaic_uses_results" {
+  bucket = google_storage_bucket.results.name
+  role   = "roles/storage.objectUser"
+  member = google_service_account.function["mosaic_worker"].member
+}
+
+# The worker that finishes a stage publishes the next one.
+resource "google_pubsub_topic_iam_member" "mosaic_publishes_mosaics" {
+  project = var.project_id
+  topic   = google_pubsub_topic.this["mosaic"].name
+  role    = "roles/pubsub.publisher"
+  member  = google_service_account.function["mosaic_worker"].member
+}
+
+# The job's end (COMPLETED, ERROR, or aborted for its execution duration).
+resource "google_pubsub_topic_iam_member" "mosaic_publishes_job_events" {
+  project = var.project_id
+  topic   = google_pubsub_topic.this["job_events"].name
+  role    = "roles/pubsub.publisher"
+  member  = google_service_account.function["mosaic_worker"].member
 }

@@ -52,6 +52,7 @@ locals {
     sources     = "${local.prefix}-source-events"
     dead_letter = "${local.prefix}-dead-letters"
     job_events  = "${local.prefix}-job-events"
+    mosaic      = "${local.prefix}-mosaic-jobs"
   }
 
   # functions/<key>/main.py defines the entry point <key>; Cloud Run service
@@ -61,6 +62,7 @@ locals {
     cutout_worker = "${local.prefix}-cutout-worker"
     bulk_submit   = "${local.prefix}-bulk-submit"
     image_index   = "${local.prefix}-image-index"
+    mosaic_worker = "${local.prefix}-mosaic-worker"
   }
 
   # Cloud Run's deterministic service URL. The gateway's API config names the

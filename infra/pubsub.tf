@@ -8,6 +8,8 @@
 #   jobs topic     --push-->  cutout_worker  (published by soda_api, bulk_submit)
 #   drop topic     --push-->  bulk_submit    (the drop bucket's new files, storage.tf)
 #   sources topic  --push-->  image_index    (the source buckets' object events, storage.tf)
+#   mosaic topic   --push-->  mosaic_worker  (mosaic stages: published by soda_api, the
+#                                              worker itself, and the sweep)
 #   each, after max_delivery_attempts  -->  dead-letter topic --> dead-letter subscription
 #
 # The local stack has one topic for every bucket's events (fake-gcs-server
@@ -31,6 +33,7 @@ locals {
     jobs    = "cutout_worker"
     drop    = "bulk_submit"
     sources = "image_index"
+    mosaic  = "mosaic_worker"
   }
 }
 

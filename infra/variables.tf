@@ -170,6 +170,10 @@ variable "tuning" {
     mosaic_sync_max_pixels     = optional(number, 4194304)
     mosaic_sync_max_inputs     = optional(number, 16)
     mosaic_max_plane_pixels    = optional(number, 16777216)
+    mosaic_max_pixels          = optional(number, 67108864)
+    mosaic_max_inputs          = optional(number, 256)
+    mosaic_tile_size           = optional(number, 2048)
+    mosaic_units_per_message   = optional(number, 4)
   })
   default  = {}
   nullable = false
@@ -188,6 +192,10 @@ variable "tuning" {
   validation {
     condition     = var.tuning.mosaic_sync_max_pixels >= 1 && var.tuning.mosaic_sync_max_inputs >= 1 && var.tuning.mosaic_max_plane_pixels >= 1
     error_message = "tuning.mosaic_sync_max_pixels, mosaic_sync_max_inputs and mosaic_max_plane_pixels must be at least 1."
+  }
+  validation {
+    condition     = alltrue([for v in [var.tuning.mosaic_max_pixels, var.tuning.mosaic_max_inputs, var.tuning.mosaic_tile_size, var.tuning.mosaic_units_per_message] : v >= 1])
+    error_message = "tuning.mosaic_max_pixels, mosaic_max_inputs, mosaic_tile_size and mosaic_units_per_message must be at least 1."
   }
   validation {
     condition = alltrue([
@@ -279,33 +287,44 @@ variable "functions" {
       cpu             = optional(string, "1")
       timeout_seconds = optional(number, 120)
     }), {})
+    # One message is a few reprojections of a tile (seconds of CPU each), or a
+    # tile's coadd, or the assembly, which writes the mosaic file to the
+    # instance's in-memory /tmp: one at a time, with memory for a large file.
+    mosaic_worker = optional(object({
+      min_instances   = optional(number, 0)
+      max_instances   = optional(number, 50)
+      concurrency     = optional(number, 1)
+      memory          = optional(string, "4Gi")
+      cpu             = optional(string, "2")
+      timeout_seconds = optional(number, 540)
+    }), {})
   })
   default  = {}
   nullable = false
   validation {
     condition = alltrue([
-      for f in [var.functions.soda_api, var.functions.cutout_worker, var.functions.bulk_submit, var.functions.image_index] :
+      for f in [var.functions.soda_api, var.functions.cutout_worker, var.functions.bulk_submit, var.functions.image_index, var.functions.mosaic_worker] :
       f.min_instances >= 0 && f.max_instances >= 1 && f.min_instances <= f.max_instances
     ])
     error_message = "Each function needs 0 <= min_instances <= max_instances and max_instances >= 1."
   }
   validation {
     condition = alltrue([
-      for f in [var.functions.soda_api, var.functions.cutout_worker, var.functions.bulk_submit, var.functions.image_index] :
+      for f in [var.functions.soda_api, var.functions.cutout_worker, var.functions.bulk_submit, var.functions.image_index, var.functions.mosaic_worker] :
       f.concurrency >= 1 && f.concurrency <= 1000 && (f.concurrency == 1 || tonumber(f.cpu) >= 1)
     ])
     error_message = "concurrency must be in [1, 1000]; above 1 it needs cpu >= 1."
   }
   validation {
     condition = alltrue([
-      for f in [var.functions.soda_api, var.functions.cutout_worker, var.functions.bulk_submit, var.functions.image_index] :
+      for f in [var.functions.soda_api, var.functions.cutout_worker, var.functions.bulk_submit, var.functions.image_index, var.functions.mosaic_worker] :
       can(regex("^[0-9]+(Mi|Gi)$", f.memory))
     ])
     error_message = "memory must be like 512Mi or 2Gi."
   }
   validation {
     condition = alltrue([
-      for f in [var.functions.cutout_worker, var.functions.bulk_submit, var.functions.image_index] :
+      for f in [var.functions.cutout_worker, var.functions.bulk_submit, var.functions.image_index, var.functions.mosaic_worker] :
       f.timeout_seconds >= 10 && f.timeout_seconds <= 600
     ])
     error_message = "The Pub/Sub-pushed functions' timeout_seconds is their ack deadline: it must be in [10, 600]."

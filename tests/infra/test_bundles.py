@@ -23,6 +23,7 @@ FUNCTIONS = {
     "cutout_worker": "cloudevent",
     "bulk_submit": "cloudevent",
     "image_index": "cloudevent",
+    "mosaic_worker": "cloudevent",
 }
 
 

@@ -46,7 +46,7 @@ from tests.infra.conftest import (
     settings_env,
 )
 
-FUNCTIONS = {"soda_api", "cutout_worker", "bulk_submit", "image_index"}
+FUNCTIONS = {"soda_api", "cutout_worker", "bulk_submit", "image_index", "mosaic_worker"}
 
 # Settings fields Terraform leaves unset on purpose, and why.
 UNSET_ON_PURPOSE = {
@@ -718,6 +718,7 @@ def local_push(monkeypatch: pytest.MonkeyPatch) -> dict[str, set[str]]:
         cfg.worker_port: "cutout_worker",
         cfg.bulk_port: "bulk_submit",
         cfg.index_port: "image_index",
+        cfg.mosaic_port: "mosaic_worker",
     }
     return {
         topic: {ports[int(url.rsplit(":", 1)[1])] for url in endpoints.values()}
@@ -735,17 +736,29 @@ def test_topics_and_push_targets_mirror_the_local_stack(
         if not k.startswith("__")
     }
     targets = tf.locals["push_targets"]
-    assert targets == {"jobs": "cutout_worker", "drop": "bulk_submit", "sources": "image_index"}
+    assert targets == {
+        "jobs": "cutout_worker",
+        "drop": "bulk_submit",
+        "sources": "image_index",
+        "mosaic": "mosaic_worker",
+    }
     local = local_push(monkeypatch)
     # the same topics carry job messages and job ends, pushed to the same function
     assert topics["jobs"] == stack.job_topic
     assert topics["job_events"] == stack.job_events_topic
     assert local[stack.job_topic] == {targets["jobs"]}
     assert local[stack.job_events_topic] == set()
+    assert topics["mosaic"] == stack.mosaic_topic
+    assert local[stack.mosaic_topic] == {targets["mosaic"]}
     # bucket events: one local topic for every bucket (fake-gcs-server publishes to one, the
     # emulator ignores filters), pushed to both functions; here a topic per kind of bucket
     assert local[stack.storage_topic] == {targets["drop"], targets["sources"]}
-    assert set(local) == {stack.job_topic, stack.job_events_topic, stack.storage_topic}
+    assert set(local) == {
+        stack.job_topic,
+        stack.job_events_topic,
+        stack.storage_topic,
+        stack.mosaic_topic,
+    }
     # every function a local subscription reaches is reached here too
     assert set().union(*local.values()) == set(targets.values())
 

@@ -34,7 +34,7 @@ def queue_for(clients: Clients) -> MosaicQueue:
 
 def objects_for(clients: Clients) -> JobObjects:
     """Return the mosaic jobs' objects in the results bucket."""
-    return JobObjects(bucket=clients.storage.bucket(clients.settings.results_bucket))
+    return JobObjects(client=clients.storage, bucket=clients.settings.results_bucket)
 
 
 def jobs_for(clients: Clients, *, finder: Callable[[], ImageFinder]) -> MosaicJobs:

@@ -41,19 +41,16 @@ class JobObjects:
 
     Parameters
     ----------
+    client
+        A Cloud Storage client.
     bucket
-        The results bucket (a `google.cloud.storage.Bucket`).
+        The results bucket's name.
 
     """
 
-    def __init__(self, *, bucket: Any) -> None:
-        self._bucket = bucket
-
-    @property
-    def bucket_name(self) -> str:
-        """The results bucket's name."""
-        name: str = self._bucket.name
-        return name
+    def __init__(self, *, client: Any, bucket: str) -> None:
+        self._bucket = client.bucket(bucket)
+        self.bucket_name = bucket
 
     def put(self, job_id: str, name: str, data: bytes, *, expires: datetime | None) -> None:
         """Store the job's intermediate ``name`` (replacing it: every writer writes the same)."""
@@ -87,7 +84,7 @@ class JobObjects:
         """Delete every intermediate of the job; return how many there were."""
         removed = 0
         try:
-            for blob in self._bucket.client.list_blobs(self._bucket, prefix=work_prefix(job_id)):
+            for blob in self._bucket.list_blobs(prefix=work_prefix(job_id)):
                 with contextlib.suppress(gexc.NotFound):
                     blob.delete()
                 removed += 1
@@ -98,7 +95,7 @@ class JobObjects:
     def work_names(self, job_id: str) -> list[str]:
         """Return the names of the job's intermediates (under `work_prefix`)."""
         prefix = work_prefix(job_id)
-        blobs = self._bucket.client.list_blobs(self._bucket, prefix=prefix)
+        blobs = self._bucket.list_blobs(prefix=prefix)
         return [b.name.removeprefix(prefix) for b in blobs]
 
     def upload(
