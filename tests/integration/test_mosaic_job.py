@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import io
 import math
+import re
+import subprocess
 import threading
 import time
 import uuid
@@ -27,6 +29,7 @@ from astropy.io import fits
 from astropy.wcs import WCS, FITSFixedWarning
 from numpy.testing import assert_allclose, assert_array_equal
 
+from emulators.stack import REPO
 from skycut.clients import Clients
 from skycut.config import Settings
 from skycut.cutout.geometry import PixelBox
@@ -330,3 +333,21 @@ def test_abort_mid_run_stops_the_tasks_and_leaves_nothing(
     assert objects.work_names(job_id) == []
     assert clients.jobs.results(job_id) == []
     deliveries.nothing_more()
+
+
+def test_the_readme_example_works_as_pasted(base_url: str, tmp_path: Any) -> None:
+    readme = (REPO / "README.md").read_text()
+    start = readme.index("### Mosaic jobs (asynchronous)")
+    block = re.compile(r"```sh\n(.*?)```", re.DOTALL).search(readme, start)
+    assert block is not None
+    script = block.group(1).replace("http://127.0.0.1:8080/api/image/soda", base_url)
+    done = subprocess.run(
+        ["bash", "-eu", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert "job COMPLETED" in done.stdout
+    assert "mosaic: HTTP 200" in done.stdout
+    with fits.open(tmp_path / "mosaic-job.fits") as hdul:
+        assert [h.name for h in hdul] == ["PRIMARY", "COVERAGE", "COUNT", "PROVENANCE"]
+        assert hdul[0].header["SC_BKG"] == "match"
+        assert len(hdul["PROVENANCE"].data) == 3  # the two exposures and the compressed copy
