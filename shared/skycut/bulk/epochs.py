@@ -52,6 +52,10 @@ _LABEL_HEIGHT = 12
 _GAP = 2
 _MAX_TILE = 128  # filmstrip pixels per stamp side; larger stamps are binned
 _MIN_TILE = 96  # smaller stamps are enlarged (whole pixels repeated) to about this
+# PIL loads its file formats' writers on first use: load them with this module (the
+# worker's start), not while a job's first package is being written (0.3 s here).
+Image.preinit()
+
 _STORED = {8: ">u1", 16: ">i2", 32: ">i4", 64: ">i8", -32: ">f4", -64: ">f8"}  # by BITPIX
 
 
