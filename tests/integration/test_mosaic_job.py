@@ -15,6 +15,7 @@ import io
 import math
 import re
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -351,3 +352,32 @@ def test_the_readme_example_works_as_pasted(base_url: str, tmp_path: Any) -> Non
         assert [h.name for h in hdul] == ["PRIMARY", "COVERAGE", "COUNT", "PROVENANCE"]
         assert hdul[0].header["SC_BKG"] == "match"
         assert len(hdul["PROVENANCE"].data) == 3  # the two exposures and the compressed copy
+
+
+def test_the_command_line_runs_a_mosaic_with_a_progress_bar_and_saves_it(
+    stack: Any, tmp_path: Any
+) -> None:
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "skycut.cli.main", "--env-file",
+            str(stack.config.state_dir / "env"), "mosaic", f"POS={REGION}",
+            f"PIXSCALE={PIXSCALE}", "COLLECTION=calexp", f"BAND={R_BAND}",
+            "--out", str(tmp_path),
+        ],
+        capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.splitlines()[0]) == 32  # the job id, then the files saved
+    assert "COMPLETED" in done.stderr, "the progress was shown"
+    assert "/" in done.stderr.splitlines()[-1], "as a bar with the units done of all"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mosaic.fits", "preview.png"]
+    with fits.open(tmp_path / "mosaic.fits") as hdul:
+        assert hdul[0].data.shape == (251, 251)
+    bad = subprocess.run(
+        [sys.executable, "-m", "skycut.cli.main", "--env-file",
+         str(stack.config.state_dir / "env"), "mosaic", "POS=CIRCLE 10 -60 0.01",
+         f"PIXSCALE={PIXSCALE}"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert bad.returncode == 1
+    assert "no indexed image covers" in bad.stderr

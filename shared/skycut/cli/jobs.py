@@ -65,14 +65,32 @@ def _state(doc: etree._Element) -> JobState:
 class JobsClient:
     """Talks to one skycut service."""
 
-    def __init__(self, target: Target, *, session: requests.Session | None = None) -> None:
+    def __init__(
+        self, target: Target, *, session: requests.Session | None = None, tree: str = "async"
+    ) -> None:
         self._target = target
         self._http = session or requests.Session()
         self._http.headers.update(target.headers())
+        self._tree = tree  # the job list: async (cutouts) or mosaic
 
     def job_url(self, job_id: str) -> str:
         """URL of a job."""
-        return f"{self._target.url}/async/{job_id}"
+        return f"{self._target.url}/{self._tree}/{job_id}"
+
+    def submit_mosaic(self, pairs: list[tuple[str, str]], *, template: Path | None) -> str:
+        """Create and run a mosaic job of ``pairs`` (and a ``TEMPLATE`` file); return its id."""
+        data = [*pairs, ("PHASE", "RUN")]
+        url = f"{self._target.url}/mosaic"
+        if template is None:
+            response = self._http.post(url, data=data, allow_redirects=False, timeout=300)
+        else:
+            with template.open("rb") as f:
+                response = self._http.post(
+                    url, data=data, files={"TEMPLATE": (template.name, f)},
+                    allow_redirects=False, timeout=300,
+                )  # fmt: skip
+        _check(response, 303)
+        return str(response.headers["Location"]).rstrip("/").rsplit("/", 1)[-1]
 
     def submit_api(self, path: Path, options: Mapping[str, str]) -> str:
         """POST the file as a bulk job through the API; return the job id."""

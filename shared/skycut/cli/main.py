@@ -1,4 +1,4 @@
-"""``skycut``: find images, submit bulk cutout files, follow them, download results.
+"""``skycut``: find images, submit bulk cutout files and mosaics, follow them, download results.
 
 Works against the local stack (it reads ``.skycut/env``) and against a
 deployment (``--url`` and, to drop files directly, ``--drop-bucket``;
@@ -16,6 +16,7 @@ from skycut.cli.config import resolve_target
 from skycut.cli.find import add_find_command, run_find
 from skycut.cli.index_bucket import add_index_command, run_index
 from skycut.cli.jobs import JobsClient
+from skycut.cli.mosaic import add_mosaic_command, run_mosaic
 from skycut.cli.progress import ProgressLine
 
 __all__ = ["main"]
@@ -71,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
 
     add_find_command(commands)
     add_index_command(commands)
+    add_mosaic_command(commands)
     return parser
 
 
@@ -84,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.command == "find":
         return run_find(args, target)
+    if args.command == "mosaic":
+        return run_mosaic(args, target)
     client = JobsClient(target)
     if args.command == "submit":
         options = {k: str(getattr(args, k)) for k in _OPTIONS if getattr(args, k) is not None}
