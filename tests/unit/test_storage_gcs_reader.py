@@ -10,13 +10,16 @@ import io
 import json
 import re
 import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import numpy as np
 import pytest
+import requests
 from astropy.io import fits
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage  # type: ignore[attr-defined]
@@ -37,6 +40,7 @@ class FakeStore:
     data: bytes = b""
     generation: int = 1
     requests: list[tuple[str, str]] = field(default_factory=list)  # (kind, Range header)
+    connections: set[int] = field(default_factory=set)  # client ports seen: one per connection
     fail_with: list[int] = field(default_factory=list)  # statuses answered before the object
 
 
@@ -52,6 +56,7 @@ def _handler(store: FakeStore) -> type[BaseHTTPRequestHandler]:
             query = {k: v[0] for k, v in parse_qs(url.query).items()}
             media = url.path.startswith("/download/")
             store.requests.append(("media" if media else "metadata", self.headers["Range"] or ""))
+            store.connections.add(self.client_address[1])
             if store.fail_with:
                 self._send(store.fail_with.pop(0), b"{}")
                 return
@@ -177,3 +182,43 @@ def test_a_passing_outage_is_retried_and_a_lasting_one_is_transient(store: FakeS
     store.fail_with = [503, 503, 503]
     with pytest.raises(ServiceUnavailableError):
         _reader().read_range(0, 5)
+
+
+def test_concurrent_reads_keep_their_connections(store: FakeStore) -> None:
+    """16 reads at once, three times: 16 connections opened once, none again for each round."""
+    store.data = bytes(range(256)) * 64
+    reader = _reader()
+    gate = threading.Barrier(16, timeout=10)
+
+    def read(i: int) -> bytes:
+        gate.wait()  # all 16 in flight together
+        data = reader.read_range(i * 100, i * 100 + 50)
+        time.sleep(0.02)
+        return data
+
+    with ThreadPoolExecutor(16) as pool:
+        for _ in range(3):
+            assert list(pool.map(read, range(16))) == [
+                store.data[i * 100 : i * 100 + 50] for i in range(16)
+            ]
+    assert len(store.requests) == 48
+    assert len(store.connections) <= 16
+
+
+def test_the_environment_is_read_once_per_client_not_per_request(
+    store: FakeStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Proxy and CA settings are looked up for the endpoint once, not on every range GET."""
+    looked_up = []
+    original = requests.sessions.get_environ_proxies
+
+    def counting(url: str, no_proxy: str | None = None) -> dict[str, str]:
+        looked_up.append(url)
+        return original(url, no_proxy=no_proxy)
+
+    monkeypatch.setattr(requests.sessions, "get_environ_proxies", counting)
+    store.data = b"q" * 1000
+    reader = _reader()
+    for i in range(10):
+        assert reader.read_range(i, i + 5) == b"q" * 5
+    assert len(looked_up) <= 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+import weakref
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
@@ -12,11 +13,13 @@ from urllib.parse import quote
 
 import requests
 from google.api_core import exceptions as gexc
+from google.auth.transport.requests import AuthorizedSession
+from requests.adapters import HTTPAdapter
 
 from skycut.errors import ServiceUnavailableError, SourceChangedError, UsageError
 from skycut.soda.ids import ObjectVersion, SourceRef
 
-__all__ = ["DownloadLinks", "GcsRangeReader", "ResultWriter", "UrlSigner"]
+__all__ = ["DownloadLinks", "GcsRangeReader", "ResultWriter", "UrlSigner", "range_session"]
 
 _TRANSIENT = (
     gexc.ServiceUnavailable,
@@ -30,6 +33,7 @@ _ATTEMPTS = 3  # then the error is transient: the job's message is delivered aga
 _BACKOFF = 0.05  # seconds before the first retry; x4 each time
 _TIMEOUT = (10.0, 60.0)  # connect, read (between bytes)
 _PIECE = 1 << 20
+_CONNECTIONS = 32  # kept alive per client: several cuts at once, each up to read_concurrency
 
 
 class GcsRangeReader:
@@ -42,12 +46,12 @@ class GcsRangeReader:
     raises `SourceChangedError` rather than returning bytes of another version,
     so nothing read through one reader ever mixes two versions.
 
-    The GET is made directly on the storage client's authorised session (its
-    connection pool, its credentials), not through ``Blob.download_as_bytes``:
-    that path streams the body in small chunks and hides the response
-    headers, where the object's generation (``x-goog-generation``) and size
-    (``Content-Range``) come back with every read, so no metadata request is
-    needed to learn either.
+    The GET is made directly on an authorised session with the storage
+    client's credentials (`range_session`), not through
+    ``Blob.download_as_bytes``: that path streams the body in small chunks
+    and hides the response headers, where the object's generation
+    (``x-goog-generation``) and size (``Content-Range``) come back with every
+    read, so no metadata request is needed to learn either.
     """
 
     def __init__(
@@ -147,7 +151,7 @@ class GcsRangeReader:
         self, params: dict[str, str], headers: dict[str, str]
     ) -> tuple[int, Mapping[str, str], bytes]:
         """Send one range GET, retrying what may pass; return status, headers and body."""
-        session = self._client._http  # the client's pooled, authorised requests session
+        session = range_session(self._client)
         for attempt in range(_ATTEMPTS):
             try:
                 response = session.get(
@@ -221,6 +225,51 @@ class GcsRangeReader:
             raise UsageError(f"source {self._source.uri} is not readable by skycut") from e
         except _TRANSIENT as e:
             raise ServiceUnavailableError(f"storage unavailable reading {self._source.uri}") from e
+
+
+_SESSIONS: weakref.WeakKeyDictionary[Any, requests.Session] = weakref.WeakKeyDictionary()
+_SESSIONS_LOCK = threading.Lock()
+
+
+def range_session(client: Any) -> requests.Session:
+    """Return the session range reads through ``client`` share: its credentials, a larger pool.
+
+    The client's own session (``client._http``) keeps 10 connections, fewer
+    than the requests several cuts have in flight (the surplus ones are
+    opened and closed again, a round trip each), and looks up proxies and CA
+    bundle in the process environment on every request (``trust_env``; 0.2-0.6
+    ms a request here). This one is made once per client with the same
+    credentials, 32 connections kept alive, and the environment's settings for
+    the storage endpoint read once. A client with a mutual-TLS channel keeps
+    its own session (its adapter holds the client certificate).
+
+    Parameters
+    ----------
+    client
+        A ``google.cloud.storage.Client``.
+
+    Returns
+    -------
+    requests.Session
+        An authorised session; shared, safe to use from many threads.
+
+    """
+    own: requests.Session = client._http
+    if getattr(own, "is_mtls", False):
+        return own
+    with _SESSIONS_LOCK:
+        session = _SESSIONS.get(client)
+        if session is None:
+            session = AuthorizedSession(client._credentials)  # type: ignore[no-untyped-call]
+            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=_CONNECTIONS)
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
+            found = session.merge_environment_settings(client.api_endpoint, {}, None, None, None)
+            session.proxies.update(found["proxies"])
+            session.verify = found["verify"]
+            session.trust_env = False  # read just now, for this endpoint
+            _SESSIONS[client] = session
+    return session
 
 
 class UrlSigner:
