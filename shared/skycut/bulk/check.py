@@ -40,7 +40,7 @@ def row_report(parsed: ParsedRows) -> dict[str, Any]:
     """
     lines: dict[int, RowCheck] = {}
     for task in parsed.tasks:
-        line = task.row if task.row is not None else task.index
+        line = task.line
         before = lines.get(line)
         lines[line] = RowCheck(
             line=line,

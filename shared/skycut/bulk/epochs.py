@@ -351,14 +351,10 @@ def _stamp(result: StoredResult, data: bytes) -> tuple[EpochStamp, tuple[float, 
     return stamp, centre
 
 
-def _row(result: StoredResult) -> int:
-    return result.row if result.row is not None else result.index
-
-
 def epoch_members(results: Sequence[StoredResult]) -> list[StoredResult]:
     """Return the results epochs packages hold (FITS cutouts), grouped by row in file order."""
     members = [r for r in results if r.status == "ok" and r.mime_type == "application/fits"]
-    return sorted(members, key=lambda r: (_row(r), r.index))
+    return sorted(members, key=lambda r: (r.line, r.index))
 
 
 def epoch_packages(contents: Contents) -> Iterator[EpochPackage]:
@@ -369,7 +365,7 @@ def epoch_packages(contents: Contents) -> Iterator[EpochPackage]:
     position (a row without ``id``) or of its one image; PNG/JPEG cutouts and
     failed ones are left out, and a row with no FITS cutout gets no package.
     """
-    for row, group in groupby(contents, key=lambda item: _row(item[0])):
+    for row, group in groupby(contents, key=lambda item: item[0].line):
         stamps: list[EpochStamp] = []
         centre: tuple[float, float] | None = None
         label: str | None = None

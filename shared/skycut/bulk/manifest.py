@@ -69,7 +69,7 @@ def manifest_rows(
             continue  # the errors report and other non-cutout results
         rows.append(
             ManifestRow(
-                row=result.row if result.row is not None else result.index,
+                row=result.line,
                 label=result.label or "",
                 id=result.source_id or "",
                 collection=result.found.collection if result.found else "",

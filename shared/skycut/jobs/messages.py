@@ -93,6 +93,11 @@ class CutoutTask(BaseModel):
         """The ``ID`` of the image the cutout is cut from."""
         return self.work.source_id
 
+    @property
+    def line(self) -> int:
+        """The bulk row the cutout comes from; its own number in a job without rows."""
+        return self.row if self.row is not None else self.index
+
 
 class JobMessage(BaseModel):
     """A batch of a job's cutouts, the payload of one Pub/Sub message."""

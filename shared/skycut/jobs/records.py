@@ -301,6 +301,11 @@ class StoredResult:
     found: FoundImage | None = None
 
     @property
+    def line(self) -> int:
+        """The bulk row the result comes from; its cutout's number in a job without rows."""
+        return self.row if self.row is not None else self.index
+
+    @property
     def error(self) -> ErrorSummary | None:
         """The result's error as a job keeps it (None if it has none)."""
         if self.status != "error":
