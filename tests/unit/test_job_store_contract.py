@@ -12,9 +12,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from skycut.errors import ConflictError, PermissionDeniedError, UsageError
+from skycut.errors import ConflictError, NotFoundError, PermissionDeniedError, UsageError
 from skycut.jobs.memory_store import MemoryJobStore
 from skycut.jobs.messages import CutoutTask
+from skycut.jobs.mosaic_state import MosaicInput, MosaicState, MosaicTask
 from skycut.jobs.records import FINALIZE_LEASE, BulkState, JobRecord, StoredResult, error_summary
 from skycut.jobs.store import JobStore
 from skycut.soda.ids import SourceRef
@@ -256,8 +257,7 @@ def test_one_sweep_takes_over_a_stalled_job_then_it_is_given_up(store: JobStore)
     assert taken.recovery.recoveries == 1
     # a second sweep that saw the same state loses
     assert (
-        store.take_over(job_id, last_taken=None, now=now, max_recoveries=1, give_up=give_up)
-        is None
+        store.take_over(job_id, last_taken=None, now=now, max_recoveries=1, give_up=give_up) is None
     )
     later = now + timedelta(minutes=20)
     ended = store.take_over(
@@ -341,9 +341,7 @@ def test_waiting_returns_when_another_writer_ends_the_job(store: JobStore) -> No
     store.start(store.load(job_id))  # type: ignore[arg-type]
     timer = threading.Timer(0.3, lambda: store.complete(job_id))
     timer.start()
-    ended = store.wait(
-        job_id, until=lambda r: r.job.phase == ExecutionPhase.COMPLETED, timeout=20
-    )
+    ended = store.wait(job_id, until=lambda r: r.job.phase == ExecutionPhase.COMPLETED, timeout=20)
     timer.join()
     assert ended is not None
     assert ended.job.phase == ExecutionPhase.COMPLETED
@@ -355,3 +353,84 @@ def test_deleting_a_job_forgets_its_results(store: JobStore) -> None:
     removed = store.delete(job_id)
     assert [r.result_id for r in removed] == ["cutout-000000"]
     assert store.load(job_id) is None
+
+
+# -- mosaic jobs ---------------------------------------------------------------------
+def mosaic_state(*, background: str = "none") -> MosaicState:
+    tasks = tuple(
+        MosaicTask(i % 2, r, c, (0, 10, 0, 10)) for i, (r, c) in enumerate([(0, 0), (0, 1)] * 2)
+    )
+    return MosaicState(
+        request={"background": background},
+        tile_size=64,
+        inputs=(MosaicInput("gs://b/a.fits", 1, 5), MosaicInput("gs://b/b.fits", None, 7)),
+        tasks=tasks,
+    )
+
+
+def new_mosaic(store: JobStore, state: MosaicState) -> str:
+    job_id = new_job(store, phase=ExecutionPhase.PENDING, tasks=0)
+    queued = store.queue_mosaic(job_id, state=state, quote=None)
+    assert queued is not None
+    return job_id
+
+
+def test_a_mosaic_job_keeps_its_plan_and_counts_every_stage(store: JobStore) -> None:
+    state = mosaic_state(background="match")
+    job_id = new_mosaic(store, state)
+    record = store.load(job_id)
+    assert record is not None
+    assert record.mosaic == state
+    assert record.job.progress == Progress(total=4 + 2 + 2 + 1)  # tasks, overlaps, coadds, assembly
+    assert state.stages == ("reproject", "overlaps", "coadd", "assemble")
+    assert state.done_before("coadd") == 6
+    assert mosaic_state().stages == ("reproject", "coadd", "assemble")
+
+
+def test_a_mosaic_stage_moves_on_once_whoever_asks(store: JobStore) -> None:
+    job_id = new_mosaic(store, mosaic_state())
+    record = store.load(job_id)
+    assert record is not None
+    assert store.start(record) is not None
+    store.mark_mosaic_published(job_id, "reproject")
+    planes = {"gs://b/a.fits": (1.0, 2.0, 3.0)}
+    movers: list[JobRecord | None] = []
+
+    def move() -> None:
+        movers.append(
+            store.advance_mosaic(job_id, after="reproject", to="coadd", backgrounds=planes)
+        )
+
+    threads = [threading.Thread(target=move) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    moved = [m for m in movers if m is not None]
+    assert len(moved) == 1
+    assert moved[0].mosaic is not None
+    assert (moved[0].mosaic.stage, moved[0].mosaic.published) == ("coadd", False)
+    assert store.advance_mosaic(job_id, after="reproject", to="coadd", backgrounds={}) is None
+    store.mark_mosaic_published(job_id, "coadd")
+    stored = store.load(job_id)
+    assert stored is not None
+    assert stored.mosaic is not None
+    assert (stored.mosaic.stage, stored.mosaic.published) == ("coadd", True)
+    assert stored.mosaic.backgrounds == planes
+
+
+def test_a_mosaic_job_is_seen_only_in_its_own_tree(store: JobStore) -> None:
+    job_id = new_mosaic(store, mosaic_state())
+    store._set(job_id, {"kind": "mosaic"})
+    assert store.get_for(job_id, owner="dev", kinds={"mosaic"}).kind == "mosaic"
+    with pytest.raises(NotFoundError):
+        store.get_for(job_id, owner="dev", kinds={"soda", "bulk"})
+
+
+def test_a_stopped_mosaic_job_does_not_move_on(store: JobStore) -> None:
+    job_id = new_mosaic(store, mosaic_state())
+    record = store.load(job_id)
+    assert record is not None
+    assert store.start(record) is not None
+    assert store.abort(job_id) is not None
+    assert store.advance_mosaic(job_id, after="reproject", to="coadd", backgrounds={}) is None
