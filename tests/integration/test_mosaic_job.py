@@ -21,6 +21,7 @@ import time
 import uuid
 import warnings
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -381,3 +382,73 @@ def test_the_command_line_runs_a_mosaic_with_a_progress_bar_and_saves_it(
     )  # fmt: skip
     assert bad.returncode == 1
     assert "no indexed image covers" in bad.stderr
+
+
+def test_a_job_past_its_execution_duration_is_aborted_by_its_next_unit(
+    stack: Any, fanout: tuple[Clients, Deliveries]
+) -> None:
+    clients, deliveries = fanout
+    clients = Clients(clients.settings.model_copy(update={"execution_duration_seconds": 4}))
+    jobs, worker = jobs_for(clients, finder=_no_finder), worker_for(clients)
+    parsed, pairs = _request(stack)
+    record = jobs.create_job(parsed, pairs, owner="dev", run=True)
+    job_id = record.job.job_id
+    assert record.mosaic is not None
+    first, second, *_ = deliveries.pull(math.ceil(len(record.mosaic.tasks) / 2))
+    worker.handle(first)  # starts the job: its 4 s of run time begin
+    running = clients.jobs.load(job_id)
+    assert running is not None
+    assert running.job.phase == ExecutionPhase.EXECUTING
+    assert running.job.start_time is not None
+    assert running.job.progress is not None
+    assert running.job.progress.done == len(first.units)
+    time.sleep(max(0.0, (running.job.start_time - datetime.now(UTC)).total_seconds() + 4.2))
+    worker.handle(second)
+    final = clients.jobs.load(job_id)
+    assert final is not None
+    assert final.job.phase == ExecutionPhase.ABORTED
+    assert final.job.error is not None
+    assert "execution duration" in final.job.error.message
+    assert final.job.progress is not None
+    assert final.job.progress.done == len(first.units)
+    assert objects_for(clients).work_names(job_id) == []
+
+
+def test_an_input_replaced_after_planning_ends_the_job_in_error_naming_it(
+    stack: Any, fanout: tuple[Clients, Deliveries], sample_dir: Any
+) -> None:
+    from google.cloud import storage  # type: ignore[attr-defined]
+
+    clients, deliveries = fanout
+    # a copy of a sample exposure moved to an empty part of the sky, so no other test finds it
+    with fits.open(sample_dir / NAMES[0]) as hdul:
+        hdul["IMAGE"].header["CRVAL1"], hdul["IMAGE"].header["CRVAL2"] = 300.0, -80.0
+        buffer = io.BytesIO()
+        hdul.writeto(buffer)
+    name = f"test-mosaic/{uuid.uuid4().hex}.fits"
+    blob = storage.Client().bucket(stack.config.sources_bucket).blob(name)
+    blob.upload_from_string(buffer.getvalue())
+    try:
+        pairs = [
+            ("POS", "CIRCLE 300 -80 0.005"),
+            ("PIXSCALE", PIXSCALE),
+            ("ID", f"gs://{stack.config.sources_bucket}/{name}"),
+        ]
+        parsed = parse_mosaic_request(
+            group_params(pairs), allowed_buckets=[stack.config.sources_bucket],
+            max_pixels=10**7, max_inputs=8,
+        )  # fmt: skip
+        jobs, worker = jobs_for(clients, finder=_no_finder), worker_for(clients)
+        record = jobs.create_job(parsed, pairs, owner="dev", run=True)
+        messages = deliveries.pull(1)
+        blob.upload_from_string(buffer.getvalue())  # a new generation of the same object
+        worker.handle(messages[0])
+        final = clients.jobs.load(record.job.job_id)
+        assert final is not None
+        assert final.job.phase == ExecutionPhase.ERROR
+        assert final.job.error is not None
+        assert name in final.job.error.message
+        assert "changed after the mosaic was planned" in final.job.error.message
+        assert objects_for(clients).work_names(record.job.job_id) == []
+    finally:
+        blob.delete()
