@@ -29,6 +29,7 @@ import pytest
 import requests
 from astropy.io import fits
 from astropy.wcs import WCS, FITSFixedWarning
+from lxml import etree
 from numpy.testing import assert_allclose, assert_array_equal
 
 from emulators.stack import REPO
@@ -193,6 +194,9 @@ def test_mosaic_jobs_and_cutout_jobs_are_in_their_own_trees(
         == 303
     )
     assert http.get(f"{base_url}/mosaic/{job_id}", timeout=30).status_code == 404
+    capabilities = http.get(f"{base_url}/capabilities", timeout=30)
+    urls = {u.text for u in etree.fromstring(capabilities.content).iter("accessURL")}
+    assert {f"{base_url}/mosaic", f"{base_url}/mosaic/sync"} <= urls
 
 
 # -- the fan-out's counting and transitions, delivered by the test --------------------------

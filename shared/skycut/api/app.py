@@ -25,7 +25,7 @@ from skycut.config import Settings
 from skycut.errors import SkycutError
 from skycut.jobs.service_state import ServiceStatus
 from skycut.logs import log
-from skycut.mosaic.capability import mosaic_capability
+from skycut.mosaic.capability import mosaic_capability, mosaic_job_capability
 from skycut.sia.capability import sia_capability
 from skycut.soda.semantics import COLLECTION_PARAMETER
 from skycut.timing import Steps
@@ -253,6 +253,7 @@ class SodaApi:
                 others=[
                     sia_capability(f"{ctx.base_url}/sia/query"),
                     mosaic_capability(f"{ctx.base_url}/mosaic/sync"),
+                    mosaic_job_capability(f"{ctx.base_url}/mosaic"),
                 ],
             )
         )

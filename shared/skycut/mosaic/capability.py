@@ -1,4 +1,4 @@
-"""The VOSI capability that advertises ``<base>/mosaic/sync``.
+"""The VOSI capabilities that advertise ``<base>/mosaic/sync`` and the job list ``<base>/mosaic``.
 
 The mosaic service follows no IVOA standard, so its ``capability`` carries
 no ``standardID`` (VOResource 1.1 allows that) and a ``description``; its
@@ -14,12 +14,17 @@ from lxml import etree
 
 from skycut.uws.xml import XSI_NS
 
-__all__ = ["MOSAIC_PARAMETERS", "mosaic_capability"]
+__all__ = ["MOSAIC_PARAMETERS", "mosaic_capability", "mosaic_job_capability"]
 
 _VODATASERVICE_NS = "http://www.ivoa.net/xml/VODataService/v1.1"
 _DESCRIPTION = (
     "skycut mosaic (synchronous): the images covering a region or an output grid, "
     "reprojected and coadded; 303 to the FITS file or PNG/JPEG preview"
+)
+_JOB_DESCRIPTION = (
+    "skycut mosaic job (asynchronous, a UWS 1.1 job list): POST the parameters of "
+    "mosaic/sync (with PHASE=RUN to run at once) for larger mosaics made by many workers; "
+    "the job's results are the mosaic (FITS file or PNG/JPEG) and a preview"
 )
 
 # name, description, unit, datatype
@@ -55,7 +60,7 @@ MOSAIC_PARAMETERS: tuple[tuple[str, str, str | None, str], ...] = (
 
 
 def mosaic_capability(url: str) -> etree._Element:
-    """Build the mosaic capability for a VOSI capabilities document.
+    """Build the sync mosaic's capability for a VOSI capabilities document.
 
     Parameters
     ----------
@@ -69,14 +74,28 @@ def mosaic_capability(url: str) -> etree._Element:
         ``xsi`` prefixes it uses, to append to the capabilities root.
 
     """
+    return _capability(url, _DESCRIPTION, methods=("GET", "POST"), result="application/fits")
+
+
+def mosaic_job_capability(url: str) -> etree._Element:
+    """Build the mosaic job list's capability (``<base>/mosaic``), as `mosaic_capability`.
+
+    It takes the same parameters, POSTed; what it answers is a UWS job.
+    """
+    return _capability(url, _JOB_DESCRIPTION, methods=("POST",), result="text/xml")
+
+
+def _capability(
+    url: str, description: str, *, methods: tuple[str, ...], result: str
+) -> etree._Element:
     capability = etree.Element("capability", nsmap={"vod": _VODATASERVICE_NS, "xsi": XSI_NS})
-    etree.SubElement(capability, "description").text = _DESCRIPTION
+    etree.SubElement(capability, "description").text = description
     interface = etree.SubElement(capability, "interface")
     interface.set(f"{{{XSI_NS}}}type", "vod:ParamHTTP")
     etree.SubElement(interface, "accessURL", use="full").text = url
-    for method in ("GET", "POST"):
+    for method in methods:
         etree.SubElement(interface, "queryType").text = method
-    etree.SubElement(interface, "resultType").text = "application/fits"
+    etree.SubElement(interface, "resultType").text = result
     for name, description, unit, datatype in MOSAIC_PARAMETERS:
         param = etree.SubElement(interface, "param", use="optional", std="false")
         etree.SubElement(param, "name").text = name
