@@ -342,15 +342,29 @@ def run_job(paths: list[Path], grid: OutputGrid, *, match: bool) -> Result:
 
 
 def _stage_seconds(log: Path) -> dict[str, float]:
+    """Return each stage's summed message handling time and when it ended.
+
+    From the worker's log; the end (``... done at``) is counted from the
+    start of the first message handled.
+    """
     import json
+    from datetime import datetime
 
     busy: dict[str, float] = {}
+    first: float | None = None
     for line in log.read_text().splitlines():
-        if line.startswith("{"):
-            entry = json.loads(line)
-            if entry.get("message") == "mosaic message handled":
-                stage = str(entry.get("stage"))
-                busy[stage] = busy.get(stage, 0.0) + float(entry.get("seconds", 0.0))
+        if not line.startswith("{"):
+            continue
+        entry = json.loads(line)
+        at = datetime.fromisoformat(entry["time"]).timestamp() if "time" in entry else None
+        if entry.get("message") == "mosaic message handled":
+            stage = str(entry.get("stage"))
+            seconds = float(entry.get("seconds", 0.0))
+            busy[stage] = busy.get(stage, 0.0) + seconds
+            if at is not None:
+                first = min(first, at - seconds) if first is not None else at - seconds
+        elif entry.get("message") == "mosaic stage done" and at is not None and first is not None:
+            busy[f"{entry.get('stage')} done at"] = at - first
     return busy
 
 
