@@ -35,6 +35,7 @@ locals {
     SKYCUT_MAX_CUTOUT_PIXELS          = tostring(var.tuning.max_cutout_pixels)
     SKYCUT_MAX_REQUEST_BYTES          = tostring(var.tuning.max_request_bytes)
     SKYCUT_CUTOUT_CONCURRENCY         = tostring(var.tuning.cutout_concurrency)
+    SKYCUT_CUTOUT_PIXELS_IN_FLIGHT    = tostring(var.tuning.cutout_pixels_in_flight)
     SKYCUT_READ_ROUND_TRIP_SECONDS    = tostring(var.tuning.read_round_trip_seconds)
     SKYCUT_READ_BANDWIDTH_BYTES       = tostring(var.tuning.read_bandwidth_bytes)
     SKYCUT_READ_CONCURRENCY           = tostring(var.tuning.read_concurrency)

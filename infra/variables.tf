@@ -152,7 +152,8 @@ variable "tuning" {
     max_combinations           = optional(number, 1000)
     max_cutout_pixels          = optional(number, 100000000)
     max_request_bytes          = optional(number, 1048576)
-    cutout_concurrency         = optional(number, 4)
+    cutout_concurrency         = optional(number, 8)
+    cutout_pixels_in_flight    = optional(number, 200000000)
     read_round_trip_seconds    = optional(number, 0.025)
     read_bandwidth_bytes       = optional(number, 100000000)
     read_concurrency           = optional(number, 8)
@@ -199,9 +200,9 @@ variable "tuning" {
   }
   validation {
     condition = alltrue([
-      for v in [var.tuning.max_bulk_rows, var.tuning.max_bulk_bytes, var.tuning.cutout_concurrency, var.tuning.tasks_per_message, var.tuning.sync_timeout_seconds, var.tuning.execution_duration_seconds, var.tuning.wait_max_seconds, var.tuning.job_lease_seconds] : v > 0
+      for v in [var.tuning.max_bulk_rows, var.tuning.max_bulk_bytes, var.tuning.cutout_concurrency, var.tuning.cutout_pixels_in_flight, var.tuning.tasks_per_message, var.tuning.sync_timeout_seconds, var.tuning.execution_duration_seconds, var.tuning.wait_max_seconds, var.tuning.job_lease_seconds] : v > 0
     ])
-    error_message = "tuning.max_bulk_rows, max_bulk_bytes, cutout_concurrency, tasks_per_message, sync_timeout_seconds, execution_duration_seconds, wait_max_seconds and job_lease_seconds must be positive."
+    error_message = "tuning.max_bulk_rows, max_bulk_bytes, cutout_concurrency, cutout_pixels_in_flight, tasks_per_message, sync_timeout_seconds, execution_duration_seconds, wait_max_seconds and job_lease_seconds must be positive."
   }
 }
 

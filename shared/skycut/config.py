@@ -136,7 +136,21 @@ class Settings(BaseSettings):
         description="Largest byte range one read holds in memory (gaps are not bridged beyond it).",
     )
     cutout_concurrency: int = Field(
-        4, gt=0, description="Cutouts one job message runs at once in a worker."
+        8,
+        gt=0,
+        description=(
+            "Cutouts one job message runs at once in a worker (each mostly waits on "
+            "storage round trips); their memory is bounded by cutout_pixels_in_flight."
+        ),
+    )
+    cutout_pixels_in_flight: int = Field(
+        200_000_000,
+        gt=0,
+        description=(
+            "Pixels the cutouts running in one worker process hold at once, over all "
+            "its messages; a cutout waits until its pixels fit (one larger than this "
+            "runs alone)."
+        ),
     )
     tasks_per_message: int = Field(
         50, gt=0, description="Cutouts carried by one job message of a bulk job."

@@ -17,6 +17,7 @@ from functools import partial
 from typing import Protocol
 
 from skycut.config import Settings
+from skycut.cutout.cutplan import plan_cut
 from skycut.cutout.engine import Cutout, cut
 from skycut.cutout.fitsindex import FitsIndex, HduInfo, named_image, scan_fits
 from skycut.cutout.prefetch import MEMORY_COST
@@ -28,6 +29,7 @@ from skycut.jobs.messages import CutoutTask
 from skycut.soda.ids import ObjectVersion, SourceRef, check_source
 from skycut.soda.params import CutoutSpec, SodaRequest
 from skycut.storage.cache import SourceCache
+from skycut.worker.budget import PixelBudget
 from skycut.worker.groups import SharedSource, prefetch_group
 from skycut.worker.watch import JobWatch, WatchedReader
 
@@ -64,11 +66,17 @@ class CutLimits:
 
 @dataclass
 class Cutter:
-    """Cuts tasks from sources opened with ``open_source(source, generation or None)``."""
+    """Cuts tasks from sources opened with ``open_source(source, generation or None)``.
+
+    A cut alone holds its planned pixels from ``budget`` (the process's) while
+    it reads and encodes them; cuts of a prefetched group share pixels the
+    group read at once.
+    """
 
     open_source: Callable[[SourceRef, int | None], VersionedReader]
     limits: CutLimits
     cost: ReadCost
+    budget: PixelBudget
     sources: SourceCache = field(default_factory=SourceCache)
 
     @classmethod
@@ -84,6 +92,7 @@ class Cutter:
                 max_cutout_pixels=settings.max_cutout_pixels,
             ),
             cost=settings.read_cost(),
+            budget=PixelBudget(settings.cutout_pixels_in_flight),
         )
 
     def spec(self, task: CutoutTask) -> Spec | UsageError:
@@ -228,13 +237,26 @@ class Cutter:
                 try:
                     index = self._index(gcs, reader)
                     version = _pinned(gcs)
-                    cutout = cut_task(
+                    plan = plan_cut(
                         reader,
+                        spec.selection,
+                        source_id=spec.source.uri,
                         index=index,
+                        detail=request.detail,
+                        response_format=request.response_format,
+                        max_pixels=limits.max_cutout_pixels,
+                        chunk_size=limits.header_chunk_bytes,
                         cost=self.cost,
-                        tile_tables=self._tile_tables(version, reader),
-                        source_generation=version.generation,
                     )
+                    with self.budget.held(plan.pixels):
+                        cutout = cut_task(
+                            reader,
+                            index=plan.index,
+                            cost=self.cost,
+                            tile_tables=self._tile_tables(version, reader),
+                            source_generation=version.generation,
+                            plan=plan,
+                        )
                     # free once a pixel read showed the version; a metadata request if
                     # the cut read nothing (e.g. all from a cached header)
                     gcs.confirm()
