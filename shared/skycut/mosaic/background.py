@@ -57,6 +57,10 @@ _Float = npt.NDArray[np.float64]
 _CLIP_SIGMAS = 3.0
 _CLIP_ROUNDS = 2
 _MAD_TO_SIGMA = 1.4826
+# The clipping threshold's noise is measured on at most this many of a pair's
+# pixels (evenly strided): its error (~0.3%) moves the 3-sigma cut by far less
+# than the noise, and two medians of a million pixels per round cost ~20 ms.
+_SIGMA_SAMPLE = 100_000
 _FULL = 0.999  # only pixels both inputs cover wholly: partly covered edges mix in the outside
 
 
@@ -161,6 +165,7 @@ def _fit_clipped(u: _Float, v: _Float, d: _Float) -> npt.NDArray[np.bool_]:
         a, b, c = np.linalg.lstsq(m, r, rcond=1e-12)[0]
         residual = d - (a * u + b * v + c)
         kept = residual[keep]
+        kept = kept[:: max(1, kept.size // _SIGMA_SAMPLE)]
         sigma = _MAD_TO_SIGMA * float(np.median(np.abs(kept - np.median(kept))))
         if sigma <= 1e-9 * max(float(np.abs(d[keep]).max()), 1.0):
             break  # an exact plane, up to rounding: nothing stands out
