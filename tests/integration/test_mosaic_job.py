@@ -31,6 +31,7 @@ from astropy.io import fits
 from astropy.wcs import WCS, FITSFixedWarning
 from lxml import etree
 from numpy.testing import assert_allclose, assert_array_equal
+from PIL import Image
 
 from emulators.stack import REPO
 from skycut.clients import Clients
@@ -39,7 +40,7 @@ from skycut.cutout.geometry import PixelBox
 from skycut.mosaic.grid import grid_from_template
 from skycut.mosaic.inprocess import make_mosaic
 from skycut.mosaic.job.factory import jobs_for, objects_for, worker_for
-from skycut.mosaic.job.messages import MosaicMessage
+from skycut.mosaic.job.messages import MosaicMessage, unit_id
 from skycut.mosaic.plan import InputImage
 from skycut.mosaic.request import parse_mosaic_request
 from skycut.soda.params import group_params
@@ -456,3 +457,85 @@ def test_an_input_replaced_after_planning_ends_the_job_in_error_naming_it(
         assert objects_for(clients).work_names(record.job.job_id) == []
     finally:
         blob.delete()
+
+
+def test_a_pending_job_takes_parameters_and_a_run_it_cannot_make_is_refused(
+    base_url: str, http: requests.Session
+) -> None:
+    created = http.post(
+        f"{base_url}/mosaic",
+        data={"POS": "CIRCLE 10 -60 0.01", "PIXSCALE": PIXSCALE},
+        allow_redirects=False,
+        timeout=30,
+    )
+    assert created.status_code == 303, created.text
+    job_url = created.headers["Location"]
+    added = http.post(
+        f"{job_url}/parameters", data={"COLLECTION": "calexp"}, allow_redirects=False, timeout=30
+    )
+    assert added.status_code == 303, added.text
+    params = valid_xml(http.get(f"{job_url}/parameters", timeout=30))
+    assert {p.get("id") for p in params.iterfind("uws:parameter", NS)} >= {"POS", "COLLECTION"}
+    refused = http.post(
+        f"{job_url}/phase", data={"PHASE": "RUN"}, allow_redirects=False, timeout=60
+    )
+    assert refused.status_code == 400
+    assert "no indexed image (COLLECTION calexp) covers POS=CIRCLE 10.0 -60.0 0.01" in refused.text
+    assert http.get(f"{job_url}/phase", timeout=30).text == "PENDING"
+
+
+def test_a_png_mosaic_job_gives_the_preview_as_its_result(
+    base_url: str, http: requests.Session, stack: Any
+) -> None:
+    response = http.post(
+        f"{base_url}/mosaic",
+        data={
+            "CRVAL": "150.095 2.225", "WIDTH": "200", "HEIGHT": "150", "PIXSCALE": PIXSCALE,
+            "ID": [f"gs://{stack.config.sources_bucket}/sample/{n}" for n in NAMES],
+            "RESPONSEFORMAT": "image/png", "PHASE": "RUN",
+        },
+        allow_redirects=False, timeout=60,
+    )  # fmt: skip
+    assert response.status_code == 303, response.text
+    doc = wait_until(http, response.headers["Location"], {"COMPLETED", "ERROR"}, seconds=120)
+    assert phase_of(doc) == "COMPLETED"
+    (result,) = doc.iterfind("uws:results/uws:result", NS)
+    assert result.get("id") == "mosaic"
+    got = http.get(result.get("{http://www.w3.org/1999/xlink}href"), timeout=60)
+    assert got.headers["Content-Type"] == "image/png"
+    assert Image.open(io.BytesIO(got.content)).size == (200, 150)
+
+
+def test_the_sweep_publishes_a_stalled_stage_again(
+    stack: Any, fanout: tuple[Clients, Deliveries]
+) -> None:
+    clients, deliveries = fanout
+    jobs, worker = jobs_for(clients, finder=_no_finder), worker_for(clients)
+    parsed, pairs = _request(stack)
+    record = jobs.create_job(parsed, pairs, owner="dev", run=True)
+    job_id = record.job.job_id
+    state = record.mosaic
+    assert state is not None
+    first, *lost = deliveries.pull(math.ceil(len(state.tasks) / 2))
+    worker.handle(first)  # the other messages are lost
+    stalled = clients.jobs.load(job_id)
+    assert stalled is not None
+    assert worker.recover(stalled) == len(lost)  # what the sweep's take-over calls
+    again = deliveries.pull(len(lost))
+    assert sorted(u for m in again for u in m.units) == sorted(u for m in lost for u in m.units)
+    # the units of a stage all counted but the job not moved on (its last delivery died):
+    # the take-over moves it and publishes the next stage
+    for unit in range(len(state.tasks)):
+        clients.jobs.record_and_count(job_id, [], unit_id("reproject", unit), done=1, failed=0)
+    stalled = clients.jobs.load(job_id)
+    assert stalled is not None
+    assert worker.recover(stalled) == 0
+    coadds = deliveries.pull(math.ceil(9 / 2))
+    assert {m.stage for m in coadds} == {"coadd"}
+    moved = clients.jobs.load(job_id)
+    assert moved is not None
+    assert moved.mosaic is not None
+    assert (moved.mosaic.stage, moved.mosaic.published) == ("coadd", True)
+    assert moved.job.progress is not None
+    assert moved.job.progress.done == len(state.tasks)
+    clients.jobs.abort(job_id)

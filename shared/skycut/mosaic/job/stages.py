@@ -14,17 +14,18 @@ import io
 import json
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from skycut.cutout.geometry import PixelBox
 from skycut.cutout.readplan import ReadCost
-from skycut.cutout.selection import FITS
+from skycut.cutout.selection import FITS, PNG, ResponseFormat
 from skycut.jobs.mosaic_state import MosaicInput, MosaicState, MosaicTask
 from skycut.mosaic.assemble import InputRecord, MosaicWriter
 from skycut.mosaic.background import Plane, add_sums, correct, solve_backgrounds, tile_overlaps
@@ -108,7 +109,13 @@ def _tile_name(kind: str, tile: tuple[int, int], suffix: str) -> str:
     return f"{kind}-r{tile[0]}c{tile[1]}.{suffix}"
 
 
-_SUFFIXES = {FITS: ".fits", "image/png": ".png", "image/jpeg": ".jpg"}
+_SUFFIXES: dict[str, str] = {FITS: ".fits", PNG: ".png", "image/jpeg": ".jpg"}
+_Planes = tuple[npt.NDArray[np.generic], npt.NDArray[np.generic], npt.NDArray[np.generic]]
+
+
+def _tile_key(tile: Tile) -> tuple[int, int]:
+    """Return the tile's ``(row, col)``, as the plan names tiles."""
+    return tile.row, tile.col
 
 
 class StageWork:
@@ -232,56 +239,60 @@ class StageWork:
         )
         self._put(_tile_name("coadd", self._state.tiles[unit], "npz"), out.getvalue())
 
+    def _coadded(self, check: Callable[[], None]) -> Iterator[tuple[Tile, _Planes]]:
+        """Each tile of the grid with its coadd (NaN where no input lands), row by row."""
+        stored = set(self._state.tiles)
+        for tile in self.tiling:
+            check()
+            if (tile.row, tile.col) not in stored:
+                yield (
+                    tile,
+                    (
+                        np.full(tile.shape, np.nan, dtype=np.float32),
+                        np.zeros(tile.shape, dtype=np.float32),
+                        np.zeros(tile.shape, dtype=np.int16),
+                    ),
+                )
+                continue
+            blob = self._objects.get(self._job_id, _tile_name("coadd", _tile_key(tile), "npz"))
+            with np.load(io.BytesIO(blob), allow_pickle=False) as arrays:
+                yield tile, (arrays["data"], arrays["coverage"], arrays["count"])
+
     def assemble(self, check: Callable[[], None]) -> MadeFiles:
         """Write the mosaic tile by tile, its preview and provenance; store them as results.
 
         One coadded tile is in memory at a time; the FITS file is written to
-        local disk and uploaded from there.
+        local disk and uploaded from there in pieces. A PNG or JPEG response
+        is the preview alone.
         """
         request, state = self.request, self._state
-        grid = request.grid
-        used = [i.id for i in state.inputs]
         cards = provenance_cards(
             method=request.method,
             combine=request.combine,
             background=request.background,
             region=request.region_text,
-            inputs=len(used),
+            inputs=len(state.inputs),
         )
-        canvas = PreviewCanvas(grid.shape)
-        stored = set(state.tiles)
+        canvas = PreviewCanvas(request.grid.shape)
+        as_fits = request.response_format == FITS
         prefix = f"jobs/{self._job_id}/"
         made: list[tuple[str, str, str, int]] = []
         with tempfile.TemporaryDirectory(prefix="skycut-mosaic-") as folder:
             path = Path(folder) / "mosaic.fits"
-            writer = MosaicWriter(path, grid, planes=request.planes, cards=cards)
-            for tile in self.tiling:
-                check()
-                if (tile.row, tile.col) in stored:
-                    blob = self._objects.get(
-                        self._job_id, _tile_name("coadd", (tile.row, tile.col), "npz")
-                    )
-                    with np.load(io.BytesIO(blob), allow_pickle=False) as arrays:
-                        data, coverage, count = arrays["data"], arrays["coverage"], arrays["count"]
-                else:  # no input lands here
-                    data = np.full(tile.shape, np.nan, dtype=np.float32)
-                    coverage = np.zeros(tile.shape, dtype=np.float32)
-                    count = np.zeros(tile.shape, dtype=np.int16)
-                writer.write("MOSAIC", tile.box, data)
-                if "COVERAGE" in writer.planes:
-                    writer.write("COVERAGE", tile.box, coverage)
-                if "COUNT" in writer.planes:
-                    writer.write("COUNT", tile.box, count)
+            writer = (
+                MosaicWriter(path, request.grid, planes=request.planes, cards=cards)
+                if as_fits
+                else None
+            )
+            for tile, (data, coverage, count) in self._coadded(check):
+                if writer is not None:
+                    writer.write("MOSAIC", tile.box, data)
+                    if "COVERAGE" in writer.planes:
+                        writer.write("COVERAGE", tile.box, coverage)
+                    if "COUNT" in writer.planes:
+                        writer.write("COUNT", tile.box, count)
                 canvas.add(tile.box, data.astype(np.float64))
-            preview_format = (
-                request.response_format if request.response_format != FITS else "image/png"
-            )
-            preview = render_mosaic_preview(
-                canvas.plane(),
-                response_format=preview_format,
-                text={key: str(value) for key, value in cards.items()},
-            )
-            if request.response_format == FITS:
+            if writer is not None:
                 writer.finish(
                     [
                         InputRecord(
@@ -294,12 +305,16 @@ class StageWork:
                 name = prefix + "mosaic.fits"
                 size = self._objects.upload(name, path, content_type=FITS, expires=self._expires)
                 made.append(("mosaic", name, FITS, size))
-        name = prefix + ("preview.png" if request.response_format == FITS else
-                         "mosaic" + _SUFFIXES[request.response_format])  # fmt: skip
+        preview_format: ResponseFormat = PNG if as_fits else request.response_format
+        preview = render_mosaic_preview(
+            canvas.plane(),
+            response_format=preview_format,
+            text={key: str(value) for key, value in cards.items()},
+        )
+        result_id = "preview" if as_fits else "mosaic"
+        name = prefix + result_id + _SUFFIXES[preview_format]
         size = self._objects.write(
             name, preview, content_type=preview_format, expires=self._expires
         )
-        made.append(
-            ("preview" if request.response_format == FITS else "mosaic", name, preview_format, size)
-        )
+        made.append((result_id, name, preview_format, size))
         return MadeFiles(results=tuple(made))
