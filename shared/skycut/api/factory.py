@@ -25,6 +25,7 @@ from skycut.bulk.submit import BulkSubmitter
 from skycut.bulk.upload import BulkUpload, store_bulk_upload
 from skycut.clients import Clients
 from skycut.errors import UsageError
+from skycut.index.bands import filter_table
 from skycut.index.factory import image_index_for
 from skycut.index.firestore_index import FirestoreImageIndex
 from skycut.jobs.lifecycle import JobLifecycle
@@ -87,7 +88,7 @@ class ApiFactory:
                 lifecycle=lambda: self.mosaic_lifecycle,
                 result_url=self._result_url,
             ),
-            ui=UiRoute(),
+            ui=UiRoute(filters=filter_table(settings.filters)),
             result_url=self._result_url,
             unreachable=lambda: check_backends(self._clients),
             status=lambda: self._clients.service_state.status(fresh=True),

@@ -3,12 +3,16 @@
 Files are read once from the package (:mod:`skycut.ui`), sent with their
 media type, an ``ETag`` of their content and ``Cache-Control: no-cache``, so
 a browser revalidates and a new deployment is seen at once. Only the files
-shipped in the package can be named; anything else is a 404.
+shipped in the package can be named, and ``filters.json``: the deployment's
+filter table (built-in names and ``SKYCUT_FILTERS``), which the page's band
+menus offer; anything else is a 404.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+from collections.abc import Mapping
 from functools import cache
 from importlib import resources
 
@@ -42,8 +46,28 @@ def ui_files() -> dict[str, tuple[bytes, str, str]]:
     return files
 
 
+def filters_file(filters: Mapping[str, tuple[float, float]]) -> tuple[bytes, str, str]:
+    """Return the filter table as the page reads it: names with their bands, bluest first."""
+    table = [
+        {"name": name, "em_min": lo, "em_max": hi}
+        for name, (lo, hi) in sorted(filters.items(), key=lambda item: (item[1], item[0]))
+    ]
+    data = json.dumps({"filters": table}, indent=1).encode()
+    return data, "application/json", hashlib.sha256(data).hexdigest()[:16]
+
+
 class UiRoute:
-    """Serves the page: ``/ui/`` is ``index.html``, ``/ui/<name>`` one of its files."""
+    """Serves the page: ``/ui/`` is ``index.html``, ``/ui/<name>`` one of its files.
+
+    Parameters
+    ----------
+    filters
+        The deployment's filter table, served as ``filters.json``.
+
+    """
+
+    def __init__(self, *, filters: Mapping[str, tuple[float, float]]) -> None:
+        self._files = {**ui_files(), "filters.json": filters_file(filters)}
 
     def index(self, request: Request, ctx: RequestContext) -> Response:
         """Send the page (``.../ui`` is sent to ``.../ui/``, where its relative links work)."""
@@ -53,7 +77,7 @@ class UiRoute:
 
     def file(self, request: Request, ctx: RequestContext, *, name: str) -> Response:
         """Send one file of the page (304 if the browser's copy is current)."""
-        found = ui_files().get(name)
+        found = self._files.get(name)
         if found is None:
             raise NotFoundError(f"the web page has no file {name!r}")
         data, media_type, etag = found

@@ -24,7 +24,7 @@ import re
 from collections.abc import Mapping
 from types import MappingProxyType
 
-__all__ = ["DEFAULT_FILTERS", "filter_band"]
+__all__ = ["DEFAULT_FILTERS", "filter_band", "filter_table"]
 
 _UM = 1e-6
 DEFAULT_FILTERS: Mapping[str, tuple[float, float]] = MappingProxyType(
@@ -41,6 +41,14 @@ DEFAULT_FILTERS: Mapping[str, tuple[float, float]] = MappingProxyType(
     }
 )
 """Filter name → ``(em_min, em_max)`` in metres."""
+
+
+def filter_table(
+    extra: Mapping[str, tuple[float, float]],
+) -> dict[str, tuple[float, float]]:
+    """Return a deployment's filter table: the built-in one with ``extra`` on top."""
+    return {**DEFAULT_FILTERS, **extra}
+
 
 _SEPARATORS = re.compile(r"[\s_-]")
 

@@ -23,7 +23,7 @@ from typing import Literal
 from skycut.collection_rules import CollectionRule
 from skycut.cutout.reader import RangeReader
 from skycut.errors import ServiceUnavailableError, SourceChangedError
-from skycut.index.bands import DEFAULT_FILTERS
+from skycut.index.bands import filter_table
 from skycut.index.errors import UnindexableError
 from skycut.index.metadata import MetadataConfig
 from skycut.index.record import IndexEntry, ObjectStamp, Unindexable
@@ -47,7 +47,7 @@ def metadata_config(
     filters: dict[str, tuple[float, float]], collections: Collection[CollectionRule]
 ) -> MetadataConfig:
     """Return the description rules: the built-in filter table with ``filters`` on top."""
-    return MetadataConfig(filters={**DEFAULT_FILTERS, **filters}, collections=tuple(collections))
+    return MetadataConfig(filters=filter_table(filters), collections=tuple(collections))
 
 
 @dataclass(frozen=True, kw_only=True)

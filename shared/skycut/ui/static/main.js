@@ -1,6 +1,7 @@
 // The page's pages (tabs), the token, and each page's setup.
 
 import { setToken, token } from "./api.js";
+import { loadFilters } from "./filters.js";
 import { setupHelp } from "./help.js";
 import { refresh, setupJobs } from "./jobs.js";
 import { setupMosaic } from "./mosaic.js";
@@ -26,6 +27,11 @@ tokenInput.addEventListener("change", () => setToken(tokenInput.value.trim()));
 
 for (const b of document.querySelectorAll("nav button")) {
   b.addEventListener("click", () => show(b.dataset.page));
+}
+try {
+  await loadFilters();
+} catch (e) {
+  console.warn(`no filter table: ${e.message}`); // the band menus offer "any" only
 }
 setupSearch();
 setupViewer();

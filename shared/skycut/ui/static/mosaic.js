@@ -1,7 +1,7 @@
 // Mosaic: one synchronous mosaic of a region (the service's mosaic/sync), previewed and saved.
 
 import { call, download } from "./api.js";
-import { FILTERS } from "./search.js";
+import { bandParam } from "./filters.js";
 import { parsePosition } from "./sky.js";
 
 /** The mosaic/sync parameters of the form (RESPONSEFORMAT added by the caller). */
@@ -20,7 +20,7 @@ export function mosaicParams(form) {
     COMBINE: form.combine.value,
     BACKGROUND: form.background.value,
   });
-  if (form.band.value) params.append("BAND", `${FILTERS[form.band.value]} ${FILTERS[form.band.value]}`);
+  if (form.band.value) params.append("BAND", bandParam(form.band.value));
   for (const name of form.collection.value.split(/\s+/).filter(Boolean)) params.append("COLLECTION", name);
   return params;
 }

@@ -1,23 +1,9 @@
 // Search: the images covering a position (SIA 2.0), a sketch of their footprints, a filmstrip.
 
 import { call, fillTable, votableRows, xml } from "./api.js";
+import { bandName, bandParam } from "./filters.js";
 import { dateToMjd, isoDay, parsePosition, tangent } from "./sky.js";
 import { openViewer } from "./viewer.js";
-
-// Central wavelengths (m) of the service's default filter table (skycut.index.bands):
-// a filter name asks for the images whose band holds it, as `skycut find --band` does.
-export const FILTERS = {
-  u: 3.6e-7, g: 4.76e-7, r: 6.215e-7, i: 7.545e-7, z: 8.7e-7, y: 1.015e-6,
-  J: 1.235e-6, H: 1.6625e-6, Ks: 2.159e-6,
-};
-
-/** The filter whose central wavelength lies in [em_min, em_max], or the range in nm. */
-export function bandName(emMin, emMax) {
-  const [lo, hi] = [Number(emMin), Number(emMax)];
-  if (!emMin || !emMax || Number.isNaN(lo)) return "";
-  const name = Object.keys(FILTERS).find((f) => FILTERS[f] >= lo && FILTERS[f] <= hi);
-  return name ?? `${Math.round(lo * 1e9)}–${Math.round(hi * 1e9)} nm`;
-}
 
 /** The SIA 2.0 parameters of the search form. */
 export function siaParams(form) {
@@ -27,7 +13,7 @@ export function siaParams(form) {
     POS: `CIRCLE ${ra} ${dec} ${radius}`,
     RESPONSEFORMAT: "application/x-votable+xml;serialization=TABLEDATA",
   });
-  if (form.band.value) params.append("BAND", `${FILTERS[form.band.value]} ${FILTERS[form.band.value]}`);
+  if (form.band.value) params.append("BAND", bandParam(form.band.value));
   if (form.from.value || form.to.value) {
     const lo = form.from.value ? dateToMjd(new Date(`${form.from.value}T00:00:00Z`)) : "-Inf";
     const hi = form.to.value ? dateToMjd(new Date(`${form.to.value}T23:59:59Z`)) : "+Inf";
