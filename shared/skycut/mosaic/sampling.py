@@ -6,7 +6,10 @@ B is bounded by A's border where it lies on B and by B's border where it
 lies on A, so the bounding box of those points, sampled finer than a pixel
 on the side that is measured, is the bounding box of the overlap. Points
 whose position one WCS cannot give (the far side of a TAN projection, an
-all-sky grid's outside) are NaN and count for nothing.
+all-sky grid's outside) are NaN and count for nothing. An image that
+reaches past its projection's edge (an all-sky grid's limb) is bounded
+there by the limb rather than its border, so its every pixel centre is
+carried instead (such images are rare and the cost is paid only by them).
 """
 
 from __future__ import annotations
@@ -84,7 +87,33 @@ def overlap_points(
         on_other = (tx >= -0.5) & (tx <= other_shape[1] - 0.5)
         on_other &= (ty >= -0.5) & (ty <= other_shape[0] - 0.5)
     x = np.concatenate([ox[on_first], bx[on_other]])
-    return x, np.concatenate([oy[on_first], by[on_other]])
+    y = np.concatenate([oy[on_first], by[on_other]])
+    # An image reaching past its projection's edge (an all-sky grid's limb) is
+    # bounded there by the limb, not by its border: its pixel centres are added.
+    if _beyond_projection(wcs, shape):
+        px, py = _pixel_centres(shape)
+        tx, ty = transfer(wcs, other, px, py)
+        with np.errstate(invalid="ignore"):
+            on = (tx >= -0.5) & (tx <= other_shape[1] - 0.5)
+            on &= (ty >= -0.5) & (ty <= other_shape[0] - 0.5)
+        x, y = np.concatenate([x, px[on]]), np.concatenate([y, py[on]])
+    if _beyond_projection(other, other_shape):
+        tx, ty = transfer(other, wcs, *_pixel_centres(other_shape))
+        with np.errstate(invalid="ignore"):
+            on = (tx >= -0.5) & (tx <= nx - 0.5) & (ty >= -0.5) & (ty <= ny - 0.5)
+        x, y = np.concatenate([x, tx[on]]), np.concatenate([y, ty[on]])
+    return x, y
+
+
+def _beyond_projection(wcs: WCS, shape: tuple[int, int]) -> bool:
+    """Whether some of the image's border has no sky position (it crosses its projection's edge)."""
+    lon, lat = SkyProjection(wcs).to_sky(*border_points(shape, 1.0))
+    return not (np.isfinite(lon).all() and np.isfinite(lat).all())
+
+
+def _pixel_centres(shape: tuple[int, int]) -> tuple[Array, Array]:
+    y, x = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float64)
+    return x.ravel(), y.ravel()
 
 
 def bounding_box(x: Array, y: Array, *, margin: int, shape: tuple[int, int]) -> PixelBox:
