@@ -21,8 +21,10 @@ layout, 15% uniform on the sphere. At each size it prints:
   candidates are checked against a dict of cell id -> documents built from
   the records stored (the postings written by 16 concurrent writers miss
   nothing), and the rows against what the API returned;
-- at the end, what decoding one document costs with its vertices as an
-  array of doubles and as one bytes value (as stored).
+- at the end, one batch get of the most-covered cell's entries read whole
+  and as their packed field only (what a point lookup reads), and what
+  decoding one document costs with its vertices as an array of doubles and
+  as one bytes value (as stored).
 
     uv run --frozen python -m bench.index_query [--sizes 2000,5000,10000,20000] [--queries 1000]
 """
@@ -326,7 +328,38 @@ def run(
                     raise SystemExit("the in-process queries found other images than the API")
                 report_profile(profile, statistics.median(fixed), label)
             print(f"  load average {os.getloadavg()}")
+        batch_read_costs(client, config.images_collection, postings)
     document_costs(records, client)
+
+
+def batch_read_costs(client: Any, collection: str, postings: Postings) -> None:
+    """Print what one batch get of the most-covered cell's entries costs: whole, and packed.
+
+    The cold lookup of a deep-drilling position reads every entry its
+    postings name; a point lookup asks for the ``packed`` field only (the
+    whole record as one value). Both ways, alternating, decoding included.
+    """
+    from skycut.index.record import PACKED, entry_from_document, unpack_record
+
+    ids = max(postings.values(), key=len)
+    refs = [client.collection(collection).document(i) for i in dict.fromkeys(ids)]
+    whole: list[float] = []
+    packed: list[float] = []
+    for _ in range(11):
+        start = time.perf_counter()
+        records = [entry_from_document(s.to_dict() or {}) for s in client.get_all(refs)]
+        whole.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        same = [unpack_record(s.get(PACKED)) for s in client.get_all(refs, field_paths=[PACKED])]
+        packed.append(time.perf_counter() - start)
+        if {r.source for r in same} != {r.source for r in records if r is not None}:
+            raise SystemExit("the packed entries are not the whole ones")
+    print(
+        f"\none batch get of the {len(refs)} entries of the most-covered cell, decoded "
+        f"(median of 11, load {os.getloadavg()[0]:.1f}): whole documents "
+        f"{1000 * statistics.median(whole):.1f} ms, packed field only "
+        f"{1000 * statistics.median(packed):.1f} ms"
+    )
 
 
 def main() -> None:
