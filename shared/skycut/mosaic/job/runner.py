@@ -116,12 +116,15 @@ class MosaicWorker:
                                           "was planned: submit the job again"))  # fmt: skip
             return
         except SkycutError as e:
-            if e.error_type == "transient":
+            if e.error_type == "transient" and not self._ended(job_id):
                 raise
-            self._fail(job_id, e)
+            if e.error_type != "transient":
+                self._fail(job_id, e)
             return
         except _TRANSIENT:
-            raise
+            if not self._ended(job_id):
+                raise
+            return
         except Exception as e:  # a failure of the computation: no delivery will do better
             log(logging.ERROR, "mosaic unit failed", job_id=job_id, exc_info=True)
             self._fail(job_id, SkycutError(f"the {message.stage} stage failed: {e!r}"))
@@ -134,6 +137,20 @@ class MosaicWorker:
             units=ran,
             seconds=round(time.monotonic() - began, 3),
         )
+
+    def _ended(self, job_id: str) -> bool:
+        """Whether the job left EXECUTING under a unit that met a transient error.
+
+        Such a unit has nothing left to do (another delivery completed the job
+        and deleted the intermediates it was reading, or an ABORT did): its
+        message is acknowledged instead of delivered again.
+        """
+        current = self.store.load(job_id, counts=False)
+        if current is not None and current.job.phase == ExecutionPhase.EXECUTING:
+            return False
+        log(logging.INFO, "mosaic job ended under a unit; message dropped", job_id=job_id)
+        self.objects.delete_work(job_id)
+        return True
 
     def _work(self, record: JobRecord) -> StageWork:
         assert record.mosaic is not None
@@ -198,6 +215,9 @@ class MosaicWorker:
         try:
             watch.check(force=True)
         except MosaicStoppedError:
+            current = self.store.load(job_id, counts=False)
+            if current is not None and current.job.phase == ExecutionPhase.COMPLETED:
+                raise  # another delivery of this message ended it, with these same files
             # an ABORT deleted the results before these were recorded: aborted jobs keep nothing
             for result in results:
                 self.store.delete_result(job_id, result.result_id)
