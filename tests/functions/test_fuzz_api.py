@@ -137,3 +137,34 @@ def test_async_tree_never_fails_with_5xx(api, params, path, job):
     check(api.post(url, data=MultiDict(params)))
     check(api.post(f"{BASE}/async", data=MultiDict(params)))
     check(api.get(f"{BASE}/async", query_string=MultiDict(params)))
+
+
+# The mosaic job tree, with the mosaic's parameters; never PHASE=RUN, so no fuzzed grid is
+# planned and made by the stack's workers (what a RUN refuses is tested in test_mosaic_job)
+MOSAIC_NAMES = [
+    "POS", "CIRCLE", "POLYGON", "CRVAL", "CENTER", "WIDTH", "HEIGHT", "PIXSCALE",
+    "PROJECTION", "ROTATION", "FRAME", "TEMPLATE", "ID", "COLLECTION", "BAND", "TIME",
+    "METHOD", "COMBINE", "BACKGROUND", "DETAIL", "RESPONSEFORMAT", "RUNID", "WAIT", "LAST",
+    "AFTER", "EXECUTIONDURATION", "DESTRUCTION", "ACTION", "X",
+]  # fmt: skip
+MOSAIC_PARAMS = st.lists(st.tuples(st.sampled_from(MOSAIC_NAMES), VALUE), max_size=6)
+
+
+@FUZZ
+@given(
+    params=MOSAIC_PARAMS,
+    path=st.sampled_from(["", "/phase", "/parameters", "/executionduration", "/results/x"]),
+    job=st.one_of(st.just("existing"), st.text(alphabet="abcdef0123456789", max_size=32)),
+)
+def test_mosaic_job_tree_never_fails_with_5xx(api, params, path, job):
+    if job == "existing":
+        created = api.post(
+            f"{BASE}/mosaic",
+            data={"POS": "CIRCLE 150.05 2.24 0.01", "PIXSCALE": "0.0002", "COLLECTION": "calexp"},
+        )
+        job = created.headers["Location"].rsplit("/", 1)[1]
+    url = f"{BASE}/mosaic/{job}{path}"
+    check(api.get(url, query_string=MultiDict(params)))
+    check(api.post(url, data=MultiDict(params)))
+    check(api.post(f"{BASE}/mosaic", data=MultiDict(params)))
+    check(api.get(f"{BASE}/mosaic", query_string=MultiDict(params)))

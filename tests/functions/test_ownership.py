@@ -90,3 +90,34 @@ def test_no_identity_behind_the_gateway_is_401_but_vosi_stays_anonymous(gateway_
     assert response.get_data(as_text=True).startswith("AuthenticationError: ")
     assert gateway_api.get(f"{BASE}/capabilities").status_code == 200
     assert gateway_api.get(f"{BASE}/availability").status_code == 200
+
+
+@pytest.fixture
+def alice_mosaic(gateway_api, stack):
+    source_id = f"gs://{stack.config.sources_bucket}/sample/calexp-r-0001.fits"
+    response = gateway_api.post(
+        f"{BASE}/mosaic",
+        headers=ALICE,
+        data={"ID": source_id, "POS": "CIRCLE 150.05 2.24 0.01", "PIXSCALE": "0.0002"},
+    )
+    assert response.status_code == 303, response.get_data(as_text=True)
+    return response.headers["Location"].rsplit("/", 1)[1]
+
+
+@pytest.mark.parametrize(("method", "path", "data"), ROUTES)
+def test_other_users_get_404_on_every_mosaic_job_route(
+    gateway_api, alice_mosaic, method, path, data
+):
+    url = f"{BASE}/mosaic/{alice_mosaic}{path}"
+    call = getattr(gateway_api, method)
+    response = (
+        call(url, headers=BOB, query_string=data)
+        if method == "get"
+        else call(url, headers=BOB, data=data)
+    )
+    assert response.status_code == 404, response.get_data(as_text=True)
+    assert response.get_data(as_text=True).startswith("NotFound: ")
+    owner_view = gateway_api.get(f"{BASE}/mosaic/{alice_mosaic}/phase", headers=ALICE)
+    assert owner_view.get_data(as_text=True) == "PENDING"
+    listed = gateway_api.get(f"{BASE}/mosaic", headers=BOB).get_data(as_text=True)
+    assert alice_mosaic not in listed
