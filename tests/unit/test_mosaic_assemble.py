@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import tracemalloc
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -11,7 +13,8 @@ from astropy.io import fits
 from astropy.wcs import WCS
 from numpy.testing import assert_allclose, assert_array_equal
 
-from skycut.mosaic.assemble import InputRecord, MosaicWriter
+from skycut.cutout.geometry import PixelBox
+from skycut.mosaic.assemble import InputRecord, MosaicWriter, PlaneName, stream_mosaic
 from skycut.mosaic.background import Plane
 from skycut.mosaic.grid import OutputGrid, grid_from_parameters
 from skycut.mosaic.tiles import Tiling
@@ -115,3 +118,59 @@ def test_writes_that_do_not_fit_are_refused(
     writer = MosaicWriter(tmp_path / "m.fits", g, planes=())
     with pytest.raises(ValueError, match=match):
         writer.write(plane, Tiling(g, 10).tile(0, 0).box, np.zeros(shape))  # type: ignore[arg-type]
+
+
+class _Unseekable(io.RawIOBase):
+    """A stream that can only be written in order, as a resumable upload is."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: Any) -> int:
+        self.data += bytes(b)
+        return len(b)
+
+
+@pytest.mark.parametrize("planes", [(), ("COVERAGE", "COUNT")])
+def test_the_streamed_file_is_the_written_file_byte_for_byte(
+    tmp_path: Path, planes: tuple[PlaneName, ...]
+) -> None:
+    g = grid(100, 70)
+    rng = np.random.default_rng(1)
+    values = {
+        "MOSAIC": rng.normal(size=g.shape),
+        "COVERAGE": rng.uniform(0, 3, size=g.shape),
+        "COUNT": rng.integers(0, 4, size=g.shape),
+    }
+    values["MOSAIC"][:5, :20] = np.nan
+    cards = {"SC_METH": "bilinear", "SC_NIN": 2}
+    inputs = [
+        InputRecord("gs://b/a.fits", Plane(0.5, -0.25, 3.0), 17),
+        InputRecord("gs://b/bb.fits"),
+    ]
+    path = tmp_path / "mosaic.fits"
+    writer = MosaicWriter(path, g, planes=planes, cards=cards)
+    for name in writer.planes:
+        writer.write(name, PixelBox(0, 100, 0, 70), values[name])
+    writer.finish(inputs)
+    out = _Unseekable()
+
+    def bands(name: PlaneName) -> Any:
+        return (values[name][y : y + 32] for y in range(0, 70, 32))  # 32, 32 and 6 rows
+
+    size = stream_mosaic(out, g, bands, planes=planes, cards=cards, inputs=inputs)
+    assert size == len(out.data) == path.stat().st_size
+    assert bytes(out.data) == path.read_bytes()
+    with fits.open(io.BytesIO(bytes(out.data))) as hdul:
+        hdul.verify("exception")
+
+
+def test_bands_that_miss_rows_are_refused() -> None:
+    g = grid(10, 7)
+    with pytest.raises(ValueError, match="hold 6 rows of 7"):
+        stream_mosaic(_Unseekable(), g, lambda _: [np.zeros((6, 10))], planes=())
+    with pytest.raises(ValueError, match="does not fit"):
+        stream_mosaic(_Unseekable(), g, lambda _: [np.zeros((7, 9))], planes=())

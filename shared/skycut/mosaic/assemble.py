@@ -21,14 +21,19 @@ Rows of the mosaic are contiguous in the file, so a band of whole rows is
 one byte range (`MosaicLayout.row_range`): an assembler spread over workers
 can write bands as separate objects and join them (Cloud Storage's compose)
 instead of writing sections of one local file.
+
+`stream_mosaic` writes the same file, byte for byte, to a stream that
+cannot seek (a resumable upload), plane after plane, from bands of whole
+rows given in order: nothing but one band is held, and no local file.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import io
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import BinaryIO, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -38,7 +43,7 @@ from skycut.cutout.geometry import PixelBox
 from skycut.mosaic.background import Plane
 from skycut.mosaic.grid import OutputGrid
 
-__all__ = ["BLOCK", "InputRecord", "MosaicLayout", "MosaicWriter", "PlaneName"]
+__all__ = ["BLOCK", "InputRecord", "MosaicLayout", "MosaicWriter", "PlaneName", "stream_mosaic"]
 
 BLOCK = 2880
 """The FITS block: headers and data areas are padded to a multiple of it."""
@@ -210,17 +215,88 @@ class MosaicWriter:
 
     def finish(self, inputs: Sequence[InputRecord]) -> None:
         """Append the provenance table; the file is complete after this."""
-        columns = [
-            fits.Column(name="ID", format=f"{max((len(i.id) for i in inputs), default=1)}A",
-                        array=np.array([i.id for i in inputs], dtype=str)),
-            fits.Column(name="GENERATION", format="K", null=-1,
-                        array=np.array([-1 if i.generation is None else i.generation
-                                        for i in inputs], dtype=np.int64)),
-            fits.Column(name="BG_A", format="D", array=[i.background.a for i in inputs]),
-            fits.Column(name="BG_B", format="D", array=[i.background.b for i in inputs]),
-            fits.Column(name="BG_C", format="D", array=[i.background.c for i in inputs]),
-        ]  # fmt: skip
-        table = fits.BinTableHDU.from_columns(columns, name="PROVENANCE")
-        table.header["COMMENT"] = "background subtracted from each input: BG_A x + BG_B y + BG_C"
         with fits.open(self.path, mode="append") as hdul:
-            hdul.append(table)
+            hdul.append(_provenance_table(inputs))
+
+
+def _plane_names(planes: Sequence[PlaneName]) -> list[PlaneName]:
+    names: list[PlaneName] = ["MOSAIC", *(p for p in planes if p != "MOSAIC")]
+    for name in names:
+        if name not in _BITPIX:
+            raise ValueError(f"unknown mosaic plane {name!r}")
+    return names
+
+
+def _provenance_table(inputs: Sequence[InputRecord]) -> fits.BinTableHDU:
+    """Return the ``PROVENANCE`` table of the inputs."""
+    columns = [
+        fits.Column(name="ID", format=f"{max((len(i.id) for i in inputs), default=1)}A",
+                    array=np.array([i.id for i in inputs], dtype=str)),
+        fits.Column(name="GENERATION", format="K", null=-1,
+                    array=np.array([-1 if i.generation is None else i.generation
+                                    for i in inputs], dtype=np.int64)),
+        fits.Column(name="BG_A", format="D", array=[i.background.a for i in inputs]),
+        fits.Column(name="BG_B", format="D", array=[i.background.b for i in inputs]),
+        fits.Column(name="BG_C", format="D", array=[i.background.c for i in inputs]),
+    ]  # fmt: skip
+    table = fits.BinTableHDU.from_columns(columns, name="PROVENANCE")
+    table.header["COMMENT"] = "background subtracted from each input: BG_A x + BG_B y + BG_C"
+    return table
+
+
+def stream_mosaic(
+    out: BinaryIO,
+    grid: OutputGrid,
+    bands: Callable[[PlaneName], Iterable[npt.NDArray[np.generic]]],
+    *,
+    planes: Sequence[PlaneName] = ("COVERAGE",),
+    cards: Mapping[str, str | int | float | bool] | None = None,
+    inputs: Sequence[InputRecord] = (),
+) -> int:
+    """Write `MosaicWriter`'s file to a stream, band by band; return the bytes written.
+
+    Parameters
+    ----------
+    out
+        Where the file goes (written in order; never sought).
+    grid
+        The output grid.
+    bands
+        ``bands(plane)`` yields the plane's values in bands of whole rows
+        (arrays of ``(rows, nx)``), from row 0 up, covering the grid once.
+    planes, cards
+        As for `MosaicWriter`.
+    inputs
+        The inputs, for the ``PROVENANCE`` table.
+
+    Raises
+    ------
+    ValueError
+        If the bands do not have the grid's width or do not cover its rows exactly.
+
+    """
+    ny, nx = grid.shape
+    written = 0
+    for k, name in enumerate(_plane_names(planes)):
+        header = _plane_header(grid, name, primary=k == 0)
+        if k == 0 and cards:
+            for key, value in cards.items():
+                header[key] = value
+        written += out.write(header.tostring(padding=True).encode("ascii"))
+        rows = 0
+        for band in bands(name):
+            if band.ndim != 2 or band.shape[1] != nx or rows + band.shape[0] > ny:
+                raise ValueError(f"a band of shape {band.shape} does not fit the {nx}x{ny} grid")
+            rows += band.shape[0]
+            written += out.write(np.ascontiguousarray(band, dtype=_DTYPE[name]).tobytes())
+        if rows != ny:
+            raise ValueError(f"the bands of {name} hold {rows} rows of {ny}")
+        size = ny * nx * abs(_BITPIX[name]) // 8
+        written += out.write(bytes(_padded(size) - size))
+    # the table's HDU as astropy writes it after a primary HDU of one block
+    primary = fits.PrimaryHDU()
+    skip = len(primary.header.tostring(padding=True))
+    buffer = io.BytesIO()
+    fits.HDUList([primary, _provenance_table(inputs)]).writeto(buffer)
+    written += out.write(buffer.getvalue()[skip:])
+    return written

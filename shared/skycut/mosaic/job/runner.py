@@ -45,8 +45,9 @@ from skycut.uws.model import FINAL_PHASES, ExecutionPhase
 __all__ = ["MosaicWorker"]
 
 _RUNNING = (ExecutionPhase.QUEUED, ExecutionPhase.EXECUTING)
-# errors of the platform, not of the job: the message is delivered again
-_TRANSIENT = (gexc.GoogleAPICallError, gexc.RetryError, ConnectionError, TimeoutError)
+# errors of the platform, not of the job: the message is delivered again (OSError holds
+# requests' connection errors, as a streamed upload raises them)
+_TRANSIENT = (gexc.GoogleAPICallError, gexc.RetryError, OSError)
 
 
 @dataclass(kw_only=True)

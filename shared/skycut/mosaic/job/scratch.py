@@ -4,15 +4,14 @@ Intermediates live under ``jobs/<job id>/work/`` (the reprojected planes,
 pair sums and coadded tiles the stages hand each other) and are deleted
 when the job ends, however it ends; every object carries the job's
 destruction time as its Custom-Time, so the bucket's lifecycle rule removes
-whatever a crash left behind. The mosaic itself is uploaded from the
-assembler's local file in pieces (a resumable upload), never read back into memory.
+whatever a crash left behind. The mosaic itself is streamed to its object
+as it is written (a resumable upload, a piece at a time).
 """
 
 from __future__ import annotations
 
 import contextlib
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from google.api_core import exceptions as gexc
@@ -98,18 +97,16 @@ class JobObjects:
         blobs = self._bucket.list_blobs(prefix=prefix)
         return [b.name.removeprefix(prefix) for b in blobs]
 
-    def upload(
-        self, object_name: str, path: Path, *, content_type: str, expires: datetime | None
-    ) -> int:
-        """Upload a result from a local file, in pieces; return its size."""
+    def stream(self, object_name: str, *, content_type: str, expires: datetime | None) -> Any:
+        """Return a file to write a result into, in order (a resumable upload in pieces).
+
+        Use it as a context manager: the object exists once the block ends
+        without an error; an error cancels the upload and leaves none.
+        """
         blob = self._bucket.blob(object_name, chunk_size=_CHUNK)
         if expires is not None:
             blob.custom_time = expires
-        try:
-            blob.upload_from_filename(str(path), content_type=content_type)
-        except _TRANSIENT as e:
-            raise ServiceUnavailableError(f"storage unavailable writing {object_name}") from e
-        return path.stat().st_size
+        return blob.open("wb", content_type=content_type)
 
     def write(
         self, object_name: str, data: bytes, *, content_type: str, expires: datetime | None

@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import io
 import json
-import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -27,7 +25,7 @@ from skycut.cutout.geometry import PixelBox
 from skycut.cutout.readplan import ReadCost
 from skycut.cutout.selection import FITS, PNG, ResponseFormat
 from skycut.jobs.mosaic_state import MosaicInput, MosaicState, MosaicTask
-from skycut.mosaic.assemble import InputRecord, MosaicWriter
+from skycut.mosaic.assemble import InputRecord, PlaneName, stream_mosaic
 from skycut.mosaic.background import Plane, add_sums, correct, solve_backgrounds, tile_overlaps
 from skycut.mosaic.coadd import coadd_tile
 from skycut.mosaic.encode import provenance_cards
@@ -111,6 +109,7 @@ def _tile_name(kind: str, tile: tuple[int, int], suffix: str) -> str:
 
 _SUFFIXES: dict[str, str] = {FITS: ".fits", PNG: ".png", "image/jpeg": ".jpg"}
 _Planes = tuple[npt.NDArray[np.generic], npt.NDArray[np.generic], npt.NDArray[np.generic]]
+_PLANE_INDEX: dict[PlaneName, int] = {"MOSAIC": 0, "COVERAGE": 1, "COUNT": 2}
 
 
 def _tile_key(tile: Tile) -> tuple[int, int]:
@@ -239,31 +238,40 @@ class StageWork:
         )
         self._put(_tile_name("coadd", self._state.tiles[unit], "npz"), out.getvalue())
 
-    def _coadded(self, check: Callable[[], None]) -> Iterator[tuple[Tile, _Planes]]:
-        """Each tile of the grid with its coadd (NaN where no input lands), row by row."""
-        stored = set(self._state.tiles)
-        for tile in self.tiling:
+    def _coadd(self, tile: Tile) -> _Planes:
+        """Return a tile's coadd: values, coverage, count (NaN, 0, 0 where no input lands)."""
+        if _tile_key(tile) not in self._state.tiles:
+            return (
+                np.full(tile.shape, np.nan, dtype=np.float32),
+                np.zeros(tile.shape, dtype=np.float32),
+                np.zeros(tile.shape, dtype=np.int16),
+            )
+        blob = self._objects.get(self._job_id, _tile_name("coadd", _tile_key(tile), "npz"))
+        with np.load(io.BytesIO(blob), allow_pickle=False) as arrays:
+            return arrays["data"], arrays["coverage"], arrays["count"]
+
+    def _bands(
+        self, plane: PlaneName, check: Callable[[], None], canvas: PreviewCanvas | None = None
+    ) -> Iterator[npt.NDArray[np.generic]]:
+        """Yield a plane of the mosaic a row of tiles at a time (``canvas`` fed the values)."""
+        which = _PLANE_INDEX[plane]
+        tiling = self.tiling
+        for row in range(tiling.rows):
             check()
-            if (tile.row, tile.col) not in stored:
-                yield (
-                    tile,
-                    (
-                        np.full(tile.shape, np.nan, dtype=np.float32),
-                        np.zeros(tile.shape, dtype=np.float32),
-                        np.zeros(tile.shape, dtype=np.int16),
-                    ),
-                )
-                continue
-            blob = self._objects.get(self._job_id, _tile_name("coadd", _tile_key(tile), "npz"))
-            with np.load(io.BytesIO(blob), allow_pickle=False) as arrays:
-                yield tile, (arrays["data"], arrays["coverage"], arrays["count"])
+            tiles = [tiling.tile(row, col) for col in range(tiling.cols)]
+            parts = [self._coadd(tile)[which] for tile in tiles]
+            if canvas is not None:
+                for tile, part in zip(tiles, parts, strict=True):
+                    canvas.add(tile.box, part.astype(np.float64))
+            yield np.hstack(parts)
 
     def assemble(self, check: Callable[[], None]) -> MadeFiles:
-        """Write the mosaic tile by tile, its preview and provenance; store them as results.
+        """Write the mosaic, its preview and provenance; store them as results.
 
-        One coadded tile is in memory at a time; the FITS file is written to
-        local disk and uploaded from there in pieces. A PNG or JPEG response
-        is the preview alone.
+        The FITS file is streamed to the results bucket (a resumable upload)
+        plane by plane, a row of coadded tiles at a time: one band of the
+        mosaic (tile size x width) is in memory, and no local file. A PNG or
+        JPEG response is the preview alone.
         """
         request, state = self.request, self._state
         cards = provenance_cards(
@@ -274,37 +282,29 @@ class StageWork:
             inputs=len(state.inputs),
         )
         canvas = PreviewCanvas(request.grid.shape)
-        as_fits = request.response_format == FITS
         prefix = f"jobs/{self._job_id}/"
         made: list[tuple[str, str, str, int]] = []
-        with tempfile.TemporaryDirectory(prefix="skycut-mosaic-") as folder:
-            path = Path(folder) / "mosaic.fits"
-            writer = (
-                MosaicWriter(path, request.grid, planes=request.planes, cards=cards)
-                if as_fits
-                else None
-            )
-            for tile, (data, coverage, count) in self._coadded(check):
-                if writer is not None:
-                    writer.write("MOSAIC", tile.box, data)
-                    if "COVERAGE" in writer.planes:
-                        writer.write("COVERAGE", tile.box, coverage)
-                    if "COUNT" in writer.planes:
-                        writer.write("COUNT", tile.box, count)
-                canvas.add(tile.box, data.astype(np.float64))
-            if writer is not None:
-                writer.finish(
-                    [
-                        InputRecord(
-                            id=i.id, background=self._background(i.id), generation=i.generation
-                        )
-                        for i in state.inputs
-                    ]
+        as_fits = request.response_format == FITS
+        if as_fits:
+            name = prefix + "mosaic.fits"
+            inputs = [
+                InputRecord(id=i.id, background=self._background(i.id), generation=i.generation)
+                for i in state.inputs
+            ]
+            with self._objects.stream(name, content_type=FITS, expires=self._expires) as out:
+                size = stream_mosaic(
+                    out,
+                    request.grid,
+                    lambda plane: self._bands(plane, check, canvas if plane == "MOSAIC" else None),
+                    planes=request.planes,
+                    cards=cards,
+                    inputs=inputs,
                 )
-                check()
-                name = prefix + "mosaic.fits"
-                size = self._objects.upload(name, path, content_type=FITS, expires=self._expires)
-                made.append(("mosaic", name, FITS, size))
+                check()  # a job stopped now leaves no file: the upload is cancelled
+            made.append(("mosaic", name, FITS, size))
+        else:
+            for _ in self._bands("MOSAIC", check, canvas):
+                pass
         preview_format: ResponseFormat = PNG if as_fits else request.response_format
         preview = render_mosaic_preview(
             canvas.plane(),
