@@ -574,3 +574,31 @@ def test_a_result_streamed_in_many_pieces_is_stored_whole(stack: Any) -> None:
         stopped_midway()
     assert not storage.Client().bucket(stack.config.results_bucket).blob(name + "2").exists()
     objects.delete([name])
+
+
+def test_the_job_and_mosaic_sync_make_the_same_mosaic_of_the_same_request(
+    base_url: str, http: requests.Session
+) -> None:
+    params = {
+        "POS": REGION, "PIXSCALE": PIXSCALE, "COLLECTION": "calexp", "BAND": R_BAND,
+        "COMBINE": "median", "DETAIL": "coverage,count",
+    }  # fmt: skip
+    synced = http.get(f"{base_url}/mosaic/sync", params=params, timeout=120)
+    assert synced.status_code == 200, synced.text
+    created = http.post(
+        f"{base_url}/mosaic", data={**params, "PHASE": "RUN"}, allow_redirects=False, timeout=60
+    )
+    assert created.status_code == 303, created.text
+    doc = wait_until(http, created.headers["Location"], {"COMPLETED", "ERROR"}, seconds=120)
+    assert phase_of(doc) == "COMPLETED"
+    job = http.get(f"{created.headers['Location']}/results/mosaic", timeout=60)
+    with fits.open(io.BytesIO(synced.content)) as one, fits.open(io.BytesIO(job.content)) as other:
+        assert [h.name for h in one] == [h.name for h in other]
+        assert_array_equal(np.isfinite(one[0].data), np.isfinite(other[0].data))
+        finite = np.isfinite(one[0].data)
+        assert_allclose(other[0].data[finite], one[0].data[finite], rtol=1e-6)
+        assert_allclose(other["COVERAGE"].data, one["COVERAGE"].data, atol=1e-6)
+        assert_array_equal(other["COUNT"].data, one["COUNT"].data)
+        assert list(other["PROVENANCE"].data["ID"]) == list(one["PROVENANCE"].data["ID"])
+        for key in ("SC_REGN", "SC_METH", "SC_COMB", "SC_BKG", "SC_NIN", "CRVAL1", "CRVAL2"):
+            assert other[0].header[key] == one[0].header[key]
