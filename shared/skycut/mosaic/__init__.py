@@ -38,7 +38,10 @@ worker a Pub/Sub message lands on. The stages, in the order a job runs them:
    bands' canvases.
 
 For a small output (the sync form) `skycut.mosaic.inprocess.make_mosaic`
-runs stages 2-5 in one process, reading each box through a callback.
+runs stages 2-5 in one process, reading each box through a callback. The
+asynchronous job (``<base>/mosaic``) runs them across workers over Pub/Sub:
+`skycut.mosaic.job`, the one sub-package here that talks to the cloud (the
+job store, the mosaic topic, the results bucket).
 
 Modes: ``METHOD`` ``bilinear``/``bicubic`` (interpolation) or ``exact``
 (flux-conserving); ``COMBINE`` ``mean``, ``median``, ``sum``, ``weighted``.
