@@ -10,6 +10,7 @@ job announced; a redelivery that finds an ended, unannounced job whose lease
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -87,74 +88,65 @@ class Finalizer:
 
     def _bulk_outputs(self, record: JobRecord) -> str | None:
         job = record.job
-        store, writer = self._store, self._results
-        stored = store.results(job.job_id)
+        stored = self._store.results(job.job_id)
         results = [r for r in stored if r.index >= 0]
-        urls = {r.result_id: self._result_url(job.job_id, r) for r in results}
+        # the manifests are written while the packages read their cutouts back
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            manifests = pool.submit(self._manifests, job.job_id, results, stored, job.destruction)
+            packages = self._packages(record, [r for r in results if r.status == "ok"])
+            attached = manifests.result() + packages
+        return self._result_url(job.job_id, attached[0])
+
+    def _manifests(
+        self,
+        job_id: str,
+        results: list[StoredResult],
+        stored: list[StoredResult],
+        expires: datetime | None,
+    ) -> list[StoredResult]:
+        """Write the job's manifests (CSV, then VOTable) and attach them."""
+        urls = {r.result_id: self._result_url(job_id, r) for r in results}
         rows = manifest_rows(results, refused=self._refused(stored), url_of=urls)
-        attached: list[StoredResult] = []
-        for result_id, name, mime, data in (
-            ("manifest-csv", "manifest.csv", "text/csv", manifest_csv(rows)),
-            (
-                "manifest-votable",
-                "manifest.xml",
-                "application/x-votable+xml",
-                manifest_votable(rows),
-            ),
-        ):
-            attached.append(
-                self._attach(job.job_id, result_id, name, mime, data, expires=job.destruction)
-            )
+        return [
+            self._attach(job_id, "manifest-csv", "manifest.csv", "text/csv",
+                         manifest_csv(rows), expires=expires),
+            self._attach(job_id, "manifest-votable", "manifest.xml", "application/x-votable+xml",
+                         manifest_votable(rows), expires=expires),
+        ]  # fmt: skip
+
+    def _packages(self, record: JobRecord, ok: list[StoredResult]) -> list[StoredResult]:
+        """Write the packages the bulk file asked for (none, zip/tar, mef or epochs)."""
+        job = record.job
         options: dict[str, Any] = dict(record.bulk.options)
         package = options.get("package", "none")
-        ok = [r for r in results if r.status == "ok"]
+        writer = self._results
+        attached: list[StoredResult] = []
 
         def read(result: StoredResult) -> bytes:
             return writer.read(result.object_name)
 
+        def attach(result_id: str, name: str, mime: str, data: bytes) -> None:
+            attached.append(
+                self._attach(job.job_id, result_id, name, mime, data, expires=job.destruction)
+            )
+
         if package in ("zip", "tar"):
             blob = archive(package, read_ahead(ok, read))
-            attached.append(
-                self._attach(
-                    job.job_id,
-                    "package",
-                    f"cutouts.{package}",
-                    f"application/{'zip' if package == 'zip' else 'x-tar'}",
-                    blob.read(),
-                    expires=job.destruction,
-                )
-            )
+            mime = f"application/{'zip' if package == 'zip' else 'x-tar'}"
+            attach("package", f"cutouts.{package}", mime, blob.read())
         elif package == "mef":
             per_file = int(options.get("package_size", _DEFAULT_PER_FILE))
             contents = read_ahead(fits_members(ok), read)
             for number, data in enumerate(fits_packages(contents, per_file=per_file), start=1):
-                attached.append(
-                    self._attach(
-                        job.job_id,
-                        f"package-{number:04d}",
-                        f"cutouts-{number:04d}.fits",
-                        "application/fits",
-                        data,
-                        expires=job.destruction,
-                    )
-                )
+                attach(f"package-{number:04d}", f"cutouts-{number:04d}.fits", "application/fits",
+                       data)  # fmt: skip
         elif package == "epochs":
             for epochs in epoch_packages(read_ahead(epoch_members(ok), read)):
-                for result_id, name, mime, data in (
-                    (f"epochs-{epochs.row:06d}", "fits", "application/fits", epochs.fits),
-                    (f"filmstrip-{epochs.row:06d}", "png", "image/png", epochs.png),
-                ):
-                    attached.append(
-                        self._attach(
-                            job.job_id,
-                            result_id,
-                            f"{result_id}.{name}",
-                            mime,
-                            data,
-                            expires=job.destruction,
-                        )
-                    )
-        return self._result_url(job.job_id, attached[0])
+                attach(f"epochs-{epochs.row:06d}", f"epochs-{epochs.row:06d}.fits",
+                       "application/fits", epochs.fits)  # fmt: skip
+                attach(f"filmstrip-{epochs.row:06d}", f"filmstrip-{epochs.row:06d}.png",
+                       "image/png", epochs.png)  # fmt: skip
+        return attached
 
     def _refused(self, stored: list[StoredResult]) -> list[BadRow]:
         """Return the rows the job refused before it ran, from its errors report."""
