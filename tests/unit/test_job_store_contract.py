@@ -16,7 +16,14 @@ from skycut.errors import ConflictError, NotFoundError, PermissionDeniedError, U
 from skycut.jobs.memory_store import MemoryJobStore
 from skycut.jobs.messages import CutoutTask
 from skycut.jobs.mosaic_state import MosaicInput, MosaicState, MosaicTask
-from skycut.jobs.records import FINALIZE_LEASE, BulkState, JobRecord, StoredResult, error_summary
+from skycut.jobs.records import (
+    FINALIZE_LEASE,
+    OUTPUTS_LEASE,
+    BulkState,
+    JobRecord,
+    StoredResult,
+    error_summary,
+)
 from skycut.jobs.store import JobStore
 from skycut.soda.ids import SourceRef
 from skycut.soda.work import CutWork
@@ -139,6 +146,24 @@ def test_completion_ends_a_running_job_and_leaves_its_announcement_due(store: Jo
     assert until >= before + FINALIZE_LEASE - timedelta(seconds=1)
     assert [r.job.job_id for r in store.unannounced()].count(job_id) == 1
     assert store.complete(job_id) is None, "a job ends once"
+
+
+def test_a_complete_jobs_outputs_are_claimed_by_one_writer_until_its_lease_ends(
+    store: JobStore,
+) -> None:
+    job_id = new_job(store)
+    started = store.start(store.load(job_id))  # type: ignore[arg-type]
+    now = datetime.now(UTC)
+    claimed = store.claim_outputs(job_id, now=now)
+    assert claimed is not None
+    assert claimed.bulk.outputs_until == now + OUTPUTS_LEASE
+    assert store.claim_outputs(job_id, now=now + timedelta(seconds=1)) is None, "held"
+    later = now + OUTPUTS_LEASE + timedelta(seconds=1)
+    again = store.claim_outputs(job_id, now=later)  # its writer died: another takes over
+    assert again is not None
+    assert store.complete(job_id, seen=again) is not None, "the claim's record ends the job"
+    assert started is not None
+    assert store.claim_outputs(job_id, now=later + OUTPUTS_LEASE * 2) is None, "ended"
 
 
 def test_an_error_keeps_its_label_and_status(store: JobStore) -> None:

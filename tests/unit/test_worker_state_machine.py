@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -27,7 +28,7 @@ from skycut.jobs.completion import JobCompletion
 from skycut.jobs.events import JobEvents
 from skycut.jobs.memory_store import MemoryJobStore
 from skycut.jobs.messages import CutoutTask, JobMessage
-from skycut.jobs.records import JobRecord
+from skycut.jobs.records import JobKind, JobRecord
 from skycut.soda.ids import ObjectVersion, SourceRef
 from skycut.soda.params import group_params, parse_soda_request
 from skycut.soda.work import works_of
@@ -155,7 +156,7 @@ def tasks(count: int) -> list[CutoutTask]:
     return out
 
 
-def queued(cloud: Cloud, job_tasks: list[CutoutTask]) -> str:
+def queued(cloud: Cloud, job_tasks: list[CutoutTask], kind: JobKind = "soda") -> str:
     job_id = f"job-{len(job_tasks)}-{datetime.now(UTC).timestamp()}"
     cloud.jobs.create(
         JobRecord(
@@ -168,6 +169,7 @@ def queued(cloud: Cloud, job_tasks: list[CutoutTask]) -> str:
                 progress=Progress(total=len(job_tasks)),
             ),
             tasks=job_tasks,
+            kind=kind,
         )
     )
     return job_id
@@ -265,3 +267,43 @@ def test_a_message_of_a_job_that_ended_changes_nothing(image):
     record = cloud.jobs.load(job_id)
     assert record is not None
     assert record.job.phase == ExecutionPhase.ABORTED
+
+
+def test_a_bulk_job_found_complete_by_two_deliveries_writes_its_outputs_once(image):
+    """Both deliveries that count the last results see the job complete; one writes."""
+    _, cloud, publisher = make_worker(image)
+    job_tasks = tasks(2)
+    job_id = queued(cloud, job_tasks, kind="bulk")
+    cloud.jobs.start(cloud.jobs.load(job_id))  # type: ignore[arg-type]
+    cloud.jobs.record_and_count(job_id, [], "b0", done=1, failed=0)
+    cloud.jobs.record_and_count(job_id, [], "b1", done=2, failed=0)
+    prepared: list[str] = []
+
+    def prepare(ending: JobRecord) -> str | None:
+        prepared.append(ending.job.job_id)
+        time.sleep(0.05)  # writing manifests and packages takes a while
+        return "memory://jobs/manifest.csv"
+
+    events = JobEvents(
+        store=cloud.jobs, publisher=publisher, topic_path="projects/sky/topics/job-events",
+        public_base_url="http://sky.test",
+    )  # fmt: skip
+    completion = JobCompletion(store=cloud.jobs, events=events, prepare=prepare)
+    start = threading.Barrier(2)
+    ended: list[bool] = []
+
+    def finish() -> None:
+        start.wait()
+        ended.append(completion.finish_if_complete(job_id))
+
+    threads = [threading.Thread(target=finish) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert prepared == [job_id]
+    assert sorted(ended) == [False, True]
+    final = cloud.jobs.load(job_id)
+    assert final is not None
+    assert final.job.phase == ExecutionPhase.COMPLETED
+    assert [e["job_id"] for e in publisher.events] == [job_id]

@@ -3,7 +3,8 @@
 Every delivery of the job's last message, and the sweep, may find the job
 complete; the store's compare-and-set `complete` lets exactly one of them end
 it. Outputs that must exist before the phase changes (a bulk job's manifest)
-are written first by ``prepare``; the winner then announces the end.
+are written first by ``prepare``, by the one caller that claims the job's
+outputs (`JobStore.claim_outputs`); the winner then announces the end.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import asdict
+from datetime import UTC, datetime
 
 from skycut.jobs.events import JobEvents
 from skycut.jobs.records import JobRecord, StoredResult
@@ -108,6 +110,12 @@ class JobCompletion:
             return False
         if record.kind == "mosaic":
             return False  # its assembly completes it, results first (skycut.mosaic.job)
+        if record.kind == "bulk":
+            # its outputs take a while: one writer, not every delivery that saw it complete
+            claimed = store.claim_outputs(job_id, now=datetime.now(UTC))
+            if claimed is None:
+                return False
+            record = claimed
         manifest_url = self._prepare(record)
         error = None
         if progress.total == 1 and progress.failed == 1:

@@ -22,6 +22,7 @@ from skycut.uws.model import ErrorSummary, ExecutionPhase, Job, JobParameter, Pr
 __all__ = [
     "FINALIZE_LEASE",
     "MAX_TASKS_BYTES",
+    "OUTPUTS_LEASE",
     "Announcement",
     "BulkState",
     "JobKind",
@@ -45,6 +46,9 @@ MAX_TASKS_BYTES = 900_000
 
 FINALIZE_LEASE = timedelta(minutes=10)
 """How long the writer that ended a job has to announce it before a worker may do it."""
+
+OUTPUTS_LEASE = timedelta(minutes=10)
+"""How long the worker writing a complete bulk job's outputs has before another may."""
 
 JobKind = Literal["soda", "bulk", "mosaic"]
 ResultStatus = Literal["ok", "no_overlap", "error"]
@@ -144,12 +148,16 @@ class BulkState:
         The job-wide options (package, defaults of columns).
     drop_generation
         The generation of the drop file the job was made from.
+    outputs_until
+        Until when the worker that found the job complete holds the right to
+        write its manifests and packages and end it (others leave it alone).
 
     """
 
     published: bool = True
     options: dict[str, str] = field(default_factory=dict)
     drop_generation: str = ""
+    outputs_until: datetime | None = None
 
 
 @dataclass(slots=True)
@@ -204,6 +212,7 @@ class JobRecord:
                 "published": self.bulk.published,
                 "options": self.bulk.options,
                 "drop_generation": self.bulk.drop_generation,
+                "outputs_until": self.bulk.outputs_until,
             },
             "mosaic": None if self.mosaic is None else self.mosaic.to_document(),
         }
@@ -265,6 +274,7 @@ class JobRecord:
                 published=bool(extra.get("published", True)),
                 options=dict(extra.get("options") or {}),
                 drop_generation=str(extra.get("drop_generation") or ""),
+                outputs_until=extra.get("outputs_until"),
             ),
             mosaic=None if not doc.get("mosaic") else MosaicState.from_document(doc["mosaic"]),
         )

@@ -26,6 +26,7 @@ from skycut.jobs.mosaic_state import MosaicStage, MosaicState
 from skycut.jobs.primitives import JobStorage
 from skycut.jobs.records import (
     FINALIZE_LEASE,
+    OUTPUTS_LEASE,
     Announcement,
     JobKind,
     JobRecord,
@@ -315,6 +316,25 @@ class JobStore(JobStorage):
             if current.announcement.finalized or (until is not None and until > now):
                 return None
             return {"extra.finalizing_until": now + FINALIZE_LEASE}
+
+        return self.change(job_id, decide)
+
+    def claim_outputs(self, job_id: str, *, now: datetime) -> JobRecord | None:
+        """Take the right to write an EXECUTING job's outputs and end it (None: held or ended).
+
+        Two deliveries that count a bulk job's last results at once both find
+        it complete; only the one that claims it writes the manifests and
+        packages. If that worker dies, the claim lapses after `OUTPUTS_LEASE`
+        and the sweep's `finish_if_complete` takes it.
+        """
+
+        def decide(current: JobRecord) -> dict[str, Any] | None:
+            until = current.bulk.outputs_until
+            if current.job.phase != ExecutionPhase.EXECUTING or (
+                until is not None and until > now
+            ):
+                return None
+            return {"extra.outputs_until": now + OUTPUTS_LEASE}
 
         return self.change(job_id, decide)
 
