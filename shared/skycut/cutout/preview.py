@@ -45,9 +45,20 @@ from astropy.io import fits
 from skycut.cutout.selection import JPEG, PNG, ResponseFormat
 from skycut.errors import SkycutError
 
-__all__ = ["MAX_PREVIEW_SIDE", "Stretch", "binned", "physical_values", "render_preview"]
+__all__ = [
+    "MAX_PREVIEW_SIDE",
+    "PNG_COMPRESS_LEVEL",
+    "Stretch",
+    "binned",
+    "physical_values",
+    "render_preview",
+]
 
 _JPEG_QUALITY = 90
+PNG_COMPRESS_LEVEL = 3
+"""zlib level of PNG previews: sky noise barely compresses, and Pillow's default (6)
+took 2.9 s for a 2048² grey+alpha preview against 0.44 s at 3, whose file was 1% smaller
+(0.29 s at 1, 6% larger)."""
 MAX_PREVIEW_SIDE = 2048
 """Longest side of a preview, in pixels: a screen's worth; larger cuts are binned."""
 
@@ -203,7 +214,9 @@ def render_preview(
         info = PngImagePlugin.PngInfo()
         for key, value in text.items():
             info.add_itxt(key, value)
-        Image.fromarray(np.stack([grey, alpha], axis=-1)).save(out, format="PNG", pnginfo=info)
+        Image.fromarray(np.stack([grey, alpha], axis=-1)).save(
+            out, format="PNG", pnginfo=info, compress_level=PNG_COMPRESS_LEVEL
+        )
     else:
         comment = "; ".join(f"{k}: {v}" for k, v in text.items())
         Image.fromarray(grey).save(

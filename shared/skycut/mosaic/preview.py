@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from skycut.cutout.geometry import PixelBox
-from skycut.cutout.preview import MAX_PREVIEW_SIDE, render_preview
+from skycut.cutout.preview import MAX_PREVIEW_SIDE, PNG_COMPRESS_LEVEL, render_preview
 from skycut.cutout.selection import JPEG, PNG, ResponseFormat
 
 __all__ = ["PreviewCanvas", "render_mosaic_preview", "render_rgb_preview"]
@@ -171,7 +171,9 @@ def render_rgb_preview(
     out = io.BytesIO()
     if response_format == PNG:
         alpha = np.flipud(np.where(valid, 255, 0).astype(np.uint8))
-        Image.fromarray(np.dstack([rgb, alpha])).save(out, format="PNG")
+        Image.fromarray(np.dstack([rgb, alpha])).save(
+            out, format="PNG", compress_level=PNG_COMPRESS_LEVEL
+        )
     else:
         Image.fromarray(np.where(np.flipud(valid)[..., None], rgb, 0).astype(np.uint8)).save(
             out, format="JPEG", quality=_JPEG_QUALITY
