@@ -49,7 +49,7 @@ from skycut.sia.covering import ImageChoice
 from skycut.soda.ids import SourceRef
 from skycut.timing import Steps
 
-__all__ = ["ImageFinder", "MadeMosaic", "MosaicService", "ResultStore"]
+__all__ = ["ImageFinder", "MadeMosaic", "MosaicService", "ResultStore", "mosaic_sources"]
 
 _EXTENSIONS: dict[ResponseFormat, str] = {FITS: ".fits", JPEG: ".jpg"}
 
@@ -264,21 +264,41 @@ class MosaicService:
         return plan
 
     def _sources(self, request: MosaicRequest) -> list[tuple[SourceRef, int | None]]:
-        images = request.images
-        if images.ids:
-            return [(source, None) for source in images.ids]
-        choice = ImageChoice(collections=images.collections, bands=images.bands, times=images.times)
-        found = self._covering.of(request.region, choice)
-        narrowed = f" ({images.describe()})" if images.describe() else ""
-        if not found:
-            raise NoOverlapError(f"no indexed image{narrowed} covers {request.region_text}")
-        if len(found) > self._max_inputs:
-            raise UsageError(
-                f"{len(found)} images{narrowed} cover {request.region_text}, more than the "
-                f"limit of {self._max_inputs} for one mosaic; ask for a smaller region or "
-                "select fewer images (COLLECTION, BAND, TIME)"
-            )
-        return [(record.source, record.hdu) for record in found]
+        return mosaic_sources(request, lambda: self._covering, max_inputs=self._max_inputs)
+
+
+def mosaic_sources(
+    request: MosaicRequest, finder: Callable[[], ImageFinder], *, max_inputs: int
+) -> list[tuple[SourceRef, int | None]]:
+    """Return a mosaic's inputs with their HDUs: the ``ID``s given, else the images found.
+
+    ``finder`` is called only when the request names no ``ID`` (it may build
+    the index's client).
+
+    Raises
+    ------
+    skycut.errors.NoOverlapError
+        If no indexed image (of the ``COLLECTION``, ``BAND`` and ``TIME`` asked
+        for) covers the region.
+    skycut.errors.UsageError
+        If more than ``max_inputs`` do.
+
+    """
+    images = request.images
+    if images.ids:
+        return [(source, None) for source in images.ids]
+    choice = ImageChoice(collections=images.collections, bands=images.bands, times=images.times)
+    found = finder().of(request.region, choice)
+    narrowed = f" ({images.describe()})" if images.describe() else ""
+    if not found:
+        raise NoOverlapError(f"no indexed image{narrowed} covers {request.region_text}")
+    if len(found) > max_inputs:
+        raise UsageError(
+            f"{len(found)} images{narrowed} cover {request.region_text}, more than the "
+            f"limit of {max_inputs} for one mosaic; ask for a smaller region or "
+            "select fewer images (COLLECTION, BAND, TIME)"
+        )
+    return [(record.source, record.hdu) for record in found]
 
 
 def _record(opened: OpenedInput, background: Plane) -> InputRecord:

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from skycut.errors import NoOverlapError, UsageError
+from skycut.errors import UsageError
 from skycut.jobs.mosaic_state import MosaicInput, MosaicState, MosaicTask
 from skycut.jobs.records import MAX_TASKS_BYTES
 from skycut.mosaic.plan import plan_mosaic
 from skycut.mosaic.request import MosaicRequest
-from skycut.mosaic.service import ImageFinder
+from skycut.mosaic.service import ImageFinder, mosaic_sources
 from skycut.mosaic.sources import SourceReader, open_inputs
-from skycut.sia.covering import ImageChoice
 from skycut.soda.ids import SourceRef
 
 __all__ = ["MosaicPlanner"]
@@ -107,18 +106,4 @@ class MosaicPlanner:
         )
 
     def _sources(self, request: MosaicRequest) -> list[tuple[SourceRef, int | None]]:
-        images = request.images
-        if images.ids:
-            return [(source, None) for source in images.ids]
-        choice = ImageChoice(collections=images.collections, bands=images.bands, times=images.times)
-        found = self._finder().of(request.region, choice)
-        narrowed = f" ({images.describe()})" if images.describe() else ""
-        if not found:
-            raise NoOverlapError(f"no indexed image{narrowed} covers {request.region_text}")
-        if len(found) > self._max_inputs:
-            raise UsageError(
-                f"{len(found)} images{narrowed} cover {request.region_text}, more than the "
-                f"limit of {self._max_inputs} for one mosaic; ask for a smaller region or "
-                "select fewer images (COLLECTION, BAND, TIME)"
-            )
-        return [(record.source, record.hdu) for record in found]
+        return mosaic_sources(request, self._finder, max_inputs=self._max_inputs)
