@@ -27,7 +27,7 @@ from skycut.jobs.records import (
     result_id_for,
     tasks_stored_bytes,
 )
-from skycut.jobs.service_state import ServiceState
+from skycut.jobs.service_state import ServiceState, refuse_if_draining
 from skycut.jobs.store import JobStore
 from skycut.logs import log
 from skycut.sia.covering import CoveringImages, covered_works, found_image
@@ -318,20 +318,8 @@ class SodaService:
         return SyncOutcome(record=final, result=result)
 
     def refuse_if_draining(self) -> None:
-        """Refuse new work while operators drain the service.
-
-        Raises
-        ------
-        ServiceUnavailableError
-            If the service status document says it is unavailable.
-
-        """
-        status = self._service_state.status()
-        if not status.available:
-            raise ServiceUnavailableError(
-                "the service is not accepting new jobs"
-                + (f": {status.note}" if status.note else "")
-            )
+        """Refuse new work while operators drain the service (`ServiceUnavailableError`)."""
+        refuse_if_draining(self._service_state.status())
 
     def job(self, job_id: str, *, owner: str) -> JobRecord:
         """Return the caller's cutout job (`JobStore.get_for`: another owner's is not found)."""

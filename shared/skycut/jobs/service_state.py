@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-__all__ = ["ServiceState", "ServiceStatus"]
+from skycut.errors import ServiceUnavailableError
+
+__all__ = ["ServiceState", "ServiceStatus", "refuse_if_draining"]
 
 _SMOOTHING = 0.2  # weight of the newest measurement in the moving average
 _THROUGHPUT_EVERY_SECONDS = 10.0  # one process writes its measurements this often at most
@@ -21,6 +23,21 @@ class ServiceStatus:
     available: bool = True
     note: str | None = None
     back_at: datetime | None = None
+
+
+def refuse_if_draining(status: ServiceStatus) -> None:
+    """Refuse new work while operators drain the service.
+
+    Raises
+    ------
+    skycut.errors.ServiceUnavailableError
+        If ``status`` says the service is unavailable.
+
+    """
+    if not status.available:
+        raise ServiceUnavailableError(
+            "the service is not accepting new jobs" + (f": {status.note}" if status.note else "")
+        )
 
 
 class ServiceState:

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from skycut.errors import ConflictError, ServiceUnavailableError
 from skycut.jobs.events import JobEvents
 from skycut.jobs.records import JobKind, JobRecord, StoredResult, error_summary
-from skycut.jobs.service_state import ServiceState
+from skycut.jobs.service_state import ServiceState, refuse_if_draining
 from skycut.jobs.store import JobStore
 from skycut.logs import log
 from skycut.mosaic.job.planning import MosaicPlanner
@@ -71,20 +71,8 @@ class MosaicJobs:
         self._days = destruction_days
 
     def refuse_if_draining(self) -> None:
-        """Refuse new work while operators drain the service.
-
-        Raises
-        ------
-        ServiceUnavailableError
-            If the service status document says it is unavailable.
-
-        """
-        status = self._service_state.status()
-        if not status.available:
-            raise ServiceUnavailableError(
-                "the service is not accepting new jobs"
-                + (f": {status.note}" if status.note else "")
-            )
+        """Refuse new work while operators drain the service (`ServiceUnavailableError`)."""
+        refuse_if_draining(self._service_state.status())
 
     def create_job(
         self,
