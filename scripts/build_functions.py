@@ -2,11 +2,13 @@
 
 Each bundle holds, at its root, the function's ``main.py``, the ``skycut``
 package copied from ``shared/skycut`` and a ``requirements.txt`` pinned from
-``uv.lock`` (runtime dependencies only). The zip is deterministic (sorted
-entries, fixed timestamps and modes), so the same sources always give the
-same bytes, and it is named ``<function>-<sha256 prefix>.zip``: Terraform
-uploads it under that name, so any change to the code or the lock redeploys
-the function and nothing else does.
+``uv.lock``: the runtime dependencies plus the extras of ``pyproject.toml``
+that `FUNCTION_EXTRAS` gives the function, and nothing else. The zip is
+deterministic (sorted entries, fixed timestamps and modes), so the same
+sources always give the same bytes, and it is named
+``<function>-<sha256 prefix>.zip``: Terraform uploads it under that name, so
+any change to the code or the lock redeploys the function and nothing else
+does.
 
 ``manifest.json`` in the output folder lists the bundles; ``infra/`` reads it
 (``var.bundle_dir``) to know which object each function deploys::
@@ -29,7 +31,7 @@ import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-__all__ = ["Bundle", "build_all", "main", "requirements_from_lock"]
+__all__ = ["FUNCTION_EXTRAS", "Bundle", "build_all", "main", "requirements_from_lock"]
 
 REPO = Path(__file__).resolve().parent.parent
 HASH_CHARS = 16
@@ -37,6 +39,20 @@ _EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can carry
 _SKIP_DIRS = {"__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache"}
 _SKIP_SUFFIXES = {".pyc", ".pyo"}
 _SIGNATURES = {"http": "http", "cloud_event": "cloudevent"}
+
+# The extras each function's bundle installs besides the core dependencies. A function missing
+# here is refused, so a new one is given its extras on purpose. tests/infra/test_bundles.py
+# checks that every third-party import a function's code can reach is in its bundle, and that
+# no function carries an extra its code does not import.
+FUNCTION_EXTRAS: dict[str, tuple[str, ...]] = {
+    "bulk_submit": (),
+    # its sweep recovers stalled mosaic jobs through skycut.mosaic.job's MosaicWorker, whose
+    # stages (skycut.mosaic.reproject_tile) import reproject and scipy
+    "cutout_worker": ("mosaic",),
+    "image_index": (),
+    "mosaic_worker": ("mosaic",),
+    "soda_api": ("mosaic",),  # <base>/mosaic/sync makes the mosaic in the request
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,12 +77,12 @@ def find_uv() -> str:
     raise SystemExit("uv not found: put it on PATH or run `make env` first")
 
 
-def requirements_from_lock(uv: str, project: Path = REPO) -> str:
+def requirements_from_lock(uv: str, project: Path = REPO, *, extras: tuple[str, ...] = ()) -> str:
     """Return the pinned runtime requirements of ``project`` from its ``uv.lock``.
 
-    Only the ``[project] dependencies`` are exported: no dependency group
-    (dev, emulators, infra) and not the project itself, which the bundle
-    carries as source.
+    Only the ``[project] dependencies`` and the optional dependencies of
+    ``extras`` are exported: no dependency group (dev, emulators, infra) and
+    not the project itself, which the bundle carries as source.
     """
     result = subprocess.run(
         [
@@ -81,6 +97,7 @@ def requirements_from_lock(uv: str, project: Path = REPO) -> str:
             "--no-annotate",
             "--format",
             "requirements-txt",
+            *(f"--extra={extra}" for extra in extras),
         ],
         cwd=project,
         check=True,
@@ -163,7 +180,8 @@ def build_all(out: Path, *, repo: Path = REPO, uv: str | None = None) -> list[Bu
         The bundles, in function-name order.
 
     """
-    requirements = requirements_from_lock(uv or find_uv(), repo)
+    uv = uv or find_uv()
+    requirements: dict[tuple[str, ...], str] = {}
     shared = repo / "shared" / "skycut"
     out.mkdir(parents=True, exist_ok=True)
     # the output is a build product: keep it out of git without touching the repo's .gitignore
@@ -174,9 +192,16 @@ def build_all(out: Path, *, repo: Path = REPO, uv: str | None = None) -> list[Bu
         if not main_py.exists():
             continue
         function = function_dir.name
+        if function not in FUNCTION_EXTRAS:
+            raise SystemExit(
+                f"{function}: no entry in FUNCTION_EXTRAS (scripts/build_functions.py)"
+            )
+        extras = FUNCTION_EXTRAS[function]
+        if extras not in requirements:
+            requirements[extras] = requirements_from_lock(uv, repo, extras=extras)
         entry_point, signature = entry_point_of(main_py)
         staging = out / function
-        stage(function_dir, shared, requirements, staging)
+        stage(function_dir, shared, requirements[extras], staging)
         data = deterministic_zip(staging)
         digest = hashlib.sha256(data).hexdigest()
         for stale in out.glob(f"{function}-*.zip"):

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
 import re
 import subprocess
 import sys
+import tomllib
 import zipfile
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from functools import cache
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -88,19 +94,206 @@ def test_bundle_layout(built: Path) -> None:
         assert shared <= set(names)
 
 
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def requirement_pins(text: str) -> dict[str, str]:
+    """Return ``{distribution: pinned line}`` of a bundle's requirements.txt."""
+    return {_normal(re.split(r"[=;\s]", line, maxsplit=1)[0]): line for line in text.splitlines()}
+
+
+def bundle_requirements(built: Path) -> dict[str, dict[str, str]]:
+    return {f: requirement_pins((built / f / "requirements.txt").read_text()) for f in FUNCTIONS}
+
+
 def test_requirements_pin_the_runtime_dependencies_only(built: Path) -> None:
-    texts = {(built / f / "requirements.txt").read_text() for f in FUNCTIONS}
-    assert len(texts) == 1, "every bundle installs the same locked set"
-    lines = texts.pop().splitlines()
-    names = {re.split(r"[=;\s]", line, maxsplit=1)[0].lower() for line in lines}
-    assert all("==" in line for line in lines), "every requirement is pinned"
+    requirements = bundle_requirements(built)
+    core = set.intersection(*(set(r) for r in requirements.values()))
+    for pins in requirements.values():
+        assert all("==" in line for line in pins.values()), "every requirement is pinned"
+        assert not set(pins) & {"pytest", "checkov", "python-hcl2", "mypy", "ruff", "skycut"}
     assert {
         "functions-framework",
         "astropy",
         "google-cloud-firestore",
         "pydantic-settings",
-    } <= names
-    assert not names & {"pytest", "checkov", "python-hcl2", "mypy", "ruff", "skycut"}
+    } <= core
+    # one locked set: a distribution two bundles install is pinned alike in both
+    lines: dict[str, set[str]] = defaultdict(set)
+    for pins in requirements.values():
+        for name, line in pins.items():
+            lines[name].add(line)
+    assert {name: pins for name, pins in lines.items() if len(pins) > 1} == {}
+    # bundles with the same extras install the same set
+    by_extras: dict[tuple[str, ...], set[str]] = defaultdict(set)
+    for function, pins in requirements.items():
+        by_extras[build_functions.FUNCTION_EXTRAS[function]].add("\n".join(sorted(pins.values())))
+    assert all(len(texts) == 1 for texts in by_extras.values())
+
+
+def test_every_function_is_given_its_extras() -> None:
+    assert set(build_functions.FUNCTION_EXTRAS) == set(FUNCTIONS)
+    declared = set(_extras())
+    assert {e for es in build_functions.FUNCTION_EXTRAS.values() for e in es} <= declared
+
+
+# What the mosaic extra brings, which the functions that make no mosaic must not deploy.
+_MOSAIC_ONLY = {"reproject", "scipy", "dask", "dask-image", "zarr", "astropy-healpix", "pyavm"}
+
+
+@pytest.mark.parametrize("function", ["bulk_submit", "image_index"])
+def test_functions_that_make_no_mosaic_do_not_deploy_its_dependencies(
+    built: Path, function: str
+) -> None:
+    assert "mosaic" not in build_functions.FUNCTION_EXTRAS[function]
+    assert not set(bundle_requirements(built)[function]) & _MOSAIC_ONLY
+
+
+# --- every third-party module a function's code can import is in its bundle -------------------
+#
+# From functions/<f>/main.py the imports are followed through the skycut package, module by
+# module: every module the entry point can reach counts whole, the imports inside its functions
+# (lazy imports) included, those under `if TYPE_CHECKING:` left out (they never run). Each
+# third-party module named must be provided by a distribution in the bundle's requirements.txt;
+# which distribution provides a module is read from the files each installed distribution owns
+# (so `google.cloud.storage` is google-cloud-storage's, not any `google` namespace member's).
+
+_SHARED = REPO / "shared"
+
+
+def _extras() -> dict[str, list[str]]:
+    """Return pyproject.toml's ``[project.optional-dependencies]``, as distribution names."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    return {
+        extra: [_normal(re.split(r"[<>=!~;\[\s]", req, maxsplit=1)[0]) for req in reqs]
+        for extra, reqs in project.get("optional-dependencies", {}).items()
+    }
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _imported_names(tree: ast.Module, package: str) -> Iterator[str]:
+    """Yield the dotted names ``tree`` imports (``from a import b`` gives ``a`` and ``a.b``)."""
+    stack: list[ast.AST] = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.If) and _is_type_checking(node.test):
+            stack.extend(node.orelse)
+            continue
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            source = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                source = ".".join([*parts[: len(parts) - node.level + 1], *filter(None, [source])])
+            yield source
+            yield from (f"{source}.{alias.name}" for alias in node.names)
+        stack.extend(ast.iter_child_nodes(node))
+
+
+def _skycut_module(name: str) -> tuple[Path, str] | None:
+    """Return the source of skycut module ``name`` and the package its relative imports use."""
+    path = _SHARED.joinpath(*name.split("."))
+    if (path / "__init__.py").is_file():
+        return path / "__init__.py", name
+    if path.with_suffix(".py").is_file():
+        return path.with_suffix(".py"), name.rpartition(".")[0]
+    return None
+
+
+def third_party_imports(entry: Path) -> dict[str, set[str]]:
+    """Return the third-party modules the code reached from ``entry`` imports, and by whom."""
+    out: dict[str, set[str]] = defaultdict(set)
+    todo: list[tuple[str, Path, str]] = [("main", entry, "")]
+    seen: set[str] = set()
+    while todo:
+        name, path, package = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        for imported in _imported_names(ast.parse(path.read_text()), package):
+            top = imported.partition(".")[0]
+            if top == "skycut":
+                parts = imported.split(".")
+                for i in range(1, len(parts) + 1):  # a package's __init__ runs first
+                    found = _skycut_module(".".join(parts[:i]))
+                    if found is not None:
+                        todo.append((".".join(parts[:i]), *found))
+            elif top not in sys.stdlib_module_names:
+                out[imported].add(name)
+    return out
+
+
+@cache
+def _module_owners() -> dict[str, frozenset[str]]:
+    """Return ``{module or package: the installed distributions with files in it}``."""
+    owners: dict[str, set[str]] = defaultdict(set)
+    for dist in metadata.distributions():
+        name = _normal(dist.metadata["Name"])
+        for file in dist.files or []:
+            parts = file.parts
+            if not parts or ".." in parts or parts[0].endswith((".dist-info", ".data")):
+                continue
+            stem = parts[-1].split(".", 1)[0]
+            if not parts[-1].endswith((".py", ".so", ".pyd")) or not stem.isidentifier():
+                continue
+            dotted = [*parts[:-1], stem] if stem != "__init__" else list(parts[:-1])
+            for i in range(1, len(dotted) + 1):
+                owners[".".join(dotted[:i])].add(name)
+    return {module: frozenset(dists) for module, dists in owners.items()}
+
+
+def _providers(module: str) -> frozenset[str]:
+    """Return the distributions providing ``module`` (its longest installed prefix)."""
+    owners = _module_owners()
+    parts = module.split(".")
+    for i in range(len(parts), 0, -1):
+        found = owners.get(".".join(parts[:i]))
+        if found:
+            return found
+    return frozenset()
+
+
+def missing_imports(entry: Path, requirements: Iterable[str]) -> dict[str, list[str]]:
+    """Return the modules ``entry``'s code imports that no required distribution provides.
+
+    Maps each to the skycut modules importing it (``main`` is the entry point).
+    """
+    bundle = {_normal(r) for r in requirements}
+    return {
+        module: sorted(importers)
+        for module, importers in sorted(third_party_imports(entry).items())
+        if not _providers(module) & bundle
+    }
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_every_module_a_function_can_import_is_in_its_bundle(built: Path, function: str) -> None:
+    entry = REPO / "functions" / function / "main.py"
+    assert missing_imports(entry, bundle_requirements(built)[function]) == {}
+
+
+def test_a_bundle_without_the_mosaic_extra_misses_the_mosaic_imports() -> None:
+    """The check above fails when a function that makes mosaics loses its extra."""
+    core = requirement_pins(build_functions.requirements_from_lock(build_functions.find_uv()))
+    missing = missing_imports(REPO / "functions" / "mosaic_worker" / "main.py", core)
+    assert {m.partition(".")[0] for m in missing} == {"reproject", "scipy"}
+    assert "skycut.mosaic.reproject_tile" in missing["reproject"]
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_no_bundle_carries_an_extra_its_code_does_not_import(function: str) -> None:
+    imported = third_party_imports(REPO / "functions" / function / "main.py")
+    extras = _extras()
+    for extra in build_functions.FUNCTION_EXTRAS[function]:
+        unused = [d for d in extras[extra] if not any(d in _providers(m) for m in imported)]
+        assert unused == [], f"{function} carries [{extra}] but imports none of {unused}"
 
 
 _LOAD = """
@@ -125,14 +318,25 @@ print(json.dumps({"status": response.status_code, "body": response.get_data(as_t
 
 
 @pytest.fixture(scope="module")
-def bundle_python(built: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Return the python of a fresh virtualenv holding one bundle's requirements.txt alone."""
-    root = tmp_path_factory.mktemp("clean")
+def bundle_python(tmp_path_factory: pytest.TempPathFactory) -> Callable[[bytes], Path]:
+    """Return a maker of fresh virtualenvs, one per requirements.txt, holding it alone.
+
+    Bundles with the same extras share one (`test_requirements_pin_the_runtime_dependencies_only`).
+    """
+    pythons: dict[bytes, Path] = {}
+
+    def python_for(requirements: bytes) -> Path:
+        if requirements not in pythons:
+            pythons[requirements] = _clean_venv(tmp_path_factory.mktemp("clean"), requirements)
+        return pythons[requirements]
+
+    return python_for
+
+
+def _clean_venv(root: Path, requirements: bytes) -> Path:
     venv = root / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"
-    with zipfile.ZipFile(built / manifest(built)["soda_api"]["zip"]) as zf:
-        requirements = zf.read("requirements.txt")
     (root / "requirements.txt").write_bytes(requirements)
     subprocess.run(
         [
@@ -154,7 +358,7 @@ def bundle_python(built: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
 @pytest.mark.integration
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_bundles_install_in_a_clean_virtualenv_and_load(
-    built: Path, bundle_python: Path, tmp_path: Path, function: str
+    built: Path, bundle_python: Callable[[bytes], Path], tmp_path: Path, function: str
 ) -> None:
     """pip installs a bundle's requirements.txt alone; functions-framework loads its target."""
     bundle = manifest(built)[function]
@@ -162,6 +366,7 @@ def test_bundles_install_in_a_clean_virtualenv_and_load(
     folder = tmp_path / function
     with zipfile.ZipFile(built / bundle["zip"]) as zf:
         zf.extractall(folder)
+        python = bundle_python(zf.read("requirements.txt"))
     # nothing from this repository or its .venv may leak into the bundle's imports
     clean = {
         k: v
@@ -170,7 +375,7 @@ def test_bundles_install_in_a_clean_virtualenv_and_load(
         and not k.endswith("_EMULATOR_HOST")
     }
     run = subprocess.run(
-        [str(bundle_python), "-c", _LOAD, bundle["entry_point"], signature],
+        [str(python), "-c", _LOAD, bundle["entry_point"], signature],
         cwd=folder,
         env=clean,
         capture_output=True,
