@@ -24,6 +24,7 @@ from reproject import reproject_interp
 from reproject.mosaicking import reproject_and_coadd
 
 from emulators.stack import REPO
+from skycut.mosaic.preview import render_rgb_preview
 
 pytestmark = pytest.mark.integration
 
@@ -135,6 +136,48 @@ def test_a_preview(base_url, http):
     assert Image.open(io.BytesIO(result.content)).size == (251, 251)
 
 
+# the sample's variable star, observed in g, r, i and z (the ECDFS-like field's epochs)
+STAR = (53.1, -27.8)
+G_BAND, I_BAND = "4.8e-7 4.8e-7", "7.5e-7 7.5e-7"  # and R_BAND
+
+
+def test_three_bands_make_one_colour_preview_each_band_in_its_colour(base_url, http):
+    grid = {
+        "CRVAL": f"{STAR[0]} {STAR[1]}", "WIDTH": "120", "HEIGHT": "100",
+        "PIXSCALE": "0.00005", "COLLECTION": "calexp",
+    }  # fmt: skip
+    url = f"{base_url}/mosaic/sync"
+    three = [G_BAND, I_BAND, R_BAND]  # in any order
+    _, colour = mosaic(http, url, **grid, BAND=three, COLOR="rgb", RESPONSEFORMAT="png")
+    image = Image.open(io.BytesIO(colour.content))
+    assert (image.mode, image.size) == ("RGBA", (120, 100))
+    rgba = np.asarray(image).astype(float)
+    covered = rgba[..., 3] == 255
+    assert covered.mean() > 0.9
+    # the colours are the three bands' own mosaics (each as mosaic/sync makes it alone)
+    # drawn by Lupton et al.'s stretch, reddest band red: i, r, g
+    bands = {}
+    for name, band in (("i", I_BAND), ("r", R_BAND), ("g", G_BAND)):
+        _, made = mosaic(http, url, **grid, BAND=band)
+        with fits.open(io.BytesIO(made.content)) as hdul:
+            bands[name] = hdul[0].data.astype(np.float64)
+    drawn = {
+        order: np.asarray(
+            Image.open(io.BytesIO(render_rgb_preview(*(bands[b] for b in order))))
+        ).astype(float)
+        for order in (("i", "r", "g"), ("g", "r", "i"))
+    }
+    assert np.abs(rgba - drawn["i", "r", "g"]).max() <= 1  # float32 in the FITS files
+    assert np.abs(rgba - drawn["g", "r", "i"])[covered].mean() > 5
+    response = http.post(
+        f"{base_url}/mosaic", data={**grid, "BAND": three, "COLOR": "rgb",
+                                    "RESPONSEFORMAT": "png"},
+        allow_redirects=False, timeout=60,
+    )  # fmt: skip
+    assert response.status_code == 400
+    assert "COLOR=rgb is made by mosaic/sync" in response.text
+
+
 def test_a_region_no_image_covers_is_a_400_naming_it(base_url, http):
     response = http.get(
         f"{base_url}/mosaic/sync",
@@ -175,6 +218,9 @@ def test_the_readme_example_works_as_pasted(base_url, tmp_path):
         assert [h.name for h in hdul] == ["PRIMARY", "COVERAGE", "COUNT", "PROVENANCE"]
     with Image.open(tmp_path / "mosaic.png") as preview:
         assert preview.size == (400, 300)
+    assert "colour: HTTP 200" in done.stdout
+    with Image.open(tmp_path / "colour.png") as colour:
+        assert (colour.mode, colour.size) == ("RGBA", (200, 200))
 
 
 def test_the_capabilities_advertise_the_mosaic(base_url, http):

@@ -131,6 +131,16 @@ def test_the_request_travels_as_json_values() -> None:
 
 
 GOOD_POS = {"pos": "CIRCLE 150.1 2.2 0.01", "pixscale": "0.0005"}
+RGB_BANDS = ["4.8e-7 4.8e-7", "7.5e-7 7.5e-7", "6.2e-7 6.2e-7"]  # g, i, r: any order
+
+
+def test_a_colour_request_shows_its_reddest_band_red_and_travels_as_json() -> None:
+    request = parse(**GOOD_POS, color="rgb", band=RGB_BANDS, responseformat="image/jpeg")
+    assert request.color == "rgb"
+    assert [band.lo for band in request.colour_bands] == [7.5e-7, 6.2e-7, 4.8e-7]
+    again = MosaicRequest.from_dict(request.to_dict())
+    assert (again.color, again.images) == ("rgb", request.images)
+    assert parse(**GOOD_POS).color == "grey"
 
 
 @pytest.mark.parametrize(
@@ -181,6 +191,12 @@ GOOD_POS = {"pos": "CIRCLE 150.1 2.2 0.01", "pixscale": "0.0005"}
         ({**GOOD_POS, "id": [f"gs://{BUCKET}/{k}.fits" for k in range(5)]},
          "5 IDs were given, more than the limit of 4 inputs"),
         ({**GOOD_POS, "runid": "x" * 65}, "RUNID is longer than 64"),
+        ({**GOOD_POS, "color": "sepia"}, "COLOR 'sepia' is not supported; use one of grey, rgb"),
+        ({**GOOD_POS, "color": "rgb", "band": RGB_BANDS}, "COLOR=rgb makes a colour preview"),
+        ({**GOOD_POS, "color": "rgb", "band": RGB_BANDS[:2], "responseformat": "image/png"},
+         "COLOR=rgb takes three BAND values, one per colour (the reddest is shown red), not 2"),
+        ({**GOOD_POS, "color": "rgb", "id": ID1, "responseformat": "image/png"},
+         "COLOR=rgb finds each band's images in the index"),
         ({**GOOD_POS, "pixscal": "0.001", "method": "x"},
          "ignored unknown parameter: PIXSCAL, did you mean PIXSCALE?"),
     ],

@@ -32,7 +32,10 @@ How: ``METHOD`` ``bilinear`` (default), ``bicubic`` or ``exact``;
 ``BACKGROUND`` ``none`` (default) or ``match``; ``DETAIL`` ``coverage``,
 ``count`` or ``coverage,count`` (the FITS planes beside the mosaic);
 ``RESPONSEFORMAT`` ``application/fits`` (default), ``image/png`` or
-``image/jpeg`` (a preview).
+``image/jpeg`` (a preview); ``COLOR`` ``grey`` (default) or ``rgb``: with
+three ``BAND`` values and a preview format, a mosaic of each band's indexed
+images on the same grid, combined into one colour image (the reddest band
+red, the bluest blue; Lupton et al.'s asinh stretch).
 """
 
 from __future__ import annotations
@@ -70,6 +73,8 @@ __all__ = [
 
 Background = Literal["none", "match"]
 BACKGROUNDS: tuple[Background, ...] = get_args(Background)
+Color = Literal["grey", "rgb"]
+COLORS: tuple[Color, ...] = get_args(Color)
 
 _REGION = ("POS", "CIRCLE", "POLYGON")
 _CENTRE = ("CRVAL", "CENTER")
@@ -78,7 +83,7 @@ _REPEATABLE = frozenset({"ID", "COLLECTION", "BAND", "TIME"})
 KNOWN_PARAMETERS = (
     *_REGION, *_CENTRE, "WIDTH", "HEIGHT", *_GRID_OPTIONS, "TEMPLATE",
     "ID", "COLLECTION", "BAND", "TIME",
-    "METHOD", "COMBINE", "BACKGROUND", "DETAIL", "RESPONSEFORMAT", "RUNID",
+    "METHOD", "COMBINE", "BACKGROUND", "DETAIL", "RESPONSEFORMAT", "COLOR", "RUNID",
 )  # fmt: skip
 """Every parameter a mosaic request is read for; others are ignored (and named in errors)."""
 
@@ -158,8 +163,15 @@ class MosaicRequest:
     background: Background = "none"
     planes: tuple[PlaneName, ...] = ()
     response_format: ResponseFormat = FITS
+    color: Color = "grey"
     run_id: str | None = None
     ignored: tuple[str, ...] = ()
+
+    @property
+    def colour_bands(self) -> tuple[Interval, Interval, Interval]:
+        """A ``COLOR=rgb`` request's bands as red, green, blue (reddest first)."""
+        red, green, blue = sorted(self.images.bands, key=lambda b: -(b.lo + b.hi))
+        return red, green, blue
 
     def to_dict(self) -> dict[str, Any]:
         """Return the request as JSON-ready values (for a job message or document)."""
@@ -177,6 +189,7 @@ class MosaicRequest:
             "background": self.background,
             "planes": list(self.planes),
             "response_format": self.response_format,
+            "color": self.color,
             "run_id": self.run_id,
         }
 
@@ -199,6 +212,7 @@ class MosaicRequest:
             background=_choice(str(item["background"]), BACKGROUNDS, "BACKGROUND"),
             planes=tuple(_DETAIL_PLANES[p.lower()] for p in item["planes"]),
             response_format=_RESPONSE_FORMATS[str(item["response_format"])],
+            color=_choice(str(item.get("color", "grey")), COLORS, "COLOR"),
             run_id=item.get("run_id"),
         )
 
@@ -286,6 +300,9 @@ def _parse(
             f"DETAIL={_one(params, 'DETAIL')} needs RESPONSEFORMAT={FITS}; a preview shows "
             "the mosaic only"
         )
+    color = _choice(_one(params, "COLOR") or "grey", COLORS, "COLOR")
+    if color == "rgb":
+        _check_colour(images, response_format)
     run_id = _one(params, "RUNID")
     if run_id is not None and len(run_id) > _MAX_RUNID:
         raise UsageError(f"RUNID is longer than {_MAX_RUNID} characters")
@@ -299,9 +316,26 @@ def _parse(
         background=_choice(_one(params, "BACKGROUND") or "none", BACKGROUNDS, "BACKGROUND"),
         planes=planes,
         response_format=response_format,
+        color=color,
         run_id=run_id,
         ignored=ignored,
     )
+
+
+def _check_colour(images: ImageSelection, response_format: ResponseFormat) -> None:
+    """Refuse a ``COLOR=rgb`` request that is not three bands of indexed images, previewed."""
+    if response_format == FITS:
+        raise UsageError(f"COLOR=rgb makes a colour preview: add RESPONSEFORMAT={PNG} or {JPEG}")
+    if images.ids:
+        raise UsageError(
+            "COLOR=rgb finds each band's images in the index: give COLLECTION and three BAND "
+            "values instead of ID"
+        )
+    if len(images.bands) != 3:
+        raise UsageError(
+            f"COLOR=rgb takes three BAND values, one per colour (the reddest is shown red), "
+            f"not {len(images.bands)}"
+        )
 
 
 def _one(params: Mapping[str, Sequence[str]], name: str) -> str | None:

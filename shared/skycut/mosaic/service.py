@@ -26,11 +26,12 @@ import logging
 import math
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Protocol
 
+from skycut.cutout.geometry import PixelBox
 from skycut.cutout.readplan import ReadCost
 from skycut.cutout.selection import FITS, JPEG, ResponseFormat
 from skycut.cutout.stencil import Stencil
@@ -40,8 +41,9 @@ from skycut.logs import log
 from skycut.mosaic.assemble import InputRecord
 from skycut.mosaic.background import Plane
 from skycut.mosaic.encode import mosaic_fits, mosaic_preview, provenance_cards
-from skycut.mosaic.inprocess import make_mosaic
+from skycut.mosaic.inprocess import Mosaic, make_mosaic
 from skycut.mosaic.plan import InputImage, MosaicPlan, plan_mosaic
+from skycut.mosaic.preview import PreviewCanvas, render_rgb_preview
 from skycut.mosaic.request import MosaicRequest
 from skycut.mosaic.sources import OpenedInput, SourceReader, open_inputs
 from skycut.mosaic.tiles import DEFAULT_TILE_SIZE
@@ -178,6 +180,64 @@ class MosaicService:
 
     def _make(self, request: MosaicRequest) -> MadeMosaic:
         steps = Steps()
+        if request.color == "rgb":
+            return self._make_colour(request, steps)
+        mosaic, by_id = self._mosaic(request, steps)
+        used = tuple(mosaic.backgrounds)
+        cards = provenance_cards(
+            method=request.method,
+            combine=request.combine,
+            background=request.background,
+            region=request.region_text,
+            inputs=len(used),
+        )
+        with steps.step("encode"):
+            if request.response_format == FITS:
+                records = [_record(by_id[name], mosaic.backgrounds[name]) for name in used]
+                content = mosaic_fits(
+                    mosaic, request.grid, planes=request.planes, cards=cards, inputs=records
+                )
+            else:
+                content = mosaic_preview(
+                    mosaic, response_format=request.response_format, cards=cards
+                )
+        return self._store(request, content, used, pixels_read=mosaic.pixels_read, steps=steps)
+
+    def _store(
+        self,
+        request: MosaicRequest,
+        content: bytes,
+        used: tuple[str, ...],
+        *,
+        pixels_read: int,
+        steps: Steps,
+    ) -> MadeMosaic:
+        """Write a made mosaic (or its preview) to the results bucket, and log how it went."""
+        name = (
+            f"mosaics/{uuid.uuid4().hex}/mosaic{_EXTENSIONS.get(request.response_format, '.png')}"
+        )
+        with steps.step("write"):
+            size = self._results.write(
+                name,
+                content,
+                content_type=request.response_format,
+                expires=datetime.now(UTC) + self._keep,
+            )
+        log(
+            logging.INFO,
+            "mosaic served",
+            object_name=name,
+            inputs=len(used),
+            pixels=request.grid.pixels,
+            pixels_read=pixels_read,
+            steps_ms=steps.as_log(),
+        )
+        return MadeMosaic(name, request.response_format, used, size)
+
+    def _mosaic(
+        self, request: MosaicRequest, steps: Steps
+    ) -> tuple[Mosaic, dict[str, OpenedInput]]:
+        """Find, open, plan and make the mosaic a request asks for, in memory."""
         with steps.step("find"):
             sources = self._sources(request)
         with steps.step("headers"):
@@ -201,44 +261,26 @@ class MosaicService:
                 plan=plan,
                 steps=steps,
             )
-        used = tuple(mosaic.backgrounds)
-        cards = provenance_cards(
-            method=request.method,
-            combine=request.combine,
-            background=request.background,
-            region=request.region_text,
-            inputs=len(used),
-        )
+        return mosaic, by_id
+
+    def _make_colour(self, request: MosaicRequest, steps: Steps) -> MadeMosaic:
+        """Make each band's mosaic on the request's grid and store them as one colour preview."""
+        planes = []
+        used: list[str] = []
+        read = 0
+        for band in request.colour_bands:
+            one = replace(request, images=replace(request.images, bands=(band,)), color="grey")
+            mosaic, _ = self._mosaic(one, steps)
+            read += mosaic.pixels_read
+            ny, nx = mosaic.data.shape
+            canvas = PreviewCanvas((ny, nx))
+            canvas.add(PixelBox(0, nx, 0, ny), mosaic.data)
+            planes.append(canvas.plane())
+            used += [name for name in mosaic.backgrounds if name not in used]
         with steps.step("encode"):
-            if request.response_format == FITS:
-                records = [_record(by_id[name], mosaic.backgrounds[name]) for name in used]
-                content = mosaic_fits(
-                    mosaic, request.grid, planes=request.planes, cards=cards, inputs=records
-                )
-            else:
-                content = mosaic_preview(
-                    mosaic, response_format=request.response_format, cards=cards
-                )
-        name = (
-            f"mosaics/{uuid.uuid4().hex}/mosaic{_EXTENSIONS.get(request.response_format, '.png')}"
-        )
-        with steps.step("write"):
-            size = self._results.write(
-                name,
-                content,
-                content_type=request.response_format,
-                expires=datetime.now(UTC) + self._keep,
-            )
-        log(
-            logging.INFO,
-            "mosaic served",
-            object_name=name,
-            inputs=len(used),
-            pixels=request.grid.pixels,
-            pixels_read=mosaic.pixels_read,
-            steps_ms=steps.as_log(),
-        )
-        return MadeMosaic(name, request.response_format, used, size)
+            red, green, blue = planes
+            content = render_rgb_preview(red, green, blue, response_format=request.response_format)
+        return self._store(request, content, tuple(used), pixels_read=read, steps=steps)
 
     def _plan(self, request: MosaicRequest, inputs: list[InputImage]) -> MosaicPlan:
         """Plan the mosaic, refusing one whose reprojected planes would not fit in memory."""
