@@ -254,7 +254,10 @@ def test_the_mosaic_form_previews_and_saves_a_mosaic_across_two_exposures(
     form.find_element("name", "collection").send_keys("calexp")
     from selenium.webdriver.support.select import Select
 
-    Select(form.find_element("name", "band")).select_by_visible_text("r")
+    band = form.find_element("name", "band")
+    # the menu offers the deployment's filter table (ui/filters.json) once it has come
+    wait_for(lambda: band.find_elements("css selector", "option[value=r]"), what="the filters")
+    Select(band).select_by_visible_text("r")
     form.find_element("css selector", "button[type=submit]").click()
     preview = by_css(browser, "#mosaic-preview")[0]
     wait_for(

@@ -28,11 +28,6 @@ tokenInput.addEventListener("change", () => setToken(tokenInput.value.trim()));
 for (const b of document.querySelectorAll("nav button")) {
   b.addEventListener("click", () => show(b.dataset.page));
 }
-try {
-  await loadFilters();
-} catch (e) {
-  console.warn(`no filter table: ${e.message}`); // the band menus offer "any" only
-}
 setupSearch();
 setupViewer();
 setupSubmit();
@@ -40,3 +35,5 @@ setupJobs();
 setupMosaic();
 setupHelp();
 show(window.location.hash.slice(1) || "search");
+// the forms work at once; the band menus gain the deployment's filters when they come
+loadFilters().catch((e) => console.warn(`no filter table: ${e.message}`));
