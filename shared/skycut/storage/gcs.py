@@ -21,7 +21,7 @@ from skycut.soda.ids import ObjectVersion, SourceRef
 
 __all__ = ["DownloadLinks", "GcsRangeReader", "ResultWriter", "UrlSigner", "range_session"]
 
-_TRANSIENT = (
+TRANSIENT_ERRORS = (
     gexc.ServiceUnavailable,
     gexc.InternalServerError,
     gexc.TooManyRequests,
@@ -223,7 +223,7 @@ class GcsRangeReader:
             raise UsageError(f"source {self._source.uri} does not exist") from e
         except gexc.Forbidden as e:
             raise UsageError(f"source {self._source.uri} is not readable by skycut") from e
-        except _TRANSIENT as e:
+        except TRANSIENT_ERRORS as e:
             raise ServiceUnavailableError(f"storage unavailable reading {self._source.uri}") from e
 
 
@@ -327,7 +327,7 @@ class ResultWriter:
             blob.custom_time = expires
         try:
             blob.upload_from_string(data, content_type=content_type)
-        except _TRANSIENT as e:
+        except TRANSIENT_ERRORS as e:
             raise ServiceUnavailableError(f"storage unavailable writing {object_name}") from e
         return len(data)
 

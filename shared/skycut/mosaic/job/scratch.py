@@ -17,16 +17,10 @@ from typing import Any
 from google.api_core import exceptions as gexc
 
 from skycut.errors import ServiceUnavailableError
+from skycut.storage.gcs import TRANSIENT_ERRORS, ResultWriter
 
 __all__ = ["JobObjects", "work_prefix"]
 
-_TRANSIENT = (
-    gexc.ServiceUnavailable,
-    gexc.InternalServerError,
-    gexc.TooManyRequests,
-    gexc.GatewayTimeout,
-    ConnectionError,
-)
 _CHUNK = 8 * 1024 * 1024  # resumable upload pieces: what the upload holds in memory
 
 
@@ -35,21 +29,8 @@ def work_prefix(job_id: str) -> str:
     return f"jobs/{job_id}/work/"
 
 
-class JobObjects:
-    """Reads, writes and deletes a mosaic job's objects.
-
-    Parameters
-    ----------
-    client
-        A Cloud Storage client.
-    bucket
-        The results bucket's name.
-
-    """
-
-    def __init__(self, *, client: Any, bucket: str) -> None:
-        self._bucket = client.bucket(bucket)
-        self.bucket_name = bucket
+class JobObjects(ResultWriter):
+    """A mosaic job's objects: its results, as any job's, and its intermediates."""
 
     def put(self, job_id: str, name: str, data: bytes, *, expires: datetime | None) -> None:
         """Store the job's intermediate ``name`` (replacing it: every writer writes the same)."""
@@ -58,7 +39,7 @@ class JobObjects:
             blob.custom_time = expires
         try:
             blob.upload_from_string(data, content_type="application/octet-stream")
-        except _TRANSIENT as e:
+        except TRANSIENT_ERRORS as e:
             raise ServiceUnavailableError(f"storage unavailable writing {name}") from e
 
     def get(self, job_id: str, name: str) -> bytes:
@@ -75,7 +56,7 @@ class JobObjects:
             data: bytes = self._bucket.blob(work_prefix(job_id) + name).download_as_bytes()
         except gexc.NotFound as e:
             raise ServiceUnavailableError(f"intermediate {name} of job {job_id} not found") from e
-        except _TRANSIENT as e:
+        except TRANSIENT_ERRORS as e:
             raise ServiceUnavailableError(f"storage unavailable reading {name}") from e
         return data
 
@@ -87,7 +68,7 @@ class JobObjects:
                 with contextlib.suppress(gexc.NotFound):
                     blob.delete()
                 removed += 1
-        except _TRANSIENT as e:
+        except TRANSIENT_ERRORS as e:
             raise ServiceUnavailableError(f"storage unavailable cleaning job {job_id}") from e
         return removed
 
@@ -107,22 +88,3 @@ class JobObjects:
         if expires is not None:
             blob.custom_time = expires
         return blob.open("wb", content_type=content_type)
-
-    def write(
-        self, object_name: str, data: bytes, *, content_type: str, expires: datetime | None
-    ) -> int:
-        """Upload a small result (a preview); return its size."""
-        blob = self._bucket.blob(object_name)
-        if expires is not None:
-            blob.custom_time = expires
-        try:
-            blob.upload_from_string(data, content_type=content_type)
-        except _TRANSIENT as e:
-            raise ServiceUnavailableError(f"storage unavailable writing {object_name}") from e
-        return len(data)
-
-    def delete(self, object_names: list[str]) -> None:
-        """Delete result objects (missing ones are fine)."""
-        for name in object_names:
-            with contextlib.suppress(gexc.NotFound):
-                self._bucket.blob(name).delete()
