@@ -334,9 +334,9 @@ class SodaService:
         last: int | None,
     ) -> list[JobRecord]:
         """Return the caller's cutout jobs, newest first, filtered as UWS §2.2.2.1 says."""
-        records = self._store.list_for(owner=owner, phases=phases, after=after)
-        mine = [r for r in records if r.kind in CUTOUT_KINDS]  # mosaic jobs are under mosaic/
-        return mine if last is None else mine[:last]
+        return self._store.list_kinds_for(
+            owner=owner, kinds=CUTOUT_KINDS, phases=phases, after=after, last=last
+        )
 
     def add_parameters(
         self, record: JobRecord, added: Sequence[tuple[str, str]], *, owner: str

@@ -68,6 +68,20 @@ class JobStore(JobStorage):
             raise NotFoundError(f"no job {job_id!r}")
         return record
 
+    def list_kinds_for(
+        self,
+        *,
+        owner: str | None,
+        kinds: Collection[JobKind],
+        phases: Collection[ExecutionPhase],
+        after: datetime | None,
+        last: int | None,
+    ) -> list[JobRecord]:
+        """Return the owner's jobs of ``kinds``, newest first, ``last`` counted among them."""
+        records = self.list_for(owner=owner, phases=phases, after=after)
+        mine = [r for r in records if r.kind in kinds]
+        return mine if last is None else mine[:last]
+
     # -- the named changes -------------------------------------------------
     def _move(
         self,
@@ -162,18 +176,11 @@ class JobStore(JobStorage):
             If the job has left PENDING.
 
         """
-        self.get_for(job_id, owner=owner)
-        changed = self._move(
+        self._set_while_pending(
             job_id,
-            allowed_from={ExecutionPhase.PENDING},
-            to=ExecutionPhase.PENDING,
-            fields={
-                "mosaic": state.to_document(),
-                "parameters": [{"name": p.name, "value": p.value} for p in parameters],
-            },
+            owner=owner,
+            fields={"mosaic": state.to_document(), **_parameters_field(parameters)},
         )
-        if changed is None:
-            raise PermissionDeniedError(f"job {job_id!r} is no longer PENDING")
 
     def advance_mosaic(
         self,
@@ -330,9 +337,7 @@ class JobStore(JobStorage):
 
         def decide(current: JobRecord) -> dict[str, Any] | None:
             until = current.bulk.outputs_until
-            if current.job.phase != ExecutionPhase.EXECUTING or (
-                until is not None and until > now
-            ):
+            if current.job.phase != ExecutionPhase.EXECUTING or (until is not None and until > now):
                 return None
             return {"extra.outputs_until": now + OUTPUTS_LEASE}
 
@@ -357,12 +362,16 @@ class JobStore(JobStorage):
             If the job has left PENDING.
 
         """
+        self._set_while_pending(job_id, owner=owner, fields=_parameters_field(parameters))
+
+    def _set_while_pending(self, job_id: str, *, owner: str | None, fields: dict[str, Any]) -> None:
+        """Set fields of the caller's job if it is still PENDING (`PermissionDeniedError`)."""
         self.get_for(job_id, owner=owner)
         changed = self._move(
             job_id,
             allowed_from={ExecutionPhase.PENDING},
             to=ExecutionPhase.PENDING,
-            fields={"parameters": [{"name": p.name, "value": p.value} for p in parameters]},
+            fields=fields,
         )
         if changed is None:
             raise PermissionDeniedError(f"job {job_id!r} is no longer PENDING")
@@ -401,3 +410,8 @@ class JobStore(JobStorage):
     def fail_unqueued(self, job_id: str, error: ErrorSummary) -> JobRecord | None:
         """End a QUEUED job whose messages could not be published in ERROR."""
         return self.fail(job_id, error, allowed_from={ExecutionPhase.QUEUED})
+
+
+def _parameters_field(parameters: Sequence[JobParameter]) -> dict[str, Any]:
+    """Return a job's parameters as its document stores them."""
+    return {"parameters": [{"name": p.name, "value": p.value} for p in parameters]}

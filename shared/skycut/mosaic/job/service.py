@@ -190,9 +190,9 @@ class MosaicJobs:
         last: int | None,
     ) -> list[JobRecord]:
         """Return the caller's mosaic jobs, newest first, filtered as UWS §2.2.2.1 says."""
-        records = self._store.list_for(owner=owner, phases=phases, after=after)
-        mine = [r for r in records if r.kind in MOSAIC_KINDS]
-        return mine if last is None else mine[:last]
+        return self._store.list_kinds_for(
+            owner=owner, kinds=MOSAIC_KINDS, phases=phases, after=after, last=last
+        )
 
     def results(self, job_id: str) -> list[StoredResult]:
         """Return a job's stored results."""
