@@ -31,7 +31,7 @@ from PIL import Image, ImageDraw
 from skycut.bulk.package import Contents
 from skycut.cutout.fitsindex import BLOCK_SIZE, HduInfo, scan_fits
 from skycut.cutout.hdus import select_image
-from skycut.cutout.pixels import image_shape
+from skycut.cutout.pixels import image_shape, stored_dtype
 from skycut.cutout.preview import Stretch, binned, physical_values
 from skycut.cutout.stencil import Circle, Polygon, Range, Stencil, parse_stencil
 from skycut.errors import UsageError
@@ -55,8 +55,6 @@ _MIN_TILE = 96  # smaller stamps are enlarged (whole pixels repeated) to about t
 # PIL loads its file formats' writers on first use: load them with this module (the
 # worker's start), not while a job's first package is being written (0.3 s here).
 Image.preinit()
-
-_STORED = {8: ">u1", 16: ">i2", 32: ">i4", 64: ">i8", -32: ">f4", -64: ">f8"}  # by BITPIX
 
 
 @dataclass(frozen=True)
@@ -113,7 +111,7 @@ class EpochStamp:
         cards = [text[i : i + 80] for i in range(0, len(text), 80)]
         end = next(i for i, card in enumerate(cards) if card.rstrip() == "END")
         shape = image_shape(hdu)
-        dtype = np.dtype(_STORED[int(hdu.header["BITPIX"])])
+        dtype = stored_dtype(int(hdu.header["BITPIX"]))
         stored = content[hdu.data_offset : hdu.data_offset + dtype.itemsize * math.prod(shape)]
         values = np.frombuffer(stored, dtype=dtype).reshape(shape)
         return cls(

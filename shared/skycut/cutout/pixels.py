@@ -30,12 +30,20 @@ from skycut.cutout.tilelayout import compressed_image_header
 from skycut.cutout.tiles import TileTable, read_tiles, tile_segments
 from skycut.errors import UnsupportedSourceError
 
-__all__ = ["image_header", "image_shape", "output_image_header", "pixel_segments", "read_pixels"]
+__all__ = [
+    "image_header",
+    "image_shape",
+    "output_image_header",
+    "pixel_segments",
+    "read_pixels",
+    "stored_dtype",
+]
 
 _Int64 = npt.NDArray[np.int64]
 
 
-def _stored_dtype(bitpix: int) -> np.dtype[Any]:
+def stored_dtype(bitpix: int) -> np.dtype[Any]:
+    """Return the numpy type of FITS data of ``BITPIX`` as stored (big-endian)."""
     kind = "f" if bitpix < 0 else "i" if bitpix > 8 else "u"
     return np.dtype(f">{kind}{abs(bitpix) // 8}")
 
@@ -107,7 +115,7 @@ def read_pixels(
     if hdu.is_compressed:
         if any(s.stop == s.start for s in region):
             bitpix = int(hdu.header["ZBITPIX"])
-            return np.empty(tuple(s.stop - s.start for s in region), _stored_dtype(bitpix))
+            return np.empty(tuple(s.stop - s.start for s in region), stored_dtype(bitpix))
         return read_tiles(reader, hdu, region, cost=cost, table=tiles)
     return _read_plain(reader, hdu, shape, region, cost or ReadCost())
 
@@ -172,7 +180,7 @@ def _row_starts(
     hdu: HduInfo, shape: tuple[int, ...], region: tuple[slice, ...]
 ) -> tuple[_Int64, int]:
     """Return the file offset of every image row of a non-empty region, and its length."""
-    dtype = _stored_dtype(int(hdu.header["BITPIX"]))
+    dtype = stored_dtype(int(hdu.header["BITPIX"]))
     # The start byte of a row for every index of the outer axes.
     strides = np.cumprod((1, *shape[:0:-1]))[::-1].astype(np.int64) * dtype.itemsize
     starts = np.array(hdu.data_offset + region[-1].start * dtype.itemsize, dtype=np.int64)
@@ -188,7 +196,7 @@ def _read_plain(
     region: tuple[slice, ...],
     cost: ReadCost,
 ) -> npt.NDArray[Any]:
-    dtype = _stored_dtype(int(hdu.header["BITPIX"]))
+    dtype = stored_dtype(int(hdu.header["BITPIX"]))
     out_shape = tuple(s.stop - s.start for s in region)
     if 0 in out_shape:
         return np.empty(out_shape, dtype)
