@@ -8,6 +8,7 @@ import sys
 import uuid
 
 import pytest
+import requests
 from astropy.io import fits
 from google.cloud import firestore, storage
 
@@ -17,6 +18,8 @@ from skycut.soda.ids import SourceRef
 from tests.integration.test_image_index import fits_bytes, wait_for
 
 pytestmark = pytest.mark.integration
+
+MOSAIC_REGION = "RANGE 150.07 150.12 2.2 2.25"  # across two r calexps: 251 x 251 at 0.0002
 
 
 def skycut(stack, *args, timeout=180):
@@ -152,3 +155,61 @@ def test_index_of_an_empty_prefix_and_of_a_missing_bucket(stack):
     missing = skycut(stack, "index", "gs://no-such-bucket-here")
     assert missing.returncode == 1
     assert "no bucket no-such-bucket-here" in missing.stderr
+
+
+def test_jobs_lists_cutout_and_mosaic_jobs_and_the_job_commands_take_either(stack, tmp_path):
+    base = stack.config.base_url
+    source = f"gs://{stack.config.sources_bucket}/sample/calexp-r-0001.fits"
+    cutout = requests.post(
+        f"{base}/async", data={"ID": source, "CIRCLE": "150.05 2.24 0.001"},
+        allow_redirects=False, timeout=30,
+    )  # fmt: skip
+    assert cutout.status_code == 303, cutout.text
+    cutout_id = cutout.headers["Location"].rsplit("/", 1)[-1]
+    pending = requests.post(
+        f"{base}/mosaic", data={"POS": MOSAIC_REGION, "PIXSCALE": "0.0002", "ID": source},
+        allow_redirects=False, timeout=30,
+    )  # fmt: skip
+    assert pending.status_code == 303, pending.text
+    pending_id = pending.headers["Location"].rsplit("/", 1)[-1]
+    submitted = skycut(
+        stack, "mosaic", f"POS={MOSAIC_REGION}", "PIXSCALE=0.0002", "COLLECTION=calexp",
+        "BAND=6.2e-7 6.2e-7", "--no-wait",
+    )  # fmt: skip
+    assert submitted.returncode == 0, submitted.stderr
+    mosaic_id = submitted.stdout.strip()
+
+    listed = skycut(stack, "jobs", "--last", "3")
+    assert listed.returncode == 0, listed.stderr
+    rows = [line.split("\t") for line in listed.stdout.splitlines()]
+    assert [(r[0], r[3]) for r in rows] == [
+        (mosaic_id, "mosaic"),
+        (pending_id, "mosaic"),
+        (cutout_id, "cutout"),
+    ]
+    assert [r[1] for r in rows[1:]] == ["PENDING", "PENDING"]
+    assert [r[2] for r in rows] == sorted((r[2] for r in rows), reverse=True)  # newest first
+    only_pending = skycut(stack, "jobs", "--phase", "PENDING", "--last", "2")
+    assert [line.split("\t")[0] for line in only_pending.stdout.splitlines()] == [
+        pending_id,
+        cutout_id,
+    ]
+
+    # a mosaic job's id alone is enough for status, results and abort
+    followed = skycut(stack, "status", mosaic_id, "--follow", "--timeout", "150")
+    assert followed.returncode == 0, followed.stderr
+    assert "COMPLETED" in followed.stderr
+    out = tmp_path / "mosaic"
+    downloaded = skycut(stack, "results", mosaic_id, "--out", str(out))
+    assert downloaded.returncode == 0, downloaded.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["mosaic.fits", "preview.png"]
+    with fits.open(out / "mosaic.fits") as hdul:
+        assert hdul[0].data.shape == (251, 251)
+    for job_id in (pending_id, cutout_id):
+        aborted = skycut(stack, "abort", job_id)
+        assert aborted.returncode == 0, aborted.stderr
+        shown = skycut(stack, "status", job_id)
+        assert shown.stdout.split()[:2] == [job_id, "ABORTED"]
+    missing = skycut(stack, "abort", "0" * 32)
+    assert missing.returncode == 1
+    assert "no job 00000000000000000000000000000000" in missing.stderr

@@ -1,4 +1,11 @@
-"""The CLI's view of jobs: submit, follow, list, download — over the SODA/UWS API."""
+"""The CLI's view of jobs: submit, follow, list, download — over the SODA/UWS API.
+
+A skycut service has two UWS job lists, ``<url>/async`` (cutout jobs, bulk
+files among them) and ``<url>/mosaic`` (mosaic jobs), and a job is under
+one of them only. The client takes a job id alone and finds which list
+holds it (asking ``async`` first, then ``mosaic``, and remembering the
+answer), so every job command works on both kinds.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +21,7 @@ from lxml import etree
 from skycut.bulk.drops import DropObject, bulk_job_id
 from skycut.cli.config import Target
 
-__all__ = ["JobState", "JobsClient"]
+__all__ = ["KINDS", "JobRef", "JobState", "JobsClient"]
 
 _NS = {
     "uws": "http://www.ivoa.net/xml/UWS/v1.0",
@@ -22,6 +29,19 @@ _NS = {
     "p": "https://skycut.dev/xml/progress/v1",
 }
 _FINAL = {"COMPLETED", "ERROR", "ABORTED", "ARCHIVED"}
+
+KINDS = {"async": "cutout", "mosaic": "mosaic"}
+"""The service's job lists (their path under the base URL) and the kind of job each holds."""
+
+
+@dataclass(frozen=True, slots=True)
+class JobRef:
+    """One job of the caller's job lists."""
+
+    job_id: str
+    kind: str
+    phase: str
+    created: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,17 +85,14 @@ def _state(doc: etree._Element) -> JobState:
 class JobsClient:
     """Talks to one skycut service."""
 
-    def __init__(
-        self, target: Target, *, session: requests.Session | None = None, tree: str = "async"
-    ) -> None:
+    def __init__(self, target: Target, *, session: requests.Session | None = None) -> None:
         self._target = target
         self._http = session or requests.Session()
         self._http.headers.update(target.headers())
-        self._tree = tree  # the job list: async (cutouts) or mosaic
+        self._trees: dict[str, str] = {}  # job id -> the job list found to hold it
 
-    def job_url(self, job_id: str) -> str:
-        """URL of a job."""
-        return f"{self._target.url}/{self._tree}/{job_id}"
+    def _url(self, tree: str, job_id: str) -> str:
+        return f"{self._target.url}/{tree}/{job_id}"
 
     def submit_mosaic(self, pairs: list[tuple[str, str]], *, template: Path | None) -> str:
         """Create and run a mosaic job of ``pairs`` (and a ``TEMPLATE`` file); return its id."""
@@ -90,7 +107,7 @@ class JobsClient:
                     allow_redirects=False, timeout=300,
                 )  # fmt: skip
         _check(response, 303)
-        return str(response.headers["Location"]).rstrip("/").rsplit("/", 1)[-1]
+        return self._created(response, "mosaic")
 
     def submit_api(self, path: Path, options: Mapping[str, str]) -> str:
         """POST the file as a bulk job through the API; return the job id."""
@@ -103,7 +120,12 @@ class JobsClient:
                 timeout=300,
             )
         _check(response, 303)
-        return str(response.headers["Location"]).rstrip("/").rsplit("/", 1)[-1]
+        return self._created(response, "async")
+
+    def _created(self, response: requests.Response, tree: str) -> str:
+        job_id = str(response.headers["Location"]).rstrip("/").rsplit("/", 1)[-1]
+        self._trees[job_id] = tree
+        return job_id
 
     def submit_drop(self, path: Path, options: Mapping[str, str], *, owner: str) -> str:
         """Upload the file to ``incoming/<owner>/`` of the drop bucket; return the job id."""
@@ -116,16 +138,29 @@ class JobsClient:
         )
         blob.metadata = dict(options)
         blob.upload_from_filename(str(path))
-        return bulk_job_id(DropObject(self._target.drop_bucket, blob.name, str(blob.generation)))
+        job_id = bulk_job_id(DropObject(self._target.drop_bucket, blob.name, str(blob.generation)))
+        self._trees[job_id] = "async"
+        return job_id
+
+    def kind(self, job_id: str) -> str | None:
+        """Return the kind of the caller's job (`KINDS`), or None if neither list holds it."""
+        if job_id not in self._trees:
+            self.state(job_id)
+        tree = self._trees.get(job_id)
+        return None if tree is None else KINDS[tree]
 
     def state(self, job_id: str, *, wait: float | None = None) -> JobState | None:
-        """Return the job's state, or None if it does not exist (yet)."""
+        """Return the job's state, or None if it does not exist (yet) in either job list."""
         params = {"WAIT": str(wait)} if wait else None
-        response = self._http.get(self.job_url(job_id), params=params, timeout=60)
-        if response.status_code == 404:
-            return None
-        _check(response, 200)
-        return _state(etree.fromstring(response.content))
+        known = self._trees.get(job_id)
+        for tree in [known] if known else KINDS:
+            response = self._http.get(self._url(tree, job_id), params=params, timeout=60)
+            if response.status_code == 404:
+                continue
+            _check(response, 200)
+            self._trees[job_id] = tree
+            return _state(etree.fromstring(response.content))
+        return None
 
     def follow(
         self,
@@ -149,22 +184,24 @@ class JobsClient:
             time.sleep(poll)
         return state
 
-    def list(self, *, phases: list[str], last: int | None) -> list[tuple[str, str, str]]:
-        """Return ``(job id, phase, creation time)`` of the caller's jobs, newest first."""
+    def list(self, *, phases: list[str], last: int | None) -> list[JobRef]:
+        """Return the caller's jobs of both lists, newest first (the ``last`` newest of all)."""
         params: list[tuple[str, str]] = [("PHASE", p) for p in phases]
         if last:
             params.append(("LAST", str(last)))
-        response = self._http.get(f"{self._target.url}/async", params=params, timeout=60)
-        _check(response, 200)
-        doc = etree.fromstring(response.content)
-        return [
-            (
-                ref.get("id", ""),
-                ref.findtext("uws:phase", "", _NS),
-                ref.findtext("uws:creationTime", "", _NS),
-            )
-            for ref in doc.findall("uws:jobref", _NS)
-        ]
+        refs = []
+        for tree, kind in KINDS.items():
+            response = self._http.get(f"{self._target.url}/{tree}", params=params, timeout=60)
+            _check(response, 200)
+            for ref in etree.fromstring(response.content).findall("uws:jobref", _NS):
+                job_id = ref.get("id", "")
+                self._trees[job_id] = tree
+                phase = ref.findtext("uws:phase", "", _NS)
+                created = ref.findtext("uws:creationTime", "", _NS)
+                refs.append(JobRef(job_id, kind, phase, created))
+        # both lists write creationTime alike (UTC, ms, Z), so the text sorts as the time
+        refs.sort(key=lambda r: r.created, reverse=True)
+        return refs[:last] if last else refs
 
     def download(self, url: str, folder: Path, *, name: str) -> tuple[Path, int]:
         """Download one result into ``folder``; return where it went and its size.
@@ -185,9 +222,11 @@ class JobsClient:
         return path, size
 
     def abort(self, job_id: str) -> None:
-        """Abort the job."""
+        """Abort the job, a cutout or a mosaic job."""
+        if self.kind(job_id) is None:
+            raise SystemExit(f"skycut: no job {job_id} (no cutout or mosaic job of yours)")
         response = self._http.post(
-            f"{self.job_url(job_id)}/phase",
+            f"{self._url(self._trees[job_id], job_id)}/phase",
             data={"PHASE": "ABORT"},
             allow_redirects=False,
             timeout=60,

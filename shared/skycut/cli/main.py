@@ -53,21 +53,25 @@ def _parser() -> argparse.ArgumentParser:
     submit.add_argument("--no-wait", action="store_true", help="print the job id and return")
     submit.add_argument("--timeout", type=float, default=3600)
 
-    status = commands.add_parser("status", help="show (and follow) a job")
+    status = commands.add_parser("status", help="show (and follow) a job, cutout or mosaic")
     status.add_argument("job_id")
     status.add_argument("--follow", action="store_true")
     status.add_argument("--timeout", type=float, default=3600)
 
-    listing = commands.add_parser("jobs", help="list your jobs, newest first")
+    listing = commands.add_parser(
+        "jobs",
+        help="list your cutout and mosaic jobs, newest first",
+        description="One job a line: id, phase, creation time (UTC) and kind (cutout or mosaic).",
+    )
     listing.add_argument("--phase", action="append", default=[])
     listing.add_argument("--last", type=int)
 
-    results = commands.add_parser("results", help="download a job's results")
+    results = commands.add_parser("results", help="download a job's results (cutout or mosaic)")
     results.add_argument("job_id")
     results.add_argument("--out", type=Path, default=Path())
     results.add_argument("--manifest-only", action="store_true")
 
-    abort = commands.add_parser("abort", help="abort a job")
+    abort = commands.add_parser("abort", help="abort a job, cutout or mosaic")
     abort.add_argument("job_id")
 
     add_find_command(commands)
@@ -113,8 +117,9 @@ def main(argv: list[str] | None = None) -> int:
         ProgressLine(sys.stdout)(state)
         return 0
     if args.command == "jobs":
-        for job_id, phase, created in client.list(phases=args.phase, last=args.last):
-            print(f"{job_id}\t{phase}\t{created}")
+        # the kind is the last column, so scripts reading the first three are unchanged
+        for ref in client.list(phases=args.phase, last=args.last):
+            print(f"{ref.job_id}\t{ref.phase}\t{ref.created}\t{ref.kind}")
         return 0
     if args.command == "results":
         return _download(client, args.job_id, args.out, manifest_only=args.manifest_only)

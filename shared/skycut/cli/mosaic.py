@@ -65,7 +65,7 @@ def run_mosaic(args: Any, target: Target) -> int:
     if args.template is not None and not args.template.is_file():
         print(f"skycut: {args.template} is not a file", file=sys.stderr)
         return 2
-    client = JobsClient(target, tree="mosaic")
+    client = JobsClient(target)
     job_id = client.submit_mosaic(pairs, template=args.template)
     print(job_id)
     if args.no_wait:
