@@ -11,7 +11,8 @@ and of the heap.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -74,6 +75,11 @@ class TileLayout:
         File offset of the heap (``THEAP`` after the table start).
     blank
         The uncompressed image's ``BLANK``, which astropy writes into null integer pixels.
+    cards
+        The table header's values by keyword, for astropy's tile decoder: it
+        looks up dozens of keywords per call, each many times slower in an
+        ``astropy.io.fits.Header`` than in a dict (a stamp's decoding spent
+        more time there than in decompressing its tiles).
 
     """
 
@@ -86,6 +92,7 @@ class TileLayout:
     row_bytes: int
     heap_offset: int
     blank: int | None
+    cards: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def of(cls, hdu: HduInfo) -> TileLayout:
@@ -128,6 +135,8 @@ class TileLayout:
             row_bytes=row_bytes,
             heap_offset=hdu.data_offset + int(h.get("THEAP", nrows * row_bytes)),
             blank=blank,
+            # the first card of a keyword wins, as in a Header's lookup
+            cards=dict(reversed(list(h.items()))),
         )
 
     @property

@@ -124,14 +124,14 @@ def read_tiles(
     first, last, needed = _touched_tiles(layout, region)
     rows = table.rows if table is not None else _read_rows(reader, layout, needed, cost)
     plan = plan_reads(*_heap_segments(layout, rows[needed]), cost=cost)
-    heap = _Heap(fetch(reader, plan, max_concurrency=cost.max_concurrency), layout, hdu)
+    heap = _Heap(fetch(reader, plan, max_concurrency=cost.max_concurrency), layout)
     table_view = _TableRows(rows, layout.formats)
     image_header = {"BLANK": layout.blank} if layout.blank is not None else {}
     try:
         block = decompress_image_data_section(
             table_view,
-            str(hdu.header["ZCMPTYPE"]).strip(),
-            hdu.header,
+            str(layout.cards["ZCMPTYPE"]).strip(),
+            layout.cards,
             heap,
             image_header,
             first,
@@ -265,10 +265,10 @@ class _Heap:
     _data_offset = 0
     _theap = 0
 
-    def __init__(self, fetched: Fetched, layout: TileLayout, hdu: HduInfo) -> None:
+    def __init__(self, fetched: Fetched, layout: TileLayout) -> None:
         self._fetched = fetched
         self._base = layout.heap_offset
-        self._heap_size = int(hdu.header.get("PCOUNT", 0))
+        self._heap_size = int(layout.cards.get("PCOUNT", 0))
 
     def _get_raw_data(self, shape: int, code: Any, offset: int) -> npt.NDArray[Any]:
         dtype = np.dtype(code)
