@@ -32,7 +32,7 @@ from skycut.cutout.cutplan import CutPlan, PlannedHdu, plan_cut
 from skycut.cutout.fitsindex import FitsIndex, HduInfo
 from skycut.cutout.geometry import PixelBox, pixels_inside
 from skycut.cutout.mask import mask_outside as blank_outside
-from skycut.cutout.output import extension_bytes, stored_array
+from skycut.cutout.output import extension_parts, stored_array
 from skycut.cutout.pixels import read_pixels
 from skycut.cutout.prefetch import PrefetchedReader
 from skycut.cutout.preview import physical_values, render_preview
@@ -248,9 +248,15 @@ def cut(
             source_id=source_id, detail=detail, mask_outside=mask_outside,
             source_generation=source_generation,
         )  # fmt: skip
-        content = primary + b"".join(
-            extension_bytes(h, d, p.region.start, note=_note(p)) for p, h, d in parts
-        )
+        # one copy of the pixels, into the file itself
+        content = b"".join(
+            [
+                primary,
+                *(part for p, h, d in parts for part in extension_parts(
+                    h, d, p.region.start, note=_note(p)
+                )),
+            ]
+        )  # fmt: skip
     else:
         items = provenance_items(
             selection,
