@@ -21,13 +21,20 @@ import numpy as np
 import pytest
 import requests
 from astropy.io import fits
+from astropy.wcs import WCS
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage  # type: ignore[attr-defined]
 
+from skycut.config import Settings
 from skycut.cutout.fitsindex import named_image, scan_fits, select_image_hdu
+from skycut.cutout.reader import ReadStats
+from skycut.cutout.selection import Detail
+from skycut.cutout.stencil import Circle
 from skycut.errors import ServiceUnavailableError, SourceChangedError, UsageError
 from skycut.soda.ids import SourceRef
+from skycut.soda.params import CutoutSpec, SodaRequest
 from skycut.storage.gcs import GcsRangeReader
+from skycut.worker.cutter import Cutter
 
 BUCKET = "sources"
 NAME = "dir/image one.fits"
@@ -222,3 +229,57 @@ def test_the_environment_is_read_once_per_client_not_per_request(
     for i in range(10):
         assert reader.read_range(i, i + 5) == b"q" * 5
     assert len(looked_up) <= 1
+
+
+def _exposure_fits() -> bytes:
+    """An exposure: IMAGE, MASK and VARIANCE planes of 300² pixels with a TAN WCS."""
+    wcs = WCS(naxis=2)
+    wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    wcs.wcs.crval = [150.0, 2.0]
+    wcs.wcs.crpix = [150.5, 150.5]
+    wcs.wcs.cdelt = [-0.2 / 3600, 0.2 / 3600]
+    header = wcs.to_header()
+    rng = np.random.default_rng(3)
+    planes = [
+        fits.ImageHDU(rng.normal(size=(300, 300)).astype(np.float32), header, name="IMAGE"),
+        fits.ImageHDU(rng.integers(0, 8, (300, 300)).astype(np.int32), header, name="MASK"),
+        fits.ImageHDU(rng.random((300, 300)).astype(np.float32), header, name="VARIANCE"),
+    ]
+    buffer = io.BytesIO()
+    fits.HDUList([fits.PrimaryHDU(), *planes]).writeto(buffer)
+    return buffer.getvalue()
+
+
+class _NoWatch:
+    def check(self, *, force: bool = False) -> None:
+        """Nothing to check."""
+
+
+def test_a_detail_cut_after_an_image_cut_asks_for_no_metadata(store: FakeStore) -> None:
+    """The header index cached by an image-only cut says where the file ends: no size request."""
+    store.data = _exposure_fits()
+    client = storage.Client(project="test", credentials=AnonymousCredentials())
+    cutter = Cutter.from_settings(
+        Settings(source_buckets=[BUCKET]),
+        lambda source, generation: GcsRangeReader(
+            client=client, source=source, generation=generation
+        ),
+    )
+    source = SourceRef(BUCKET, NAME)
+
+    def cut(detail: Detail, ra: float) -> fits.HDUList:
+        circle = Circle(ra, 2.0, 4 / 3600)
+        request = SodaRequest(sources=(source,), stencils=(circle,), detail=detail)
+        spec = CutoutSpec(source=source, stencil=circle)
+        cutout, _ = cutter.cut(request, spec, None, ReadStats(), _NoWatch(), None)  # type: ignore[arg-type]
+        return fits.open(io.BytesIO(cutout.content))
+
+    assert [h.name for h in cut("image", 150.0)[1:]] == ["IMAGE"]
+    store.requests.clear()
+    out = cut("image,mask,variance", 150.0002)
+    assert [h.name for h in out[1:]] == ["IMAGE", "MASK", "VARIANCE"]
+    with fits.open(io.BytesIO(store.data)) as src:
+        x0, y0 = -int(out[2].header["LTV1"]), -int(out[2].header["LTV2"])
+        ny, nx = out[2].data.shape
+        np.testing.assert_array_equal(out[2].data, src["MASK"].data[y0 : y0 + ny, x0 : x0 + nx])
+    assert [kind for kind, _ in store.requests if kind != "media"] == []

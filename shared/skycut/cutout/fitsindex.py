@@ -13,11 +13,11 @@ import contextlib
 import math
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from astropy.io import fits
 
-from skycut.cutout.reader import RangeReader
+from skycut.cutout.reader import RangeReader, known_size
 from skycut.errors import SkycutError, UnsupportedSourceError
 
 __all__ = [
@@ -88,25 +88,41 @@ class FitsIndex:
         The HDUs scanned.
     complete
         `False` if scanning stopped early, so later HDUs may exist.
+    size
+        The file's length in bytes, if the scan learned it at no cost (a
+        Cloud Storage read tells it); a scan on from an index stopped early
+        then needs no request to know where the file ends. None otherwise.
+        True of the one version of the file scanned, as the whole index is.
 
     """
 
     source: str
     hdus: tuple[HduInfo, ...]
     complete: bool
+    size: int | None = field(default=None, compare=False)
 
 
 class _Blocks:
     """Serves 2880-byte blocks from the chunks read, reading a new one on a miss."""
 
-    def __init__(self, reader: RangeReader, chunk_size: int) -> None:
+    def __init__(self, reader: RangeReader, chunk_size: int, eof: int | None = None) -> None:
         self._reader = reader
         self._chunk = max(1, math.ceil(chunk_size / BLOCK_SIZE)) * BLOCK_SIZE
         self._start = 0
         self._data = b""
         # windows read ahead on a guess, whole blocks each (see `scan_on`)
         self._guessed: list[tuple[int, bytes]] = []
-        self.eof: int | None = None
+        self.eof = eof
+
+    def file_size(self) -> int:
+        """Return the file's size: known already, else asked of the reader."""
+        if self.eof is None:
+            self.eof = self._reader.size()
+        return self.eof
+
+    def known_size(self) -> int | None:
+        """Return the file's size if known without a request."""
+        return self.eof if self.eof is not None else known_size(self._reader)
 
     @property
     def chunk(self) -> int:
@@ -142,10 +158,8 @@ class _Blocks:
     def at_eof(self, offset: int) -> bool:
         if self.holds(offset):
             return False
-        if self.eof is None:
-            # Only asked when the next header lies beyond the chunk in hand.
-            self.eof = self._reader.size()
-        return offset >= self.eof
+        # Only asked when the next header lies beyond the chunk in hand.
+        return offset >= self.file_size()
 
 
 def scan_fits(
@@ -181,7 +195,8 @@ def scan_fits(
     blocks = _Blocks(reader, chunk_size)
     if not blocks.block(0).startswith(b"SIMPLE  ="):
         raise UnsupportedSourceError(f"{reader.name} is not a FITS file")
-    return _scan_extensions(blocks, [], 0, source=reader.name, stop_after=stop_after)
+    index = _scan_extensions(blocks, [], 0, source=reader.name, stop_after=stop_after)
+    return replace(index, size=blocks.known_size())
 
 
 def _scan_extensions(
@@ -255,12 +270,13 @@ def scan_on(
         raise UnsupportedSourceError(f"{index.source}: empty index")
     last = index.hdus[-1]
     start = last.data_offset + last.data_size
-    blocks = _Blocks(reader, chunk_size)
+    blocks = _Blocks(reader, chunk_size, eof=index.size)
     if guesses > 0:
         _read_ahead(blocks, reader, start, start - last.header_offset, guesses)
-    return _scan_extensions(
+    scanned = _scan_extensions(
         blocks, list(index.hdus), start, source=index.source, stop_after=stop_after
     )
+    return replace(scanned, size=blocks.known_size())
 
 
 _SLACK_BEFORE = 8 * BLOCK_SIZE
@@ -279,7 +295,7 @@ def _read_ahead(
     trip per header; bytes are only ever taken from a window at the offsets
     the scan reaches by the headers' own sizes.
     """
-    size = reader.size()
+    size = blocks.file_size()
     if start >= size:
         return
     windows = []

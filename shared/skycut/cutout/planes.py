@@ -121,7 +121,7 @@ def scan_with_planes(
     """
     exact = needed_parts(image, region, cost)
     stride = image.data_offset + image.data_size - image.header_offset
-    size = reader.size()
+    size = index.size if index.size is not None else reader.size()
     guessed: list[tuple[int, int]] = []
     for k in range(1, planes + 1):
         guessed += _widened(exact, k * stride, size)

@@ -18,6 +18,7 @@ __all__ = [
     "ReadStats",
     "RememberingReader",
     "WrappingReader",
+    "known_size",
 ]
 
 
@@ -39,6 +40,25 @@ class RangeReader(Protocol):
         ...
 
 
+@runtime_checkable
+class SizeKnowing(Protocol):
+    """A reader that can tell whether it knows its object's size without asking for it."""
+
+    def known_size(self) -> int | None:
+        """Return the object's size if known at no cost (no request), else None."""
+        ...
+
+
+def known_size(reader: RangeReader) -> int | None:
+    """Return ``reader``'s object size if it knows it without a request, else None.
+
+    A Cloud Storage reader learns the size from its first read's
+    ``Content-Range``; asking `RangeReader.size` before any read costs a
+    metadata request there. Readers that do not say are taken not to know.
+    """
+    return reader.known_size() if isinstance(reader, SizeKnowing) else None
+
+
 class LocalFileReader:
     """A :class:`RangeReader` over a file on local disk."""
 
@@ -53,6 +73,10 @@ class LocalFileReader:
     def size(self) -> int:
         """Return the file's length in bytes."""
         return self._path.stat().st_size
+
+    def known_size(self) -> int:
+        """Return the file's length in bytes (a local look-up, always free)."""
+        return self.size()
 
     def read_range(self, start: int, stop: int) -> bytes:
         """Return bytes ``[start, stop)`` of the file."""
@@ -90,6 +114,10 @@ class WrappingReader:
     def size(self) -> int:
         """Return the wrapped object's size."""
         return self._inner.size()
+
+    def known_size(self) -> int | None:
+        """Return the wrapped object's size if the wrapped reader knows it for free."""
+        return known_size(self._inner)
 
     def read_range(self, start: int, stop: int) -> bytes:
         """Read through the wrapped reader."""

@@ -105,6 +105,10 @@ class GcsRangeReader:
             self._size = int(blob.size)
         return self._size
 
+    def known_size(self) -> int | None:
+        """Return the object's size if a read (or the caller) told it, else None."""
+        return self._size
+
     def read_range(self, start: int, stop: int) -> bytes:
         """Return bytes ``[start, stop)`` of the object."""
         if stop <= start:
