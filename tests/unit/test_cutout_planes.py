@@ -113,6 +113,20 @@ def test_planes_too_large_to_risk_are_guessed_only_if_they_fill_the_file(
     assert guessed is not table_after
 
 
+def test_the_bytes_read_ahead_count_in_the_plans_pixels(tmp_path: Path) -> None:
+    """A worker holds a cut's pixels from its budget: the rows read on a guess are held too."""
+    path = exposure(tmp_path / "e.fits")
+    reader = LocalFileReader(path)
+    index = scan_fits(reader, stop_after=named_image)
+    plan = plan_cut(
+        reader, Selection(stencil=POLYGON), source_id="e", index=index,
+        detail="image,mask,variance", cost=ReadCost(),
+    )  # fmt: skip
+    held = sum(data.size for _, data in plan.held)
+    assert held > 0
+    assert plan.pixels >= plan.region_pixels + held // 4  # float32 planes: 4 bytes a pixel
+
+
 def test_a_plan_refused_for_its_size_reads_no_pixel(tmp_path: Path) -> None:
     path = exposure(tmp_path / "e.fits")
     reads: list[tuple[int, int]] = []

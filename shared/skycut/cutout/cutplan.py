@@ -78,7 +78,21 @@ class CutPlan:
 
     @property
     def pixels(self) -> int:
-        """Pixels the cutout holds, summed over its HDUs."""
+        """Pixels the cutout holds, summed over its HDUs, and those read ahead for it.
+
+        The bytes read while planning (``held``) stay in memory until the cut
+        ends, so a worker's pixel budget counts them too, as pixels of the
+        image's size; ``max_pixels`` limits the regions only (`region_pixels`).
+        """
+        held = sum(data.size for _, data in self.held)
+        if held == 0:
+            return self.region_pixels
+        item = max(1, abs(int(self.image.header.get("BITPIX", 8))) // 8)
+        return self.region_pixels + -(-held // item)
+
+    @property
+    def region_pixels(self) -> int:
+        """Pixels of the regions cut, summed over the HDUs."""
         return sum(math.prod(p.region.shape) for p in self.hdus)
 
 
@@ -147,9 +161,9 @@ def plan_cut(
         )  # fmt: skip
         planned += _more_hdus(index, planned[0], selection, detail=detail, source=source_id)
     plan = CutPlan(index=index, hdus=tuple(planned))
-    if max_pixels is not None and plan.pixels > max_pixels:
+    if max_pixels is not None and plan.region_pixels > max_pixels:
         raise UsageError(
-            f"the cutout would hold {plan.pixels} pixels, over this service's limit of "
+            f"the cutout would hold {plan.region_pixels} pixels, over this service's limit of "
             f"{max_pixels}; ask for a smaller region"
         )
     if held and cost is not None:
