@@ -17,7 +17,10 @@ States: *warm* is a later cutout of an image already cut (skycut's header
 cache, fsspec's open file); *first touch* is the first cutout of an image in
 a process that has already cut others (connections and clients warm);
 *cold* is the first cutout in a fresh process (client built, nothing else;
-imports not counted). Medians; every cutout is checked after the clock stops
+imports not counted); *after image* (MEF only) is a ``DETAIL`` cut of an image
+cut before without ``DETAIL``, whose cached headers stop at ``IMAGE`` (its
+limit: one round trip, for the other planes' headers and every plane's
+pixels, and the bytes of a first touch). Medians; every cutout is checked after the clock stops
 against astropy ``Cutout2D`` on the local file (pixels and WCS).
 
 The *limit* of a case is its round trips times the round trip plus the bytes it
@@ -233,7 +236,9 @@ def skycut_cutter(client: Any) -> Any:
     )
 
 
-def skycut_task(kind: str, x: int, y: int, size: int) -> tuple[Any, Any]:
+def skycut_task(
+    kind: str, x: int, y: int, size: int, detail: Detail | None = None
+) -> tuple[Any, Any]:
     """Return the request and cutout the worker receives (parsed before the clock starts)."""
     from skycut.soda.ids import SourceRef
     from skycut.soda.params import CutoutSpec, SodaRequest
@@ -241,7 +246,9 @@ def skycut_task(kind: str, x: int, y: int, size: int) -> tuple[Any, Any]:
     source = SourceRef(BUCKET, f"{kind}.fits")
     circle = circle_for(x, y, size)
     spec = CutoutSpec(source=source, stencil=circle)
-    request = SodaRequest(sources=(source,), stencils=(circle,), detail=DETAIL.get(kind, "image"))
+    request = SodaRequest(
+        sources=(source,), stencils=(circle,), detail=detail or DETAIL.get(kind, "image")
+    )
     return request, spec
 
 
@@ -370,7 +377,21 @@ def measure_skycut(rig: Rig, client: Any, case: Case, planes: Any, repeats: int)
             check_cut(case.kind, planes, content, x, y, case.size, "skycut")
             result.seconds.append(seconds)
             result.records.append(records)
-    return [warm, first]
+    if case.kind not in DETAIL:
+        return [warm, first]
+    # a DETAIL cut of an image cut before without: its cached headers stop at IMAGE
+    after = Result(case, "after image", "skycut")
+    where = positions(case.size, 2 * repeats, seed=case.size + 4)
+    for i in range(repeats):
+        cutter = skycut_cutter(client)
+        skycut_cut(cutter, skycut_task(case.kind, *where[2 * i], case.size, detail="image"))
+        x, y = where[2 * i + 1]
+        task = skycut_task(case.kind, x, y, case.size)
+        seconds, content, records = rig.timed(partial(skycut_cut, cutter, task))
+        check_cut(case.kind, planes, content, x, y, case.size, "skycut")
+        after.seconds.append(seconds)
+        after.records.append(records)
+    return [warm, first, after]
 
 
 def measure_fsspec(
@@ -542,7 +563,7 @@ def needed_bytes(path: Path, size: int, state: str) -> int:
 
 def limit_seconds(rtt: float, bandwidth: float, nbytes: int, state: str) -> float:
     """Return the physical limit: round trips plus bytes over bandwidth."""
-    rounds = {"warm": 1, "first touch": 2, "cold": 3}[state]
+    rounds = {"warm": 1, "after image": 1, "first touch": 2, "cold": 3}[state]
     return rounds * rtt + nbytes / bandwidth
 
 
@@ -644,7 +665,7 @@ def print_table(network: str, rows: list[tuple[Result, float]]) -> None:
     )
     print("|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|")
     cases = list(dict.fromkeys(r.case for r, _ in rows))
-    for state in ("warm", "first touch", "cold"):
+    for state in ("warm", "first touch", "after image", "cold"):
         for case in cases:
             mine = [(r, lim) for r, lim in rows if r.case == case and r.state == state]
             ours = next(((r, lim) for r, lim in mine if r.method == "skycut"), None)
