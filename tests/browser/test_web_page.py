@@ -138,7 +138,31 @@ def test_a_bulk_file_with_a_bad_row_is_checked_runs_to_100_percent_and_gives_its
 
 @pytest.fixture
 def gateway(stack: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """The API as deployed behind API Gateway, with a stand-in for the gateway in front.
+    """The API as deployed behind API Gateway, with a stand-in for the gateway in front."""
+    yield from _behind_gateway(stack, monkeypatch, {})
+
+
+@pytest.fixture
+def small_sync_gateway(stack: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """As `gateway`, in a deployment that makes mosaics of up to 200² pixels at once.
+
+    Larger mosaics are jobs, planned in tiles of 96 pixels (as the test
+    stack's), so a small one still has steps to count.
+    """
+    yield from _behind_gateway(
+        stack,
+        monkeypatch,
+        {"SKYCUT_MOSAIC_SYNC_MAX_PIXELS": str(SYNC_MAX_PIXELS), "SKYCUT_MOSAIC_TILE_SIZE": "96"},
+    )
+
+
+SYNC_MAX_PIXELS = 200 * 200
+
+
+def _behind_gateway(
+    stack: Any, monkeypatch: pytest.MonkeyPatch, env: dict[str, str]
+) -> Iterator[str]:
+    """Serve the API with the settings ``env`` and a stand-in for API Gateway in front.
 
     The stand-in does what the gateway does with a checked token: it drops any
     identity header the client sent and passes the token's subject as
@@ -161,6 +185,8 @@ def gateway(stack: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     url = f"http://127.0.0.1:{server.server_port}{stack.config.base_path}"
     monkeypatch.setenv("SKYCUT_TRUST_GATEWAY_IDENTITY", "true")
     monkeypatch.setenv("SKYCUT_PUBLIC_BASE_URL", url)  # the links the API writes are the gateway's
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
     app["api"] = create_app("soda_api", str(REPO / "functions" / "soda_api" / "main.py"), "http")
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -201,7 +227,7 @@ def test_my_jobs_shows_the_callers_jobs_and_never_another_users(
     rows = wait_for(lambda: by_css(browser, "#jobs-table tbody tr"), what="alice's jobs")
     listed = {r.find_element("css selector", "td").text for r in rows}
     assert listed == mine
-    assert {r.find_elements("css selector", "td")[2].text for r in rows} == {"PENDING"}
+    assert {r.find_elements("css selector", "td")[3].text for r in rows} == {"PENDING"}
     screenshot(browser, "my-jobs")
     # deleting one through the page removes it from the list
     rows[0].find_element("xpath", ".//button[text()='Delete']").click()
@@ -304,3 +330,255 @@ def test_the_page_works_from_the_keyboard(browser: Any, base_url: str) -> None:
     browser.execute_script("arguments[0].focus()", jobs)
     browser.switch_to.active_element.send_keys(Keys.ENTER)
     wait_for(lambda: by_css(browser, "#page-jobs:not([hidden])"), what="the jobs page")
+
+
+# -- mosaic jobs on the page --------------------------------------------------------------
+MOSAIC_REGION = "RANGE 150.07 150.12 2.2 2.25"  # across the two r calexps' overlap
+R_CALEXPS = ["calexp-r-0001.fits", "calexp-r-0002.fits"]
+
+
+def create_mosaic_job(url: str, who: str, stack: Any, **params: str) -> str:
+    """Create a mosaic job of the two r calexps as ``who``; return its URL."""
+    created = requests.post(
+        f"{url}/mosaic",
+        data={
+            "POS": MOSAIC_REGION,
+            "PIXSCALE": "0.0002",
+            "ID": [f"gs://{stack.config.sources_bucket}/sample/{n}" for n in R_CALEXPS],
+            **params,
+        },
+        headers={"Authorization": f"Bearer {who}"},
+        allow_redirects=False,
+        timeout=60,
+    )
+    assert created.status_code == 303, created.text
+    return str(created.headers["Location"])
+
+
+def job_phase(job_url: str, who: str) -> str:
+    answer = requests.get(
+        f"{job_url}/phase", headers={"Authorization": f"Bearer {who}"}, timeout=30
+    )
+    return answer.text.strip() if answer.ok else f"HTTP {answer.status_code}"
+
+
+def row_of(browser: Any, job_id: str) -> Any:
+    """The My jobs row of a job, looked up afresh (each refresh rebuilds the table)."""
+    for row in by_css(browser, "#jobs-table tbody tr"):
+        cells = row.find_elements("css selector", "td")
+        if cells and cells[0].text == job_id:
+            return row
+    return None
+
+
+def test_my_jobs_lists_mosaic_jobs_beside_cutout_jobs_with_their_preview_and_fits(
+    browser: Any, gateway: str, stack: Any, downloads: Path
+) -> None:
+    alice = "alice-mosaics@example.org"
+    source = f"gs://{stack.config.sources_bucket}/sample/calexp-r-0001.fits"
+    cutout = requests.post(
+        f"{gateway}/async",
+        data={"ID": source, "CIRCLE": "150.05 2.24 0.001", "RUNID": "a cutout"},
+        headers={"Authorization": f"Bearer {alice}"},
+        allow_redirects=False,
+        timeout=30,
+    )
+    assert cutout.status_code == 303, cutout.text
+    cutout_id = cutout.headers["Location"].rsplit("/", 1)[-1]
+    mosaic_url = create_mosaic_job(gateway, alice, stack, PHASE="RUN", RUNID="seam")
+    mosaic_id = mosaic_url.rsplit("/", 1)[-1]
+    others = create_mosaic_job(gateway, "bob-mosaics@example.org", stack)
+    wait_for(
+        lambda: job_phase(mosaic_url, alice) in ("COMPLETED", "ERROR", "ABORTED"),
+        seconds=150,
+        what="alice's mosaic job's end",
+    )
+    assert job_phase(mosaic_url, alice) == "COMPLETED"
+
+    browser.get(f"{gateway}/ui/")
+    sign_in(browser, alice)
+    by_css(browser, "nav button[data-page=jobs]")[0].click()
+    rows = wait_for(lambda: by_css(browser, "#jobs-table tbody tr"), what="alice's jobs")
+    cells = {
+        r.find_elements("css selector", "td")[0].text: [
+            td.text for td in r.find_elements("css selector", "td")
+        ]
+        for r in rows
+    }
+    assert set(cells) == {cutout_id, mosaic_id}  # bob's mosaic job is not alice's
+    assert others.rsplit("/", 1)[-1] not in cells
+    assert cells[cutout_id][1:4] == ["cutout", "a cutout", "PENDING"]
+    assert cells[mosaic_id][1:4] == ["mosaic", "seam", "COMPLETED"]
+    done, total = cells[mosaic_id][5].split("/")
+    assert int(done) == int(total) > 2  # every step of the fan-out counted
+    # the preview is shown in the row, drawn from the job's preview result
+    thumb = row_of(browser, mosaic_id).find_element("css selector", "img.thumb")
+    wait_for(lambda: thumb.get_attribute("naturalWidth") not in ("0", None), what="the preview")
+    assert int(thumb.get_attribute("naturalWidth")) == 251
+    screenshot(browser, "my-jobs-mosaic")
+    row_of(browser, mosaic_id).find_element("xpath", ".//button[text()='Get FITS']").click()
+    saved = wait_for(lambda: list(downloads.glob("mosaic-*.fits")), what="the FITS download")
+    data = wait_for(lambda: saved[0].read_bytes() if saved[0].stat().st_size else b"")
+    with fits.open(io.BytesIO(data)) as mosaic:
+        assert mosaic[0].data.shape == (251, 251)
+        assert mosaic[0].header["SC_NIN"] == 2
+    # deleting the mosaic job through the page removes it, under /mosaic
+    row_of(browser, mosaic_id).find_element("xpath", ".//button[text()='Delete']").click()
+    wait_for(lambda: row_of(browser, mosaic_id) is None, what="the deletion")
+    assert job_phase(mosaic_url, alice) == "HTTP 404"
+    assert row_of(browser, cutout_id) is not None
+
+
+def test_a_mosaic_too_large_to_make_at_once_runs_as_a_job_from_the_form_to_its_preview(
+    browser: Any, small_sync_gateway: str, stack: Any, downloads: Path
+) -> None:
+    url, carol = small_sync_gateway, "carol@example.org"
+    browser.get(f"{url}/ui/#mosaic")
+    sign_in(browser, carol)
+    form = by_css(browser, "#mosaic-form")[0]
+    form.find_element("name", "position").send_keys("150.095 2.225")
+    form.find_element("name", "collection").send_keys("calexp")
+    from selenium.webdriver.support.select import Select
+
+    band = form.find_element("name", "band")
+    wait_for(lambda: band.find_elements("css selector", "option[value=r]"), what="the filters")
+    Select(band).select_by_visible_text("r")
+    note = by_css(browser, "#mosaic-size")[0]
+    wait_for(lambda: "made at once" in note.text, what="the deployment's limits")
+    for side in ("width", "height"):  # 3' at 0.72" a pixel: 250 x 250, over 200²
+        field = form.find_element("name", side)
+        field.clear()
+        field.send_keys("3")
+    assert note.text == (
+        "250\u00d7250 = 62,500 pixels: more than the 40,000 pixels made at once, "
+        "so it runs as a job"
+    )
+    screenshot(browser, "mosaic-job-form")
+    # the service would refuse it at once, with the limit in its words
+    refused = requests.get(
+        f"{url}/mosaic/sync",
+        params={"CRVAL": "150.095 2.225", "WIDTH": 250, "HEIGHT": 250, "PIXSCALE": 0.0002},
+        headers={"Authorization": f"Bearer {carol}"},
+        timeout=60,
+    )
+    assert refused.status_code == 400
+    assert "exceeds the limit of 40000 pixels" in refused.text
+
+    form.find_element("id", "mosaic-make").click()
+    phases = set()
+
+    def ended() -> bool:
+        phase = by_css(browser, "#mosaic-job-phase")[0].text
+        phases.add(phase)
+        return phase in ("COMPLETED", "ERROR", "ABORTED")
+
+    wait_for(ended, seconds=150, what="the mosaic job's end")
+    job_id = by_css(browser, "#mosaic-job-id")[0].text
+    assert by_css(browser, "#mosaic-job-phase")[0].text == "COMPLETED", by_css(
+        browser, "#mosaic-status"
+    )[0].text
+    assert phases & {"QUEUED", "EXECUTING"}, "the job's progress was shown while it ran"
+    counts = by_css(browser, "#mosaic-job-counts")[0].text
+    assert counts.endswith("steps done (100 %)"), counts
+    bar = by_css(browser, "#mosaic-job-progress")[0]
+    assert bar.get_attribute("value") == bar.get_attribute("max") != "1"
+    status = wait_for(
+        lambda: (
+            "made by job" in by_css(browser, "#mosaic-status")[0].text
+            and by_css(browser, "#mosaic-status")[0].text
+        ),
+        what="the result",
+    )
+    assert status == f"250\u00d7250 pixels, TAN, made by job {job_id}"
+    preview = by_css(browser, "#mosaic-preview")[0]
+    wait_for(lambda: preview.get_attribute("naturalWidth") not in ("0", None), what="the preview")
+    assert int(preview.get_attribute("naturalWidth")) == 250
+    screenshot(browser, "mosaic-job-done")
+    assert job_phase(f"{url}/mosaic/{job_id}", carol) == "COMPLETED"
+    by_css(browser, "#mosaic-fits")[0].click()
+    saved = wait_for(lambda: list(downloads.glob("mosaic*.fits")), seconds=60, what="the FITS")
+    data = wait_for(lambda: saved[0].read_bytes() if saved[0].stat().st_size else b"")
+    with fits.open(io.BytesIO(data)) as mosaic:
+        assert mosaic[0].data.shape == (250, 250)
+        assert "COVERAGE" in mosaic
+        centre = WCS(mosaic[0].header).all_pix2world([[124.5, 124.5]], 0)[0]
+        assert centre == pytest.approx([150.095, 2.225], abs=0.72 / 3600)
+
+
+def test_a_colour_mosaic_is_previewed_from_three_bands_and_never_sent_as_a_job(
+    browser: Any, small_sync_gateway: str
+) -> None:
+    browser.get(f"{small_sync_gateway}/ui/#mosaic")
+    sign_in(browser, "carol@example.org")
+    form = by_css(browser, "#mosaic-form")[0]
+    from selenium.webdriver.support.select import Select
+
+    form.find_element("name", "position").send_keys(f"{TARGET[0]} {TARGET[1]}")
+    form.find_element("name", "collection").send_keys("calexp")
+    for name, value in (("width", "0.48"), ("height", "0.48"), ("pixscale", "0.144")):
+        field = form.find_element("name", name)
+        field.clear()
+        field.send_keys(value)
+    Select(form.find_element("name", "background")).select_by_visible_text("match")
+    Select(form.find_element("name", "color")).select_by_value("rgb")
+    red = form.find_element("name", "red")
+    wait_for(lambda: red.get_attribute("value") == "i", what="the colour bands' filters")
+    assert not form.find_element("name", "band").is_displayed()
+    assert form.find_element("id", "mosaic-run-job").get_attribute("disabled") == "true"
+    # two bands alike: the page says so before asking the service
+    Select(form.find_element("name", "green")).select_by_visible_text("i")
+    form.find_element("id", "mosaic-make").click()
+    status = by_css(browser, "#mosaic-status")[0]
+    wait_for(lambda: "three different bands" in status.text, what="the refusal")
+    Select(form.find_element("name", "green")).select_by_visible_text("r")
+    form.find_element("id", "mosaic-make").click()
+    wait_for(lambda: "colour from" in status.text, seconds=120, what="the colour preview")
+    assert status.text == "200\u00d7200 pixels, TAN, colour from i, r, g"
+    assert not by_css(browser, "#mosaic-fits")[0].is_displayed()  # a preview only
+    pixels = browser.execute_script(
+        "const img = document.getElementById('mosaic-preview');"
+        "const c = document.createElement('canvas'); c.width = img.naturalWidth;"
+        "c.height = img.naturalHeight; const g = c.getContext('2d'); g.drawImage(img, 0, 0);"
+        "return [c.width, Array.from(g.getImageData(0, 0, c.width, c.height).data)];"
+    )
+    width, rgba = pixels
+    assert width == 200
+    image = np.asarray(rgba, dtype=np.uint8).reshape(200, 200, 4)[..., :3].astype(int)
+    assert (image[..., 0] != image[..., 1]).mean() > 0.2  # in colour, not grey
+    screenshot(browser, "mosaic-colour")
+    # made too large, the service's own words say why
+    field = form.find_element("name", "width")
+    field.clear()
+    field.send_keys("1")
+    assert "colour preview, which is made at once only" in by_css(browser, "#mosaic-size")[0].text
+    form.find_element("id", "mosaic-make").click()
+    wait_for(lambda: "UsageError" in status.text, seconds=60, what="the service's refusal")
+    assert "exceeds the limit of 40000 pixels" in status.text
+
+
+def test_a_running_mosaic_job_is_aborted_from_my_jobs(
+    browser: Any, small_sync_gateway: str, stack: Any
+) -> None:
+    dave = "dave@example.org"
+    # 501 x 501 in tiles of 96: over a hundred steps, so it is still running when aborted
+    job_url = create_mosaic_job(small_sync_gateway, dave, stack, PIXSCALE="0.0001", PHASE="RUN")
+    job_id = job_url.rsplit("/", 1)[-1]
+    browser.get(f"{small_sync_gateway}/ui/")
+    sign_in(browser, dave)
+    by_css(browser, "nav button[data-page=jobs]")[0].click()
+    row = wait_for(lambda: row_of(browser, job_id), what="dave's job")
+    assert row.find_elements("css selector", "td")[3].text in ("QUEUED", "EXECUTING")
+    row.find_element("xpath", ".//button[text()='Abort']").click()
+    wait_for(
+        lambda: (
+            (r := row_of(browser, job_id)) is not None
+            and r.find_elements("css selector", "td")[3].text == "ABORTED"
+        ),
+        what="the aborted job",
+    )
+    assert job_phase(job_url, dave) == "ABORTED"
+    row = row_of(browser, job_id)
+    assert row.find_elements("xpath", ".//button[text()='Abort']") == []
+    done, total = (int(n) for n in row.find_elements("css selector", "td")[5].text.split("/"))
+    assert done < total
+    screenshot(browser, "my-jobs-aborted")

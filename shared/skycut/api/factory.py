@@ -18,7 +18,7 @@ from skycut.api.mosaic_jobs_route import MosaicJobRoutes
 from skycut.api.mosaic_route import MosaicRoute
 from skycut.api.service import SodaService
 from skycut.api.sia_route import SiaRoute
-from skycut.api.ui_route import UiRoute
+from skycut.api.ui_route import UiRoute, page_limits
 from skycut.api.uws_routes import UwsRoutes
 from skycut.bulk.factory import drop_files_for, submitter_for
 from skycut.bulk.submit import BulkSubmitter
@@ -88,7 +88,7 @@ class ApiFactory:
                 lifecycle=lambda: self.mosaic_lifecycle,
                 result_url=self._result_url,
             ),
-            ui=UiRoute(filters=filter_table(settings.filters)),
+            ui=UiRoute(filters=filter_table(settings.filters), limits=page_limits(settings)),
             result_url=self._result_url,
             unreachable=lambda: check_backends(self._clients),
             status=lambda: self._clients.service_state.status(fresh=True),

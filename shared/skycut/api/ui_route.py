@@ -3,9 +3,11 @@
 Files are read once from the package (:mod:`skycut.ui`), sent with their
 media type, an ``ETag`` of their content and ``Cache-Control: no-cache``, so
 a browser revalidates and a new deployment is seen at once. Only the files
-shipped in the package can be named, and ``filters.json``: the deployment's
+shipped in the package can be named, ``filters.json``: the deployment's
 filter table (built-in names and ``SKYCUT_FILTERS``), which the page's band
-menus offer; anything else is a 404.
+menus offer, and ``limits.json``: the deployment's mosaic limits, so the
+mosaic form can say before it is sent whether a mosaic is made at once
+(``mosaic/sync``) or runs as a job; anything else is a 404.
 """
 
 from __future__ import annotations
@@ -20,9 +22,17 @@ from flask import Request, Response
 
 from skycut.api.context import RequestContext
 from skycut.api.http import redirect
+from skycut.config import Settings
 from skycut.errors import NotFoundError
 
-__all__ = ["UiRoute", "ui_files"]
+__all__ = ["UiRoute", "page_limits", "ui_files"]
+
+_LIMITS = (
+    "mosaic_sync_max_pixels",
+    "mosaic_sync_max_inputs",
+    "mosaic_max_pixels",
+    "mosaic_max_inputs",
+)
 
 _TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -52,7 +62,16 @@ def filters_file(filters: Mapping[str, tuple[float, float]]) -> tuple[bytes, str
         {"name": name, "em_min": lo, "em_max": hi}
         for name, (lo, hi) in sorted(filters.items(), key=lambda item: (item[1], item[0]))
     ]
-    data = json.dumps({"filters": table}, indent=1).encode()
+    return _json_file({"filters": table})
+
+
+def page_limits(settings: Settings) -> dict[str, int]:
+    """Return the limits the page tells people about, named as the settings are."""
+    return {name: int(getattr(settings, name)) for name in _LIMITS}
+
+
+def _json_file(value: object) -> tuple[bytes, str, str]:
+    data = json.dumps(value, indent=1).encode()
     return data, "application/json", hashlib.sha256(data).hexdigest()[:16]
 
 
@@ -63,11 +82,19 @@ class UiRoute:
     ----------
     filters
         The deployment's filter table, served as ``filters.json``.
+    limits
+        The deployment's mosaic limits (`page_limits`), served as ``limits.json``.
 
     """
 
-    def __init__(self, *, filters: Mapping[str, tuple[float, float]]) -> None:
-        self._files = {**ui_files(), "filters.json": filters_file(filters)}
+    def __init__(
+        self, *, filters: Mapping[str, tuple[float, float]], limits: Mapping[str, int]
+    ) -> None:
+        self._files = {
+            **ui_files(),
+            "filters.json": filters_file(filters),
+            "limits.json": _json_file(dict(limits)),
+        }
 
     def index(self, request: Request, ctx: RequestContext) -> Response:
         """Send the page (``.../ui`` is sent to ``.../ui/``, where its relative links work)."""

@@ -74,6 +74,7 @@ export function jobState(doc) {
   const results = [...doc.getElementsByTagNameNS(UWS, "result")].map((r) => ({
     id: r.getAttribute("id"),
     href: r.getAttributeNS(XLINK, "href"),
+    type: r.getAttribute("mime-type") ?? "",
   }));
   return {
     id: text("jobId"),
@@ -99,6 +100,33 @@ export function jobRefs(doc) {
 }
 
 export const FINAL = new Set(["COMPLETED", "ERROR", "ABORTED", "ARCHIVED"]);
+
+/** The service's job lists (their path under the base URL) and the kind of job each holds. */
+export const JOB_LISTS = [
+  { path: "/async", kind: "cutout" },
+  { path: "/mosaic", kind: "mosaic" },
+];
+
+/**
+ * Follow a job until it ends, calling onState with each state; return the last one.
+ * WAIT returns at a phase change, so a queued job is long-polled; while it executes its
+ * progress changes within the phase, so it is asked again every two seconds.
+ */
+export async function followJob(jobUrl, onState) {
+  let state = jobState((await xml(jobUrl)).doc);
+  while (true) {
+    onState(state);
+    if (FINAL.has(state.phase)) return state;
+    const seconds = state.phase === "EXECUTING" ? "2" : "30";
+    const wait = new URLSearchParams({ WAIT: seconds, PHASE: state.phase });
+    state = jobState((await xml(`${jobUrl}?${wait}`)).doc);
+  }
+}
+
+/** A blob: URL of what a service URL (or a result link) serves, e.g. to show it in an <img>. */
+export async function blobUrl(url) {
+  return URL.createObjectURL(await (await call(url)).blob());
+}
 
 /** Save what a URL of the service (or a link it gave) serves under a file name. */
 export async function download(url, name) {

@@ -6,13 +6,15 @@ import { call } from "./api.js";
 /** Filter name → central wavelength (m), in wavelength order; filled by loadFilters(). */
 export const FILTERS = {};
 
-/** Read the filter table and offer its names in every band menu of the page. */
+/** Read the filter table and offer its names in every band menu of the page (data-filters). */
 export async function loadFilters() {
   const response = await call("/ui/filters.json");
   const { filters } = await response.json();
   for (const { name, em_min: lo, em_max: hi } of filters) FILTERS[name] = (lo + hi) / 2;
-  for (const select of document.querySelectorAll("select[name=band]")) {
+  for (const select of document.querySelectorAll("select[data-filters]")) {
     for (const name of Object.keys(FILTERS)) select.add(new Option(name, name));
+    // a menu's preferred filter (the colour mosaic's i, r, g), if this deployment has it
+    if (select.dataset.default in FILTERS) select.value = select.dataset.default;
   }
 }
 

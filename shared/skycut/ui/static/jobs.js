@@ -1,6 +1,10 @@
-// My jobs: the caller's UWS jobs with their progress, abort, delete and results.
+// My jobs: the caller's UWS jobs of both job lists (cutouts and mosaics), newest first,
+// with their progress, run, abort, delete and results (a mosaic's preview shown).
 
-import { FINAL, button, call, download, fillTable, jobRefs, jobState, xml } from "./api.js";
+import { FINAL, JOB_LISTS, blobUrl, button, call, download, fillTable, jobRefs, jobState, xml } from "./api.js";
+
+const LAST = 50;
+const SUFFIX = { "application/fits": ".fits", "image/png": ".png", "image/jpeg": ".jpg" };
 
 export function setupJobs() {
   const form = document.getElementById("jobs-form");
@@ -16,21 +20,28 @@ function report(e) {
   status.classList.add("error");
 }
 
+let thumbnails = []; // blob: URLs of the previews shown, let go at the next refresh
+
 export async function refresh() {
   const status = document.getElementById("jobs-status");
   status.classList.remove("error");
   status.textContent = "Loading…";
-  const params = new URLSearchParams({ LAST: "50" });
+  const params = new URLSearchParams({ LAST: String(LAST) });
   for (const box of document.querySelectorAll("#jobs-form input[name=phase]:checked")) {
     params.append("PHASE", box.value);
   }
-  const { doc } = await xml(`/async?${params}`);
-  const refs = jobRefs(doc);
+  const lists = await Promise.all(
+    JOB_LISTS.map(async ({ path, kind }) => jobRefs((await xml(`${path}?${params}`)).doc).map((ref) => ({ ...ref, kind }))),
+  );
+  // both lists write creationTime alike (UTC, ms, Z), so the text sorts as the time
+  const refs = lists.flat().sort((a, b) => b.created.localeCompare(a.created)).slice(0, LAST);
   const states = await Promise.all(refs.map((r) => xml(r.href).then(({ doc: d }) => jobState(d))));
   status.textContent = `${refs.length} job${refs.length === 1 ? "" : "s"}`;
+  for (const url of thumbnails) URL.revokeObjectURL(url);
+  thumbnails = [];
   fillTable(
     document.getElementById("jobs-table"),
-    ["job", "name", "phase", "created (UTC)", "progress", ""],
+    ["job", "kind", "name", "phase", "created (UTC)", "progress", "results", ""],
     refs.map((ref, k) => {
       const state = states[k];
       const bar = document.createElement("progress");
@@ -47,13 +58,50 @@ export async function refresh() {
         actions.append(button("Abort", () => act(ref.href, { method: "POST", body: new URLSearchParams({ PHASE: "ABORT" }) }, "/phase")));
       }
       actions.append(button("Delete", () => act(ref.href, { method: "DELETE" })));
-      if (state.results.length) {
-        const manifest = state.results.find((r) => r.id === "manifest-csv") ?? state.results[0];
-        actions.append(button(`Get ${manifest.id}`, () => download(manifest.href, manifest.id).catch(report)));
-      }
-      return [ref.id, ref.runId, state.phase, ref.created.replace("T", " ").slice(0, 19), progress, actions];
+      return {
+        cells: [ref.id, ref.kind, ref.runId, state.phase, ref.created.replace("T", " ").slice(0, 19), progress, results(ref, state), actions],
+        className: ref.kind,
+      };
     }),
   );
+}
+
+/** A job's results cell: its error, a mosaic's preview and file, a cutout job's manifest. */
+function results(ref, state) {
+  const cell = document.createElement("span");
+  if (state.error) {
+    const error = document.createElement("span");
+    error.className = "error";
+    error.textContent = state.error;
+    cell.append(error);
+  }
+  if (ref.kind === "mosaic") {
+    const preview = state.results.find((r) => r.id === "preview");
+    if (preview) {
+      const img = document.createElement("img");
+      img.className = "thumb";
+      img.alt = `preview of mosaic job ${ref.id}`;
+      blobUrl(preview.href)
+        .then((url) => {
+          thumbnails.push(url);
+          img.src = url;
+        })
+        .catch((e) => {
+          img.alt = `no preview: ${e.message}`;
+        });
+      cell.append(img);
+    }
+    const mosaic = state.results.find((r) => r.id === "mosaic");
+    if (mosaic) {
+      const name = `mosaic-${ref.id.slice(0, 8)}${SUFFIX[mosaic.type] ?? ""}`;
+      const label = mosaic.type === "application/fits" ? "Get FITS" : "Get mosaic";
+      cell.append(button(label, () => download(mosaic.href, name).catch(report)));
+    }
+  } else if (state.results.length) {
+    const manifest = state.results.find((r) => r.id === "manifest-csv") ?? state.results[0];
+    cell.append(button(`Get ${manifest.id}`, () => download(manifest.href, manifest.id).catch(report)));
+  }
+  return cell;
 }
 
 async function act(href, options, suffix = "") {

@@ -1,18 +1,29 @@
-// Mosaic: one synchronous mosaic of a region (the service's mosaic/sync), previewed and saved.
+// Mosaic: a mosaic of a region, made at once (the service's mosaic/sync) when it is within
+// the deployment's limits for that, else as a job (<base>/mosaic) followed to its end;
+// previewed and saved either way. Colour (three bands) is a preview made at once.
 
-import { call, download } from "./api.js";
+import { FINAL, blobUrl, call, download, followJob } from "./api.js";
 import { bandParam } from "./filters.js";
 import { parsePosition } from "./sky.js";
 
-/** The mosaic/sync parameters of the form (RESPONSEFORMAT added by the caller). */
+/** The deployment's mosaic limits (<base>/ui/limits.json), once they have come. */
+let limits = null;
+
+/** The size in pixels the form asks for: what the service makes of WIDTH and HEIGHT. */
+export function mosaicSize(form) {
+  const pixscale = Number(form.pixscale.value) / 3600;
+  const side = (arcmin) => Math.max(1, Math.round((Number(arcmin) / 60) / pixscale));
+  return { width: side(form.width.value), height: side(form.height.value), pixscale };
+}
+
+/** The mosaic parameters of the form (RESPONSEFORMAT and the job's own added by the caller). */
 export function mosaicParams(form) {
   const { ra, dec } = parsePosition(form.position.value);
-  const pixscale = Number(form.pixscale.value) / 3600;
-  const size = (arcmin) => Math.max(1, Math.round((Number(arcmin) / 60) / pixscale));
+  const { width, height, pixscale } = mosaicSize(form);
   const params = new URLSearchParams({
     CRVAL: `${ra} ${dec}`,
-    WIDTH: String(size(form.width.value)),
-    HEIGHT: String(size(form.height.value)),
+    WIDTH: String(width),
+    HEIGHT: String(height),
     PIXSCALE: String(pixscale),
     PROJECTION: form.projection.value,
     ROTATION: form.rotation.value || "0",
@@ -20,47 +31,177 @@ export function mosaicParams(form) {
     COMBINE: form.combine.value,
     BACKGROUND: form.background.value,
   });
-  if (form.band.value) params.append("BAND", bandParam(form.band.value));
+  if (form.color.value === "rgb") {
+    const bands = [form.red.value, form.green.value, form.blue.value];
+    if (bands.some((b) => !b) || new Set(bands).size !== 3) {
+      throw new Error("a colour mosaic needs three different bands");
+    }
+    params.set("COLOR", "rgb");
+    for (const band of bands) params.append("BAND", bandParam(band));
+  } else if (form.band.value) {
+    params.append("BAND", bandParam(form.band.value));
+  }
   for (const name of form.collection.value.split(/\s+/).filter(Boolean)) params.append("COLLECTION", name);
   return params;
 }
 
+const count = (n) => n.toLocaleString("en");
+
+/**
+ * How the form's mosaic will be made: "sync", "job", or null when no way can make it
+ * (with the reason); without the limits, "sync" and the service says what it refuses.
+ */
+function plan(form) {
+  const { width, height } = mosaicSize(form);
+  const pixels = width * height;
+  const size = `${width}×${height} = ${count(pixels)} pixels`;
+  if (!limits || !Number.isFinite(pixels)) return { how: "sync", note: "" };
+  const colour = form.color.value === "rgb";
+  if (pixels <= limits.mosaic_sync_max_pixels) {
+    return { how: "sync", note: `${size}: made at once${colour ? "" : ", or run as a job"}` };
+  }
+  if (colour) {
+    return { how: null, note: `${size}: over the ${count(limits.mosaic_sync_max_pixels)} pixels of a colour preview, which is made at once only; use a coarser pixel or a smaller size` };
+  }
+  if (pixels > limits.mosaic_max_pixels) {
+    return { how: null, note: `${size}: over the limit of ${count(limits.mosaic_max_pixels)} pixels for a mosaic; use a coarser pixel or a smaller size` };
+  }
+  return { how: "job", note: `${size}: more than the ${count(limits.mosaic_sync_max_pixels)} pixels made at once, so it runs as a job` };
+}
+
 let preview = null;
+
+/** Show a preview (a blob: URL), or none (null) while the next mosaic is being made. */
+function showPreview(url, alt = "") {
+  if (preview) URL.revokeObjectURL(preview);
+  preview = url;
+  const img = document.getElementById("mosaic-preview");
+  if (url) img.src = url;
+  else img.removeAttribute("src");
+  img.alt = alt;
+}
 
 export function setupMosaic() {
   const form = document.getElementById("mosaic-form");
   const status = document.getElementById("mosaic-status");
+  const sizeNote = document.getElementById("mosaic-size");
   const save = document.getElementById("mosaic-fits");
-  let last = null;
+  const runJob = document.getElementById("mosaic-run-job");
+  let fits = null; // what "Download the FITS mosaic" saves: the last mosaic's
+  let attempt = 0; // a newer submission takes over the status from an older one
+
+  const fail = (e) => {
+    status.textContent = e.message;
+    status.classList.add("error");
+  };
+  const update = () => {
+    const colour = form.color.value === "rgb";
+    for (const part of form.querySelectorAll("[data-color]")) part.hidden = part.dataset.color !== form.color.value;
+    runJob.disabled = colour; // a job makes one band's mosaic
+    runJob.title = colour ? "a colour preview is made at once; a job makes one band's mosaic" : "";
+    const { how, note } = plan(form);
+    sizeNote.textContent = note;
+    sizeNote.classList.toggle("error", how === null);
+  };
+  form.addEventListener("input", update);
+  form.addEventListener("change", update);
+  update();
+  call("/ui/limits.json")
+    .then((r) => r.json())
+    .then((value) => {
+      limits = value;
+      update();
+    })
+    .catch((e) => console.warn(`no mosaic limits: ${e.message}`));
+
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
+    const mine = ++attempt;
     status.classList.remove("error");
     save.hidden = true;
+    fits = null;
+    showPreview(null);
     try {
-      last = mosaicParams(form);
-      status.textContent = `Making a ${last.get("WIDTH")}×${last.get("HEIGHT")} mosaic…`;
-      const png = new URLSearchParams(last);
-      png.set("RESPONSEFORMAT", "image/png");
-      const response = await call(`/mosaic/sync?${png}`);
-      if (preview) URL.revokeObjectURL(preview);
-      preview = URL.createObjectURL(await response.blob());
-      const img = document.getElementById("mosaic-preview");
-      img.src = preview;
-      img.alt = `mosaic preview at ${form.position.value}`;
-      status.textContent = `${last.get("WIDTH")}×${last.get("HEIGHT")} pixels, ${form.projection.value}`;
-      save.hidden = false;
+      const params = mosaicParams(form);
+      const asJob = event.submitter?.id === "mosaic-run-job" || plan(form).how === "job";
+      const made = asJob ? await runAsJob(params, form, () => mine === attempt) : await makeNow(params, form);
+      if (mine !== attempt || !made) return;
+      fits = made.fits;
+      save.hidden = !fits;
     } catch (e) {
-      status.textContent = e.message;
-      status.classList.add("error");
+      if (mine === attempt) fail(e);
     }
   });
   save.addEventListener("click", () => {
-    if (!last) return;
-    const fits = new URLSearchParams(last);
-    fits.set("DETAIL", "coverage,count");
-    download(`/mosaic/sync?${fits}`, "mosaic.fits").catch((e) => {
+    if (fits) download(fits, "mosaic.fits").catch(fail);
+  });
+}
+
+/** mosaic/sync: the preview now, the FITS file (with its coverage and count) when asked. */
+async function makeNow(params, form) {
+  const status = document.getElementById("mosaic-status");
+  const colour = params.get("COLOR") === "rgb";
+  const size = `${params.get("WIDTH")}×${params.get("HEIGHT")}`;
+  status.textContent = `Making a ${size} ${colour ? "colour " : ""}mosaic…`;
+  document.getElementById("mosaic-job-panel").hidden = true;
+  const png = new URLSearchParams(params);
+  png.set("RESPONSEFORMAT", "image/png");
+  const url = await blobUrl(`/mosaic/sync?${png}`);
+  showPreview(url, `${colour ? "colour " : ""}mosaic preview at ${form.position.value}`);
+  const bands = colour ? `, colour from ${[form.red.value, form.green.value, form.blue.value].join(", ")}` : "";
+  status.textContent = `${size} pixels, ${form.projection.value}${bands}`;
+  if (colour) return { fits: null }; // a colour mosaic is a preview only
+  const fits = new URLSearchParams(params);
+  fits.set("DETAIL", "coverage,count");
+  return { fits: `/mosaic/sync?${fits}` };
+}
+
+/** <base>/mosaic: create and run a job, show its progress until it ends, then its results. */
+async function runAsJob(params, form, current) {
+  const status = document.getElementById("mosaic-status");
+  const panel = document.getElementById("mosaic-job-panel");
+  const abort = document.getElementById("mosaic-job-abort");
+  const body = new URLSearchParams(params);
+  body.set("DETAIL", "coverage,count");
+  body.set("RUNID", `mosaic at ${form.position.value.trim()}`.slice(0, 64));
+  body.set("PHASE", "RUN");
+  status.textContent = "Submitting the mosaic job…";
+  // the service answers 303 to the new job; fetch followed it to the job document
+  const jobUrl = (await call("/mosaic", { method: "POST", body })).url;
+  status.textContent = `A ${params.get("WIDTH")}×${params.get("HEIGHT")} mosaic, running as a job.`;
+  panel.hidden = false;
+  abort.hidden = false;
+  abort.onclick = () => {
+    call(`${jobUrl}/phase`, { method: "POST", body: new URLSearchParams({ PHASE: "ABORT" }) }).catch((e) => {
       status.textContent = e.message;
       status.classList.add("error");
     });
+  };
+  const state = await followJob(jobUrl, (seen) => {
+    if (current()) showJob(seen);
   });
+  abort.hidden = true;
+  if (!current()) return null;
+  if (state.phase !== "COMPLETED") {
+    status.textContent = state.error || `The mosaic job ended ${state.phase}.`;
+    status.classList.add("error");
+    return null;
+  }
+  const result = (name) => state.results.find((r) => r.id === name);
+  const preview = result("preview");
+  if (preview) showPreview(await blobUrl(preview.href), `mosaic preview of job ${state.id} at ${form.position.value}`);
+  status.textContent = `${params.get("WIDTH")}×${params.get("HEIGHT")} pixels, ${form.projection.value}, made by job ${state.id}`;
+  return { fits: result("mosaic")?.href ?? null };
+}
+
+function showJob(state) {
+  document.getElementById("mosaic-job-id").textContent = state.id;
+  document.getElementById("mosaic-job-phase").textContent = state.phase;
+  const bar = document.getElementById("mosaic-job-progress");
+  bar.max = Math.max(state.total, 1);
+  bar.value = state.done + state.failed;
+  const percent = state.total ? Math.round((100 * state.done) / state.total) : 0;
+  document.getElementById("mosaic-job-counts").textContent = FINAL.has(state.phase) && !state.total
+    ? ""
+    : `${state.done} of ${state.total} steps done (${percent} %)`;
 }

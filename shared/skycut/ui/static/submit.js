@@ -1,6 +1,6 @@
 // Submit: pasted positions or a file, each row checked before it runs, then live progress.
 
-import { FINAL, call, download, fillTable, jobState, xml } from "./api.js";
+import { call, download, fillTable, followJob } from "./api.js";
 import { parsePosition } from "./sky.js";
 
 /** The bulk file to send: the chosen file, or the pasted lines as CSV. */
@@ -96,18 +96,10 @@ async function submit(form) {
 export async function follow(jobUrl) {
   const panel = document.getElementById("job-panel");
   panel.hidden = false;
-  let state = jobState((await xml(jobUrl)).doc);
-  document.getElementById("job-id").textContent = state.id;
-  while (true) {
-    show(state);
-    if (FINAL.has(state.phase)) break;
-    const wait = new URLSearchParams({ WAIT: "30", PHASE: state.phase });
-    state = jobState((await xml(`${jobUrl}?${wait}`)).doc);
-    if (!FINAL.has(state.phase)) {
-      await new Promise((resolve) => setTimeout(resolve, 500)); // progress changes within a phase
-      state = jobState((await xml(jobUrl)).doc);
-    }
-  }
+  const state = await followJob(jobUrl, (seen) => {
+    document.getElementById("job-id").textContent = seen.id;
+    show(seen);
+  });
   const list = document.getElementById("job-results");
   list.replaceChildren();
   const order = (r) => (r.id.startsWith("manifest") ? 0 : r.id.startsWith("cutout") ? 2 : 1);
