@@ -244,7 +244,7 @@ class Settings(BaseSettings):
         ),
     )
     mosaic_units_per_message: int = Field(
-        4, gt=0, description="Reprojection tasks (or tiles) one mosaic stage message carries."
+        4, gt=0, description="Reprojection tasks one mosaic stage message carries (others: one)."
     )
 
     @field_validator("source_buckets", mode="before")

@@ -11,6 +11,7 @@ topic of the test's own, pulled by the test, which delivers each one twice.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import math
 import re
@@ -38,12 +39,14 @@ from skycut.clients import Clients
 from skycut.config import Settings
 from skycut.cutout.geometry import PixelBox
 from skycut.errors import ServiceUnavailableError
+from skycut.mosaic.assemble import InputRecord, stream_mosaic
 from skycut.mosaic.grid import grid_from_template
 from skycut.mosaic.inprocess import make_mosaic
 from skycut.mosaic.job.factory import jobs_for, objects_for, worker_for
 from skycut.mosaic.job.messages import MosaicMessage, unit_id
 from skycut.mosaic.plan import InputImage
 from skycut.mosaic.request import parse_mosaic_request
+from skycut.mosaic.tiles import Tiling
 from skycut.soda.params import group_params
 from skycut.uws.model import ExecutionPhase
 from tests.integration.uws_client import NS, phase_of, valid_xml, wait_until
@@ -55,6 +58,16 @@ PIXSCALE = "0.0002"  # a 251 x 251 mosaic: 3 x 3 tiles of 96 (the test stack's t
 R_BAND = "6.2e-7 6.2e-7"
 TILE = 96
 NAMES = ["calexp-r-0001.fits", "calexp-r-0002.fits"]
+PROVENANCE_CARDS = (
+    "SC_KIND",
+    "SC_REGN",
+    "SC_METH",
+    "SC_COMB",
+    "SC_BKG",
+    "SC_NIN",
+    "SC_VERS",
+    "DATE",
+)
 
 
 def in_process(sample_dir: Any, header: fits.Header, names: list[str], *, match: bool) -> Any:
@@ -139,7 +152,15 @@ def test_a_mosaic_job_runs_to_completed_and_agrees_with_the_in_process_mosaic(
     state = record.mosaic
     assert state is not None
     assert len(state.tiles) == 9
-    assert record.job.progress.total == len(state.tasks) + 9 + 9 + 1
+    assert state.bands == 3
+    assert record.job.progress.total == len(state.tasks) + 9 + 9 + 3 + 1
+    # the file was joined from its bands by compose, and keeps the job's destruction time
+    from google.cloud import storage  # type: ignore[attr-defined]
+
+    bucket = storage.Client().bucket(stack.config.results_bucket)
+    stored = bucket.get_blob(f"jobs/{job_id}/mosaic.fits")
+    assert stored.custom_time == record.job.destruction
+    assert stored.size == len(got.content)
     assert objects_for(Clients(Settings())).work_names(job_id) == []
 
 
@@ -289,13 +310,14 @@ def test_units_are_counted_once_and_stages_move_once_under_redelivery(
     state = record.mosaic
     assert state is not None
     total = state.total
-    for stage, units in (
-        ("reproject", len(state.tasks)),
-        ("overlaps", 9),
+    for stage, messages_of_stage in (
+        ("reproject", math.ceil(len(state.tasks) / 2)),  # two reprojections a message
+        ("overlaps", 9),  # a tile a message
         ("coadd", 9),
-        ("assemble", 1),
+        ("assemble", 3),  # a band of the file a message; the last one's delivery finishes
     ):
-        messages = deliveries.pull(math.ceil(units / 2))
+        units = len(state.tasks) if stage == "reproject" else messages_of_stage
+        messages = deliveries.pull(messages_of_stage)
         assert {m.stage for m in messages} == {stage}
         assert sorted(u for m in messages for u in m.units) == list(range(units))
         *first, last = messages
@@ -313,6 +335,8 @@ def test_units_are_counted_once_and_stages_move_once_under_redelivery(
         assert current is not None
         assert current.job.progress is not None
         done = state.done_before(stage) + state.units(stage)  # type: ignore[arg-type]
+        if stage == "assemble":
+            done = total  # and the finish, run by the delivery that counted the last band
         assert current.job.progress.done == done, (stage, current.job.progress)
     deliveries.nothing_more()  # every stage was published once
     final = clients.jobs.load(job_id)
@@ -542,7 +566,7 @@ def test_the_sweep_publishes_a_stalled_stage_again(
     stalled = clients.jobs.load(job_id)
     assert stalled is not None
     assert worker.recover(stalled) == 0
-    coadds = deliveries.pull(math.ceil(9 / 2))
+    coadds = deliveries.pull(9)
     assert {m.stage for m in coadds} == {"coadd"}
     moved = clients.jobs.load(job_id)
     assert moved is not None
@@ -602,3 +626,203 @@ def test_the_job_and_mosaic_sync_make_the_same_mosaic_of_the_same_request(
         assert list(other["PROVENANCE"].data["ID"]) == list(one["PROVENANCE"].data["ID"])
         for key in ("SC_REGN", "SC_METH", "SC_COMB", "SC_BKG", "SC_NIN", "CRVAL1", "CRVAL2"):
             assert other[0].header[key] == one[0].header[key]
+
+
+# -- the assembly in bands, joined by compose -----------------------------------------------
+def _run_stage(worker: Any, deliveries: Deliveries, stage: str, messages: int) -> None:
+    got = deliveries.pull(messages)
+    assert {m.stage for m in got} == {stage}
+    for message in got:
+        deliver(worker, message)
+
+
+def _run_to_assembly(worker: Any, deliveries: Deliveries, state: Any) -> list[MosaicMessage]:
+    """Run a job (no background matching) up to its assembly; return the band messages."""
+    _run_stage(worker, deliveries, "reproject", math.ceil(len(state.tasks) / 2))
+    _run_stage(worker, deliveries, "coadd", len(state.tiles))
+    bands = deliveries.pull(state.bands)
+    assert [m.units for m in bands] == [[b] for b in range(state.bands)]
+    return bands
+
+
+def _result_bytes(clients: Clients, job_id: str) -> bytes:
+    (mosaic,) = [r for r in clients.jobs.results(job_id) if r.result_id == "mosaic"]
+    return objects_for(clients).read(mosaic.object_name)
+
+
+def test_the_bands_joined_are_the_single_writers_file_byte_for_byte(
+    stack: Any, fanout: tuple[Clients, Deliveries]
+) -> None:
+    clients, deliveries = fanout
+    jobs, worker = jobs_for(clients, finder=_no_finder), worker_for(clients)
+    parsed, pairs = _request(stack, DETAIL="coverage,count")
+    record = jobs.create_job(parsed, pairs, owner="dev", run=True)
+    job_id, state = record.job.job_id, record.mosaic
+    assert state is not None
+    bands = _run_to_assembly(worker, deliveries, state)
+    # the coadded tiles the bands are made of, as one writer read them to stream the file
+    objects = objects_for(clients)
+    tiling = Tiling(parsed.grid, TILE)
+    coadds: dict[str, list[Any]] = {"MOSAIC": [], "COVERAGE": [], "COUNT": []}
+    for row in range(tiling.rows):
+        parts: dict[str, list[Any]] = {"MOSAIC": [], "COVERAGE": [], "COUNT": []}
+        for col in range(tiling.cols):
+            blob = objects.get(job_id, f"coadd-r{row}c{col}.npz")  # every tile has an input
+            with np.load(io.BytesIO(blob)) as arrays:
+                parts["MOSAIC"].append(arrays["data"])
+                parts["COVERAGE"].append(arrays["coverage"])
+                parts["COUNT"].append(arrays["count"])
+        for plane, tiles in parts.items():
+            coadds[plane].append(np.hstack(tiles))
+    for message in bands:
+        worker.handle(message)
+    final = clients.jobs.load(job_id)
+    assert final is not None
+    assert final.job.phase == ExecutionPhase.COMPLETED
+    joined = _result_bytes(clients, job_id)
+    with fits.open(io.BytesIO(joined)) as hdul:
+        header = hdul[0].header.copy()
+    streamed = io.BytesIO()
+    stream_mosaic(
+        streamed,
+        parsed.grid,
+        lambda plane: coadds[plane],
+        planes=("COVERAGE", "COUNT"),
+        cards={k: header[k] for k in PROVENANCE_CARDS},  # its DATE is the time it was written
+        inputs=[InputRecord(i.id, generation=i.generation) for i in state.inputs],
+    )
+    assert joined == streamed.getvalue()
+    assert objects.work_names(job_id) == []
+    deliveries.nothing_more()
+
+
+class Died(BaseException):
+    """A worker killed: nothing it would have done after this happens."""
+
+
+class DiesOnFinish:
+    """The job store of a worker that dies just after moving its job to the finish."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def mark_mosaic_published(self, job_id: str, stage: str) -> None:
+        if stage == "finish":
+            raise Died(job_id)
+        self._store.mark_mosaic_published(job_id, stage)
+
+
+def test_redelivered_bands_and_finishes_change_nothing_and_the_sweep_finishes_a_dead_ones_job(
+    stack: Any, fanout: tuple[Clients, Deliveries]
+) -> None:
+    clients, deliveries = fanout
+    jobs, worker = jobs_for(clients, finder=_no_finder), worker_for(clients)
+    parsed, pairs = _request(stack)
+    record = jobs.create_job(parsed, pairs, owner="dev", run=True)
+    job_id, state = record.job.job_id, record.mosaic
+    assert state is not None
+    *first, last = _run_to_assembly(worker, deliveries, state)
+    for message in first:
+        worker.handle(message)
+        worker.handle(message)  # a band delivered again: not written or counted again
+    dying = dataclasses.replace(worker, store=DiesOnFinish(clients.jobs))
+    with pytest.raises(Died):
+        dying.handle(last)  # counts the last band, moves the job to its finish, and dies
+    stalled = clients.jobs.load(job_id)
+    assert stalled is not None
+    assert stalled.job.phase == ExecutionPhase.EXECUTING
+    assert stalled.mosaic is not None
+    assert stalled.mosaic.stage == "finish"
+    assert stalled.job.progress is not None
+    assert stalled.job.progress.done == state.total - 1
+    worker.handle(last)  # a band delivered again after the move: nothing
+    deliveries.nothing_more()
+    assert worker.recover(stalled) == 1  # the sweep's take-over publishes the finish
+    (finish,) = deliveries.pull(1)
+    assert (finish.stage, finish.units) == ("finish", [0])
+    both = [threading.Thread(target=deliver, args=(worker, finish)) for _ in range(2)]
+    for thread in both:  # delivered twice at once: one completes the job, with one file
+        thread.start()
+    for thread in both:
+        thread.join()
+    final = clients.jobs.load(job_id)
+    assert final is not None
+    assert final.job.phase == ExecutionPhase.COMPLETED
+    assert final.job.progress is not None
+    assert final.job.progress.done == final.job.progress.total == state.total
+    assert [r.result_id for r in clients.jobs.results(job_id)] == ["mosaic", "preview"]
+    joined = _result_bytes(clients, job_id)
+    worker.handle(finish)  # and again, after the end: nothing changes
+    assert _result_bytes(clients, job_id) == joined
+    with fits.open(io.BytesIO(joined)) as hdul:
+        assert hdul[0].data.shape == (251, 251)
+        assert np.isfinite(hdul[0].data).mean() > 0.99
+    assert objects_for(clients).work_names(job_id) == []
+    deliveries.nothing_more()
+
+
+def test_abort_during_the_bands_leaves_nothing(
+    base_url: str, http: requests.Session, stack: Any, fanout: tuple[Clients, Deliveries]
+) -> None:
+    clients, deliveries = fanout
+    jobs, worker = jobs_for(clients, finder=_no_finder), worker_for(clients)
+    parsed, pairs = _request(stack, DETAIL="coverage")
+    record = jobs.create_job(parsed, pairs, owner="dev", run=True)
+    job_id, state = record.job.job_id, record.mosaic
+    assert state is not None
+    first, *rest = _run_to_assembly(worker, deliveries, state)
+    worker.handle(first)
+    objects = objects_for(clients)
+    # the band's two planes and its preview, beside the coadded tiles
+    assert {n for n in objects.work_names(job_id) if n.endswith("r0.bin") or "-r0." in n} == {
+        "band-MOSAIC-r0.bin", "band-COVERAGE-r0.bin", "preview-r0.npz",
+    }  # fmt: skip
+    aborted = http.post(
+        f"{base_url}/mosaic/{job_id}/phase", data={"PHASE": "ABORT"}, allow_redirects=False,
+        timeout=30,
+    )  # fmt: skip
+    assert aborted.status_code == 303, aborted.text
+    for message in rest:
+        worker.handle(message)  # after the ABORT: nothing written, counted or finished
+    final = clients.jobs.load(job_id)
+    assert final is not None
+    assert final.job.phase == ExecutionPhase.ABORTED
+    assert final.job.progress is not None
+    assert final.job.progress.done == state.done_before("assemble") + 1
+    assert objects.work_names(job_id) == []
+    assert clients.jobs.results(job_id) == []
+    from google.cloud import storage  # type: ignore[attr-defined]
+
+    left = storage.Client().bucket(stack.config.results_bucket).list_blobs(prefix=f"jobs/{job_id}/")
+    assert [b.name for b in left] == []
+    deliveries.nothing_more()
+
+
+def test_more_parts_than_one_compose_takes_are_joined_in_a_tree(stack: Any) -> None:
+    from google.cloud import storage  # type: ignore[attr-defined]
+
+    objects = objects_for(Clients(Settings()))
+    job_id = f"test-compose-{uuid.uuid4().hex}"
+    rng = np.random.default_rng(4)
+    parts = [rng.bytes(int(n)) for n in rng.integers(0, 3000, size=70)]  # 3 groups, then 1
+    for k, part in enumerate(parts):
+        objects.put(job_id, f"part-{k}", part, expires=None)
+    expires = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+    name = f"jobs/{job_id}/joined.fits"
+    size = objects.compose(
+        job_id, [f"part-{k}" for k in range(70)], name, content_type="application/fits",
+        expires=expires,
+    )  # fmt: skip
+    blob = storage.Client().bucket(stack.config.results_bucket).get_blob(name)
+    assert blob.download_as_bytes() == b"".join(parts)
+    assert size == blob.size == sum(len(p) for p in parts)
+    assert blob.custom_time == expires
+    assert blob.content_type == "application/fits"
+    objects.delete_work(job_id)
+    # its parts deleted (by an ABORT): an error the worker checks the job after
+    with pytest.raises(ServiceUnavailableError, match=r"joined\.fits"):
+        objects.compose(job_id, ["part-0"], name, content_type="x", expires=None)
+    objects.delete([name])

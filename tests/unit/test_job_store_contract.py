@@ -390,6 +390,7 @@ def mosaic_state(*, background: str = "none") -> MosaicState:
         tile_size=64,
         inputs=(MosaicInput("gs://b/a.fits", 1, 5), MosaicInput("gs://b/b.fits", None, 7)),
         tasks=tasks,
+        bands=3,
     )
 
 
@@ -406,10 +407,12 @@ def test_a_mosaic_job_keeps_its_plan_and_counts_every_stage(store: JobStore) -> 
     record = store.load(job_id)
     assert record is not None
     assert record.mosaic == state
-    assert record.job.progress == Progress(total=4 + 2 + 2 + 1)  # tasks, overlaps, coadds, assembly
-    assert state.stages == ("reproject", "overlaps", "coadd", "assemble")
+    # tasks, overlaps and coadds of 2 tiles, 3 bands of the file assembled, the finish
+    assert record.job.progress == Progress(total=4 + 2 + 2 + 3 + 1)
+    assert state.stages == ("reproject", "overlaps", "coadd", "assemble", "finish")
     assert state.done_before("coadd") == 6
-    assert mosaic_state().stages == ("reproject", "coadd", "assemble")
+    assert state.done_before("finish") == 11
+    assert mosaic_state().stages == ("reproject", "coadd", "assemble", "finish")
 
 
 def test_a_mosaic_stage_moves_on_once_whoever_asks(store: JobStore) -> None:

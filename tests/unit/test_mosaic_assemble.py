@@ -14,7 +14,14 @@ from astropy.wcs import WCS
 from numpy.testing import assert_allclose, assert_array_equal
 
 from skycut.cutout.geometry import PixelBox
-from skycut.mosaic.assemble import InputRecord, MosaicWriter, PlaneName, stream_mosaic
+from skycut.mosaic.assemble import (
+    InputRecord,
+    MosaicFile,
+    MosaicWriter,
+    PlaneName,
+    band_bytes,
+    stream_mosaic,
+)
 from skycut.mosaic.background import Plane
 from skycut.mosaic.grid import OutputGrid, grid_from_parameters
 from skycut.mosaic.tiles import Tiling
@@ -174,3 +181,33 @@ def test_bands_that_miss_rows_are_refused() -> None:
         stream_mosaic(_Unseekable(), g, lambda _: [np.zeros((6, 10))], planes=())
     with pytest.raises(ValueError, match="does not fit"):
         stream_mosaic(_Unseekable(), g, lambda _: [np.zeros((7, 9))], planes=())
+
+
+@pytest.mark.parametrize("planes", [(), ("COVERAGE", "COUNT")])
+def test_bands_written_apart_and_joined_make_the_streamed_file(
+    planes: tuple[PlaneName, ...],
+) -> None:
+    g = grid(100, 70)
+    rng = np.random.default_rng(4)
+    values = {
+        "MOSAIC": rng.normal(size=g.shape),
+        "COVERAGE": rng.uniform(0, 3, size=g.shape),
+        "COUNT": rng.integers(0, 4, size=g.shape),
+    }
+    cards = {"SC_METH": "exact"}
+    inputs = [InputRecord("gs://b/a.fits", Plane(0.5, -0.25, 3.0), 17)]
+    streamed = _Unseekable()
+    stream_mosaic(
+        streamed, g, lambda name: [values[name]], planes=planes, cards=cards, inputs=inputs
+    )
+    file = MosaicFile.of(g, planes=planes, cards=cards, inputs=inputs)
+    joints = file.joints()
+    assert len(joints) == len(file.planes) + 1
+    pieces = []
+    for name, joint in zip(file.planes, joints, strict=False):
+        pieces.append(joint)  # each band written by a worker of its own, as an object
+        pieces += [band_bytes(name, values[name][y : y + 32], width=100) for y in (0, 32, 64)]
+    pieces.append(joints[-1])
+    assert b"".join(pieces) == bytes(streamed.data)
+    with pytest.raises(ValueError, match="not 100 pixels wide"):
+        band_bytes("MOSAIC", values["MOSAIC"][:, :99], width=100)

@@ -78,3 +78,27 @@ def test_rgb_preview_colours_a_source_by_its_bands() -> None:
 def test_rgb_bands_must_share_a_grid() -> None:
     with pytest.raises(ValueError, match="shapes"):
         render_rgb_preview(np.zeros((3, 3)), np.zeros((3, 3)), np.zeros((3, 4)))
+
+
+@pytest.mark.parametrize("tile", [32, 30])  # bands on block edges (factor 4), and across them
+def test_bands_binned_apart_and_merged_make_the_whole_canvas(tile: int) -> None:
+    g = grid(100, 70)
+    mosaic = np.random.default_rng(5).normal(size=g.shape)
+    mosaic[:20, :30] = np.nan
+    whole = PreviewCanvas(g.shape, max_side=30)
+    for t in Tiling(g, tile):
+        whole.add(t.box, mosaic[t.box.slices])
+    tiling = Tiling(g, tile)
+    merged = PreviewCanvas(g.shape, max_side=30)
+    for row in range(tiling.rows):
+        first = tiling.tile(row, 0).box
+        band = merged.band(first.y0, first.y1)
+        for col in range(tiling.cols):
+            box = tiling.tile(row, col).box
+            band.add(box, mosaic[box.slices])
+        merged.merge(PreviewCanvas.from_bytes(band.to_bytes()))  # as a worker stores it
+    assert_allclose(merged.plane(), whole.plane(), rtol=1e-12)
+    if tile % whole.factor == 0:  # no block has rows in two bands: the same sums exactly
+        np.testing.assert_array_equal(merged.plane(), whole.plane())
+    with pytest.raises(ValueError, match="not of this mosaic"):
+        merged.merge(PreviewCanvas((70, 99), max_side=30).band(0, 10))

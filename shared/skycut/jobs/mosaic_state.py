@@ -11,8 +11,10 @@ store stays light):
   generation and HDU its header was read from (every later read is pinned
   to them), the tile size, and one reprojection task per (input, tile);
 - the stage (``reproject`` → ``overlaps`` when backgrounds are matched →
-  ``coadd`` → ``assemble``) and whether its messages have all been
-  published; the background planes once solved.
+  ``coadd`` → ``assemble``, a unit per band of the file → ``finish``, one
+  unit joining them) and whether its messages have all been published (for
+  ``finish``: whether a worker has it in hand); the background planes once
+  solved.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from typing import Any, Literal
 
 __all__ = ["STAGES", "MosaicInput", "MosaicStage", "MosaicState", "MosaicTask"]
 
-MosaicStage = Literal["reproject", "overlaps", "coadd", "assemble"]
-STAGES: tuple[MosaicStage, ...] = ("reproject", "overlaps", "coadd", "assemble")
+MosaicStage = Literal["reproject", "overlaps", "coadd", "assemble", "finish"]
+STAGES: tuple[MosaicStage, ...] = ("reproject", "overlaps", "coadd", "assemble", "finish")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +67,9 @@ class MosaicState:
         The inputs, in plan order.
     tasks
         The reprojection tasks; a message names them by their position here.
+    bands
+        The rows of tiles of the output grid: the assembly's units, each
+        writing its band of the file.
     stage
         The stage running now.
     published
@@ -78,6 +83,7 @@ class MosaicState:
     tile_size: int
     inputs: tuple[MosaicInput, ...] = ()
     tasks: tuple[MosaicTask, ...] = ()
+    bands: int = 1
     stage: MosaicStage = "reproject"
     published: bool = False
     backgrounds: dict[str, tuple[float, float, float]] = field(default_factory=dict)
@@ -98,10 +104,12 @@ class MosaicState:
         return tuple(dict.fromkeys(t.tile for t in self.tasks))
 
     def units(self, stage: MosaicStage) -> int:
-        """How many counted units ``stage`` has: tasks, tiles, or the one assembly."""
+        """How many counted units ``stage`` has: tasks, tiles, bands, or the one finish."""
         if stage == "reproject":
             return len(self.tasks)
         if stage == "assemble":
+            return self.bands
+        if stage == "finish":
             return 1
         return len(self.tiles) if stage in self.stages else 0
 
@@ -116,7 +124,7 @@ class MosaicState:
         return sum(self.units(s) for s in before)
 
     def next_stage(self, stage: MosaicStage) -> MosaicStage | None:
-        """Return the stage after ``stage`` (None after the assembly)."""
+        """Return the stage after ``stage`` (None after the finish)."""
         k = self.stages.index(stage)
         return self.stages[k + 1] if k + 1 < len(self.stages) else None
 
@@ -135,6 +143,7 @@ class MosaicState:
             "inputs": [{"id": i.id, "hdu": i.hdu, "generation": i.generation} for i in self.inputs],
             # Firestore holds no arrays of arrays: seven numbers per task, one after another
             "tasks": [n for t in self.tasks for n in (t.input, t.row, t.col, *t.box)],
+            "bands": self.bands,
             "stage": self.stage,
             "published": self.published,
             # a list, not a map: IDs hold dots and slashes, which field paths give meaning to
@@ -158,6 +167,7 @@ class MosaicState:
                 for i in doc.get("inputs", [])
             ),
             tasks=tuple(_tasks([int(n) for n in doc.get("tasks", [])])),
+            bands=int(doc.get("bands", 1)),
             stage=doc.get("stage", "reproject"),
             published=bool(doc.get("published", False)),
             backgrounds={

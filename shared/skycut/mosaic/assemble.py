@@ -19,12 +19,14 @@ HDUs, in order:
 
 Rows of the mosaic are contiguous in the file, so a band of whole rows is
 one byte range (`MosaicLayout.row_range`): an assembler spread over workers
-can write bands as separate objects and join them (Cloud Storage's compose)
-instead of writing sections of one local file.
+writes each band's bytes (`band_bytes`) as an object of its own, and the
+file is those objects and `MosaicFile.joints` (headers, padding, the table)
+joined in order (Cloud Storage's compose), with no writer holding more than
+its band.
 
 `stream_mosaic` writes the same file, byte for byte, to a stream that
-cannot seek (a resumable upload), plane after plane, from bands of whole
-rows given in order: nothing but one band is held, and no local file.
+cannot seek, plane after plane, from bands of whole rows given in order:
+the single-writer form of the same pieces.
 """
 
 from __future__ import annotations
@@ -43,7 +45,16 @@ from skycut.cutout.geometry import PixelBox
 from skycut.mosaic.background import Plane
 from skycut.mosaic.grid import OutputGrid
 
-__all__ = ["BLOCK", "InputRecord", "MosaicLayout", "MosaicWriter", "PlaneName", "stream_mosaic"]
+__all__ = [
+    "BLOCK",
+    "InputRecord",
+    "MosaicFile",
+    "MosaicLayout",
+    "MosaicWriter",
+    "PlaneName",
+    "band_bytes",
+    "stream_mosaic",
+]
 
 BLOCK = 2880
 """The FITS block: headers and data areas are padded to a multiple of it."""
@@ -244,6 +255,84 @@ def _provenance_table(inputs: Sequence[InputRecord]) -> fits.BinTableHDU:
     return table
 
 
+@dataclass(frozen=True)
+class MosaicFile:
+    """The bytes of a mosaic FITS file between its planes' pixels.
+
+    The file is ``joints[0]``, the ``MOSAIC`` plane's pixels, ``joints[1]``,
+    the next plane's pixels, ..., ``joints[-1]``: each joint is the padding
+    that ends the previous plane's data (none before the first) and the next
+    plane's header, and the last is the last plane's padding and the
+    ``PROVENANCE`` table.
+
+    Attributes
+    ----------
+    grid
+        The output grid.
+    planes
+        The image planes, mosaic first.
+    cards
+        Provenance cards of the primary header.
+    inputs
+        The inputs, for the ``PROVENANCE`` table.
+
+    """
+
+    grid: OutputGrid
+    planes: tuple[PlaneName, ...]
+    cards: Mapping[str, str | int | float | bool]
+    inputs: tuple[InputRecord, ...]
+
+    @classmethod
+    def of(
+        cls,
+        grid: OutputGrid,
+        *,
+        planes: Sequence[PlaneName] = ("COVERAGE",),
+        cards: Mapping[str, str | int | float | bool] | None = None,
+        inputs: Sequence[InputRecord] = (),
+    ) -> MosaicFile:
+        """Return the file of ``grid`` with ``planes`` beside the mosaic (as `MosaicWriter`)."""
+        return cls(grid, tuple(_plane_names(planes)), dict(cards or {}), tuple(inputs))
+
+    def _padding(self, plane: PlaneName) -> bytes:
+        size = self.grid.shape[0] * self.grid.shape[1] * abs(_BITPIX[plane]) // 8
+        return bytes(_padded(size) - size)
+
+    def joints(self) -> list[bytes]:
+        """Return the ``len(planes) + 1`` pieces around the planes' pixels, in file order."""
+        pieces = []
+        before = b""
+        for k, name in enumerate(self.planes):
+            header = _plane_header(self.grid, name, primary=k == 0)
+            if k == 0:
+                for key, value in self.cards.items():
+                    header[key] = value
+            pieces.append(before + header.tostring(padding=True).encode("ascii"))
+            before = self._padding(name)
+        # the table's HDU as astropy writes it after a primary HDU of one block
+        primary = fits.PrimaryHDU()
+        skip = len(primary.header.tostring(padding=True))
+        buffer = io.BytesIO()
+        fits.HDUList([primary, _provenance_table(self.inputs)]).writeto(buffer)
+        pieces.append(before + buffer.getvalue()[skip:])
+        return pieces
+
+
+def band_bytes(plane: PlaneName, band: npt.NDArray[np.generic], *, width: int) -> bytes:
+    """Return a band of whole rows of ``plane`` as the file stores it (big-endian).
+
+    Raises
+    ------
+    ValueError
+        If the band is not ``(rows, width)``.
+
+    """
+    if band.ndim != 2 or band.shape[1] != width:
+        raise ValueError(f"a band of shape {band.shape} is not {width} pixels wide")
+    return np.ascontiguousarray(band, dtype=_DTYPE[plane]).tobytes()
+
+
 def stream_mosaic(
     out: BinaryIO,
     grid: OutputGrid,
@@ -276,27 +365,18 @@ def stream_mosaic(
 
     """
     ny, nx = grid.shape
+    file = MosaicFile.of(grid, planes=planes, cards=cards, inputs=inputs)
+    joints = file.joints()
     written = 0
-    for k, name in enumerate(_plane_names(planes)):
-        header = _plane_header(grid, name, primary=k == 0)
-        if k == 0 and cards:
-            for key, value in cards.items():
-                header[key] = value
-        written += out.write(header.tostring(padding=True).encode("ascii"))
+    for name, joint in zip(file.planes, joints, strict=False):
+        written += out.write(joint)
         rows = 0
         for band in bands(name):
             if band.ndim != 2 or band.shape[1] != nx or rows + band.shape[0] > ny:
                 raise ValueError(f"a band of shape {band.shape} does not fit the {nx}x{ny} grid")
+            written += out.write(band_bytes(name, band, width=nx))
             rows += band.shape[0]
-            written += out.write(np.ascontiguousarray(band, dtype=_DTYPE[name]).tobytes())
         if rows != ny:
             raise ValueError(f"the bands of {name} hold {rows} rows of {ny}")
-        size = ny * nx * abs(_BITPIX[name]) // 8
-        written += out.write(bytes(_padded(size) - size))
-    # the table's HDU as astropy writes it after a primary HDU of one block
-    primary = fits.PrimaryHDU()
-    skip = len(primary.header.tostring(padding=True))
-    buffer = io.BytesIO()
-    fits.HDUList([primary, _provenance_table(inputs)]).writeto(buffer)
-    written += out.write(buffer.getvalue()[skip:])
+    written += out.write(joints[-1])
     return written

@@ -43,26 +43,42 @@ _JPEG_QUALITY = 90
 class PreviewCanvas:
     """A binned copy of a mosaic, filled tile by tile.
 
+    A canvas may hold only a band of the mosaic's rows (`band`): workers
+    that each bin a band of the mosaic send their bands (`to_bytes`) to one
+    that adds them up (`merge`).
+
     Parameters
     ----------
     shape
         The mosaic's ``(ny, nx)``.
     max_side
         The longest side of the preview, in pixels.
+    rows
+        The mosaic rows ``(y0, y1)`` this canvas holds (all by default).
 
     """
 
     shape: tuple[int, int]
     max_side: int = MAX_PREVIEW_SIDE
+    rows: tuple[int, int] | None = None
     factor: int = field(init=False)
+    _origin: int = field(init=False, repr=False)
     _sum: _Float = field(init=False, repr=False)
     _count: _Float = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.factor = max(1, -(-max(self.shape) // self.max_side))
-        binned = (-(-self.shape[0] // self.factor), -(-self.shape[1] // self.factor))
+        y0, y1 = self.rows if self.rows is not None else (0, self.shape[0])
+        if not 0 <= y0 < y1 <= self.shape[0]:
+            raise ValueError(f"rows {y0} to {y1} are not in a mosaic of {self.shape[0]}")
+        self._origin = y0 // self.factor
+        binned = ((y1 - 1) // self.factor + 1 - self._origin, -(-self.shape[1] // self.factor))
         self._sum = np.zeros(binned)
         self._count = np.zeros(binned)
+
+    def band(self, y0: int, y1: int) -> PreviewCanvas:
+        """Return an empty canvas of mosaic rows ``y0`` to ``y1``, binned as this one."""
+        return PreviewCanvas(self.shape, self.max_side, (y0, y1))
 
     def add(self, box: PixelBox, values: _Float) -> None:
         """Add one tile's mosaic values (NaN where none)."""
@@ -74,11 +90,50 @@ class PreviewCanvas:
         width = bx1 - bx0
         index = ((y + box.y0) // self.factor - by0) * width + (x + box.x0) // self.factor - bx0
         size = (by1 - by0) * width
-        window = (slice(by0, by1), slice(bx0, bx1))
+        window = (slice(by0 - self._origin, by1 - self._origin), slice(bx0, bx1))
         self._sum[window] += np.bincount(index, weights=values[finite], minlength=size).reshape(
             by1 - by0, width
         )
         self._count[window] += np.bincount(index, minlength=size).reshape(by1 - by0, width)
+
+    def merge(self, other: PreviewCanvas) -> None:
+        """Add a band's canvas of the same mosaic (`band`) into this one.
+
+        Raises
+        ------
+        ValueError
+            If ``other`` bins another mosaic or differently.
+
+        """
+        if (other.shape, other.factor) != (self.shape, self.factor):
+            raise ValueError(f"a canvas of {other.shape} by {other.factor} is not of this mosaic")
+        start = other._origin - self._origin
+        window = slice(start, start + other._sum.shape[0])
+        self._sum[window] += other._sum
+        self._count[window] += other._count
+
+    def to_bytes(self) -> bytes:
+        """Return the canvas as ``.npz`` bytes (`from_bytes` reads them)."""
+        out = io.BytesIO()
+        y0, y1 = self.rows if self.rows is not None else (0, self.shape[0])
+        np.savez(
+            out, sum=self._sum, count=self._count, shape=np.array(self.shape),
+            max_side=np.array(self.max_side), rows=np.array((y0, y1)),
+        )  # fmt: skip
+        return out.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> PreviewCanvas:
+        """Return the canvas `to_bytes` gave."""
+        with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
+            ny, nx = (int(n) for n in arrays["shape"])
+            y0, y1 = (int(n) for n in arrays["rows"])
+            canvas = cls((ny, nx), int(arrays["max_side"]), (y0, y1))
+            if arrays["sum"].shape != canvas._sum.shape:
+                raise ValueError(f"a canvas of shape {arrays['sum'].shape} for rows {y0} to {y1}")
+            canvas._sum = arrays["sum"]
+            canvas._count = arrays["count"]
+        return canvas
 
     def plane(self) -> _Float:
         """Return the binned mosaic: block means, NaN where a block had no value."""

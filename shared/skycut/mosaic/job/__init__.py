@@ -15,9 +15,14 @@ each naming a few of the stage's units, run by the ``mosaic_worker`` function
    pair sums of the tile's planes; the worker that counts the last one
    solves the backgrounds globally, once, and stores the planes in the job;
 3. ``coadd``: one unit per tile; the planes, backgrounds subtracted, combined;
-4. ``assemble``: one unit; the FITS file written tile by tile from the
-   coadded tiles, the preview, the provenance table; the results recorded,
-   the job completed and announced, the intermediates deleted.
+4. ``assemble``: one unit per row of tiles; the band of every FITS plane
+   those tiles make (whole rows, one byte range of the file) stored as an
+   object of its own, and the band's binned preview;
+5. ``finish``: one unit, run by the delivery that counts the last band
+   (published only if that delivery fails, or by the sweep): the headers,
+   padding and provenance table stored, the file joined from them and the
+   bands by Cloud Storage's compose, the preview rendered; the results
+   recorded, the job completed and announced, the intermediates deleted.
 
 Each unit is counted once (`skycut.jobs.progress` receipts, as cutout
 messages are), and the job's progress is the units done of all stages. The

@@ -102,7 +102,11 @@ class MosaicPlanner:
                 f"the limit of {MAX_TASKS_BYTES}; ask for a smaller region or fewer images"
             )
         return MosaicState(
-            request=request.to_dict(), tile_size=self._tile_size, inputs=inputs, tasks=tasks
+            request=request.to_dict(),
+            tile_size=self._tile_size,
+            inputs=inputs,
+            tasks=tasks,
+            bands=plan.tiling.rows,
         )
 
     def _sources(self, request: MosaicRequest) -> list[tuple[SourceRef, int | None]]:

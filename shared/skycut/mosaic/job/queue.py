@@ -21,8 +21,11 @@ class MosaicQueue:
     topic_path
         ``projects/<project>/topics/<mosaic topic>``.
     units_per_message
-        Units one message carries (a reprojection is seconds of work: a
-        message of a few keeps many workers busy).
+        Reprojections one message carries (one is a fraction of a second to
+        seconds of work: a message of a few keeps many workers busy). The
+        other stages' units (a tile, a band of the file, the finish) each
+        read hundreds of megabytes and go one to a message, so that as many
+        workers as there are units share them.
 
     """
 
@@ -45,10 +48,11 @@ class MosaicQueue:
 
         """
         todo = [u for u in units if unit_id(stage, u) not in skip]
+        per_message = self._per_message if stage == "reproject" else 1
         futures = []
-        for start in range(0, len(todo), self._per_message):
+        for start in range(0, len(todo), per_message):
             message = MosaicMessage(
-                job_id=job_id, stage=stage, units=todo[start : start + self._per_message]
+                job_id=job_id, stage=stage, units=todo[start : start + per_message]
             )
             data = message.model_dump_json().encode()
             futures.append(self._publisher.publish(self._topic, data, job_id=job_id))

@@ -7,9 +7,13 @@ redelivered message finds its units' receipts and does nothing again. The
 delivery that then finds its stage's units all counted moves the job to the
 next stage with a compare-and-set (`JobStore.advance_mosaic`), so exactly
 one delivery does, even when the last two units finish at once, and that
-one publishes the next stage. The assembly's delivery
-completes the job and announces it. A job whose delivery died between the
-move and the publication stalls, and the sweep publishes its stage again (`recover`).
+one publishes the next stage. The assembly's units each store a band of
+the file; the delivery that counts the last of them moves the job to its
+``finish`` and runs that one unit itself (no message to wait for): the
+bands joined into the file, the preview, the results recorded, the job
+completed and announced. A job whose delivery died between the move and
+the publication (or the finish) stalls, and the sweep publishes its stage
+again (`recover`), the finish as a message of its own.
 
 A unit's error that no delivery can fix (a `UsageError`, an input replaced
 since it was planned, a failure of the computation) ends the job in ERROR
@@ -104,10 +108,10 @@ class MosaicWorker:
             record = self.store.start(record) or self.store.load(job_id, counts=False) or record
             if record.job.phase != ExecutionPhase.EXECUTING:
                 return
-        watch = MosaicWatch(store=self.store, record=record, on_end=self.events.announce_soon)
+        watch = self._watch(record)
         try:
             ran = self._run(record, message, watch)
-            self._advance(job_id, message.stage)
+            self._advance(job_id, message.stage, watch)
         except MosaicStoppedError:
             log(logging.INFO, "mosaic job left EXECUTING; stopping", job_id=job_id)
             self.objects.delete_work(job_id)
@@ -153,6 +157,9 @@ class MosaicWorker:
         self.objects.delete_work(job_id)
         return True
 
+    def _watch(self, record: JobRecord) -> MosaicWatch:
+        return MosaicWatch(store=self.store, record=record, on_end=self.events.announce_soon)
+
     def _work(self, record: JobRecord) -> StageWork:
         assert record.mosaic is not None
         return StageWork(
@@ -170,11 +177,17 @@ class MosaicWorker:
         assert state is not None
         if message.stage != state.stage:
             return 0  # an earlier stage's message again: all of it was counted before
-        job_id, stage = record.job.job_id, message.stage
-        counted = self.store.counted_batches(job_id, [unit_id(stage, u) for u in message.units])
+        return self._run_units(record, message.stage, message.units, watch)
+
+    def _run_units(
+        self, record: JobRecord, stage: MosaicStage, units: list[int], watch: MosaicWatch
+    ) -> int:
+        """Run and count ``units`` of ``stage`` not counted yet; return how many ran."""
+        job_id = record.job.job_id
+        counted = self.store.counted_batches(job_id, [unit_id(stage, u) for u in units])
         work = self._work(record)
         ran = 0
-        for unit in message.units:
+        for unit in units:
             if unit_id(stage, unit) in counted:
                 continue
             watch.check()
@@ -184,8 +197,10 @@ class MosaicWorker:
                 work.overlaps(unit, watch)
             elif stage == "coadd":
                 work.coadd(unit, watch)
+            elif stage == "assemble":
+                work.band(unit, watch)
             else:
-                self._assemble(record, work, watch)
+                self._finish(record, work, watch)
             watch.check(force=True)  # a job stopped meanwhile counts nothing more
             self.store.record_and_count(
                 job_id, [], unit_id(stage, unit), done=1, failed=0, expires=record.job.destruction
@@ -193,40 +208,50 @@ class MosaicWorker:
             ran += 1
         return ran
 
-    def _assemble(self, record: JobRecord, work: StageWork, watch: MosaicWatch) -> None:
-        """Write the mosaic and record its results (before the unit is counted)."""
+    def _finish(self, record: JobRecord, work: StageWork, watch: MosaicWatch) -> None:
+        """Join the file, write the preview and record them (before the unit is counted).
+
+        A job stopped meanwhile (ABORT, its execution duration, an error)
+        keeps none of it: what this delivery recorded and wrote is removed,
+        unless another delivery of the finish completed the job with these
+        same files.
+        """
         job_id = record.job.job_id
-        made = work.assemble(watch)
-        results = [
-            StoredResult(
-                result_id=result_id,
-                index=k,
-                status="ok",
-                bucket=self.objects.bucket_name,
-                object_name=name,
-                mime_type=mime,
-                size=size,
-                created=datetime.now(UTC),
-                expires=record.job.destruction,
-            )
-            for k, (result_id, name, mime, size) in enumerate(made.results)
-        ]
-        for result in results:
-            self.store.attach_result(job_id, result)
         try:
+            made = work.finish(watch)
+            for k, (result_id, name, mime, size) in enumerate(made.results):
+                self.store.attach_result(
+                    job_id,
+                    StoredResult(
+                        result_id=result_id,
+                        index=k,
+                        status="ok",
+                        bucket=self.objects.bucket_name,
+                        object_name=name,
+                        mime_type=mime,
+                        size=size,
+                        created=datetime.now(UTC),
+                        expires=record.job.destruction,
+                    ),
+                )
             watch.check(force=True)
-        except MosaicStoppedError:
+        except BaseException:
             current = self.store.load(job_id, counts=False)
-            if current is not None and current.job.phase == ExecutionPhase.COMPLETED:
-                raise  # another delivery of this message ended it, with these same files
-            # an ABORT deleted the results before these were recorded: aborted jobs keep nothing
-            for result in results:
-                self.store.delete_result(job_id, result.result_id)
-            self.objects.delete([r.object_name for r in results])
+            if current is not None and current.job.phase in FINAL_PHASES - {
+                ExecutionPhase.COMPLETED
+            }:
+                # an ABORT may have deleted the results before these were recorded
+                for result_id in ("mosaic", "preview"):
+                    self.store.delete_result(job_id, result_id)
+                self.objects.delete(work.result_names())
             raise
 
-    def _advance(self, job_id: str, stage: MosaicStage) -> None:
-        """Move the job past ``stage`` if all its units are counted (once), or end it."""
+    def _advance(self, job_id: str, stage: MosaicStage, watch: MosaicWatch | None = None) -> None:
+        """Move the job past ``stage`` if all its units are counted (once), or end it.
+
+        The move to ``finish`` runs the finish here, with ``watch``, instead
+        of publishing it; without a watch (the sweep) it is published.
+        """
         record = self.store.load(job_id)
         if record is None or record.job.phase != ExecutionPhase.EXECUTING or record.mosaic is None:
             return
@@ -246,7 +271,35 @@ class MosaicWorker:
         if moved is None:
             return  # another delivery moved it, and publishes the next stage
         log(logging.INFO, "mosaic stage done", job_id=job_id, stage=stage, next=following)
-        self._publish(moved)
+        if following == "finish" and watch is not None:
+            self._finish_here(moved, watch)
+        else:
+            self._publish(moved)
+
+    def _finish_here(self, record: JobRecord, watch: MosaicWatch) -> None:
+        """Run the finish in this delivery, which moved the job to it; end the job.
+
+        Marked in hand first, as a published stage is. If it meets a
+        transient error the finish is published as a message of its own,
+        which Pub/Sub delivers until it is done; if this worker dies, the
+        sweep publishes it.
+        """
+        job_id = record.job.job_id
+        self.store.mark_mosaic_published(job_id, "finish")
+        try:
+            self._run_units(record, "finish", [0], watch)
+        except (SkycutError, *_TRANSIENT) as e:
+            if isinstance(e, SkycutError) and e.error_type != "transient":
+                raise
+            if self._ended(job_id):
+                return  # an ABORT took its parts away: nothing to finish
+            log(logging.WARNING, "mosaic finish failed; published", job_id=job_id, error=repr(e))
+            try:
+                self.queue.publish(job_id, "finish", [0])
+            except Exception as lost:  # the sweep publishes it
+                raise ServiceUnavailableError("the mosaic queue could not be reached") from lost
+            return
+        self._advance(job_id, "finish", watch)
 
     def recover(self, record: JobRecord) -> int:
         """Publish again the units of a stalled job's stage that are not counted.

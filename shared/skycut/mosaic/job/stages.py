@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
@@ -25,7 +25,7 @@ from skycut.cutout.geometry import PixelBox
 from skycut.cutout.readplan import ReadCost
 from skycut.cutout.selection import FITS, PNG, ResponseFormat
 from skycut.jobs.mosaic_state import MosaicInput, MosaicState, MosaicTask
-from skycut.mosaic.assemble import InputRecord, PlaneName, stream_mosaic
+from skycut.mosaic.assemble import InputRecord, MosaicFile, PlaneName, band_bytes
 from skycut.mosaic.background import Plane, add_sums, correct, solve_backgrounds, tile_overlaps
 from skycut.mosaic.coadd import coadd_tile
 from skycut.mosaic.encode import provenance_cards
@@ -250,71 +250,107 @@ class StageWork:
         with np.load(io.BytesIO(blob), allow_pickle=False) as arrays:
             return arrays["data"], arrays["coverage"], arrays["count"]
 
-    def _bands(
-        self, plane: PlaneName, check: Callable[[], None], canvas: PreviewCanvas | None = None
-    ) -> Iterator[npt.NDArray[np.generic]]:
-        """Yield a plane of the mosaic a row of tiles at a time (``canvas`` fed the values)."""
-        which = _PLANE_INDEX[plane]
-        tiling = self.tiling
-        for row in range(tiling.rows):
-            check()
-            tiles = [tiling.tile(row, col) for col in range(tiling.cols)]
-            parts = [self._coadd(tile)[which] for tile in tiles]
-            if canvas is not None:
-                for tile, part in zip(tiles, parts, strict=True):
-                    canvas.add(tile.box, part.astype(np.float64))
-            yield np.hstack(parts)
+    def _part_name(self, plane: PlaneName, band: int) -> str:
+        return f"band-{plane}-r{band}.bin"
 
-    def assemble(self, check: Callable[[], None]) -> MadeFiles:
-        """Write the mosaic, its preview and provenance; store them as results.
+    @property
+    def _as_fits(self) -> bool:
+        return self.request.response_format == FITS
 
-        The FITS file is streamed to the results bucket (a resumable upload)
-        plane by plane, a row of coadded tiles at a time: one band of the
-        mosaic (tile size x width) is in memory, and no local file. A PNG or
-        JPEG response is the preview alone.
+    def band(self, unit: int, check: Callable[[], None]) -> None:
+        """Store band ``unit`` (a row of tiles) of the file: each plane's bytes, and its preview.
+
+        Each plane's rows of the band are one byte range of the file
+        (`MosaicLayout.row_range`), stored as an intermediate of its own for
+        `finish` to join; the band's binned preview goes beside them. One
+        row of coadded tiles is in memory.
         """
-        request, state = self.request, self._state
-        cards = provenance_cards(
+        request, tiling = self.request, self.tiling
+        tiles = [tiling.tile(unit, col) for col in range(tiling.cols)]
+        coadds = [self._coadd(tile) for tile in tiles]
+        canvas = PreviewCanvas(request.grid.shape).band(tiles[0].box.y0, tiles[0].box.y1)
+        for tile, planes in zip(tiles, coadds, strict=True):
+            canvas.add(tile.box, planes[0].astype(np.float64))
+        check()
+        if self._as_fits:
+            for plane in MosaicFile.of(request.grid, planes=request.planes).planes:
+                values = np.hstack([planes[_PLANE_INDEX[plane]] for planes in coadds])
+                data = band_bytes(plane, values, width=request.grid.shape[1])
+                self._put(self._part_name(plane, unit), data)
+        self._put(f"preview-r{unit}.npz", canvas.to_bytes())
+
+    def _cards(self) -> dict[str, str | int | float | bool]:
+        request = self.request
+        return provenance_cards(
             method=request.method,
             combine=request.combine,
             background=request.background,
             region=request.region_text,
-            inputs=len(state.inputs),
+            inputs=len(self._state.inputs),
         )
-        canvas = PreviewCanvas(request.grid.shape)
+
+    def _results(self) -> list[tuple[str, str, ResponseFormat]]:
+        """Return ``(result id, object name, content type)`` of what `finish` writes."""
         prefix = f"jobs/{self._job_id}/"
-        made: list[tuple[str, str, str, int]] = []
-        as_fits = request.response_format == FITS
-        if as_fits:
-            name = prefix + "mosaic.fits"
-            inputs = [
-                InputRecord(id=i.id, background=self._background(i.id), generation=i.generation)
-                for i in state.inputs
+        if self._as_fits:
+            return [
+                ("mosaic", prefix + "mosaic.fits", FITS),
+                ("preview", prefix + "preview.png", PNG),
             ]
-            with self._objects.stream(name, content_type=FITS, expires=self._expires) as out:
-                size = stream_mosaic(
-                    out,
-                    request.grid,
-                    lambda plane: self._bands(plane, check, canvas if plane == "MOSAIC" else None),
-                    planes=request.planes,
-                    cards=cards,
-                    inputs=inputs,
-                )
-                check()  # a job stopped now leaves no file: the upload is cancelled
-            made.append(("mosaic", name, FITS, size))
-        else:
-            for _ in self._bands("MOSAIC", check, canvas):
-                pass
-        preview_format: ResponseFormat = PNG if as_fits else request.response_format
+        kind = self.request.response_format
+        return [("mosaic", prefix + "mosaic" + _SUFFIXES[kind], kind)]
+
+    def result_names(self) -> list[str]:
+        """Return the objects `finish` writes (a job stopped before recording them keeps none)."""
+        return [name for _, name, _ in self._results()]
+
+    def finish(self, check: Callable[[], None]) -> MadeFiles:
+        """Join the bands into the FITS file, render the preview; store them as results.
+
+        The headers, padding and provenance table (`MosaicFile.joints`) are
+        stored as intermediates and the file is their concatenation with the
+        bands, by Cloud Storage's compose: nothing of the mosaic passes
+        through this worker but its binned preview. A PNG or JPEG response
+        is the preview alone.
+        """
+        request, state = self.request, self._state
+        cards = self._cards()
+        results = self._results()
+        made: list[tuple[str, str, str, int]] = []
+        if self._as_fits:
+            result_id, name, kind = results[0]
+            file = MosaicFile.of(
+                request.grid,
+                planes=request.planes,
+                cards=cards,
+                inputs=[
+                    InputRecord(id=i.id, background=self._background(i.id), generation=i.generation)
+                    for i in state.inputs
+                ],
+            )
+            joints = file.joints()
+            parts: list[str] = []
+            for k, joint in enumerate(joints):
+                self._put(f"joint-{k}.bin", joint)
+                parts.append(f"joint-{k}.bin")
+                if k < len(file.planes):
+                    parts += [self._part_name(file.planes[k], b) for b in range(state.bands)]
+            check()
+            size = self._objects.compose(
+                self._job_id, parts, name, content_type=kind, expires=self._expires
+            )
+            made.append((result_id, name, kind, size))
+        canvas = PreviewCanvas(request.grid.shape)
+        for b in range(state.bands):
+            part = self._objects.get(self._job_id, f"preview-r{b}.npz")
+            canvas.merge(PreviewCanvas.from_bytes(part))
+        result_id, name, kind = results[-1]
         preview = render_mosaic_preview(
             canvas.plane(),
-            response_format=preview_format,
+            response_format=kind,
             text={key: str(value) for key, value in cards.items()},
         )
-        result_id = "preview" if as_fits else "mosaic"
-        name = prefix + result_id + _SUFFIXES[preview_format]
-        size = self._objects.write(
-            name, preview, content_type=preview_format, expires=self._expires
-        )
-        made.append((result_id, name, preview_format, size))
+        check()
+        size = self._objects.write(name, preview, content_type=kind, expires=self._expires)
+        made.append((result_id, name, kind, size))
         return MadeFiles(results=tuple(made))
