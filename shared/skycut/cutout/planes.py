@@ -166,19 +166,26 @@ def _fills_file(image: HduInfo, size: int, planes: int, stride: int) -> bool:
 
 
 def used(held: Held, needed: Iterable[tuple[int, int]]) -> Held:
-    """Return the held runs that serve a needed range whole; the others are dropped.
+    """Return the held chunks or runs that serve a needed range whole; the others are dropped.
 
-    Touching or overlapping chunks are joined first, as
-    `skycut.cutout.prefetch.PrefetchedReader` joins them to serve reads.
+    A needed range one chunk holds keeps that chunk as read (no copy); one
+    that only touching or overlapping chunks hold together keeps their run,
+    joined, as `skycut.cutout.prefetch.PrefetchedReader` joins them to serve reads.
     """
-    runs = join_chunks(held)
-    keep = [False] * len(runs)
+    chunks = sorted(held, key=lambda chunk: chunk[0])
+    runs: list[Chunk] | None = None
+    kept: dict[tuple[int, int], Chunk] = {}
     for start, stop in needed:
-        for i, (first, data) in enumerate(runs):
+        alone = [c for c in chunks if c[0] <= start and stop <= c[0] + c[1].size]
+        if alone:
+            kept.setdefault((alone[0][0], alone[0][1].size), alone[0])
+            continue
+        runs = join_chunks(chunks) if runs is None else runs
+        for first, data in runs:
             if first <= start and stop <= first + data.size:
-                keep[i] = True
+                kept.setdefault((first, data.size), (first, data))
                 break
-    return tuple(run for run, kept in zip(runs, keep, strict=True) if kept)
+    return tuple(kept[key] for key in sorted(kept))
 
 
 def _transfer_seconds(parts: Sequence[tuple[int, int]], cost: ReadCost) -> float:

@@ -114,24 +114,49 @@ class PrefetchedReader(WrappingReader):
         plan: ReadPlan | None = None,
     ) -> None:
         super().__init__(inner)
-        held = join_chunks(chunks)
-        self._starts = [start for start, _ in held]
-        self._buffers = [buffer for _, buffer in held]
+        self._chunks = sorted(chunks, key=lambda chunk: chunk[0])
+        self._starts = [start for start, _ in self._chunks]
+        # runs of touching chunks, joined (a copy) only if a read needs more than one chunk
+        self._runs: tuple[list[int], list[npt.NDArray[np.uint8]]] | None = None
+        self._lock = threading.Lock()
         self.index = index
         self.plan = plan
 
     @property
     def held_bytes(self) -> int:
         """Bytes held in memory."""
-        return sum(b.size for b in self._buffers)
+        return sum(b.size for _, b in self._chunks)
 
     def read_range(self, start: int, stop: int) -> bytes:
         """Return bytes ``[start, stop)``, from memory if they were fetched."""
+        # a read of a planned request is served by the chunk that request fetched
         i = bisect.bisect_right(self._starts, start) - 1
-        if i >= 0 and stop - self._starts[i] <= self._buffers[i].size:
-            offset = start - self._starts[i]
-            return self._buffers[i][offset : offset + stop - start].tobytes()
+        if i >= 0 and stop - self._starts[i] <= self._chunks[i][1].size:
+            return _bytes_of(self._chunks[i][1], start - self._starts[i], stop - start)
+        starts, buffers = self._joined()
+        i = bisect.bisect_right(starts, start) - 1
+        if i >= 0 and stop - starts[i] <= buffers[i].size:
+            return _bytes_of(buffers[i], start - starts[i], stop - start)
         return self._inner.read_range(start, stop)
+
+    def _joined(self) -> tuple[list[int], list[npt.NDArray[np.uint8]]]:
+        with self._lock:
+            if self._runs is None:
+                runs = join_chunks(self._chunks)
+                self._runs = ([start for start, _ in runs], [buffer for _, buffer in runs])
+            return self._runs
+
+
+def _bytes_of(buffer: npt.NDArray[np.uint8], offset: int, size: int) -> bytes:
+    """Return ``size`` bytes of ``buffer`` from ``offset``: the bytes it was read as, if whole.
+
+    A chunk read for a request and served back to that request is not copied
+    (a 1003² plane's rows are 16 MB).
+    """
+    base = buffer.base
+    if offset == 0 and size == buffer.size and isinstance(base, bytes) and len(base) == size:
+        return base
+    return buffer[offset : offset + size].tobytes()
 
 
 def prefetch(
