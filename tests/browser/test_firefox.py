@@ -1,7 +1,8 @@
-"""The web page in Firefox too (headless, over its own Marionette protocol): search and look."""
+"""The web page in Firefox too (headless, over Marionette): search, look, run a mosaic job."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -66,3 +67,50 @@ def test_search_and_filmstrip_work_in_firefox(
     dec = float(readout.split("Dec ")[1].split()[0])
     assert abs(ra - TARGET[0]) < 2 / 3600
     assert abs(dec - TARGET[1]) < 2 / 3600
+
+
+def test_a_mosaic_runs_as_a_job_from_the_form_and_is_listed_in_my_jobs_in_firefox(
+    firefox: Firefox, small_sync_gateway: str
+) -> None:
+    who = "erin@example.org"
+    firefox.navigate(f"{small_sync_gateway}/ui/#mosaic")
+    firefox.wait("return document.querySelector('#help-body pre') !== null")  # the modules ran
+    firefox.run(
+        "const token = document.getElementById('token'); token.value = arguments[0];"
+        "token.dispatchEvent(new Event('change'));",
+        who,
+    )
+    firefox.wait("return document.getElementById('mosaic-size').textContent.includes('at once')")
+    firefox.wait("return document.querySelector('#mosaic-form select[name=band] option[value=r]')")
+    # 3' at 0.72" a pixel: 250 x 250, more than this deployment makes at once
+    note = firefox.run(
+        "const form = document.getElementById('mosaic-form');"
+        "form.position.value = '150.095 2.225'; form.collection.value = 'calexp';"
+        "form.band.value = 'r';"
+        "form.width.value = '3'; form.height.value = '3';"
+        "form.dispatchEvent(new Event('input'));"
+        "form.requestSubmit(document.getElementById('mosaic-make'));"
+        "return document.getElementById('mosaic-size').textContent;"
+    )
+    assert "so it runs as a job" in note
+    status = firefox.wait(
+        "const s = document.getElementById('mosaic-status').textContent;"
+        "return s.includes('made by job') || s.includes('Error') ? s : null;",
+        seconds=150,
+    )
+    assert str(status).startswith("250\u00d7250 pixels, TAN, made by job "), status
+    job_id = str(status).rsplit(" ", 1)[-1]
+    width = firefox.wait("return document.getElementById('mosaic-preview').naturalWidth || null;")
+    assert width == 250
+    firefox.run("document.querySelector('nav button[data-page=jobs]').click();")
+    row: Any = firefox.wait(
+        "const row = [...document.querySelectorAll('#jobs-table tbody tr')].find("
+        f"  (r) => r.cells[0].textContent === {json.dumps(job_id)});"
+        "const thumb = row && row.querySelector('img.thumb');"
+        "return thumb && thumb.naturalWidth ?"
+        "  [[...row.cells].slice(0, 6).map((c) => c.textContent), thumb.naturalWidth] : null;"
+    )
+    cells, thumb_width = row
+    assert cells[1] == "mosaic"
+    assert cells[3] == "COMPLETED"
+    assert thumb_width == 250

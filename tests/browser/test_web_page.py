@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import base64
 import io
-import json
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +13,6 @@ import requests
 from astropy.io import fits
 from astropy.wcs import WCS
 
-from emulators.stack import REPO
 from skycut.sample.epochs import TARGET
 from tests.browser.conftest import screenshot
 from tests.integration.test_by_position import covering_files
@@ -134,66 +129,6 @@ def test_a_bulk_file_with_a_bad_row_is_checked_runs_to_100_percent_and_gives_its
     assert text.startswith("row,label,id,collection,band,mjd")
     assert "bad-dec" in text
     assert text.count("every-epoch") == expected - 1
-
-
-@pytest.fixture
-def gateway(stack: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """The API as deployed behind API Gateway, with a stand-in for the gateway in front."""
-    yield from _behind_gateway(stack, monkeypatch, {})
-
-
-@pytest.fixture
-def small_sync_gateway(stack: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """As `gateway`, in a deployment that makes mosaics of up to 200² pixels at once.
-
-    Larger mosaics are jobs, planned in tiles of 96 pixels (as the test
-    stack's), so a small one still has steps to count.
-    """
-    yield from _behind_gateway(
-        stack,
-        monkeypatch,
-        {"SKYCUT_MOSAIC_SYNC_MAX_PIXELS": str(SYNC_MAX_PIXELS), "SKYCUT_MOSAIC_TILE_SIZE": "96"},
-    )
-
-
-SYNC_MAX_PIXELS = 200 * 200
-
-
-def _behind_gateway(
-    stack: Any, monkeypatch: pytest.MonkeyPatch, env: dict[str, str]
-) -> Iterator[str]:
-    """Serve the API with the settings ``env`` and a stand-in for API Gateway in front.
-
-    The stand-in does what the gateway does with a checked token: it drops any
-    identity header the client sent and passes the token's subject as
-    ``X-Apigateway-Api-Userinfo`` (here the bearer token *is* the subject).
-    """
-    from functions_framework import create_app
-    from werkzeug.serving import make_server
-
-    app: dict[str, Any] = {}
-
-    def stand_in(environ: dict[str, Any], start_response: Any) -> Any:
-        environ.pop("HTTP_X_APIGATEWAY_API_USERINFO", None)
-        auth = environ.get("HTTP_AUTHORIZATION", "")
-        if auth.startswith("Bearer "):
-            claims = json.dumps({"email": auth.removeprefix("Bearer ").strip()}).encode()
-            environ["HTTP_X_APIGATEWAY_API_USERINFO"] = base64.urlsafe_b64encode(claims).decode()
-        return app["api"](environ, start_response)
-
-    server = make_server("127.0.0.1", 0, stand_in, threaded=True)
-    url = f"http://127.0.0.1:{server.server_port}{stack.config.base_path}"
-    monkeypatch.setenv("SKYCUT_TRUST_GATEWAY_IDENTITY", "true")
-    monkeypatch.setenv("SKYCUT_PUBLIC_BASE_URL", url)  # the links the API writes are the gateway's
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    app["api"] = create_app("soda_api", str(REPO / "functions" / "soda_api" / "main.py"), "http")
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield url
-    finally:
-        server.shutdown()
 
 
 def sign_in(browser: Any, who: str) -> None:
