@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -203,6 +204,17 @@ def test_api_help_gives_examples_for_this_deployments_url(browser: Any, base_url
     (sia,) = [line for line in text.splitlines() if "/sia/query?" in line]
     url = sia.split('"')[1]
     assert requests.get(url, timeout=30).text.count("<TR>") >= 1
+    # so does the mosaic job's: its creation, pasted into a shell, answers 303 to the job
+    (job,) = [b.text for b in blocks if f'"{base_url}/mosaic"' in b.text]
+    create = "\n".join(job.splitlines()[:2])
+    created = subprocess.run(
+        ["bash", "-c", create], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert created.stdout.startswith("HTTP/1.1 303"), created.stdout + created.stderr
+    (location,) = [h for h in created.stdout.splitlines() if h.lower().startswith("location:")]
+    job_url = location.split(":", 1)[1].strip()
+    assert job_url.startswith(f"{base_url}/mosaic/")
+    assert requests.delete(job_url, timeout=30).ok  # it ran; it is not needed
     screenshot(browser, "api-help")
 
 

@@ -17,6 +17,10 @@ function examples(base) {
       + `curl -s -X POST "${base}/bulk/check" -F BULK=@stamps.csv   # each row's outcome, nothing run`],
     ["A mosaic across image edges (sync: 303 to the FITS file)", "sh",
       `curl -L -o mosaic.fits "${base}/mosaic/sync?CRVAL=150.095%202.225&WIDTH=167&HEIGHT=167&PIXSCALE=0.0002&COLLECTION=calexp"`],
+    ["A larger mosaic as a job (UWS, like async): create and run, then its results", "sh",
+      `curl -i -X POST "${base}/mosaic" -d "POS=RANGE 150.07 150.12 2.2 2.25" \\\n`
+      + `     -d PIXSCALE=0.0002 -d COLLECTION=calexp -d BACKGROUND=match -d PHASE=RUN\n`
+      + `curl -s "${base}/mosaic/<job id>/results"   # mosaic (FITS) and preview (PNG)`],
     ["pyvo: SIA → DataLink → SODA", "python",
       `import pyvo\nfrom astropy import units as u\n\n`
       + `images = pyvo.dal.SIA2Service("${base}").search(pos=(53.1 * u.deg, -27.8 * u.deg, 0.0001 * u.deg))\n`
@@ -28,9 +32,13 @@ function examples(base) {
       + `open("cutout.fits", "wb").write(query.submit().content)`],
     ["The command line", "sh",
       `skycut --url ${base} find 53.1 -27.8 --band r\n`
-      + `skycut --url ${base} submit stamps.csv --package epochs\nskycut --url ${base} jobs --last 5`],
-    ["Jobs (UWS 1.1), capabilities, DataLink", "sh",
-      `curl -s "${base}/async?LAST=5"\ncurl -s "${base}/capabilities"\ncurl -s "${base}/links?ID=${id}"`],
+      + `skycut --url ${base} submit stamps.csv --package epochs\n`
+      + `skycut --url ${base} mosaic "POS=RANGE 150.07 150.12 2.2 2.25" PIXSCALE=0.0002 \\\n`
+      + `       COLLECTION=calexp --out results/\n`
+      + `skycut --url ${base} jobs --last 5   # cutout and mosaic jobs; status, results, abort take either`],
+    ["Jobs (UWS 1.1: cutouts under async, mosaics under mosaic), capabilities, DataLink", "sh",
+      `curl -s "${base}/async?LAST=5"\ncurl -s "${base}/mosaic?LAST=5"\ncurl -s "${base}/capabilities"\n`
+      + `curl -s "${base}/links?ID=${id}"`],
   ];
 }
 

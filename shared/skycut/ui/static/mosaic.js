@@ -121,6 +121,7 @@ export function setupMosaic() {
     save.hidden = true;
     fits = null;
     showPreview(null);
+    document.getElementById("mosaic-job-panel").hidden = true;
     try {
       const params = mosaicParams(form);
       const asJob = event.submitter?.id === "mosaic-run-job" || plan(form).how === "job";
@@ -143,7 +144,6 @@ async function makeNow(params, form) {
   const colour = params.get("COLOR") === "rgb";
   const size = `${params.get("WIDTH")}×${params.get("HEIGHT")}`;
   status.textContent = `Making a ${size} ${colour ? "colour " : ""}mosaic…`;
-  document.getElementById("mosaic-job-panel").hidden = true;
   const png = new URLSearchParams(params);
   png.set("RESPONSEFORMAT", "image/png");
   const url = await blobUrl(`/mosaic/sync?${png}`);
@@ -183,7 +183,8 @@ async function runAsJob(params, form, current) {
   abort.hidden = true;
   if (!current()) return null;
   if (state.phase !== "COMPLETED") {
-    status.textContent = state.error || `The mosaic job ended ${state.phase}.`;
+    const ended = state.phase === "ABORTED" ? "was aborted" : `ended in ${state.phase}`;
+    status.textContent = `Mosaic job ${state.id} ${ended}` + (state.error ? `: ${state.error}` : ".");
     status.classList.add("error");
     return null;
   }
