@@ -529,3 +529,30 @@ def test_a_running_mosaic_job_is_aborted_from_my_jobs(
     done, total = (int(n) for n in row.find_elements("css selector", "td")[5].text.split("/"))
     assert done < total
     screenshot(browser, "my-jobs-aborted")
+
+
+def test_run_as_a_job_makes_a_job_of_any_mosaic_and_its_panel_aborts_it(
+    browser: Any, base_url: str
+) -> None:
+    browser.get(f"{base_url}/ui/#mosaic")
+    form = by_css(browser, "#mosaic-form")[0]
+    form.find_element("name", "position").send_keys("150.095 2.225")
+    for name, value in (("width", "5"), ("height", "5"), ("pixscale", "0.36")):
+        field = form.find_element("name", name)
+        field.clear()
+        field.send_keys(value)
+    note = by_css(browser, "#mosaic-size")[0]
+    # 833 x 833: this deployment would make it at once; the button asks for a job
+    wait_for(lambda: note.text.endswith("made at once, or run as a job"), what="the size line")
+    form.find_element("id", "mosaic-run-job").click()
+    phase = by_css(browser, "#mosaic-job-phase")[0]
+    wait_for(lambda: phase.text == "EXECUTING", seconds=90, what="the job running")
+    job_id = by_css(browser, "#mosaic-job-id")[0].text
+    by_css(browser, "#mosaic-job-abort")[0].click()
+    wait_for(lambda: phase.text == "ABORTED", what="the job aborted")
+    status = by_css(browser, "#mosaic-status")[0]
+    assert status.text == f"Mosaic job {job_id} was aborted."
+    assert "error" in (status.get_attribute("class") or "")
+    assert not by_css(browser, "#mosaic-job-abort")[0].is_displayed()
+    assert not by_css(browser, "#mosaic-fits")[0].is_displayed()
+    assert requests.get(f"{base_url}/mosaic/{job_id}/phase", timeout=30).text == "ABORTED"
