@@ -17,6 +17,7 @@ __all__ = [
     "RangeReader",
     "ReadStats",
     "RememberingReader",
+    "SizeKnowing",
     "WrappingReader",
     "known_size",
 ]
