@@ -503,24 +503,59 @@ def test_a_colour_mosaic_is_previewed_from_three_bands_and_never_sent_as_a_job(
     assert "exceeds the limit of 40000 pixels" in status.text
 
 
-def test_a_running_mosaic_job_is_aborted_from_my_jobs(
+def row_cells(browser: Any, job_id: str) -> list[str] | None:
+    """The texts of a job's My jobs row, read at once (the row is rebuilt as the job moves)."""
+    cells: list[str] | None = browser.execute_script(
+        "const row = [...document.querySelectorAll('#jobs-table tbody tr')]"
+        "  .find((r) => r.cells[0].textContent === arguments[0]);"
+        "return row ? [...row.cells].map((c) => c.textContent.trim()) : null;",
+        job_id,
+    )
+    return cells
+
+
+def click_in_row(browser: Any, job_id: str, label: str) -> None:
+    """Press a button of a job's row, found and pressed at once."""
+    pressed = browser.execute_script(
+        "const row = [...document.querySelectorAll('#jobs-table tbody tr')]"
+        "  .find((r) => r.cells[0].textContent === arguments[0]);"
+        "const b = row && [...row.querySelectorAll('button')].find("
+        "  (b) => b.textContent === arguments[1]);"
+        "if (b) b.click(); return Boolean(b);",
+        job_id,
+        label,
+    )
+    assert pressed, f"no {label} button for {job_id}"
+
+
+def test_a_running_mosaic_job_shows_its_progress_in_my_jobs_and_is_aborted_there(
     browser: Any, small_sync_gateway: str, stack: Any
 ) -> None:
     dave = "dave@example.org"
-    # 501 x 501 in tiles of 96: over a hundred steps, so it is still running when aborted
-    job_url = create_mosaic_job(small_sync_gateway, dave, stack, PIXSCALE="0.0001", PHASE="RUN")
+    # 1001 x 1001 in tiles of 96: hundreds of steps, so it is still running when aborted
+    job_url = create_mosaic_job(small_sync_gateway, dave, stack, PIXSCALE="0.00005", PHASE="RUN")
     job_id = job_url.rsplit("/", 1)[-1]
     browser.get(f"{small_sync_gateway}/ui/")
     sign_in(browser, dave)
     by_css(browser, "nav button[data-page=jobs]")[0].click()
-    row = wait_for(lambda: row_of(browser, job_id), what="dave's job")
-    assert row.find_elements("css selector", "td")[3].text in ("QUEUED", "EXECUTING")
-    row.find_element("xpath", ".//button[text()='Abort']").click()
-    wait_for(
+    first = wait_for(lambda: row_cells(browser, job_id), what="dave's job")
+    assert first[1] == "mosaic"
+    assert first[3] in ("QUEUED", "EXECUTING")
+    # its progress moves on the page by itself, without a refresh
+    moved = wait_for(
         lambda: (
-            (r := row_of(browser, job_id)) is not None
-            and r.find_elements("css selector", "td")[3].text == "ABORTED"
+            (cells := row_cells(browser, job_id))
+            and cells[3] == "EXECUTING"
+            and cells[5] != first[5]
+            and cells
         ),
+        what="the progress to move",
+    )
+    done, total = (int(n) for n in moved[5].split("/"))
+    assert 0 < done < total
+    click_in_row(browser, job_id, "Abort")
+    wait_for(
+        lambda: (cells := row_cells(browser, job_id)) and cells[3] == "ABORTED",
         what="the aborted job",
     )
     assert job_phase(job_url, dave) == "ABORTED"

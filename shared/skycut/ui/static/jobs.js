@@ -1,5 +1,6 @@
 // My jobs: the caller's UWS jobs of both job lists (cutouts and mosaics), newest first,
-// with their progress, run, abort, delete and results (a mosaic's preview shown).
+// with their progress, run, abort, delete and results (a mosaic's preview shown). While a
+// listed job is queued or executing, its progress is asked for again every few seconds.
 
 import { FINAL, JOB_LISTS, blobUrl, button, call, download, fillTable, jobRefs, jobState, xml } from "./api.js";
 
@@ -21,8 +22,13 @@ function report(e) {
 }
 
 let thumbnails = []; // blob: URLs of the previews shown, let go at the next refresh
+let shown = []; // the listed jobs: { ref, state, progress (its cell's content) }
+let timer = null;
+const POLL_MS = 3000;
+const RUNNING = new Set(["QUEUED", "EXECUTING"]);
 
 export async function refresh() {
+  clearTimeout(timer);
   const status = document.getElementById("jobs-status");
   status.classList.remove("error");
   status.textContent = "Loading…";
@@ -39,17 +45,11 @@ export async function refresh() {
   status.textContent = `${refs.length} job${refs.length === 1 ? "" : "s"}`;
   for (const url of thumbnails) URL.revokeObjectURL(url);
   thumbnails = [];
+  shown = refs.map((ref, k) => ({ ref, state: states[k], progress: progressCell(states[k]) }));
   fillTable(
     document.getElementById("jobs-table"),
     ["job", "kind", "name", "phase", "created (UTC)", "progress", "results", ""],
-    refs.map((ref, k) => {
-      const state = states[k];
-      const bar = document.createElement("progress");
-      bar.max = Math.max(state.total, 1);
-      bar.value = state.done + state.failed;
-      bar.title = `${state.done} done, ${state.failed} failed, ${state.total} in all`;
-      const progress = document.createElement("span");
-      progress.append(bar, ` ${state.done}/${state.total}` + (state.failed ? ` (${state.failed} failed)` : ""));
+    shown.map(({ ref, state, progress }) => {
       const actions = document.createElement("span");
       if (state.phase === "PENDING") {
         actions.append(button("Run", () => act(ref.href, { method: "POST", body: new URLSearchParams({ PHASE: "RUN" }) }, "/phase")));
@@ -64,6 +64,43 @@ export async function refresh() {
       };
     }),
   );
+  schedule();
+}
+
+function progressCell(state) {
+  const cell = document.createElement("span");
+  cell.append(document.createElement("progress"), "");
+  showProgress(cell, state);
+  return cell;
+}
+
+function showProgress(cell, state) {
+  const [bar, text] = cell.childNodes;
+  bar.max = Math.max(state.total, 1);
+  bar.value = state.done + state.failed;
+  bar.title = `${state.done} done, ${state.failed} failed, ${state.total} in all`;
+  text.textContent = ` ${state.done}/${state.total}` + (state.failed ? ` (${state.failed} failed)` : "");
+}
+
+/** Ask again, in a while, for the listed jobs that are still running. */
+function schedule() {
+  clearTimeout(timer);
+  const live = shown.filter(({ state }) => RUNNING.has(state.phase));
+  if (live.length) timer = setTimeout(() => poll(live).catch(report), POLL_MS);
+}
+
+async function poll(live) {
+  if (document.getElementById("page-jobs").hidden) return; // asked again when shown
+  const states = await Promise.all(live.map(({ ref }) => xml(ref.href).then(({ doc }) => jobState(doc))));
+  if (states.some((state, k) => state.phase !== live[k].state.phase)) {
+    await refresh(); // a phase changed: the job's actions and results change with it
+    return;
+  }
+  states.forEach((state, k) => {
+    live[k].state = state;
+    showProgress(live[k].progress, state); // in place: the rest of the table stays as it is
+  });
+  schedule();
 }
 
 /** A job's results cell: its error, a mosaic's preview and file, a cutout job's manifest. */
