@@ -478,9 +478,12 @@ def test_a_colour_mosaic_is_previewed_from_three_bands_and_never_sent_as_a_job(
     status = by_css(browser, "#mosaic-status")[0]
     wait_for(lambda: "three different bands" in status.text, what="the refusal")
     Select(form.find_element("name", "green")).select_by_visible_text("r")
+    # in any order of the menus, the service shows the reddest red, and the page says so
+    Select(form.find_element("name", "red")).select_by_visible_text("g")
+    Select(form.find_element("name", "blue")).select_by_visible_text("i")
     form.find_element("id", "mosaic-make").click()
-    wait_for(lambda: "colour from" in status.text, seconds=120, what="the colour preview")
-    assert status.text == "200\u00d7200 pixels, TAN, colour from i, r, g"
+    wait_for(lambda: "red" in status.text, seconds=120, what="the colour preview")
+    assert status.text == "200\u00d7200 pixels, TAN, i red, r green, g blue"
     assert not by_css(browser, "#mosaic-fits")[0].is_displayed()  # a preview only
     pixels = browser.execute_script(
         "const img = document.getElementById('mosaic-preview');"

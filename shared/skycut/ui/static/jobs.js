@@ -69,7 +69,9 @@ export async function refresh() {
 
 function progressCell(state) {
   const cell = document.createElement("span");
-  cell.append(document.createElement("progress"), "");
+  const bar = document.createElement("progress");
+  bar.setAttribute("aria-label", "steps done");
+  cell.append(bar, "");
   showProgress(cell, state);
   return cell;
 }

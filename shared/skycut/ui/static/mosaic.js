@@ -3,7 +3,7 @@
 // previewed and saved either way. Colour (three bands) is a preview made at once.
 
 import { FINAL, blobUrl, call, download, followJob } from "./api.js";
-import { bandParam } from "./filters.js";
+import { FILTERS, bandParam } from "./filters.js";
 import { parsePosition } from "./sky.js";
 
 /** The deployment's mosaic limits (<base>/ui/limits.json), once they have come. */
@@ -148,12 +148,18 @@ async function makeNow(params, form) {
   png.set("RESPONSEFORMAT", "image/png");
   const url = await blobUrl(`/mosaic/sync?${png}`);
   showPreview(url, `${colour ? "colour " : ""}mosaic preview at ${form.position.value}`);
-  const bands = colour ? `, colour from ${[form.red.value, form.green.value, form.blue.value].join(", ")}` : "";
+  const bands = colour ? `, ${colours([form.red.value, form.green.value, form.blue.value])}` : "";
   status.textContent = `${size} pixels, ${form.projection.value}${bands}`;
   if (colour) return { fits: null }; // a colour mosaic is a preview only
   const fits = new URLSearchParams(params);
   fits.set("DETAIL", "coverage,count");
   return { fits: `/mosaic/sync?${fits}` };
+}
+
+/** Which band the service shows in which colour: the reddest red, whatever the menus' order. */
+function colours(bands) {
+  const [red, green, blue] = [...bands].sort((a, b) => FILTERS[b] - FILTERS[a]);
+  return `${red} red, ${green} green, ${blue} blue`;
 }
 
 /** <base>/mosaic: create and run a job, show its progress until it ends, then its results. */
