@@ -365,6 +365,8 @@ def _stage_seconds(log: Path) -> dict[str, float]:
                 first = min(first, at - seconds) if first is not None else at - seconds
         elif entry.get("message") == "mosaic stage done" and at is not None and first is not None:
             busy[f"{entry.get('stage')} done at"] = at - first
+        elif entry.get("message") == "mosaic job finished" and at is not None and first is not None:
+            busy["job finished at"] = at - first
     return busy
 
 

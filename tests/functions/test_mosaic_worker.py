@@ -37,7 +37,7 @@ def test_a_message_of_a_job_that_is_gone_is_acknowledged(worker: Any, stack: Any
 def test_a_dead_lettered_mosaic_message_puts_its_job_in_error(make_client: Any, stack: Any) -> None:
     clients = Clients(get_settings())
     job_id = store_job(clients, [], prefix="fn-mosaic-dead", phase=ExecutionPhase.EXECUTING)
-    body = MosaicMessage(job_id=job_id, stage="coadd", units=[0, 1]).model_dump_json().encode()
+    body = MosaicMessage(job_id=job_id, stage="assemble", units=[0, 1]).model_dump_json().encode()
     envelope = push_envelope(
         "pubsub_push_envelope",
         data=body,

@@ -40,8 +40,11 @@ from skycut.config import Settings
 from skycut.cutout.geometry import PixelBox
 from skycut.errors import ServiceUnavailableError
 from skycut.mosaic.assemble import InputRecord, stream_mosaic
+from skycut.mosaic.background import Plane, correct
+from skycut.mosaic.coadd import coadd_tile
 from skycut.mosaic.grid import grid_from_template
 from skycut.mosaic.inprocess import make_mosaic
+from skycut.mosaic.intermediate import decode_tile_plane
 from skycut.mosaic.job.factory import jobs_for, objects_for, worker_for
 from skycut.mosaic.job.messages import MosaicMessage, unit_id
 from skycut.mosaic.plan import InputImage
@@ -153,7 +156,7 @@ def test_a_mosaic_job_runs_to_completed_and_agrees_with_the_in_process_mosaic(
     assert state is not None
     assert len(state.tiles) == 9
     assert state.bands == 3
-    assert record.job.progress.total == len(state.tasks) + 9 + 9 + 3 + 1
+    assert record.job.progress.total == len(state.tasks) + 9 + 3 + 1
     # the file was joined from its bands by compose, and keeps the job's destruction time
     from google.cloud import storage  # type: ignore[attr-defined]
 
@@ -313,9 +316,8 @@ def test_units_are_counted_once_and_stages_move_once_under_redelivery(
     for stage, messages_of_stage in (
         ("reproject", math.ceil(len(state.tasks) / 2)),  # two reprojections a message
         ("overlaps", 9),  # a tile a message
-        ("coadd", 9),
-        ("assemble", 3),  # a band of the file a message; the last one's delivery finishes
-    ):
+        ("assemble", 3),  # a row of tiles coadded into its band of the file a message;
+    ):  # the delivery counting the last band finishes the job
         units = len(state.tasks) if stage == "reproject" else messages_of_stage
         messages = deliveries.pull(messages_of_stage)
         assert {m.stage for m in messages} == {stage}
@@ -566,12 +568,12 @@ def test_the_sweep_publishes_a_stalled_stage_again(
     stalled = clients.jobs.load(job_id)
     assert stalled is not None
     assert worker.recover(stalled) == 0
-    coadds = deliveries.pull(9)
-    assert {m.stage for m in coadds} == {"coadd"}
+    bands = deliveries.pull(3)
+    assert {m.stage for m in bands} == {"assemble"}
     moved = clients.jobs.load(job_id)
     assert moved is not None
     assert moved.mosaic is not None
-    assert (moved.mosaic.stage, moved.mosaic.published) == ("coadd", True)
+    assert (moved.mosaic.stage, moved.mosaic.published) == ("assemble", True)
     assert moved.job.progress is not None
     assert moved.job.progress.done == len(state.tasks)
     clients.jobs.abort(job_id)
@@ -639,7 +641,6 @@ def _run_stage(worker: Any, deliveries: Deliveries, stage: str, messages: int) -
 def _run_to_assembly(worker: Any, deliveries: Deliveries, state: Any) -> list[MosaicMessage]:
     """Run a job (no background matching) up to its assembly; return the band messages."""
     _run_stage(worker, deliveries, "reproject", math.ceil(len(state.tasks) / 2))
-    _run_stage(worker, deliveries, "coadd", len(state.tiles))
     bands = deliveries.pull(state.bands)
     assert [m.units for m in bands] == [[b] for b in range(state.bands)]
     return bands
@@ -660,18 +661,28 @@ def test_the_bands_joined_are_the_single_writers_file_byte_for_byte(
     job_id, state = record.job.job_id, record.mosaic
     assert state is not None
     bands = _run_to_assembly(worker, deliveries, state)
-    # the coadded tiles the bands are made of, as one writer read them to stream the file
+    # the tiles coadded from the job's reprojected planes, as its coadd stage did before the
+    # one writer read them back to stream the file
     objects = objects_for(clients)
     tiling = Tiling(parsed.grid, TILE)
     coadds: dict[str, list[Any]] = {"MOSAIC": [], "COVERAGE": [], "COUNT": []}
     for row in range(tiling.rows):
         parts: dict[str, list[Any]] = {"MOSAIC": [], "COVERAGE": [], "COUNT": []}
         for col in range(tiling.cols):
-            blob = objects.get(job_id, f"coadd-r{row}c{col}.npz")  # every tile has an input
-            with np.load(io.BytesIO(blob)) as arrays:
-                parts["MOSAIC"].append(arrays["data"])
-                parts["COVERAGE"].append(arrays["coverage"])
-                parts["COUNT"].append(arrays["count"])
+            tile = tiling.tile(row, col)
+            planes = [
+                correct(
+                    decode_tile_plane(objects.get(job_id, f"plane-r{row}c{col}-{t.input:05d}.npz")),
+                    Plane(),
+                    box=tile.box,
+                )
+                for t in state.tasks
+                if t.tile == (row, col)
+            ]  # every tile has an input
+            coadd = coadd_tile(planes, shape=tile.shape, combine="mean")
+            parts["MOSAIC"].append(coadd.data.astype(np.float32))
+            parts["COVERAGE"].append(coadd.coverage.astype(np.float32))
+            parts["COUNT"].append(coadd.count.astype(np.int16))
         for plane, tiles in parts.items():
             coadds[plane].append(np.hstack(tiles))
     for message in bands:
@@ -776,7 +787,7 @@ def test_abort_during_the_bands_leaves_nothing(
     first, *rest = _run_to_assembly(worker, deliveries, state)
     worker.handle(first)
     objects = objects_for(clients)
-    # the band's two planes and its preview, beside the coadded tiles
+    # the band's two planes and its preview, beside the reprojected planes
     assert {n for n in objects.work_names(job_id) if n.endswith("r0.bin") or "-r0." in n} == {
         "band-MOSAIC-r0.bin", "band-COVERAGE-r0.bin", "preview-r0.npz",
     }  # fmt: skip

@@ -407,12 +407,12 @@ def test_a_mosaic_job_keeps_its_plan_and_counts_every_stage(store: JobStore) -> 
     record = store.load(job_id)
     assert record is not None
     assert record.mosaic == state
-    # tasks, overlaps and coadds of 2 tiles, 3 bands of the file assembled, the finish
-    assert record.job.progress == Progress(total=4 + 2 + 2 + 3 + 1)
-    assert state.stages == ("reproject", "overlaps", "coadd", "assemble", "finish")
-    assert state.done_before("coadd") == 6
-    assert state.done_before("finish") == 11
-    assert mosaic_state().stages == ("reproject", "coadd", "assemble", "finish")
+    # tasks, overlaps of 2 tiles, 3 bands of the file coadded and assembled, the finish
+    assert record.job.progress == Progress(total=4 + 2 + 3 + 1)
+    assert state.stages == ("reproject", "overlaps", "assemble", "finish")
+    assert state.done_before("assemble") == 6
+    assert state.done_before("finish") == 9
+    assert mosaic_state().stages == ("reproject", "assemble", "finish")
 
 
 def test_a_mosaic_stage_moves_on_once_whoever_asks(store: JobStore) -> None:
@@ -426,7 +426,7 @@ def test_a_mosaic_stage_moves_on_once_whoever_asks(store: JobStore) -> None:
 
     def move() -> None:
         movers.append(
-            store.advance_mosaic(job_id, after="reproject", to="coadd", backgrounds=planes)
+            store.advance_mosaic(job_id, after="reproject", to="assemble", backgrounds=planes)
         )
 
     threads = [threading.Thread(target=move) for _ in range(4)]
@@ -437,13 +437,13 @@ def test_a_mosaic_stage_moves_on_once_whoever_asks(store: JobStore) -> None:
     moved = [m for m in movers if m is not None]
     assert len(moved) == 1
     assert moved[0].mosaic is not None
-    assert (moved[0].mosaic.stage, moved[0].mosaic.published) == ("coadd", False)
-    assert store.advance_mosaic(job_id, after="reproject", to="coadd", backgrounds={}) is None
-    store.mark_mosaic_published(job_id, "coadd")
+    assert (moved[0].mosaic.stage, moved[0].mosaic.published) == ("assemble", False)
+    assert store.advance_mosaic(job_id, after="reproject", to="assemble", backgrounds={}) is None
+    store.mark_mosaic_published(job_id, "assemble")
     stored = store.load(job_id)
     assert stored is not None
     assert stored.mosaic is not None
-    assert (stored.mosaic.stage, stored.mosaic.published) == ("coadd", True)
+    assert (stored.mosaic.stage, stored.mosaic.published) == ("assemble", True)
     assert stored.mosaic.backgrounds == planes
 
 
@@ -461,4 +461,4 @@ def test_a_stopped_mosaic_job_does_not_move_on(store: JobStore) -> None:
     assert record is not None
     assert store.start(record) is not None
     assert store.abort(job_id) is not None
-    assert store.advance_mosaic(job_id, after="reproject", to="coadd", backgrounds={}) is None
+    assert store.advance_mosaic(job_id, after="reproject", to="assemble", backgrounds={}) is None

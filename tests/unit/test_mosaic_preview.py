@@ -97,8 +97,8 @@ def test_bands_binned_apart_and_merged_make_the_whole_canvas(tile: int) -> None:
             box = tiling.tile(row, col).box
             band.add(box, mosaic[box.slices])
         merged.merge(PreviewCanvas.from_bytes(band.to_bytes()))  # as a worker stores it
-    assert_allclose(merged.plane(), whole.plane(), rtol=1e-12)
-    if tile % whole.factor == 0:  # no block has rows in two bands: the same sums exactly
-        np.testing.assert_array_equal(merged.plane(), whole.plane())
+    # stored as float32 sums: far below a grey level of the preview
+    assert_allclose(merged.plane(), whole.plane(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(np.isnan(merged.plane()), np.isnan(whole.plane()))
     with pytest.raises(ValueError, match="not of this mosaic"):
         merged.merge(PreviewCanvas((70, 99), max_side=30).band(0, 10))

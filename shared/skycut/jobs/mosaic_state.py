@@ -11,10 +11,10 @@ store stays light):
   generation and HDU its header was read from (every later read is pinned
   to them), the tile size, and one reprojection task per (input, tile);
 - the stage (``reproject`` → ``overlaps`` when backgrounds are matched →
-  ``coadd`` → ``assemble``, a unit per band of the file → ``finish``, one
-  unit joining them) and whether its messages have all been published (for
-  ``finish``: whether a worker has it in hand); the background planes once
-  solved.
+  ``assemble``, a unit per row of tiles coadding them into its band of the
+  file → ``finish``, one unit joining the bands) and whether its messages
+  have all been published (for ``finish``: whether a worker has it in
+  hand); the background planes once solved.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from typing import Any, Literal
 
 __all__ = ["STAGES", "MosaicInput", "MosaicStage", "MosaicState", "MosaicTask"]
 
-MosaicStage = Literal["reproject", "overlaps", "coadd", "assemble", "finish"]
-STAGES: tuple[MosaicStage, ...] = ("reproject", "overlaps", "coadd", "assemble", "finish")
+MosaicStage = Literal["reproject", "overlaps", "assemble", "finish"]
+STAGES: tuple[MosaicStage, ...] = ("reproject", "overlaps", "assemble", "finish")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +69,7 @@ class MosaicState:
         The reprojection tasks; a message names them by their position here.
     bands
         The rows of tiles of the output grid: the assembly's units, each
-        writing its band of the file.
+        coadding its tiles into its band of the file.
     stage
         The stage running now.
     published

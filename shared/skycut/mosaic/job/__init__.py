@@ -14,11 +14,11 @@ each naming a few of the stage's units, run by the ``mosaic_worker`` function
 2. ``overlaps`` (only with ``BACKGROUND=match``): one unit per tile; the
    pair sums of the tile's planes; the worker that counts the last one
    solves the backgrounds globally, once, and stores the planes in the job;
-3. ``coadd``: one unit per tile; the planes, backgrounds subtracted, combined;
-4. ``assemble``: one unit per row of tiles; the band of every FITS plane
-   those tiles make (whole rows, one byte range of the file) stored as an
-   object of its own, and the band's binned preview;
-5. ``finish``: one unit, run by the delivery that counts the last band
+3. ``assemble``: one unit per row of tiles; each tile's planes,
+   backgrounds subtracted, combined, and the band of every FITS plane those
+   tiles make (whole rows, one byte range of the file) stored as an object
+   of its own, with the band's binned preview;
+4. ``finish``: one unit, run by the delivery that counts the last band
    (published only if that delivery fails, or by the sweep): the headers,
    padding and provenance table stored, the file joined from them and the
    bands by Cloud Storage's compose, the preview rendered; the results

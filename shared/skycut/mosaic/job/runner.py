@@ -195,8 +195,6 @@ class MosaicWorker:
                 work.reproject(unit, watch)
             elif stage == "overlaps":
                 work.overlaps(unit, watch)
-            elif stage == "coadd":
-                work.coadd(unit, watch)
             elif stage == "assemble":
                 work.band(unit, watch)
             else:

@@ -10,10 +10,10 @@ global solve and coaddition, in the same input order.
 
 from __future__ import annotations
 
-import io
 import json
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
@@ -220,35 +220,27 @@ class StageWork:
         a, b, c = self._state.backgrounds.get(name, (0.0, 0.0, 0.0))
         return Plane(a=a, b=b, c=c)
 
-    def coadd(self, unit: int, check: Callable[[], None]) -> None:
-        """Combine the planes of tile ``unit``, backgrounds subtracted; store the tile."""
-        tile = self._tile(unit)
-        corrected = [
-            correct(plane, self._background(name), box=tile.box)
-            for name, plane in self._planes(tile).items()
-        ]
-        result = coadd_tile(corrected, shape=tile.shape, combine=self.request.combine)
-        check()
-        out = io.BytesIO()
-        np.savez(
-            out,
-            data=result.data.astype(np.float32),
-            coverage=result.coverage.astype(np.float32),
-            count=result.count.astype(np.int16),
-        )
-        self._put(_tile_name("coadd", self._state.tiles[unit], "npz"), out.getvalue())
-
     def _coadd(self, tile: Tile) -> _Planes:
-        """Return a tile's coadd: values, coverage, count (NaN, 0, 0 where no input lands)."""
+        """Return a tile's coadd: values, coverage, count (NaN, 0, 0 where no input lands).
+
+        The planes, backgrounds subtracted, combined, as stored in the file.
+        """
         if _tile_key(tile) not in self._state.tiles:
             return (
                 np.full(tile.shape, np.nan, dtype=np.float32),
                 np.zeros(tile.shape, dtype=np.float32),
                 np.zeros(tile.shape, dtype=np.int16),
             )
-        blob = self._objects.get(self._job_id, _tile_name("coadd", _tile_key(tile), "npz"))
-        with np.load(io.BytesIO(blob), allow_pickle=False) as arrays:
-            return arrays["data"], arrays["coverage"], arrays["count"]
+        corrected = [
+            correct(plane, self._background(name), box=tile.box)
+            for name, plane in self._planes(tile).items()
+        ]
+        result = coadd_tile(corrected, shape=tile.shape, combine=self.request.combine)
+        return (
+            result.data.astype(np.float32),
+            result.coverage.astype(np.float32),
+            result.count.astype(np.int16),
+        )
 
     def _part_name(self, plane: PlaneName, band: int) -> str:
         return f"band-{plane}-r{band}.bin"
@@ -258,12 +250,14 @@ class StageWork:
         return self.request.response_format == FITS
 
     def band(self, unit: int, check: Callable[[], None]) -> None:
-        """Store band ``unit`` (a row of tiles) of the file: each plane's bytes, and its preview.
+        """Coadd row ``unit`` of tiles; store its band of the file, each plane's bytes, and preview.
 
-        Each plane's rows of the band are one byte range of the file
-        (`MosaicLayout.row_range`), stored as an intermediate of its own for
-        `finish` to join; the band's binned preview goes beside them. One
-        row of coadded tiles is in memory.
+        Each tile's reprojected planes are combined (backgrounds subtracted)
+        here, not in a stage of their own: no coadded tile is written and
+        read back. Each plane's rows of the band are one byte range of the
+        file (`MosaicLayout.row_range`), stored as an intermediate of its
+        own for `finish` to join; the band's binned preview goes beside
+        them. One row of coadded tiles is in memory, and one tile's planes.
         """
         request, tiling = self.request, self.tiling
         tiles = [tiling.tile(unit, col) for col in range(tiling.cols)]
@@ -310,41 +304,53 @@ class StageWork:
         The headers, padding and provenance table (`MosaicFile.joints`) are
         stored as intermediates and the file is their concatenation with the
         bands, by Cloud Storage's compose: nothing of the mosaic passes
-        through this worker but its binned preview. A PNG or JPEG response
-        is the preview alone.
+        through this worker but its binned preview, rendered while the
+        service joins the file. A PNG or JPEG response is the preview alone.
         """
-        request, state = self.request, self._state
         cards = self._cards()
-        results = self._results()
-        made: list[tuple[str, str, str, int]] = []
-        if self._as_fits:
-            result_id, name, kind = results[0]
-            file = MosaicFile.of(
-                request.grid,
-                planes=request.planes,
-                cards=cards,
-                inputs=[
-                    InputRecord(id=i.id, background=self._background(i.id), generation=i.generation)
-                    for i in state.inputs
-                ],
-            )
-            joints = file.joints()
-            parts: list[str] = []
-            for k, joint in enumerate(joints):
-                self._put(f"joint-{k}.bin", joint)
-                parts.append(f"joint-{k}.bin")
-                if k < len(file.planes):
-                    parts += [self._part_name(file.planes[k], b) for b in range(state.bands)]
-            check()
-            size = self._objects.compose(
-                self._job_id, parts, name, content_type=kind, expires=self._expires
-            )
-            made.append((result_id, name, kind, size))
-        canvas = PreviewCanvas(request.grid.shape)
-        for b in range(state.bands):
+        if not self._as_fits:
+            return MadeFiles(results=(self._preview(cards, check),))
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            joined = pool.submit(self._join, cards, check)
+            preview = self._preview(cards, check)
+            return MadeFiles(results=(joined.result(), preview))
+
+    def _join(
+        self, cards: dict[str, str | int | float | bool], check: Callable[[], None]
+    ) -> tuple[str, str, str, int]:
+        """Store the joints and join the FITS file from them and the bands."""
+        request, state = self.request, self._state
+        result_id, name, kind = self._results()[0]
+        file = MosaicFile.of(
+            request.grid,
+            planes=request.planes,
+            cards=cards,
+            inputs=[
+                InputRecord(id=i.id, background=self._background(i.id), generation=i.generation)
+                for i in state.inputs
+            ],
+        )
+        parts: list[str] = []
+        for k, joint in enumerate(file.joints()):
+            self._put(f"joint-{k}.bin", joint)
+            parts.append(f"joint-{k}.bin")
+            if k < len(file.planes):
+                parts += [self._part_name(file.planes[k], b) for b in range(state.bands)]
+        check()
+        size = self._objects.compose(
+            self._job_id, parts, name, content_type=kind, expires=self._expires
+        )
+        return result_id, name, kind, size
+
+    def _preview(
+        self, cards: dict[str, str | int | float | bool], check: Callable[[], None]
+    ) -> tuple[str, str, str, int]:
+        """Render the preview from the bands' binned shares and store it."""
+        canvas = PreviewCanvas(self.request.grid.shape)
+        for b in range(self._state.bands):
             part = self._objects.get(self._job_id, f"preview-r{b}.npz")
             canvas.merge(PreviewCanvas.from_bytes(part))
-        result_id, name, kind = results[-1]
+        result_id, name, kind = self._results()[-1]
         preview = render_mosaic_preview(
             canvas.plane(),
             response_format=kind,
@@ -352,5 +358,4 @@ class StageWork:
         )
         check()
         size = self._objects.write(name, preview, content_type=kind, expires=self._expires)
-        made.append((result_id, name, kind, size))
-        return MadeFiles(results=tuple(made))
+        return result_id, name, kind, size
