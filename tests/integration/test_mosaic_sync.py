@@ -18,13 +18,14 @@ import requests
 from astropy.io import fits
 from astropy.wcs import WCS, FITSFixedWarning
 from lxml import etree
-from numpy.testing import assert_allclose
+from numpy.testing import assert_allclose, assert_array_equal
 from PIL import Image
 from reproject import reproject_interp
 from reproject.mosaicking import reproject_and_coadd
 
 from emulators.stack import REPO
 from skycut.mosaic.preview import render_rgb_preview
+from tests.integration.uws_client import phase_of, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -169,13 +170,32 @@ def test_three_bands_make_one_colour_preview_each_band_in_its_colour(base_url, h
     }
     assert np.abs(rgba - drawn["i", "r", "g"]).max() <= 1  # float32 in the FITS files
     assert np.abs(rgba - drawn["g", "r", "i"])[covered].mean() > 5
-    response = http.post(
-        f"{base_url}/mosaic", data={**grid, "BAND": three, "COLOR": "rgb",
-                                    "RESPONSEFORMAT": "png"},
-        allow_redirects=False, timeout=60,
-    )  # fmt: skip
-    assert response.status_code == 400
-    assert "COLOR=rgb is made by mosaic/sync" in response.text
+
+
+def test_a_colour_job_makes_the_colour_preview_mosaic_sync_makes(base_url, http):
+    params = {
+        "CRVAL": f"{STAR[0]} {STAR[1]}", "WIDTH": "150", "HEIGHT": "130",
+        "PIXSCALE": "0.00005", "COLLECTION": "calexp", "BAND": [R_BAND, G_BAND, I_BAND],
+        "BACKGROUND": "match", "COLOR": "rgb", "RESPONSEFORMAT": "png",
+    }  # fmt: skip
+    _, synced = mosaic(http, f"{base_url}/mosaic/sync", "POST", **params)
+    created = http.post(
+        f"{base_url}/mosaic", data={**params, "PHASE": "RUN"}, allow_redirects=False, timeout=60
+    )
+    assert created.status_code == 303, created.text
+    job = created.headers["Location"]
+    doc = wait_until(http, job, {"COMPLETED", "ERROR"}, seconds=180)
+    assert phase_of(doc) == "COMPLETED", etree.tostring(doc)
+    made = http.get(f"{job}/results/mosaic", timeout=60)
+    assert made.headers["Content-Type"] == "image/png"
+    one, other = (np.asarray(Image.open(io.BytesIO(r.content))).astype(float)
+                  for r in (synced, made))  # fmt: skip
+    assert one.shape == other.shape == (130, 150, 4)
+    covered = one[..., 3] == 255
+    assert covered.mean() > 0.9
+    assert_array_equal(one[..., 3], other[..., 3])
+    # the job's coadds pass through float32 intermediates: a level may differ by one
+    assert np.abs(one - other).max() <= 1
 
 
 def test_a_region_no_image_covers_is_a_400_naming_it(base_url, http):

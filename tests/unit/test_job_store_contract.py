@@ -415,6 +415,27 @@ def test_a_mosaic_job_keeps_its_plan_and_counts_every_stage(store: JobStore) -> 
     assert mosaic_state().stages == ("reproject", "assemble", "finish")
 
 
+def test_a_colour_mosaic_keeps_each_tasks_layer_and_counts_each_layers_tiles(
+    store: JobStore,
+) -> None:
+    grey = mosaic_state(background="match")
+    tasks = tuple(MosaicTask(t.input, t.row, t.col, t.box, layer) for t, layer in
+                  zip(grey.tasks, (0, 0, 2, 2), strict=True))  # fmt: skip
+    state = MosaicState(
+        request={"background": "match", "color": "rgb"},
+        tile_size=64,
+        inputs=grey.inputs,
+        tasks=tasks,
+    )
+    job_id = new_mosaic(store, state)
+    record = store.load(job_id)
+    assert record is not None
+    assert record.mosaic == state
+    assert [t.layer for t in record.mosaic.tasks] == [0, 0, 2, 2]
+    assert state.tiles == ((0, 0, 0), (0, 0, 1), (2, 0, 0), (2, 0, 1))
+    assert record.job.progress == Progress(total=4 + 4 + 4 + 1)
+
+
 def test_a_mosaic_stage_moves_on_once_whoever_asks(store: JobStore) -> None:
     job_id = new_mosaic(store, mosaic_state())
     record = store.load(job_id)

@@ -79,19 +79,13 @@ class MosaicJobRoutes(UwsRoutes):
 
     def _parse(self, params: Mapping[str, Sequence[str]], template: bytes | None) -> MosaicRequest:
         settings = self._settings
-        request = parse_mosaic_request(
+        return parse_mosaic_request(
             params,
             template=template,
             allowed_buckets=settings.source_buckets,
             max_pixels=settings.mosaic_max_pixels,
             max_inputs=settings.mosaic_max_inputs,
         )
-        if request.color != "grey":
-            raise UsageError(
-                "COLOR=rgb is made by mosaic/sync; a job makes one band's mosaic (FITS or "
-                "preview): run one job per band"
-            )
-        return request
 
     def _template(self, request: Request) -> bytes | None:
         files = [f for k, f in request.files.items(multi=True) if k.upper() == "TEMPLATE"]

@@ -9,7 +9,9 @@ store stays light):
   (parsed once, by the API);
 - the plan, made when the job is queued: each input with the object
   generation and HDU its header was read from (every later read is pinned
-  to them), the tile size, and one reprojection task per (input, tile);
+  to them), the tile size, and one reprojection task per (input, tile); a
+  colour job (``COLOR=rgb``) has three layers, one per band (red, green,
+  blue), each a mosaic of its own band's inputs on the same grid;
 - the stage (``reproject`` → ``overlaps`` when backgrounds are matched →
   ``assemble``, a unit per row of tiles coadding them into its band of the
   file → ``finish``, one unit joining the bands) and whether its messages
@@ -23,10 +25,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-__all__ = ["STAGES", "MosaicInput", "MosaicStage", "MosaicState", "MosaicTask"]
+__all__ = ["STAGES", "LayerTile", "MosaicInput", "MosaicStage", "MosaicState", "MosaicTask"]
 
 MosaicStage = Literal["reproject", "overlaps", "assemble", "finish"]
 STAGES: tuple[MosaicStage, ...] = ("reproject", "overlaps", "assemble", "finish")
+LayerTile = tuple[int, int, int]
+"""A tile of one layer: ``(layer, row, col)`` (layer 0 unless the job makes a colour image)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,17 +44,26 @@ class MosaicInput:
 
 @dataclass(frozen=True, slots=True)
 class MosaicTask:
-    """Reproject pixels ``box`` (``x0, x1, y0, y1``) of input ``input`` onto tile ``(row, col)``."""
+    """Reproject pixels ``box`` (``x0, x1, y0, y1``) of input ``input`` onto tile ``(row, col)``.
+
+    ``layer`` is the colour layer the input is a band of (0 in a grey job).
+    """
 
     input: int
     row: int
     col: int
     box: tuple[int, int, int, int]
+    layer: int = 0
 
     @property
     def tile(self) -> tuple[int, int]:
         """The tile's ``(row, col)``."""
         return self.row, self.col
+
+    @property
+    def layer_tile(self) -> LayerTile:
+        """The tile with its layer: ``(layer, row, col)``."""
+        return self.layer, self.row, self.col
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,9 +112,18 @@ class MosaicState:
         return tuple(s for s in STAGES if s != "overlaps" or self.match_background)
 
     @property
-    def tiles(self) -> tuple[tuple[int, int], ...]:
-        """The tiles some input lands on, in the order their tasks first name them."""
-        return tuple(dict.fromkeys(t.tile for t in self.tasks))
+    def layers(self) -> int:
+        """The number of layers: 3 for a colour job (red, green, blue), else 1."""
+        return 3 if self.request.get("color") == "rgb" else 1
+
+    @property
+    def tiles(self) -> tuple[LayerTile, ...]:
+        """The tiles some input lands on, with their layer, in the order tasks first name them.
+
+        Backgrounds are matched per tile of each layer (the ``overlaps`` units);
+        each band of the assembly coadds its row of every layer's tiles.
+        """
+        return tuple(dict.fromkeys(t.layer_tile for t in self.tasks))
 
     def units(self, stage: MosaicStage) -> int:
         """How many counted units ``stage`` has: tasks, tiles, bands, or the one finish."""
@@ -143,6 +165,8 @@ class MosaicState:
             "inputs": [{"id": i.id, "hdu": i.hdu, "generation": i.generation} for i in self.inputs],
             # Firestore holds no arrays of arrays: seven numbers per task, one after another
             "tasks": [n for t in self.tasks for n in (t.input, t.row, t.col, *t.box)],
+            # each task's layer, only in a colour job (a grey job's are all 0)
+            "task_layers": [t.layer for t in self.tasks] if self.layers > 1 else [],
             "bands": self.bands,
             "stage": self.stage,
             "published": self.published,
@@ -166,7 +190,12 @@ class MosaicState:
                 )
                 for i in doc.get("inputs", [])
             ),
-            tasks=tuple(_tasks([int(n) for n in doc.get("tasks", [])])),
+            tasks=tuple(
+                _tasks(
+                    [int(n) for n in doc.get("tasks", [])],
+                    [int(n) for n in doc.get("task_layers") or []],
+                )
+            ),
             bands=int(doc.get("bands", 1)),
             stage=doc.get("stage", "reproject"),
             published=bool(doc.get("published", False)),
@@ -177,8 +206,10 @@ class MosaicState:
         )
 
 
-def _tasks(numbers: list[int]) -> list[MosaicTask]:
+def _tasks(numbers: list[int], layers: list[int]) -> list[MosaicTask]:
+    groups = [numbers[k : k + 7] for k in range(0, len(numbers), 7)]
+    layers = layers or [0] * len(groups)
     return [
-        MosaicTask(n[0], n[1], n[2], (n[3], n[4], n[5], n[6]))
-        for n in (numbers[k : k + 7] for k in range(0, len(numbers), 7))
+        MosaicTask(n[0], n[1], n[2], (n[3], n[4], n[5], n[6]), layer)
+        for n, layer in zip(groups, layers, strict=True)
     ]

@@ -54,7 +54,7 @@ MOSAIC_PARAMETERS: tuple[tuple[str, str, str | None, str], ...] = (
     ("BACKGROUND", "none (default) or match (planes fitted to the overlaps)", None, "char"),
     ("DETAIL", "Extra FITS planes: coverage, count or coverage,count", None, "char"),
     ("RESPONSEFORMAT", "application/fits (default), image/png or image/jpeg", None, "char"),
-    ("COLOR", "grey (default), or rgb: three BANDs in one colour preview (sync only)",
+    ("COLOR", "grey (default), or rgb: three separate BANDs in one colour preview",
      None, "char"),
     ("RUNID", "A label kept with the request", None, "char"),
 )  # fmt: skip

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, TypeVar, get_args
 
 import numpy as np
@@ -172,6 +172,16 @@ class MosaicRequest:
         """A ``COLOR=rgb`` request's bands as red, green, blue (reddest first)."""
         red, green, blue = sorted(self.images.bands, key=lambda b: -(b.lo + b.hi))
         return red, green, blue
+
+    @property
+    def layers(self) -> tuple[MosaicRequest, ...]:
+        """The grey mosaics it is made of: one per colour (red, green, blue) for ``COLOR=rgb``."""
+        if self.color == "grey":
+            return (self,)
+        return tuple(
+            replace(self, images=replace(self.images, bands=(band,)), color="grey")
+            for band in self.colour_bands
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Return the request as JSON-ready values (for a job message or document)."""
@@ -336,6 +346,13 @@ def _check_colour(images: ImageSelection, response_format: ResponseFormat) -> No
             f"COLOR=rgb takes three BAND values, one per colour (the reddest is shown red), "
             f"not {len(images.bands)}"
         )
+    for k, one in enumerate(images.bands):
+        for other in images.bands[k + 1 :]:
+            if one.overlaps(other.lo, other.hi):
+                raise UsageError(
+                    f"COLOR=rgb takes three separate bands: BAND {one.to_soda()} and "
+                    f"{other.to_soda()} overlap"
+                )
 
 
 def _one(params: Mapping[str, Sequence[str]], name: str) -> str | None:

@@ -26,7 +26,7 @@ import logging
 import math
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Protocol
@@ -268,8 +268,7 @@ class MosaicService:
         planes = []
         used: list[str] = []
         read = 0
-        for band in request.colour_bands:
-            one = replace(request, images=replace(request.images, bands=(band,)), color="grey")
+        for one in request.layers:
             mosaic, _ = self._mosaic(one, steps)
             read += mosaic.pixels_read
             ny, nx = mosaic.data.shape

@@ -18,6 +18,7 @@ from skycut.mosaic.plan import plan_mosaic
 from skycut.mosaic.request import MosaicRequest
 from skycut.mosaic.service import ImageFinder, mosaic_sources
 from skycut.mosaic.sources import SourceReader, open_inputs
+from skycut.mosaic.tiles import Tiling
 from skycut.soda.ids import SourceRef
 
 __all__ = ["MosaicPlanner"]
@@ -63,7 +64,7 @@ class MosaicPlanner:
         return MosaicState(request=request.to_dict(), tile_size=self._tile_size)
 
     def plan(self, request: MosaicRequest) -> MosaicState:
-        """Find the inputs, read their headers and plan the tasks.
+        """Find the inputs, read their headers and plan the tasks (of each colour's band).
 
         Raises
         ------
@@ -74,28 +75,41 @@ class MosaicPlanner:
             or the plan would not fit in the job document.
 
         """
-        sources = self._sources(request)
-        opened = open_inputs(sources, open_source=self._open_source, header_chunk_bytes=self._chunk)
-        plan = plan_mosaic(
-            request.grid,
-            [o.image for o in opened],
-            tile_size=self._tile_size,
-            method=request.method,
-            max_inputs=self._max_inputs,
-            region=request.region_text,
-        )
-        used = plan.input_ids
-        index = {name: k for k, name in enumerate(used)}
-        by_id = {o.image.id: o for o in opened}
-        inputs = tuple(
-            MosaicInput(id=name, hdu=by_id[name].hdu.index, generation=by_id[name].generation)
-            for name in used
-        )
-        tasks = tuple(
-            MosaicTask(index[t.input_id], t.row, t.col, (t.box.x0, t.box.x1, t.box.y0, t.box.y1))
-            for t in plan.tasks
-        )
-        size = len(tasks) * _BYTES_PER_TASK + sum(len(i.id) + 24 for i in inputs)
+        inputs: list[MosaicInput] = []
+        tasks: list[MosaicTask] = []
+        index: dict[str, int] = {}
+        for layer, one in enumerate(request.layers):
+            opened = open_inputs(
+                self._sources(one), open_source=self._open_source, header_chunk_bytes=self._chunk
+            )
+            plan = plan_mosaic(
+                request.grid,
+                [o.image for o in opened],
+                tile_size=self._tile_size,
+                method=request.method,
+                max_inputs=self._max_inputs,
+                region=request.region_text,
+            )
+            by_id = {o.image.id: o for o in opened}
+            for name in plan.input_ids:
+                if name not in index:
+                    index[name] = len(inputs)
+                    found = by_id[name]
+                    inputs.append(
+                        MosaicInput(id=name, hdu=found.hdu.index, generation=found.generation)
+                    )
+            tasks += (
+                MosaicTask(
+                    index[t.input_id],
+                    t.row,
+                    t.col,
+                    (t.box.x0, t.box.x1, t.box.y0, t.box.y1),
+                    layer,
+                )
+                for t in plan.tasks
+            )
+        per_task = _BYTES_PER_TASK + (8 if len(request.layers) > 1 else 0)  # and its layer
+        size = len(tasks) * per_task + sum(len(i.id) + 24 for i in inputs)
         if size > MAX_TASKS_BYTES:
             raise UsageError(
                 f"the mosaic's {len(tasks)} reprojection tasks take {size} bytes to store, over "
@@ -104,9 +118,9 @@ class MosaicPlanner:
         return MosaicState(
             request=request.to_dict(),
             tile_size=self._tile_size,
-            inputs=inputs,
-            tasks=tasks,
-            bands=plan.tiling.rows,
+            inputs=tuple(inputs),
+            tasks=tuple(tasks),
+            bands=Tiling(request.grid, self._tile_size).rows,
         )
 
     def _sources(self, request: MosaicRequest) -> list[tuple[SourceRef, int | None]]:

@@ -24,7 +24,7 @@ import numpy.typing as npt
 from skycut.cutout.geometry import PixelBox
 from skycut.cutout.readplan import ReadCost
 from skycut.cutout.selection import FITS, PNG, ResponseFormat
-from skycut.jobs.mosaic_state import MosaicInput, MosaicState, MosaicTask
+from skycut.jobs.mosaic_state import LayerTile, MosaicInput, MosaicState, MosaicTask
 from skycut.mosaic.assemble import InputRecord, MosaicFile, PlaneName, band_bytes
 from skycut.mosaic.background import Plane, add_sums, correct, solve_backgrounds, tile_overlaps
 from skycut.mosaic.coadd import coadd_tile
@@ -36,7 +36,7 @@ from skycut.mosaic.intermediate import (
     encode_tile_plane,
 )
 from skycut.mosaic.job.scratch import JobObjects
-from skycut.mosaic.preview import PreviewCanvas, render_mosaic_preview
+from skycut.mosaic.preview import PreviewCanvas, render_mosaic_preview, render_rgb_preview
 from skycut.mosaic.reproject_tile import TilePlane, reproject_to_tile
 from skycut.mosaic.request import MosaicRequest
 from skycut.mosaic.sources import OpenedInput, SourceReader, open_inputs
@@ -103,8 +103,18 @@ def _plane_name(task: MosaicTask) -> str:
     return f"plane-r{task.row}c{task.col}-{task.input:05d}.npz"
 
 
-def _tile_name(kind: str, tile: tuple[int, int], suffix: str) -> str:
-    return f"{kind}-r{tile[0]}c{tile[1]}.{suffix}"
+def _tile_name(kind: str, tile: LayerTile, suffix: str) -> str:
+    layer, row, col = tile
+    return f"{kind}-r{row}c{col}{_layer_suffix(layer)}.{suffix}"
+
+
+def _preview_name(band: int, layer: int) -> str:
+    return f"preview-r{band}{_layer_suffix(layer)}.npz"
+
+
+def _layer_suffix(layer: int) -> str:
+    """Return what names a colour layer's intermediates (nothing for layer 0)."""
+    return f"-l{layer}" if layer else ""
 
 
 _SUFFIXES: dict[str, str] = {FITS: ".fits", PNG: ".png", "image/jpeg": ".jpg"}
@@ -112,9 +122,9 @@ _Planes = tuple[npt.NDArray[np.generic], npt.NDArray[np.generic], npt.NDArray[np
 _PLANE_INDEX: dict[PlaneName, int] = {"MOSAIC": 0, "COVERAGE": 1, "COUNT": 2}
 
 
-def _tile_key(tile: Tile) -> tuple[int, int]:
-    """Return the tile's ``(row, col)``, as the plan names tiles."""
-    return tile.row, tile.col
+def _tile_key(tile: Tile, layer: int) -> LayerTile:
+    """Return the tile of ``layer`` as the plan names tiles: ``(layer, row, col)``."""
+    return layer, tile.row, tile.col
 
 
 class StageWork:
@@ -164,21 +174,23 @@ class StageWork:
         """The output grid's tiles."""
         return Tiling(self.request.grid, self._state.tile_size)
 
-    def _tile(self, unit: int) -> Tile:
-        return self.tiling.tile(*self._state.tiles[unit])
+    def _tile(self, unit: int) -> tuple[Tile, int]:
+        """Return the tile of an ``overlaps`` unit, and its layer."""
+        layer, row, col = self._state.tiles[unit]
+        return self.tiling.tile(row, col), layer
 
     def _put(self, name: str, data: bytes) -> None:
         self._objects.put(self._job_id, name, data, expires=self._expires)
 
-    def _planes(self, tile: Tile) -> dict[str, TilePlane]:
-        """Return the reprojected planes on ``tile``, by input ID, in task order."""
+    def _planes(self, tile: Tile, layer: int) -> dict[str, TilePlane]:
+        """Return the reprojected planes of ``layer`` on ``tile``, by input ID, in task order."""
         state = self._state
         return {
             state.inputs[t.input].id: decode_tile_plane(
                 self._objects.get(self._job_id, _plane_name(t))
             )
             for t in state.tasks
-            if t.tile == (tile.row, tile.col)
+            if t.layer_tile == _tile_key(tile, layer)
         }
 
     # -- the units ---------------------------------------------------------------
@@ -198,14 +210,20 @@ class StageWork:
 
     def overlaps(self, unit: int, check: Callable[[], None]) -> None:
         """Reduce every overlapping pair on tile ``unit`` to its plane-fit sums."""
-        tile = self._tile(unit)
-        sums = tile_overlaps(self._planes(tile), box=tile.box, grid_shape=self.request.grid.shape)
+        tile, layer = self._tile(unit)
+        sums = tile_overlaps(
+            self._planes(tile, layer), box=tile.box, grid_shape=self.request.grid.shape
+        )
         check()
         self._put(_tile_name("overlaps", self._state.tiles[unit], "json"),
                   json.dumps(encode_overlaps(sums)).encode())  # fmt: skip
 
     def solve(self) -> dict[str, tuple[float, float, float]]:
-        """Solve every input's background plane from all tiles' pair sums (one global solve)."""
+        """Solve every input's background plane from all tiles' pair sums (one global solve).
+
+        A colour job's layers share no pair (planes pair on a tile of one
+        layer), so each layer's inputs are solved as their own groups.
+        """
         state = self._state
         parts = (
             decode_overlaps(
@@ -220,12 +238,12 @@ class StageWork:
         a, b, c = self._state.backgrounds.get(name, (0.0, 0.0, 0.0))
         return Plane(a=a, b=b, c=c)
 
-    def _coadd(self, tile: Tile) -> _Planes:
+    def _coadd(self, tile: Tile, layer: int) -> _Planes:
         """Return a tile's coadd: values, coverage, count (NaN, 0, 0 where no input lands).
 
         The planes, backgrounds subtracted, combined, as stored in the file.
         """
-        if _tile_key(tile) not in self._state.tiles:
+        if _tile_key(tile, layer) not in self._state.tiles:
             return (
                 np.full(tile.shape, np.nan, dtype=np.float32),
                 np.zeros(tile.shape, dtype=np.float32),
@@ -233,7 +251,7 @@ class StageWork:
             )
         corrected = [
             correct(plane, self._background(name), box=tile.box)
-            for name, plane in self._planes(tile).items()
+            for name, plane in self._planes(tile, layer).items()
         ]
         result = coadd_tile(corrected, shape=tile.shape, combine=self.request.combine)
         return (
@@ -258,20 +276,22 @@ class StageWork:
         file (`MosaicLayout.row_range`), stored as an intermediate of its
         own for `finish` to join; the band's binned preview goes beside
         them. One row of coadded tiles is in memory, and one tile's planes.
+        A colour job (no FITS file) stores each layer's preview share.
         """
         request, tiling = self.request, self.tiling
         tiles = [tiling.tile(unit, col) for col in range(tiling.cols)]
-        coadds = [self._coadd(tile) for tile in tiles]
-        canvas = PreviewCanvas(request.grid.shape).band(tiles[0].box.y0, tiles[0].box.y1)
-        for tile, planes in zip(tiles, coadds, strict=True):
-            canvas.add(tile.box, planes[0].astype(np.float64))
-        check()
-        if self._as_fits:
-            for plane in MosaicFile.of(request.grid, planes=request.planes).planes:
-                values = np.hstack([planes[_PLANE_INDEX[plane]] for planes in coadds])
-                data = band_bytes(plane, values, width=request.grid.shape[1])
-                self._put(self._part_name(plane, unit), data)
-        self._put(f"preview-r{unit}.npz", canvas.to_bytes())
+        for layer in range(self._state.layers):
+            coadds = [self._coadd(tile, layer) for tile in tiles]
+            canvas = PreviewCanvas(request.grid.shape).band(tiles[0].box.y0, tiles[0].box.y1)
+            for tile, planes in zip(tiles, coadds, strict=True):
+                canvas.add(tile.box, planes[0].astype(np.float64))
+            check()
+            if self._as_fits:
+                for plane in MosaicFile.of(request.grid, planes=request.planes).planes:
+                    values = np.hstack([planes[_PLANE_INDEX[plane]] for planes in coadds])
+                    data = band_bytes(plane, values, width=request.grid.shape[1])
+                    self._put(self._part_name(plane, unit), data)
+            self._put(_preview_name(unit, layer), canvas.to_bytes())
 
     def _cards(self) -> dict[str, str | int | float | bool]:
         request = self.request
@@ -345,17 +365,29 @@ class StageWork:
     def _preview(
         self, cards: dict[str, str | int | float | bool], check: Callable[[], None]
     ) -> tuple[str, str, str, int]:
-        """Render the preview from the bands' binned shares and store it."""
-        canvas = PreviewCanvas(self.request.grid.shape)
-        for b in range(self._state.bands):
-            part = self._objects.get(self._job_id, f"preview-r{b}.npz")
-            canvas.merge(PreviewCanvas.from_bytes(part))
+        """Render the preview from the bands' binned shares and store it.
+
+        A colour job's preview draws its layers red, green and blue.
+        """
         result_id, name, kind = self._results()[-1]
-        preview = render_mosaic_preview(
-            canvas.plane(),
-            response_format=kind,
-            text={key: str(value) for key, value in cards.items()},
-        )
+        if self._state.layers == 1:
+            preview = render_mosaic_preview(
+                self._binned(0),
+                response_format=kind,
+                text={key: str(value) for key, value in cards.items()},
+            )
+        else:
+            red, green, blue = (self._binned(layer) for layer in range(self._state.layers))
+            preview = render_rgb_preview(red, green, blue, response_format=kind)
         check()
         size = self._objects.write(name, preview, content_type=kind, expires=self._expires)
         return result_id, name, kind, size
+
+    def _binned(self, layer: int) -> npt.NDArray[np.float64]:
+        """Return the binned mosaic of ``layer``, joined from the bands' preview shares."""
+        canvas = PreviewCanvas(self.request.grid.shape)
+        for b in range(self._state.bands):
+            canvas.merge(
+                PreviewCanvas.from_bytes(self._objects.get(self._job_id, _preview_name(b, layer)))
+            )
+        return canvas.plane()
