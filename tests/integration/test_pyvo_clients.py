@@ -38,6 +38,31 @@ def test_asynctapjob_drives_a_soda_job(base_url, http, image_id, sample_dir):
     assert http.get(job_url, timeout=30).status_code == 404
 
 
+def test_asynctapjob_drives_a_mosaic_job(base_url, http, stack):
+    ids = [f"gs://{stack.config.sources_bucket}/sample/calexp-r-000{k}.fits" for k in (1, 2)]
+    created = http.post(
+        f"{base_url}/mosaic",
+        data={"ID": ids, "CRVAL": "150.095 2.225", "WIDTH": "120", "HEIGHT": "90",
+              "PIXSCALE": "0.0003", "DETAIL": "coverage"},
+        allow_redirects=False, timeout=60,
+    )  # fmt: skip
+    assert created.status_code == 303, created.text
+    job = AsyncTAPJob(created.headers["Location"])
+    assert job.phase == "PENDING"
+    job.run()
+    job.wait(phases=["COMPLETED", "ERROR", "ABORTED"], timeout=120)
+    assert job.phase == "COMPLETED"
+    uris = list(job.result_uris)
+    assert len(uris) == 2  # the mosaic first, then its preview
+    with fits.open(io.BytesIO(http.get(uris[0], timeout=30).content)) as hdul:
+        assert [h.name for h in hdul] == ["PRIMARY", "COVERAGE", "PROVENANCE"]
+        assert hdul[0].data.shape == (90, 120)
+        assert list(hdul["PROVENANCE"].data["ID"]) == ids
+    job_url = job.url
+    job.delete()
+    assert http.get(job_url, timeout=30).status_code == 404
+
+
 def test_asynctapjob_abort(base_url, http, image_id):
     job = AsyncTAPJob(create_job(http, base_url, {"ID": image_id, "CIRCLE": "150.1 2.15 0.001"}))
     job.abort()
