@@ -426,6 +426,7 @@ def test_a_colour_mosaic_keeps_each_tasks_layer_and_counts_each_layers_tiles(
         tile_size=64,
         inputs=grey.inputs,
         tasks=tasks,
+        bands=grey.bands,
     )
     job_id = new_mosaic(store, state)
     record = store.load(job_id)
@@ -433,7 +434,7 @@ def test_a_colour_mosaic_keeps_each_tasks_layer_and_counts_each_layers_tiles(
     assert record.mosaic == state
     assert [t.layer for t in record.mosaic.tasks] == [0, 0, 2, 2]
     assert state.tiles == ((0, 0, 0), (0, 0, 1), (2, 0, 0), (2, 0, 1))
-    assert record.job.progress == Progress(total=4 + 4 + 4 + 1)
+    assert record.job.progress == Progress(total=4 + 4 + 4 + 3 + 1)  # and 3 bands, the finish
 
 
 def test_a_mosaic_stage_moves_on_once_whoever_asks(store: JobStore) -> None:
