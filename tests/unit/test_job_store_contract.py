@@ -434,7 +434,7 @@ def test_a_colour_mosaic_keeps_each_tasks_layer_and_counts_each_layers_tiles(
     assert record.mosaic == state
     assert [t.layer for t in record.mosaic.tasks] == [0, 0, 2, 2]
     assert state.tiles == ((0, 0, 0), (0, 0, 1), (2, 0, 0), (2, 0, 1))
-    assert record.job.progress == Progress(total=4 + 4 + 4 + 3 + 1)  # and 3 bands, the finish
+    assert record.job.progress == Progress(total=4 + 4 + 3 + 1)  # tasks, overlaps, bands, finish
 
 
 def test_a_mosaic_stage_moves_on_once_whoever_asks(store: JobStore) -> None:
