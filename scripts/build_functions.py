@@ -46,9 +46,9 @@ _SIGNATURES = {"http": "http", "cloud_event": "cloudevent"}
 # no function carries an extra its code does not import.
 FUNCTION_EXTRAS: dict[str, tuple[str, ...]] = {
     "bulk_submit": (),
-    # its sweep recovers stalled mosaic jobs through skycut.mosaic.job's MosaicWorker, whose
-    # stages (skycut.mosaic.reproject_tile) import reproject and scipy
-    "cutout_worker": ("mosaic",),
+    # its sweep recovers stalled mosaic jobs by publishing their stages again
+    # (skycut.mosaic.job.recovery): the mosaic_worker does the work, this function needs none of it
+    "cutout_worker": (),
     "image_index": (),
     "mosaic_worker": ("mosaic",),
     "soda_api": ("mosaic",),  # <base>/mosaic/sync makes the mosaic in the request

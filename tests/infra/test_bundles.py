@@ -142,7 +142,7 @@ def test_every_function_is_given_its_extras() -> None:
 _MOSAIC_ONLY = {"reproject", "scipy", "dask", "dask-image", "zarr", "astropy-healpix", "pyavm"}
 
 
-@pytest.mark.parametrize("function", ["bulk_submit", "image_index"])
+@pytest.mark.parametrize("function", ["bulk_submit", "cutout_worker", "image_index"])
 def test_functions_that_make_no_mosaic_do_not_deploy_its_dependencies(
     built: Path, function: str
 ) -> None:
@@ -209,6 +209,15 @@ def _skycut_module(name: str) -> tuple[Path, str] | None:
 
 def third_party_imports(entry: Path) -> dict[str, set[str]]:
     """Return the third-party modules the code reached from ``entry`` imports, and by whom."""
+    return _reach(entry)[0]
+
+
+def skycut_modules(entry: Path) -> set[str]:
+    """Return the skycut modules the code reached from ``entry`` imports."""
+    return _reach(entry)[1] - {"main"}
+
+
+def _reach(entry: Path) -> tuple[dict[str, set[str]], set[str]]:
     out: dict[str, set[str]] = defaultdict(set)
     todo: list[tuple[str, Path, str]] = [("main", entry, "")]
     seen: set[str] = set()
@@ -227,7 +236,7 @@ def third_party_imports(entry: Path) -> dict[str, set[str]]:
                         todo.append((".".join(parts[:i]), *found))
             elif top not in sys.stdlib_module_names:
                 out[imported].add(name)
-    return out
+    return out, seen
 
 
 @cache
@@ -285,6 +294,16 @@ def test_a_bundle_without_the_mosaic_extra_misses_the_mosaic_imports() -> None:
     missing = missing_imports(REPO / "functions" / "mosaic_worker" / "main.py", core)
     assert {m.partition(".")[0] for m in missing} == {"reproject", "scipy"}
     assert "skycut.mosaic.reproject_tile" in missing["reproject"]
+
+
+def test_the_sweep_recovers_mosaic_jobs_without_reaching_the_mosaic_code() -> None:
+    """cutout_worker's sweep takes over mosaic jobs, and imports no reprojection to do it."""
+    entry = REPO / "functions" / "cutout_worker" / "main.py"
+    reached = skycut_modules(entry)
+    assert "skycut.mosaic.job.recovery" in reached
+    assert not {"skycut.mosaic.reproject_tile", "skycut.mosaic.job.runner"} & reached
+    imported = {m.partition(".")[0] for m in third_party_imports(entry)}
+    assert not imported & {"reproject", "scipy"}
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)

@@ -52,6 +52,7 @@ from skycut.mosaic.request import parse_mosaic_request
 from skycut.mosaic.tiles import Tiling
 from skycut.soda.params import group_params
 from skycut.uws.model import ExecutionPhase
+from skycut.worker.factory import sweeper_for
 from tests.integration.uws_client import NS, phase_of, valid_xml, wait_until
 
 pytestmark = pytest.mark.integration
@@ -549,6 +550,7 @@ def test_the_sweep_publishes_a_stalled_stage_again(
 ) -> None:
     clients, deliveries = fanout
     jobs, worker = jobs_for(clients, finder=_no_finder), worker_for(clients)
+    recover = sweeper_for(clients).mosaic_recover  # what the sweep's take-over calls
     parsed, pairs = _request(stack)
     record = jobs.create_job(parsed, pairs, owner="dev", run=True)
     job_id = record.job.job_id
@@ -558,16 +560,20 @@ def test_the_sweep_publishes_a_stalled_stage_again(
     worker.handle(first)  # the other messages are lost
     stalled = clients.jobs.load(job_id)
     assert stalled is not None
-    assert worker.recover(stalled) == len(lost)  # what the sweep's take-over calls
+    assert recover(stalled) == len(lost)
     again = deliveries.pull(len(lost))
     assert sorted(u for m in again for u in m.units) == sorted(u for m in lost for u in m.units)
     # the units of a stage all counted but the job not moved on (its last delivery died):
-    # the take-over moves it and publishes the next stage
+    # the take-over publishes its last unit again, whose delivery moves the job on as the
+    # dead one would have, and publishes the next stage
     for unit in range(len(state.tasks)):
         clients.jobs.record_and_count(job_id, [], unit_id("reproject", unit), done=1, failed=0)
     stalled = clients.jobs.load(job_id)
     assert stalled is not None
-    assert worker.recover(stalled) == 0
+    assert recover(stalled) == 1
+    (last,) = deliveries.pull(1)
+    assert (last.stage, last.units) == ("reproject", [len(state.tasks) - 1])
+    worker.handle(last)
     bands = deliveries.pull(3)
     assert {m.stage for m in bands} == {"assemble"}
     moved = clients.jobs.load(job_id)
@@ -751,7 +757,7 @@ def test_redelivered_bands_and_finishes_change_nothing_and_the_sweep_finishes_a_
     assert stalled.job.progress.done == state.total - 1
     worker.handle(last)  # a band delivered again after the move: nothing
     deliveries.nothing_more()
-    assert worker.recover(stalled) == 1  # the sweep's take-over publishes the finish
+    assert sweeper_for(clients).mosaic_recover(stalled) == 1  # the sweep publishes the finish
     (finish,) = deliveries.pull(1)
     assert (finish.stage, finish.units) == ("finish", [0])
     both = [threading.Thread(target=deliver, args=(worker, finish)) for _ in range(2)]

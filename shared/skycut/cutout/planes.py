@@ -21,9 +21,7 @@ A wrong guess thus costs its bytes, once per image and process (the index
 is cached after); the guess is made only when moving those bytes keeps the
 network busy no longer than the round trip a right guess saves (stamps, not
 large cuts: at 100 MB/s per request and 250 MB/s in all, up to about 2.5 MB
-per plane), or when the file's size (known from its first read) says that
-the rest of the file after the image is just that many planes of the
-image's size: then a guess of any size is almost surely right.
+per plane).
 """
 
 from __future__ import annotations
@@ -127,9 +125,7 @@ def scan_with_planes(
     guessed: list[tuple[int, int]] = []
     for k in range(1, planes + 1):
         guessed += _widened(exact, k * stride, size)
-    if _transfer_seconds(guessed, cost) > cost.round_trip and not _fills_file(
-        image, size, planes, stride
-    ):
+    if _transfer_seconds(guessed, cost) > cost.round_trip:
         # a wrong guess would cost more than the round trip a right one saves
         index = scan_on(
             reader, index, stop_after=stop_after, chunk_size=chunk_size, guesses=planes - 1
@@ -151,18 +147,6 @@ def scan_with_planes(
             with contextlib.suppress(SkycutError):  # only a guess: the cut reads what it needs
                 held.append((a, f.result()))
     return index, tuple((a, np.frombuffer(data, dtype=np.uint8)) for a, data in held)
-
-
-def _fills_file(image: HduInfo, size: int, planes: int, stride: int) -> bool:
-    """Whether the bytes after the image are ``planes`` planes laid out as it is, and no more.
-
-    The file's size comes free with its first read: when what follows the
-    image is as long as that many of its strides (each header within the
-    guess's slack), the planes are almost surely laid out as guessed, and a
-    guess too large to risk on its own is worth making.
-    """
-    rest = size - (image.data_offset + image.data_size)
-    return planes * (stride - SLACK_BEFORE) <= rest <= planes * (stride + SLACK_AFTER)
 
 
 def used(held: Held, needed: Iterable[tuple[int, int]]) -> Held:

@@ -9,7 +9,8 @@ from __future__ import annotations
 from skycut.bulk.factory import drop_files_for
 from skycut.clients import Clients
 from skycut.jobs.completion import JobCompletion
-from skycut.mosaic.job.factory import worker_for as mosaic_worker_for
+from skycut.mosaic.job.queue import MosaicQueue
+from skycut.mosaic.job.recovery import MosaicRecovery
 from skycut.storage.gcs import GcsRangeReader
 from skycut.worker.cutter import Cutter
 from skycut.worker.finalize import Finalizer
@@ -62,5 +63,8 @@ def sweeper_for(clients: Clients) -> Sweeper:
         bulk_tasks=drop_files_for(clients).tasks_of,
         lease_seconds=settings.job_lease_seconds,
         max_recoveries=settings.max_job_recoveries,
-        mosaic_recover=mosaic_worker_for(clients).recover,
+        mosaic_recover=MosaicRecovery(
+            store=clients.jobs,
+            queue=MosaicQueue.from_settings(settings, publisher=clients.publisher),
+        ).recover,
     )

@@ -68,7 +68,7 @@ class Sweeper:
         Take-overs of a job that still makes no progress before it ends in ERROR.
     mosaic_recover
         Publishes again the uncounted units of a mosaic job's stage
-        (`skycut.mosaic.job.runner.MosaicWorker.recover`); returns the messages sent.
+        (`skycut.mosaic.job.recovery.MosaicRecovery.recover`); returns the messages sent.
 
     """
 

@@ -13,7 +13,7 @@ the file; the delivery that counts the last of them moves the job to its
 bands joined into the file, the preview, the results recorded, the job
 completed and announced. A job whose delivery died between the move and
 the publication (or the finish) stalls, and the sweep publishes its stage
-again (`recover`), the finish as a message of its own.
+again (`skycut.mosaic.job.recovery`), the finish as a message of its own.
 
 A unit's error that no delivery can fix (a `UsageError`, an input replaced
 since it was planned, a failure of the computation) ends the job in ERROR
@@ -244,11 +244,10 @@ class MosaicWorker:
                 self.objects.delete(work.result_names())
             raise
 
-    def _advance(self, job_id: str, stage: MosaicStage, watch: MosaicWatch | None = None) -> None:
+    def _advance(self, job_id: str, stage: MosaicStage, watch: MosaicWatch) -> None:
         """Move the job past ``stage`` if all its units are counted (once), or end it.
 
-        The move to ``finish`` runs the finish here, with ``watch``, instead
-        of publishing it; without a watch (the sweep) it is published.
+        The move to ``finish`` runs the finish here instead of publishing it.
         """
         record = self.store.load(job_id)
         if record is None or record.job.phase != ExecutionPhase.EXECUTING or record.mosaic is None:
@@ -269,7 +268,7 @@ class MosaicWorker:
         if moved is None:
             return  # another delivery moved it, and publishes the next stage
         log(logging.INFO, "mosaic stage done", job_id=job_id, stage=stage, next=following)
-        if following == "finish" and watch is not None:
+        if following == "finish":
             self._finish_here(moved, watch)
         else:
             self._publish(moved)
@@ -298,33 +297,6 @@ class MosaicWorker:
                 raise ServiceUnavailableError("the mosaic queue could not be reached") from lost
             return
         self._advance(job_id, "finish", watch)
-
-    def recover(self, record: JobRecord) -> int:
-        """Publish again the units of a stalled job's stage that are not counted.
-
-        The sweep's take-over of a mosaic job (`skycut.worker.sweep`): its
-        messages were lost, or the delivery that moved it to this stage died
-        before publishing it. A stage whose units are all counted is moved
-        on (or the job completed) as its last delivery would have.
-
-        Returns
-        -------
-        int
-            The number of messages published.
-
-        """
-        state = record.mosaic
-        if state is None or record.job.phase not in _RUNNING:
-            return 0
-        job_id = record.job.job_id
-        if record.job.phase == ExecutionPhase.QUEUED:  # its first stage's messages were lost
-            record = self.store.start(record) or record
-        units = stage_units(state)
-        counted = self.store.counted_batches(job_id, [unit_id(state.stage, u) for u in units])
-        if len(counted) == len(units):
-            self._advance(job_id, state.stage)
-            return 0
-        return self.queue.publish(job_id, state.stage, units, skip=counted)
 
     def _publish(self, record: JobRecord) -> None:
         """Publish the units of the stage the job is in, and mark them published."""
