@@ -65,6 +65,10 @@ def sweeper_for(clients: Clients) -> Sweeper:
         max_recoveries=settings.max_job_recoveries,
         mosaic_recover=MosaicRecovery(
             store=clients.jobs,
-            queue=MosaicQueue.from_settings(settings, publisher=clients.publisher),
+            queue=MosaicQueue(
+                publisher=clients.publisher,
+                topic_path=f"projects/{settings.project_id}/topics/{settings.mosaic_topic}",
+                units_per_message=settings.mosaic_units_per_message,
+            ),
         ).recover,
     )

@@ -24,7 +24,12 @@ __all__ = ["jobs_for", "lifecycle_for", "objects_for", "queue_for", "worker_for"
 
 def queue_for(clients: Clients) -> MosaicQueue:
     """Return the publisher of mosaic stages."""
-    return MosaicQueue.from_settings(clients.settings, publisher=clients.publisher)
+    settings = clients.settings
+    return MosaicQueue(
+        publisher=clients.publisher,
+        topic_path=f"projects/{settings.project_id}/topics/{settings.mosaic_topic}",
+        units_per_message=settings.mosaic_units_per_message,
+    )
 
 
 def objects_for(clients: Clients) -> JobObjects:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from skycut.config import Settings
 from skycut.jobs.mosaic_state import MosaicStage, MosaicState
 from skycut.mosaic.job.messages import MosaicMessage, unit_id
 
@@ -34,15 +33,6 @@ class MosaicQueue:
         self._publisher = publisher
         self._topic = topic_path
         self._per_message = units_per_message
-
-    @classmethod
-    def from_settings(cls, settings: Settings, *, publisher: Any) -> MosaicQueue:
-        """Return the queue of the settings' mosaic topic, publishing with ``publisher``."""
-        return cls(
-            publisher=publisher,
-            topic_path=f"projects/{settings.project_id}/topics/{settings.mosaic_topic}",
-            units_per_message=settings.mosaic_units_per_message,
-        )
 
     def publish(
         self, job_id: str, stage: MosaicStage, units: Sequence[int], *, skip: Collection[str] = ()
