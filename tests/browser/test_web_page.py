@@ -452,8 +452,19 @@ def test_a_mosaic_too_large_to_make_at_once_runs_as_a_job_from_the_form_to_its_p
         assert centre == pytest.approx([150.095, 2.225], abs=0.72 / 3600)
 
 
-def test_a_colour_mosaic_is_previewed_from_three_bands_and_never_sent_as_a_job(
-    browser: Any, small_sync_gateway: str
+def preview_pixels(browser: Any) -> Any:
+    """The mosaic preview's pixels as the page shows them, an RGB array."""
+    width, height, rgba = browser.execute_script(
+        "const img = document.getElementById('mosaic-preview');"
+        "const c = document.createElement('canvas'); c.width = img.naturalWidth;"
+        "c.height = img.naturalHeight; const g = c.getContext('2d'); g.drawImage(img, 0, 0);"
+        "return [c.width, c.height, Array.from(g.getImageData(0, 0, c.width, c.height).data)];"
+    )
+    return np.asarray(rgba, dtype=np.uint8).reshape(height, width, 4)[..., :3].astype(int)
+
+
+def test_a_colour_mosaic_of_three_bands_is_made_at_once_or_as_a_job_and_saved_as_png(
+    browser: Any, small_sync_gateway: str, downloads: Path
 ) -> None:
     browser.get(f"{small_sync_gateway}/ui/#mosaic")
     sign_in(browser, "carol@example.org")
@@ -471,7 +482,6 @@ def test_a_colour_mosaic_is_previewed_from_three_bands_and_never_sent_as_a_job(
     red = form.find_element("name", "red")
     wait_for(lambda: red.get_attribute("value") == "i", what="the colour bands' filters")
     assert not form.find_element("name", "band").is_displayed()
-    assert form.find_element("id", "mosaic-run-job").get_attribute("disabled") == "true"
     # two bands alike: the page says so before asking the service
     Select(form.find_element("name", "green")).select_by_visible_text("i")
     form.find_element("id", "mosaic-make").click()
@@ -484,26 +494,34 @@ def test_a_colour_mosaic_is_previewed_from_three_bands_and_never_sent_as_a_job(
     form.find_element("id", "mosaic-make").click()
     wait_for(lambda: "red" in status.text, seconds=120, what="the colour preview")
     assert status.text == "200\u00d7200 pixels, TAN, i red, r green, g blue"
-    assert not by_css(browser, "#mosaic-fits")[0].is_displayed()  # a preview only
-    pixels = browser.execute_script(
-        "const img = document.getElementById('mosaic-preview');"
-        "const c = document.createElement('canvas'); c.width = img.naturalWidth;"
-        "c.height = img.naturalHeight; const g = c.getContext('2d'); g.drawImage(img, 0, 0);"
-        "return [c.width, Array.from(g.getImageData(0, 0, c.width, c.height).data)];"
-    )
-    width, rgba = pixels
-    assert width == 200
-    image = np.asarray(rgba, dtype=np.uint8).reshape(200, 200, 4)[..., :3].astype(int)
+    image = preview_pixels(browser)
+    assert image.shape == (200, 200, 3)
     assert (image[..., 0] != image[..., 1]).mean() > 0.2  # in colour, not grey
     screenshot(browser, "mosaic-colour")
-    # made too large, the service's own words say why
+    save = by_css(browser, "#mosaic-fits")[0]
+    assert save.text == "Download mosaic.png"  # a colour mosaic is its preview
+    save.click()
+    saved = wait_for(lambda: list(downloads.glob("mosaic*.png")), what="the PNG download")
+    data = wait_for(lambda: saved[0].read_bytes() if saved[0].stat().st_size else b"")
+    assert data.startswith(b"\x89PNG")
+
+    # larger than this deployment makes at once: a colour job, followed to its preview
     field = form.find_element("name", "width")
     field.clear()
     field.send_keys("1")
-    assert "colour preview, which is made at once only" in by_css(browser, "#mosaic-size")[0].text
+    note = by_css(browser, "#mosaic-size")[0].text
+    assert note.startswith("417\u00d7200 = 83,400 pixels: more than the 40,000"), note
     form.find_element("id", "mosaic-make").click()
-    wait_for(lambda: "UsageError" in status.text, seconds=60, what="the service's refusal")
-    assert "exceeds the limit of 40000 pixels" in status.text
+    wait_for(lambda: "made by job" in status.text, seconds=180, what="the colour job")
+    job_id = by_css(browser, "#mosaic-job-id")[0].text
+    assert status.text == f"417\u00d7200 pixels, TAN, i red, r green, g blue, made by job {job_id}"
+    preview = by_css(browser, "#mosaic-preview")[0]
+    wait_for(lambda: preview.get_attribute("naturalWidth") == "417", what="the job's preview")
+    image = preview_pixels(browser)
+    assert image.shape == (200, 417, 3)
+    assert (image[..., 0] != image[..., 1]).mean() > 0.2
+    assert by_css(browser, "#mosaic-fits")[0].text == "Download mosaic.png"
+    screenshot(browser, "mosaic-colour-job")
 
 
 def row_cells(browser: Any, job_id: str) -> list[str] | None:

@@ -5,7 +5,7 @@
 import { FINAL, JOB_LISTS, blobUrl, button, call, download, fillTable, jobRefs, jobState, xml } from "./api.js";
 
 const LAST = 50;
-const SUFFIX = { "application/fits": ".fits", "image/png": ".png", "image/jpeg": ".jpg" };
+const FORMATS = { "application/fits": ["FITS", ".fits"], "image/png": ["PNG", ".png"], "image/jpeg": ["JPEG", ".jpg"] };
 
 export function setupJobs() {
   const form = document.getElementById("jobs-form");
@@ -115,7 +115,9 @@ function results(ref, state) {
     cell.append(error);
   }
   if (ref.kind === "mosaic") {
-    const preview = state.results.find((r) => r.id === "preview");
+    const mosaic = state.results.find((r) => r.id === "mosaic");
+    // a colour job's one result is its preview (a PNG), a grey job's FITS file has one beside it
+    const preview = state.results.find((r) => r.id === "preview") ?? (mosaic?.type.startsWith("image/") ? mosaic : null);
     if (preview) {
       const img = document.createElement("img");
       img.className = "thumb";
@@ -130,11 +132,10 @@ function results(ref, state) {
         });
       cell.append(img);
     }
-    const mosaic = state.results.find((r) => r.id === "mosaic");
     if (mosaic) {
-      const name = `mosaic-${ref.id.slice(0, 8)}${SUFFIX[mosaic.type] ?? ""}`;
-      const label = mosaic.type === "application/fits" ? "Get FITS" : "Get mosaic";
-      cell.append(button(label, () => download(mosaic.href, name).catch(report)));
+      const [format, suffix] = FORMATS[mosaic.type] ?? ["mosaic", ""];
+      const name = `mosaic-${ref.id.slice(0, 8)}${suffix}`;
+      cell.append(button(`Get ${format}`, () => download(mosaic.href, name).catch(report)));
     }
   } else if (state.results.length) {
     const manifest = state.results.find((r) => r.id === "manifest-csv") ?? state.results[0];

@@ -1,6 +1,6 @@
 // Mosaic: a mosaic of a region, made at once (the service's mosaic/sync) when it is within
 // the deployment's limits for that, else as a job (<base>/mosaic) followed to its end;
-// previewed and saved either way. Colour (three bands) is a preview made at once.
+// previewed and saved either way: grey as a FITS file, colour (three bands) as a PNG.
 
 import { FINAL, blobUrl, call, download, followJob } from "./api.js";
 import { FILTERS, bandParam } from "./filters.js";
@@ -56,13 +56,7 @@ function plan(form) {
   const pixels = width * height;
   const size = `${width}×${height} = ${count(pixels)} pixels`;
   if (!limits || !Number.isFinite(pixels)) return { how: "sync", note: "" };
-  const colour = form.color.value === "rgb";
-  if (pixels <= limits.mosaic_sync_max_pixels) {
-    return { how: "sync", note: `${size}: made at once${colour ? "" : ", or run as a job"}` };
-  }
-  if (colour) {
-    return { how: null, note: `${size}: over the ${count(limits.mosaic_sync_max_pixels)} pixels of a colour preview, which is made at once only; use a coarser pixel or a smaller size` };
-  }
+  if (pixels <= limits.mosaic_sync_max_pixels) return { how: "sync", note: `${size}: made at once, or run as a job` };
   if (pixels > limits.mosaic_max_pixels) {
     return { how: null, note: `${size}: over the limit of ${count(limits.mosaic_max_pixels)} pixels for a mosaic; use a coarser pixel or a smaller size` };
   }
@@ -86,8 +80,7 @@ export function setupMosaic() {
   const status = document.getElementById("mosaic-status");
   const sizeNote = document.getElementById("mosaic-size");
   const save = document.getElementById("mosaic-fits");
-  const runJob = document.getElementById("mosaic-run-job");
-  let fits = null; // what "Download the FITS mosaic" saves: the last mosaic's
+  let file = null; // what the download button saves: the last mosaic's { url, name }
   let attempt = 0; // a newer submission takes over the status from an older one
 
   const fail = (e) => {
@@ -95,10 +88,7 @@ export function setupMosaic() {
     status.classList.add("error");
   };
   const update = () => {
-    const colour = form.color.value === "rgb";
     for (const part of form.querySelectorAll("[data-color]")) part.hidden = part.dataset.color !== form.color.value;
-    runJob.disabled = colour; // a job makes one band's mosaic
-    runJob.title = colour ? "a colour preview is made at once; a job makes one band's mosaic" : "";
     const { how, note } = plan(form);
     sizeNote.textContent = note;
     sizeNote.classList.toggle("error", how === null);
@@ -119,7 +109,7 @@ export function setupMosaic() {
     const mine = ++attempt;
     status.classList.remove("error");
     save.hidden = true;
-    fits = null;
+    file = null;
     showPreview(null);
     document.getElementById("mosaic-job-panel").hidden = true;
     try {
@@ -127,18 +117,31 @@ export function setupMosaic() {
       const asJob = event.submitter?.id === "mosaic-run-job" || plan(form).how === "job";
       const made = asJob ? await runAsJob(params, form, () => mine === attempt) : await makeNow(params, form);
       if (mine !== attempt || !made) return;
-      fits = made.fits;
-      save.hidden = !fits;
+      file = made;
+      save.textContent = made.name.endsWith(".fits") ? "Download the FITS mosaic" : `Download ${made.name}`;
+      save.hidden = false;
     } catch (e) {
       if (mine === attempt) fail(e);
     }
   });
   save.addEventListener("click", () => {
-    if (fits) download(fits, "mosaic.fits").catch(fail);
+    if (!file) return;
+    if (file.url.startsWith("blob:")) saveBlob(file.url, file.name);
+    else download(file.url, file.name).catch(fail);
   });
 }
 
-/** mosaic/sync: the preview now, the FITS file (with its coverage and count) when asked. */
+/** Save what a blob: URL holds (a preview already here) under a file name. */
+function saveBlob(url, name) {
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = name;
+  document.body.append(link);
+  link.click();
+  link.remove();
+}
+
+/** mosaic/sync: the preview now; the FITS file (with coverage and count) when asked, or the colour PNG. */
 async function makeNow(params, form) {
   const status = document.getElementById("mosaic-status");
   const colour = params.get("COLOR") === "rgb";
@@ -150,10 +153,10 @@ async function makeNow(params, form) {
   showPreview(url, `${colour ? "colour " : ""}mosaic preview at ${form.position.value}`);
   const bands = colour ? `, ${colours([form.red.value, form.green.value, form.blue.value])}` : "";
   status.textContent = `${size} pixels, ${form.projection.value}${bands}`;
-  if (colour) return { fits: null }; // a colour mosaic is a preview only
+  if (colour) return { url, name: "mosaic.png" }; // a colour mosaic is its preview
   const fits = new URLSearchParams(params);
   fits.set("DETAIL", "coverage,count");
-  return { fits: `/mosaic/sync?${fits}` };
+  return { url: `/mosaic/sync?${fits}`, name: "mosaic.fits" };
 }
 
 /** Which band the service shows in which colour: the reddest red, whatever the menus' order. */
@@ -168,7 +171,9 @@ async function runAsJob(params, form, current) {
   const panel = document.getElementById("mosaic-job-panel");
   const abort = document.getElementById("mosaic-job-abort");
   const body = new URLSearchParams(params);
-  body.set("DETAIL", "coverage,count");
+  // grey: the FITS file with its coverage and count, and a preview; colour: the colour PNG
+  if (params.get("COLOR") === "rgb") body.set("RESPONSEFORMAT", "image/png");
+  else body.set("DETAIL", "coverage,count");
   body.set("RUNID", `mosaic at ${form.position.value.trim()}`.slice(0, 64));
   body.set("PHASE", "RUN");
   status.textContent = "Submitting the mosaic job…";
@@ -194,11 +199,14 @@ async function runAsJob(params, form, current) {
     status.classList.add("error");
     return null;
   }
-  const result = (name) => state.results.find((r) => r.id === name);
-  const preview = result("preview");
-  if (preview) showPreview(await blobUrl(preview.href), `mosaic preview of job ${state.id} at ${form.position.value}`);
-  status.textContent = `${params.get("WIDTH")}×${params.get("HEIGHT")} pixels, ${form.projection.value}, made by job ${state.id}`;
-  return { fits: result("mosaic")?.href ?? null };
+  const mosaic = state.results.find((r) => r.id === "mosaic");
+  const image = state.results.find((r) => r.id === "preview") ?? (mosaic?.type.startsWith("image/") ? mosaic : null);
+  const colour = params.get("COLOR") === "rgb";
+  if (image) showPreview(await blobUrl(image.href), `${colour ? "colour " : ""}mosaic preview of job ${state.id} at ${form.position.value}`);
+  const bands = colour ? `, ${colours([form.red.value, form.green.value, form.blue.value])}` : "";
+  status.textContent = `${params.get("WIDTH")}×${params.get("HEIGHT")} pixels, ${form.projection.value}${bands}, made by job ${state.id}`;
+  if (!mosaic) return null;
+  return { url: mosaic.href, name: mosaic.type === "application/fits" ? "mosaic.fits" : `mosaic.${mosaic.type === "image/jpeg" ? "jpg" : "png"}` };
 }
 
 function showJob(state) {
