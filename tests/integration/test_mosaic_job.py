@@ -843,3 +843,53 @@ def test_more_parts_than_one_compose_takes_are_joined_in_a_tree(stack: Any) -> N
     with pytest.raises(ServiceUnavailableError, match=r"joined\.fits"):
         objects.compose(job_id, ["part-0"], name, content_type="x", expires=None)
     objects.delete([name])
+
+
+class AbortsOnRecord:
+    """The job store of a worker whose job is aborted by its owner as its results are recorded."""
+
+    def __init__(self, store: Any, abort: Any) -> None:
+        self._store = store
+        self._abort = abort
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def attach_result(self, job_id: str, result: Any) -> None:
+        self._abort(job_id)
+        self._store.attach_result(job_id, result)
+
+
+def test_abort_during_the_finish_keeps_no_result(
+    base_url: str, http: requests.Session, stack: Any, fanout: tuple[Clients, Deliveries]
+) -> None:
+    from google.cloud import storage  # type: ignore[attr-defined]
+
+    clients, deliveries = fanout
+    jobs, worker = jobs_for(clients, finder=_no_finder), worker_for(clients)
+    parsed, pairs = _request(stack)
+    record = jobs.create_job(parsed, pairs, owner="dev", run=True)
+    job_id, state = record.job.job_id, record.mosaic
+    assert state is not None
+    *first, last = _run_to_assembly(worker, deliveries, state)
+    for message in first:
+        worker.handle(message)
+
+    def abort(job_id: str) -> None:
+        response = http.post(
+            f"{base_url}/mosaic/{job_id}/phase", data={"PHASE": "ABORT"}, allow_redirects=False,
+            timeout=30,
+        )  # fmt: skip
+        assert response.status_code == 303, response.text
+
+    # the last band's delivery joins the file and renders the preview; as it records them
+    # the owner aborts the job: the files and their records go, as everything else does
+    aborting = dataclasses.replace(worker, store=AbortsOnRecord(clients.jobs, abort))
+    aborting.handle(last)
+    final = clients.jobs.load(job_id)
+    assert final is not None
+    assert final.job.phase == ExecutionPhase.ABORTED
+    assert clients.jobs.results(job_id) == []
+    left = storage.Client().bucket(stack.config.results_bucket).list_blobs(prefix=f"jobs/{job_id}/")
+    assert [b.name for b in left] == []
+    deliveries.nothing_more()
