@@ -35,7 +35,8 @@ def add_mosaic_command(commands: Any) -> None:
             "Run a mosaic job (<url>/mosaic) with the parameters of mosaic/sync given as "
             "NAME=VALUE (POS, PIXSCALE, CRVAL, WIDTH, HEIGHT, PROJECTION, ROTATION, FRAME, "
             "ID, COLLECTION, BAND, TIME, METHOD, COMBINE, BACKGROUND, DETAIL, "
-            "RESPONSEFORMAT), show its progress and save its results."
+            "RESPONSEFORMAT, COLOR=rgb with three BANDs, RUNID), show its progress and save "
+            "its results."
         ),
         epilog=_EXAMPLE,
     )
