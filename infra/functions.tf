@@ -56,10 +56,12 @@ locals {
     SKYCUT_MAX_IMAGES_PER_POSITION    = tostring(var.tuning.max_images_per_position)
     SKYCUT_MOSAIC_SYNC_MAX_PIXELS     = tostring(var.tuning.mosaic_sync_max_pixels)
     SKYCUT_MOSAIC_SYNC_MAX_INPUTS     = tostring(var.tuning.mosaic_sync_max_inputs)
+    SKYCUT_MOSAIC_SYNC_MAX_AREA       = tostring(var.tuning.mosaic_sync_max_area)
     SKYCUT_MOSAIC_MAX_PLANE_PIXELS    = tostring(var.tuning.mosaic_max_plane_pixels)
     SKYCUT_MOSAIC_TOPIC               = google_pubsub_topic.this["mosaic"].name
     SKYCUT_MOSAIC_MAX_PIXELS          = tostring(var.tuning.mosaic_max_pixels)
     SKYCUT_MOSAIC_MAX_INPUTS          = tostring(var.tuning.mosaic_max_inputs)
+    SKYCUT_MOSAIC_MAX_AREA            = tostring(var.tuning.mosaic_max_area)
     SKYCUT_MOSAIC_TILE_SIZE           = tostring(var.tuning.mosaic_tile_size)
     SKYCUT_MOSAIC_UNITS_PER_MESSAGE   = tostring(var.tuning.mosaic_units_per_message)
   }

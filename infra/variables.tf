@@ -170,9 +170,11 @@ variable "tuning" {
     max_images_per_position    = optional(number, 1000)
     mosaic_sync_max_pixels     = optional(number, 4194304)
     mosaic_sync_max_inputs     = optional(number, 16)
+    mosaic_sync_max_area       = optional(number, 4)
     mosaic_max_plane_pixels    = optional(number, 16777216)
     mosaic_max_pixels          = optional(number, 67108864)
     mosaic_max_inputs          = optional(number, 256)
+    mosaic_max_area            = optional(number, 100)
     mosaic_tile_size           = optional(number, 2048)
     mosaic_units_per_message   = optional(number, 4)
   })
@@ -197,6 +199,10 @@ variable "tuning" {
   validation {
     condition     = alltrue([for v in [var.tuning.mosaic_max_pixels, var.tuning.mosaic_max_inputs, var.tuning.mosaic_tile_size, var.tuning.mosaic_units_per_message] : v >= 1])
     error_message = "tuning.mosaic_max_pixels, mosaic_max_inputs, mosaic_tile_size and mosaic_units_per_message must be at least 1."
+  }
+  validation {
+    condition     = var.tuning.mosaic_sync_max_area > 0 && var.tuning.mosaic_max_area > 0
+    error_message = "tuning.mosaic_sync_max_area and mosaic_max_area (square degrees) must be positive."
   }
   validation {
     condition = alltrue([

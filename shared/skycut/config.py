@@ -214,6 +214,9 @@ class Settings(BaseSettings):
     mosaic_sync_max_inputs: int = Field(
         16, gt=0, description="Input images one synchronous mosaic may be made of."
     )
+    mosaic_sync_max_area: float = Field(
+        4.0, gt=0, description="Sky area one synchronous mosaic may cover, in square degrees."
+    )
     mosaic_max_plane_pixels: int = Field(
         16_777_216,
         gt=0,
@@ -234,6 +237,9 @@ class Settings(BaseSettings):
     )
     mosaic_max_inputs: int = Field(
         256, gt=0, description="Input images one asynchronous mosaic may be made of."
+    )
+    mosaic_max_area: float = Field(
+        100.0, gt=0, description="Sky area one asynchronous mosaic may cover, in square degrees."
     )
     mosaic_tile_size: int = Field(
         2048,

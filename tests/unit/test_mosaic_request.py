@@ -31,6 +31,7 @@ def parse(
     upload: bytes | None = None,
     max_pixels: int = 10_000_000,
     max_inputs: int = 4,
+    max_area: float = math.inf,
     **params: Any,
 ) -> MosaicRequest:
     grouped = {k.upper(): v if isinstance(v, list) else [v] for k, v in params.items()}
@@ -40,6 +41,7 @@ def parse(
         allowed_buckets=[BUCKET],
         max_pixels=max_pixels,
         max_inputs=max_inputs,
+        max_area=max_area,
     )
 
 
@@ -231,3 +233,12 @@ def test_a_template_fits_file_is_read() -> None:
     out = io.BytesIO()
     hdu.writeto(out)
     assert parse(upload=out.getvalue()).grid.shape == (30, 20)
+
+
+def test_a_grid_over_the_area_limit_is_refused_saying_its_area() -> None:
+    # 1000 x 1000 pixels of 0.002 deg: 2 x 2 degrees, 4 square degrees
+    grid = {"crval": "150 2", "width": "1000", "height": "1000", "pixscale": "0.002"}
+    assert parse(**grid, max_area=4.01).grid.area == pytest.approx(4.0, rel=1e-6)
+    with pytest.raises(UsageError, match=r"the 1000x1000 grid covers 4 square degrees, over "
+                                         r"the limit of 3\.5 for one mosaic"):  # fmt: skip
+        parse(**grid, max_area=3.5)

@@ -85,6 +85,7 @@ class MosaicJobRoutes(UwsRoutes):
             allowed_buckets=settings.source_buckets,
             max_pixels=settings.mosaic_max_pixels,
             max_inputs=settings.mosaic_max_inputs,
+            max_area=settings.mosaic_max_area,
         )
 
     def _template(self, request: Request) -> bytes | None:

@@ -71,6 +71,7 @@ class MosaicRoute:
             allowed_buckets=settings.source_buckets,
             max_pixels=settings.mosaic_sync_max_pixels,
             max_inputs=settings.mosaic_sync_max_inputs,
+            max_area=settings.mosaic_sync_max_area,
         )
         made = self._service.make(parsed)
         return redirect(self._result_url(made.object_name))

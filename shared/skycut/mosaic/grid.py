@@ -39,6 +39,7 @@ from astropy.coordinates import SkyCoord
 from astropy.io import fits
 from astropy.io.fits.verify import VerifyWarning
 from astropy.wcs import WCS, FITSFixedWarning
+from astropy.wcs.utils import proj_plane_pixel_area
 
 from skycut.cutout.projection import SkyProjection
 from skycut.cutout.sphere import Array, from_vectors, great_circle_points, small_circle_points
@@ -92,6 +93,16 @@ class OutputGrid:
     def pixels(self) -> int:
         """The number of output pixels."""
         return self.shape[0] * self.shape[1]
+
+    @property
+    def area(self) -> float:
+        """The grid's area in square degrees: its pixels times the area of the reference pixel.
+
+        Exact for an equal-area projection; for others (TAN, SIN, CAR) the
+        projection plane's area, a little more than the sky's far from the
+        reference point, which is what a limit needs.
+        """
+        return self.pixels * float(proj_plane_pixel_area(self.wcs.celestial))
 
     def header(self) -> fits.Header:
         """Return the FITS header of the grid: the WCS cards with ``NAXIS1``/``NAXIS2``."""

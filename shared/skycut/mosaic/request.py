@@ -40,6 +40,7 @@ red, the bluest blue; Lupton et al.'s asinh stretch).
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -234,6 +235,7 @@ def parse_mosaic_request(
     allowed_buckets: Sequence[str],
     max_pixels: int,
     max_inputs: int,
+    max_area: float = math.inf,
 ) -> MosaicRequest:
     """Parse and check the parameters of a mosaic request.
 
@@ -250,6 +252,8 @@ def parse_mosaic_request(
         The largest output (width x height) allowed.
     max_inputs
         The most ``ID`` values allowed (index searches are limited when run).
+    max_area
+        The largest grid allowed, in square degrees (`OutputGrid.area`).
 
     Returns
     -------
@@ -260,7 +264,7 @@ def parse_mosaic_request(
     ------
     skycut.errors.UsageError
         On any missing, malformed or conflicting value, or a grid over
-        ``max_pixels``, saying what is expected and naming the parameters
+        ``max_pixels`` or ``max_area``, saying what is expected and naming the parameters
         ignored as unknown.
     skycut.errors.MultiValuedParamNotSupportedError
         If a single-valued parameter is repeated.
@@ -274,6 +278,7 @@ def parse_mosaic_request(
             allowed_buckets=allowed_buckets,
             max_pixels=max_pixels,
             max_inputs=max_inputs,
+            max_area=max_area,
             ignored=ignored,
         )
     except UsageError as e:
@@ -288,6 +293,7 @@ def _parse(
     allowed_buckets: Sequence[str],
     max_pixels: int,
     max_inputs: int,
+    max_area: float,
     ignored: tuple[str, ...],
 ) -> MosaicRequest:
     for name, values in params.items():
@@ -296,6 +302,12 @@ def _parse(
                 f"{name} was given {len(values)} times; it takes one value"
             )
     grid, region, region_text = _grid(params, template=template, max_pixels=max_pixels)
+    if grid.area > max_area:
+        ny, nx = grid.shape
+        raise UsageError(
+            f"the {nx}x{ny} grid covers {grid.area:.4g} square degrees, over the limit of "
+            f"{max_area:g} for one mosaic; use a smaller region or fewer, finer pixels"
+        )
     images = _images(params, allowed_buckets=allowed_buckets, max_inputs=max_inputs)
     response_format = FITS
     if (fmt := _one(params, "RESPONSEFORMAT")) is not None:
