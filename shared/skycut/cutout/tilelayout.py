@@ -11,7 +11,7 @@ and of the heap.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -135,8 +135,7 @@ class TileLayout:
             row_bytes=row_bytes,
             heap_offset=hdu.data_offset + int(h.get("THEAP", nrows * row_bytes)),
             blank=blank,
-            # the first card of a keyword wins, as in a Header's lookup
-            cards=dict(reversed(list(h.items()))),
+            cards=_HeaderValues(h),
         )
 
     @property
@@ -156,6 +155,42 @@ class TileLayout:
         """Return the table rows (sorted) of the tiles from ``first`` to ``last`` inclusive."""
         axes = [np.arange(a, b + 1) for a, b in zip(first, last, strict=True)]
         return np.ravel_multi_index(np.meshgrid(*axes, indexing="ij"), self.grid).ravel()
+
+
+class _HeaderValues(Mapping[str, Any]):
+    """A header's values by keyword, each looked up in the header once, then remembered.
+
+    Making a dict of every card parses every value (0.5 ms for a compressed
+    image's header, on every first touch); the decoder asks for a few dozen.
+    """
+
+    def __init__(self, header: fits.Header) -> None:
+        self._header = header
+        self._found: dict[str, Any] = {}
+        self._missing: set[str] = set()
+
+    def __getitem__(self, key: str) -> Any:
+        found = self._found.get(key, _NOTHING)
+        if found is not _NOTHING:
+            return found
+        if key in self._missing:
+            raise KeyError(key)
+        try:
+            value = self._header[key]
+        except KeyError:
+            self._missing.add(key)
+            raise
+        self._found[key] = value
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._header.keys())
+
+    def __len__(self) -> int:
+        return len(self._header)
+
+
+_NOTHING = object()
 
 
 def _image_blank(header: fits.Header, formats: dict[str, str]) -> int | None:
