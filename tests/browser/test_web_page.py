@@ -13,6 +13,7 @@ import pytest
 import requests
 from astropy.io import fits
 from astropy.wcs import WCS
+from selenium.common.exceptions import StaleElementReferenceException
 
 from skycut.sample.epochs import TARGET
 from tests.browser.conftest import screenshot
@@ -310,12 +311,20 @@ def job_phase(job_url: str, who: str) -> str:
 
 
 def row_of(browser: Any, job_id: str) -> Any:
-    """The My jobs row of a job, looked up afresh (each refresh rebuilds the table)."""
-    for row in by_css(browser, "#jobs-table tbody tr"):
-        cells = row.find_elements("css selector", "td")
-        if cells and cells[0].text == job_id:
-            return row
-    return None
+    """The My jobs row of a job, looked up afresh (each refresh rebuilds the table).
+
+    A table rebuilt while it is read (after a Delete, say) is read again.
+    """
+    for _ in range(20):
+        try:
+            for row in by_css(browser, "#jobs-table tbody tr"):
+                cells = row.find_elements("css selector", "td")
+                if cells and cells[0].text == job_id:
+                    return row
+            return None
+        except StaleElementReferenceException:
+            time.sleep(0.1)
+    raise AssertionError("the jobs table was rebuilt each time it was read")
 
 
 def test_my_jobs_lists_mosaic_jobs_beside_cutout_jobs_with_their_preview_and_fits(
