@@ -95,13 +95,18 @@ def gateway(stack: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 def small_sync_gateway(stack: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """As `gateway`, in a deployment that makes mosaics of up to 200² pixels at once.
 
-    Larger mosaics are jobs, planned in tiles of 96 pixels (as the test
-    stack's), so a small one still has steps to count.
+    And of up to 0.002 square degrees. Larger mosaics are jobs, planned in
+    tiles of 96 pixels (as the test stack's), so a small one still has steps
+    to count.
     """
     yield from _behind_gateway(
         stack,
         monkeypatch,
-        {"SKYCUT_MOSAIC_SYNC_MAX_PIXELS": str(SYNC_MAX_PIXELS), "SKYCUT_MOSAIC_TILE_SIZE": "96"},
+        {
+            "SKYCUT_MOSAIC_SYNC_MAX_PIXELS": str(SYNC_MAX_PIXELS),
+            "SKYCUT_MOSAIC_SYNC_MAX_AREA": "0.002",
+            "SKYCUT_MOSAIC_TILE_SIZE": "96",
+        },
     )
 
 

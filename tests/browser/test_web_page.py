@@ -401,6 +401,19 @@ def test_a_mosaic_too_large_to_make_at_once_runs_as_a_job_from_the_form_to_its_p
     Select(band).select_by_visible_text("r")
     note = by_css(browser, "#mosaic-size")[0]
     wait_for(lambda: "made at once" in note.text, what="the deployment's limits")
+    # few pixels over a wide sky are a job too: 4' at 2.16" a pixel, 0.0044 square degrees
+    pixel = form.find_element("name", "pixscale")
+    chosen = pixel.get_attribute("value")
+    for name, value in (("pixscale", "2.16"), ("width", "4"), ("height", "4")):
+        field = form.find_element("name", name)
+        field.clear()
+        field.send_keys(value)
+    assert note.text == (
+        "111\u00d7111 = 12,321 pixels: more than the 0.002 square degrees made at once, "
+        "so it runs as a job"
+    )
+    pixel.clear()
+    pixel.send_keys(chosen)
     for side in ("width", "height"):  # 3' at 0.72" a pixel: 250 x 250, over 200²
         field = form.find_element("name", side)
         field.clear()

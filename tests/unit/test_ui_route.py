@@ -59,6 +59,8 @@ def test_the_mosaic_form_is_told_the_deployments_mosaic_limits() -> None:
     assert json.loads(response.get_data()) == {
         "mosaic_sync_max_pixels": 40_000,
         "mosaic_sync_max_inputs": settings.mosaic_sync_max_inputs,
+        "mosaic_sync_max_area": settings.mosaic_sync_max_area,
         "mosaic_max_pixels": settings.mosaic_max_pixels,
         "mosaic_max_inputs": 12,
+        "mosaic_max_area": settings.mosaic_max_area,
     }

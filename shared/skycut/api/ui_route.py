@@ -30,8 +30,10 @@ __all__ = ["UiRoute", "page_limits", "ui_files"]
 _LIMITS = (
     "mosaic_sync_max_pixels",
     "mosaic_sync_max_inputs",
+    "mosaic_sync_max_area",
     "mosaic_max_pixels",
     "mosaic_max_inputs",
+    "mosaic_max_area",
 )
 
 _TYPES = {
@@ -65,9 +67,9 @@ def filters_file(filters: Mapping[str, tuple[float, float]]) -> tuple[bytes, str
     return _json_file({"filters": table})
 
 
-def page_limits(settings: Settings) -> dict[str, int]:
+def page_limits(settings: Settings) -> dict[str, float]:
     """Return the limits the page tells people about, named as the settings are."""
-    return {name: int(getattr(settings, name)) for name in _LIMITS}
+    return {name: getattr(settings, name) for name in _LIMITS}
 
 
 def _json_file(value: object) -> tuple[bytes, str, str]:
@@ -88,7 +90,7 @@ class UiRoute:
     """
 
     def __init__(
-        self, *, filters: Mapping[str, tuple[float, float]], limits: Mapping[str, int]
+        self, *, filters: Mapping[str, tuple[float, float]], limits: Mapping[str, float]
     ) -> None:
         self._files = {
             **ui_files(),

@@ -52,15 +52,24 @@ const count = (n) => n.toLocaleString("en");
  * (with the reason); without the limits, "sync" and the service says what it refuses.
  */
 function plan(form) {
-  const { width, height } = mosaicSize(form);
+  const { width, height, pixscale } = mosaicSize(form);
   const pixels = width * height;
+  const area = pixels * pixscale * pixscale; // square degrees, as the service counts them
   const size = `${width}×${height} = ${count(pixels)} pixels`;
   if (!limits || !Number.isFinite(pixels)) return { how: "sync", note: "" };
-  if (pixels <= limits.mosaic_sync_max_pixels) return { how: "sync", note: `${size}: made at once, or run as a job` };
   if (pixels > limits.mosaic_max_pixels) {
     return { how: null, note: `${size}: over the limit of ${count(limits.mosaic_max_pixels)} pixels for a mosaic; use a coarser pixel or a smaller size` };
   }
-  return { how: "job", note: `${size}: more than the ${count(limits.mosaic_sync_max_pixels)} pixels made at once, so it runs as a job` };
+  if (area > limits.mosaic_max_area) {
+    return { how: null, note: `${size} over ${area.toPrecision(3)} square degrees: over the limit of ${limits.mosaic_max_area} for a mosaic; use a smaller size` };
+  }
+  if (pixels <= limits.mosaic_sync_max_pixels && area <= limits.mosaic_sync_max_area) {
+    return { how: "sync", note: `${size}: made at once, or run as a job` };
+  }
+  const over = pixels > limits.mosaic_sync_max_pixels
+    ? `more than the ${count(limits.mosaic_sync_max_pixels)} pixels`
+    : `more than the ${limits.mosaic_sync_max_area} square degrees`;
+  return { how: "job", note: `${size}: ${over} made at once, so it runs as a job` };
 }
 
 let preview = null;
