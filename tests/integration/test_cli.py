@@ -213,3 +213,11 @@ def test_jobs_lists_cutout_and_mosaic_jobs_and_the_job_commands_take_either(stac
     missing = skycut(stack, "abort", "0" * 32)
     assert missing.returncode == 1
     assert "no job 00000000000000000000000000000000" in missing.stderr
+    # delete takes either kind too: the job and its results are gone
+    for job_id in (mosaic_id, cutout_id):
+        deleted = skycut(stack, "delete", job_id)
+        assert deleted.returncode == 0, deleted.stderr
+        assert skycut(stack, "status", job_id).returncode == 1
+    listed = {line.split("\t")[0] for line in skycut(stack, "jobs").stdout.splitlines()}
+    assert pending_id in listed
+    assert not listed & {mosaic_id, cutout_id}

@@ -233,6 +233,15 @@ class JobsClient:
         )
         _check(response, 303)
 
+    def delete(self, job_id: str) -> None:
+        """Delete the job, a cutout or a mosaic job: it is aborted if running, its results go."""
+        if self.kind(job_id) is None:
+            raise SystemExit(f"skycut: no job {job_id} (no cutout or mosaic job of yours)")
+        response = self._http.delete(
+            self._url(self._trees[job_id], job_id), allow_redirects=False, timeout=60
+        )
+        _check(response, 303)
+
 
 def _check(response: requests.Response, expected: int) -> None:
     if response.status_code != expected:

@@ -74,6 +74,11 @@ def _parser() -> argparse.ArgumentParser:
     abort = commands.add_parser("abort", help="abort a job, cutout or mosaic")
     abort.add_argument("job_id")
 
+    delete = commands.add_parser(
+        "delete", help="delete a job, cutout or mosaic, and its results (aborted if running)"
+    )
+    delete.add_argument("job_id")
+
     add_find_command(commands)
     add_index_command(commands)
     add_mosaic_command(commands)
@@ -125,6 +130,9 @@ def main(argv: list[str] | None = None) -> int:
         return _download(client, args.job_id, args.out, manifest_only=args.manifest_only)
     if args.command == "abort":
         client.abort(args.job_id)
+        return 0
+    if args.command == "delete":
+        client.delete(args.job_id)
         return 0
     return 2
 
