@@ -221,12 +221,16 @@ class JobsClient:
                     size += len(chunk)
         return path, size
 
-    def abort(self, job_id: str) -> None:
-        """Abort the job, a cutout or a mosaic job."""
+    def _found_url(self, job_id: str) -> str:
+        """Return the URL of the caller's job, in whichever list holds it; exit if neither does."""
         if self.kind(job_id) is None:
             raise SystemExit(f"skycut: no job {job_id} (no cutout or mosaic job of yours)")
+        return self._url(self._trees[job_id], job_id)
+
+    def abort(self, job_id: str) -> None:
+        """Abort the job, a cutout or a mosaic job."""
         response = self._http.post(
-            f"{self._url(self._trees[job_id], job_id)}/phase",
+            f"{self._found_url(job_id)}/phase",
             data={"PHASE": "ABORT"},
             allow_redirects=False,
             timeout=60,
@@ -235,11 +239,7 @@ class JobsClient:
 
     def delete(self, job_id: str) -> None:
         """Delete the job, a cutout or a mosaic job: it is aborted if running, its results go."""
-        if self.kind(job_id) is None:
-            raise SystemExit(f"skycut: no job {job_id} (no cutout or mosaic job of yours)")
-        response = self._http.delete(
-            self._url(self._trees[job_id], job_id), allow_redirects=False, timeout=60
-        )
+        response = self._http.delete(self._found_url(job_id), allow_redirects=False, timeout=60)
         _check(response, 303)
 
 
