@@ -239,9 +239,10 @@ class MosaicWorker:
                 ExecutionPhase.COMPLETED
             }:
                 # an ABORT may have deleted the results before these were recorded
-                for result_id in ("mosaic", "preview"):
+                planned = work.results()
+                for result_id, _, _ in planned:
                     self.store.delete_result(job_id, result_id)
-                self.objects.delete(work.result_names())
+                self.objects.delete([name for _, name, _ in planned])
             raise
 
     def _advance(self, job_id: str, stage: MosaicStage, watch: MosaicWatch) -> None:

@@ -303,8 +303,11 @@ class StageWork:
             inputs=len(self._state.inputs),
         )
 
-    def _results(self) -> list[tuple[str, str, ResponseFormat]]:
-        """Return ``(result id, object name, content type)`` of what `finish` writes."""
+    def results(self) -> list[tuple[str, str, ResponseFormat]]:
+        """Return ``(result id, object name, content type)`` of what `finish` writes.
+
+        A job stopped before it recorded them keeps none of them.
+        """
         prefix = f"jobs/{self._job_id}/"
         if self._as_fits:
             return [
@@ -313,10 +316,6 @@ class StageWork:
             ]
         kind = self.request.response_format
         return [("mosaic", prefix + "mosaic" + _SUFFIXES[kind], kind)]
-
-    def result_names(self) -> list[str]:
-        """Return the objects `finish` writes (a job stopped before recording them keeps none)."""
-        return [name for _, name, _ in self._results()]
 
     def finish(self, check: Callable[[], None]) -> MadeFiles:
         """Join the bands into the FITS file, render the preview; store them as results.
@@ -340,7 +339,7 @@ class StageWork:
     ) -> tuple[str, str, str, int]:
         """Store the joints and join the FITS file from them and the bands."""
         request, state = self.request, self._state
-        result_id, name, kind = self._results()[0]
+        result_id, name, kind = self.results()[0]
         file = MosaicFile.of(
             request.grid,
             planes=request.planes,
@@ -369,7 +368,7 @@ class StageWork:
 
         A colour job's preview draws its layers red, green and blue.
         """
-        result_id, name, kind = self._results()[-1]
+        result_id, name, kind = self.results()[-1]
         if self._state.layers == 1:
             preview = render_mosaic_preview(
                 self._binned(0),
