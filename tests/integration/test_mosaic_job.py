@@ -585,29 +585,6 @@ def test_the_sweep_publishes_a_stalled_stage_again(
     clients.jobs.abort(job_id)
 
 
-def test_a_result_streamed_in_many_pieces_is_stored_whole(stack: Any) -> None:
-    objects = objects_for(Clients(Settings()))
-    data = np.random.default_rng(3).bytes(20 * 1024 * 1024 + 12345)  # over two upload pieces
-    name = f"jobs/test-stream-{uuid.uuid4().hex}/mosaic.fits"
-    with objects.stream(name, content_type="application/fits", expires=None) as out:
-        for start in range(0, len(data), 1 << 20):
-            out.write(data[start : start + (1 << 20)])
-    from google.cloud import storage  # type: ignore[attr-defined]
-
-    blob = storage.Client().bucket(stack.config.results_bucket).blob(name)
-    assert blob.download_as_bytes() == data
-
-    def stopped_midway() -> None:
-        with objects.stream(name + "2", content_type="x", expires=None) as out:
-            out.write(data[: 9 * 1024 * 1024])
-            raise RuntimeError("the job stopped")  # the upload is cancelled: no object
-
-    with pytest.raises(RuntimeError, match="stopped"):
-        stopped_midway()
-    assert not storage.Client().bucket(stack.config.results_bucket).blob(name + "2").exists()
-    objects.delete([name])
-
-
 def test_the_job_and_mosaic_sync_make_the_same_mosaic_of_the_same_request(
     base_url: str, http: requests.Session
 ) -> None:

@@ -23,7 +23,6 @@ from skycut.storage.gcs import TRANSIENT_ERRORS, ResultWriter
 
 __all__ = ["JobObjects", "work_prefix"]
 
-_CHUNK = 8 * 1024 * 1024  # resumable upload pieces: what the upload holds in memory
 MAX_COMPOSE_SOURCES = 32
 """Cloud Storage's most source objects of one compose request."""
 
@@ -81,17 +80,6 @@ class JobObjects(ResultWriter):
         prefix = work_prefix(job_id)
         blobs = self._bucket.list_blobs(prefix=prefix)
         return [b.name.removeprefix(prefix) for b in blobs]
-
-    def stream(self, object_name: str, *, content_type: str, expires: datetime | None) -> Any:
-        """Return a file to write a result into, in order (a resumable upload in pieces).
-
-        Use it as a context manager: the object exists once the block ends
-        without an error; an error cancels the upload and leaves none.
-        """
-        blob = self._bucket.blob(object_name, chunk_size=_CHUNK)
-        if expires is not None:
-            blob.custom_time = expires
-        return blob.open("wb", content_type=content_type)
 
     def compose(
         self,
