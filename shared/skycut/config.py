@@ -212,7 +212,9 @@ class Settings(BaseSettings):
         description="Output pixels (width x height) one synchronous mosaic may have (2048²).",
     )
     mosaic_sync_max_inputs: int = Field(
-        16, gt=0, description="Input images one synchronous mosaic may be made of."
+        16,
+        gt=0,
+        description="Input images one synchronous mosaic (each band of a colour one) may use.",
     )
     mosaic_sync_max_area: float = Field(
         4.0, gt=0, description="Sky area one synchronous mosaic may cover, in square degrees."
@@ -236,7 +238,9 @@ class Settings(BaseSettings):
         description="Output pixels (width x height) one asynchronous mosaic may have (8192²).",
     )
     mosaic_max_inputs: int = Field(
-        256, gt=0, description="Input images one asynchronous mosaic may be made of."
+        256,
+        gt=0,
+        description="Input images one asynchronous mosaic (each band of a colour one) may use.",
     )
     mosaic_max_area: float = Field(
         100.0, gt=0, description="Sky area one asynchronous mosaic may cover, in square degrees."
