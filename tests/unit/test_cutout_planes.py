@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -10,10 +11,10 @@ import pytest
 from astropy.io import fits
 from numpy.testing import assert_array_equal
 
-from skycut.cutout.cutplan import plan_cut
+from skycut.cutout.cutplan import plan_cut, read_ahead_limit
 from skycut.cutout.engine import cut
 from skycut.cutout.fitsindex import named_image, scan_fits
-from skycut.cutout.planes import needed_parts, used
+from skycut.cutout.planes import needed_parts, scan_with_planes, used
 from skycut.cutout.reader import LocalFileReader
 from skycut.cutout.readplan import ReadCost
 from skycut.cutout.selection import Selection
@@ -111,6 +112,32 @@ def test_the_bytes_read_ahead_count_in_the_plans_pixels(tmp_path: Path) -> None:
     held = sum(data.size for _, data in plan.held)
     assert held > 0
     assert plan.pixels >= plan.region_pixels + held // 4  # float32 planes: 4 bytes a pixel
+
+
+def test_planning_reads_no_more_pixels_ahead_than_its_limit(tmp_path: Path) -> None:
+    """What a worker holds while planning (`read_ahead_limit`) bounds what planning reads."""
+    path = exposure(tmp_path / "e.fits")
+    reader = LocalFileReader(path)
+    index = scan_fits(reader, stop_after=named_image)
+    options = {"source_id": "e", "detail": "image,mask,variance", "index": index}
+    for roomy in (
+        ReadCost(total_bandwidth=250e6),
+        ReadCost(round_trip=0.002, bandwidth=400e6),
+        ReadCost(round_trip=0.005, bandwidth=50e6, max_concurrency=64),
+    ):
+        plan = plan_cut(reader, Selection(stencil=POLYGON), cost=roomy, **options)  # type: ignore[arg-type]
+        held = sum(data.size for _, data in plan.held)
+        assert 0 < held <= read_ahead_limit(index, "image,mask,variance", roomy)
+    # the limit is kept whatever the network: over it, nothing is read on a guess
+    image = plan.image
+    scan = partial(
+        scan_with_planes, reader, index, image.hdu, image.region.slices, planes=2,
+        cost=ReadCost(), stop_after=lambda hdu: False, chunk_size=65536,
+    )  # fmt: skip
+    assert scan(max_bytes=10**9)[1]
+    assert not scan(max_bytes=held // 2)[1]
+    assert read_ahead_limit(index, "image", roomy) == 0  # an image alone is planned from headers
+    assert read_ahead_limit(plan.index, "image,mask,variance", roomy) == 0  # headers now known
 
 
 def test_a_plan_refused_for_its_size_reads_no_pixel(tmp_path: Path) -> None:

@@ -19,7 +19,14 @@ from skycut.soda.ids import SourceRef
 from skycut.soda.params import CutoutSpec, SodaRequest
 from skycut.worker.budget import PixelBudget
 from skycut.worker.cutter import Cutter
-from tests.unit.test_worker_cutter_reads import BUCKET, NoWatch, Source, wcs_header
+from tests.unit.test_worker_cutter_reads import (
+    BUCKET,
+    NoWatch,
+    Source,
+    assert_cut_of,
+    exposure,  # noqa: F401 - a fixture
+    wcs_header,
+)
 
 
 def test_holders_never_exceed_the_budget_and_all_get_their_turn() -> None:
@@ -42,6 +49,58 @@ def test_holders_never_exceed_the_budget_and_all_get_their_turn() -> None:
     assert most[0] <= 10
     assert most[0] > 6  # small ones did run together
     assert budget.free == 10
+
+
+def test_a_hold_shrinks_at_once_and_grows_only_when_the_pixels_are_free() -> None:
+    budget = PixelBudget(10)
+    with budget.held(8) as first:
+        first.resize(3)
+        assert (first.pixels, budget.free) == (3, 7)
+        grown = threading.Event()
+
+        def grow_other() -> None:
+            with budget.held(2) as other:
+                other.resize(9)  # lets go of its 2, waits for 9
+                grown.set()
+
+        thread = threading.Thread(target=grow_other)
+        thread.start()
+        assert not grown.wait(0.05)
+        first.resize(1)  # 9 free now
+        assert grown.wait(2)
+        thread.join()
+    assert budget.free == 10
+
+
+def test_a_detail_cut_holds_its_budget_before_planning_reads_pixels(
+    exposure: Path,  # noqa: F811 - the fixture
+) -> None:
+    """A first-touch DETAIL cut reads its planes' pixels on a guess while it plans: held first."""
+    log: list[tuple[float, float]] = []
+    budget = PixelBudget(10**9)
+    pixel_reads: list[tuple[int, int]] = []  # (bytes read, pixels held meanwhile)
+    with fits.open(exposure) as hdus:
+        data_start = hdus["IMAGE"].fileinfo()["datLoc"]
+
+    class Watched(Source):
+        def read_range(self, start: int, stop: int) -> bytes:
+            if start >= data_start:
+                pixel_reads.append((stop - start, budget.capacity - budget.free))
+            return super().read_range(start, stop)
+
+    settings = Settings(source_buckets=[BUCKET])
+    cutter = Cutter.from_settings(settings, lambda s, g: Watched(exposure, s, log))
+    cutter.budget = budget
+    source = SourceRef(BUCKET, exposure.name)
+    circle = Circle(150.0, 2.0, 2 / 3600)
+    spec = CutoutSpec(source=source, stencil=circle)
+    request = SodaRequest(sources=(source,), stencils=(circle,), detail="image,mask,variance")
+    cutout, _ = cutter.cut(request, spec, None, ReadStats(), NoWatch(), None)  # type: ignore[arg-type]
+    assert_cut_of(fits.open(io.BytesIO(cutout.content)), exposure, ["IMAGE", "MASK", "VARIANCE"])
+    guessed = [held for size, held in pixel_reads if size > 0]
+    assert len(guessed) >= 3  # the planes' rows and MASK's and VARIANCE's headers, at once
+    assert min(guessed) >= sum(size for size, _ in pixel_reads)  # all of it held first
+    assert budget.free == budget.capacity
 
 
 def test_a_budget_must_hold_a_pixel() -> None:

@@ -25,7 +25,7 @@ from skycut.cutout.region import Region, cached_header_wcs, plan_region
 from skycut.cutout.selection import FITS, Detail, ResponseFormat, Selection
 from skycut.errors import NoOverlapError, UnsupportedSourceError, UsageError
 
-__all__ = ["CutPlan", "PlannedHdu", "plan_cut"]
+__all__ = ["CutPlan", "PlannedHdu", "plan_cut", "read_ahead_limit"]
 
 
 @dataclass(frozen=True)
@@ -182,6 +182,23 @@ _GUESSES = 2
 """Headers read ahead, on a guess, when every HDU is wanted: an exposure's other planes."""
 
 
+def read_ahead_limit(index: FitsIndex | None, detail: Detail, cost: ReadCost | None) -> int:
+    """Return the most pixel bytes `plan_cut` reads, given its ``index``, ``detail`` and ``cost``.
+
+    Only a ``DETAIL=image,mask,variance`` plan given a ``cost`` whose index
+    lacks a plane's header reads pixels (its planes', on a guess, with their
+    headers): at most what the network moves in two round trips, all
+    requests together. A worker holds this much of its pixel budget while
+    such a cut is planned.
+    """
+    if cost is None or detail != "image,mask,variance":
+        return 0
+    if index is not None and (index.complete or not _planes_wanted(index)):
+        return 0
+    rate = cost.total_bandwidth or cost.bandwidth * cost.max_concurrency
+    return int(2 * cost.round_trip * rate)
+
+
 def _index_for(
     reader: RangeReader,
     index: FitsIndex,
@@ -200,7 +217,7 @@ def _index_for(
         return index, ()
     if detail == "all":
         return scan_on(reader, index, chunk_size=chunk_size, guesses=_GUESSES), ()
-    wanted = {"MASK", "VARIANCE"} - {(h.extname or "").upper() for h in index.hdus}
+    wanted = _planes_wanted(index)
     if not wanted:
         return index, ()
     planes = len(wanted)  # MASK then VARIANCE, read together if laid out as IMAGE
@@ -223,7 +240,13 @@ def _index_for(
     return scan_with_planes(
         reader, index, image.hdu, image.region.slices, planes=planes,
         cost=cost.shared(1 + planes), stop_after=found_all, chunk_size=chunk_size,
+        max_bytes=read_ahead_limit(index, detail, cost),
     )  # fmt: skip
+
+
+def _planes_wanted(index: FitsIndex) -> set[str]:
+    """Return the names of an exposure's planes whose headers ``index`` lacks."""
+    return {"MASK", "VARIANCE"} - {(h.extname or "").upper() for h in index.hdus}
 
 
 def _shape(header: fits.Header) -> tuple[int, ...]:

@@ -85,6 +85,7 @@ def scan_with_planes(
     cost: ReadCost,
     stop_after: Callable[[HduInfo], bool],
     chunk_size: int,
+    max_bytes: int,
 ) -> tuple[FitsIndex, Held]:
     """Scan on past the image, reading its pixels and the guessed planes' meanwhile.
 
@@ -105,12 +106,16 @@ def scan_with_planes(
     stop_after, chunk_size
         As `scan_on` takes them; the headers after the image are read with
         ``planes - 1`` guesses, as without pixels.
+    max_bytes
+        The most pixel bytes read here, the image's own and the guesses
+        together; none are read if they would be more.
 
     Returns
     -------
     tuple
         The index scanned on, and the bytes read for pixels (filter them with
-        `used`); none if the guessed planes are too large to be worth the risk.
+        `used`); none if the guessed planes are too large to be worth the risk
+        or more than ``max_bytes``.
 
     Raises
     ------
@@ -125,8 +130,10 @@ def scan_with_planes(
     guessed: list[tuple[int, int]] = []
     for k in range(1, planes + 1):
         guessed += _widened(exact, k * stride, size)
-    if _transfer_seconds(guessed, cost) > cost.round_trip:
-        # a wrong guess would cost more than the round trip a right one saves
+    read_ahead = sum(b - a for a, b in exact) + sum(b - a for a, b in guessed)
+    if _transfer_seconds(guessed, cost) > cost.round_trip or read_ahead > max_bytes:
+        # a wrong guess would cost more than the round trip a right one saves,
+        # or hold more memory than the worker set aside for it
         index = scan_on(
             reader, index, stop_after=stop_after, chunk_size=chunk_size, guesses=planes - 1
         )
