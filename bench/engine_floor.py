@@ -14,7 +14,10 @@ client's, for a 1-byte range and a stamp's range (819 KB: 51 whole rows of a
 - *proxy*: through the proxy as the engine benchmark sets it (its round trip
   and bandwidth): the floor no client goes below on this rig;
 - *skycut*: `GcsRangeReader.read_range`, the engine's read, on the same
-  proxies (the client's cost above urllib3's).
+  proxies (the client's cost above urllib3's);
+- *3 planes of 819 KB at once*: the three planes' rows of a warm
+  ``DETAIL=image,mask,variance`` stamp, read concurrently as the engine reads
+  them, through the proxy by urllib3 and by skycut.
 
 Medians of ``--repeats`` GETs after a warm-up, alternating the methods so
 that the machine's load falls on all alike.
@@ -30,6 +33,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +45,7 @@ BUCKET = "bench-floor"
 OBJECT = "image.bin"
 SIZE = 4 * 1024 * 1024
 STAMP = 51 * 4096 * 4  # bytes of a 51² stamp's whole rows in a 4096² float32 image
+PLANES = 3  # IMAGE, MASK and VARIANCE
 
 
 def _urllib3_get(pool: Any, url: str, nbytes: int) -> Callable[[], None]:
@@ -66,6 +71,16 @@ def _skycut_get(client: Any, nbytes: int) -> Callable[[], None]:
             raise SystemExit("skycut: short read")
 
     return get
+
+
+def _at_once(get: Callable[[], None], pool: ThreadPoolExecutor, count: int) -> Callable[[], None]:
+    """Return a method making ``count`` of ``get`` at once (a MEF stamp's three planes)."""
+
+    def gets() -> None:
+        for future in [pool.submit(get) for _ in range(count)]:
+            future.result()
+
+    return gets
 
 
 def _medians(methods: dict[str, Callable[[], None]], repeats: int) -> dict[str, float]:
@@ -111,7 +126,17 @@ def run(rtt: float, bandwidth: float, repeats: int, tmp: Path) -> dict[str, floa
                     pool, servers.proxied + media, nbytes
                 )
                 methods[f"{name}, skycut, {label}"] = _skycut_get(clients[name], nbytes)
-        return _medians(methods, repeats)
+        # a warm DETAIL=image,mask,variance stamp: its three planes' rows at once
+        with ThreadPoolExecutor(PLANES) as threads:
+            label = f"{PLANES} planes of 819 KB at once"
+            wide = urllib3.PoolManager(maxsize=PLANES)  # a kept-alive connection per plane
+            methods[f"proxy, urllib3, {label}"] = _at_once(
+                _urllib3_get(wide, net.proxied + media, STAMP), threads, PLANES
+            )
+            methods[f"proxy, skycut, {label}"] = _at_once(
+                _skycut_get(clients["proxy"], STAMP), threads, PLANES
+            )
+            return _medians(methods, repeats)
 
 
 def main() -> None:
