@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -11,10 +10,10 @@ import pytest
 from astropy.io import fits
 from numpy.testing import assert_array_equal
 
-from skycut.cutout.cutplan import plan_cut, read_ahead_limit
+from skycut.cutout.cutplan import plan_cut
 from skycut.cutout.engine import cut
 from skycut.cutout.fitsindex import named_image, scan_fits
-from skycut.cutout.planes import needed_parts, scan_with_planes, used
+from skycut.cutout.planes import needed_parts, used
 from skycut.cutout.reader import LocalFileReader
 from skycut.cutout.readplan import ReadCost
 from skycut.cutout.selection import Selection
@@ -114,30 +113,39 @@ def test_the_bytes_read_ahead_count_in_the_plans_pixels(tmp_path: Path) -> None:
     assert plan.pixels >= plan.region_pixels + held // 4  # float32 planes: 4 bytes a pixel
 
 
-def test_planning_reads_no_more_pixels_ahead_than_its_limit(tmp_path: Path) -> None:
-    """What a worker holds while planning (`read_ahead_limit`) bounds what planning reads."""
+def test_planning_reserves_the_pixels_it_reads_ahead_before_reading_them(tmp_path: Path) -> None:
+    """A worker holds what planning reads on a guess from its budget, before the reads."""
     path = exposure(tmp_path / "e.fits")
-    reader = LocalFileReader(path)
+    events: list[tuple[str, int]] = []
+
+    class Logged(LocalFileReader):
+        def read_range(self, start: int, stop: int) -> bytes:
+            events.append(("read", stop - start))
+            return super().read_range(start, stop)
+
+    reader = Logged(path)
     index = scan_fits(reader, stop_after=named_image)
-    options = {"source_id": "e", "detail": "image,mask,variance", "index": index}
-    for roomy in (
-        ReadCost(total_bandwidth=250e6),
-        ReadCost(round_trip=0.002, bandwidth=400e6),
-        ReadCost(round_trip=0.005, bandwidth=50e6, max_concurrency=64),
-    ):
-        plan = plan_cut(reader, Selection(stencil=POLYGON), cost=roomy, **options)  # type: ignore[arg-type]
-        held = sum(data.size for _, data in plan.held)
-        assert 0 < held <= read_ahead_limit(index, "image,mask,variance", roomy)
-    # the limit is kept whatever the network: over it, nothing is read on a guess
-    image = plan.image
-    scan = partial(
-        scan_with_planes, reader, index, image.hdu, image.region.slices, planes=2,
-        cost=ReadCost(), stop_after=lambda hdu: False, chunk_size=65536,
+    events.clear()
+    plan = plan_cut(
+        reader, Selection(stencil=POLYGON), source_id="e", index=index,
+        detail="image,mask,variance", cost=ReadCost(),
+        reserve=lambda pixels: events.append(("reserve", pixels)),
     )  # fmt: skip
-    assert scan(max_bytes=10**9)[1]
-    assert not scan(max_bytes=held // 2)[1]
-    assert read_ahead_limit(index, "image", roomy) == 0  # an image alone is planned from headers
-    assert read_ahead_limit(plan.index, "image,mask,variance", roomy) == 0  # headers now known
+    assert plan.held
+    reserved = [pixels for kind, pixels in events if kind == "reserve"]
+    assert len(reserved) == 1
+    assert events[0][0] == "reserve"  # before any read
+    # the image's rows and the guessed planes' (float32: 4 bytes a pixel)
+    held = sum(data.size for _, data in plan.held)
+    assert reserved[0] * 4 >= held
+    # an image alone, or planes whose headers are known, reserve nothing
+    none: list[int] = []
+    for detail in ("image,mask,variance", "image"):
+        plan_cut(
+            reader, Selection(stencil=POLYGON), source_id="e", index=plan.index,
+            detail=detail, cost=ReadCost(), reserve=none.append,
+        )  # fmt: skip
+    assert none == []
 
 
 def test_a_plan_refused_for_its_size_reads_no_pixel(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ of one file can first plan them all and fetch their pixels together
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from astropy.io import fits
@@ -18,14 +19,14 @@ from astropy.io import fits
 from skycut.cutout.fitsindex import FitsIndex, HduInfo, named_image, scan_fits
 from skycut.cutout.hdus import find_hdu, image_hdus, scan_on, select_image
 from skycut.cutout.pixels import image_header
-from skycut.cutout.planes import Held, needed_parts, scan_with_planes, used
+from skycut.cutout.planes import Held, needed_parts, pixels_in, scan_with_planes, used
 from skycut.cutout.reader import RangeReader
 from skycut.cutout.readplan import ReadCost
 from skycut.cutout.region import Region, cached_header_wcs, plan_region
 from skycut.cutout.selection import FITS, Detail, ResponseFormat, Selection
 from skycut.errors import NoOverlapError, UnsupportedSourceError, UsageError
 
-__all__ = ["CutPlan", "PlannedHdu", "plan_cut", "read_ahead_limit"]
+__all__ = ["CutPlan", "PlannedHdu", "plan_cut"]
 
 
 @dataclass(frozen=True)
@@ -85,10 +86,7 @@ class CutPlan:
         image's size; ``max_pixels`` limits the regions only (`region_pixels`).
         """
         held = sum(data.size for _, data in self.held)
-        if held == 0:
-            return self.region_pixels
-        item = max(1, abs(int(self.image.header.get("BITPIX", 8))) // 8)
-        return self.region_pixels + -(-held // item)
+        return self.region_pixels + pixels_in(held, self.image.header)
 
     @property
     def region_pixels(self) -> int:
@@ -107,6 +105,7 @@ def plan_cut(
     max_pixels: int | None = None,
     chunk_size: int = 65536,
     cost: ReadCost | None = None,
+    reserve: Callable[[int], None] | None = None,
 ) -> CutPlan:
     """Decide which pixels of which HDUs a cutout takes, reading headers only.
 
@@ -115,6 +114,9 @@ def plan_cut(
     ``DETAIL=image,mask,variance`` plan that must read the headers after the
     image also reads, meanwhile, the pixels of the image and of the planes
     guessed to follow it (``held``): one round trip fewer when the guess holds.
+    ``reserve``, if given, is called with how many pixels (of the image's
+    size) that reads, before it reads them: a worker holds them from its
+    pixel budget.
 
     Returns
     -------
@@ -157,7 +159,7 @@ def plan_cut(
     if detail != "image":
         index, held = _index_for(
             reader, index, detail=detail, chunk_size=chunk_size, image=planned[0], cost=cost,
-            max_pixels=max_pixels,
+            max_pixels=max_pixels, reserve=reserve,
         )  # fmt: skip
         planned += _more_hdus(index, planned[0], selection, detail=detail, source=source_id)
     plan = CutPlan(index=index, hdus=tuple(planned))
@@ -182,23 +184,6 @@ _GUESSES = 2
 """Headers read ahead, on a guess, when every HDU is wanted: an exposure's other planes."""
 
 
-def read_ahead_limit(index: FitsIndex | None, detail: Detail, cost: ReadCost | None) -> int:
-    """Return the most pixel bytes `plan_cut` reads, given its ``index``, ``detail`` and ``cost``.
-
-    Only a ``DETAIL=image,mask,variance`` plan given a ``cost`` whose index
-    lacks a plane's header reads pixels (its planes', on a guess, with their
-    headers): at most what the network moves in two round trips, all
-    requests together. A worker holds this much of its pixel budget while
-    such a cut is planned.
-    """
-    if cost is None or detail != "image,mask,variance":
-        return 0
-    if index is not None and (index.complete or not _planes_wanted(index)):
-        return 0
-    rate = cost.total_bandwidth or cost.bandwidth * cost.max_concurrency
-    return int(2 * cost.round_trip * rate)
-
-
 def _index_for(
     reader: RangeReader,
     index: FitsIndex,
@@ -208,6 +193,7 @@ def _index_for(
     image: PlannedHdu,
     cost: ReadCost | None,
     max_pixels: int | None,
+    reserve: Callable[[int], None] | None,
 ) -> tuple[FitsIndex, Held]:
     """Scan on as far as the detail level needs: to MASK and VARIANCE, or to the end.
 
@@ -240,7 +226,7 @@ def _index_for(
     return scan_with_planes(
         reader, index, image.hdu, image.region.slices, planes=planes,
         cost=cost.shared(1 + planes), stop_after=found_all, chunk_size=chunk_size,
-        max_bytes=read_ahead_limit(index, detail, cost),
+        reserve=reserve,
     )  # fmt: skip
 
 

@@ -32,6 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import numpy as np
+from astropy.io import fits
 
 from skycut.cutout.fetch import Chunk, join_chunks
 from skycut.cutout.fitsindex import BLOCK_SIZE, FitsIndex, HduInfo, scan_on
@@ -40,7 +41,7 @@ from skycut.cutout.reader import RangeReader
 from skycut.cutout.readplan import ReadCost, estimate_seconds, plan_reads
 from skycut.errors import SkycutError
 
-__all__ = ["Held", "needed_parts", "scan_with_planes", "used"]
+__all__ = ["Held", "needed_parts", "pixels_in", "scan_with_planes", "used"]
 
 Held = tuple[Chunk, ...]
 """Bytes read ahead: ``(offset, uint8 array)`` pairs."""
@@ -85,7 +86,7 @@ def scan_with_planes(
     cost: ReadCost,
     stop_after: Callable[[HduInfo], bool],
     chunk_size: int,
-    max_bytes: int,
+    reserve: Callable[[int], None] | None = None,
 ) -> tuple[FitsIndex, Held]:
     """Scan on past the image, reading its pixels and the guessed planes' meanwhile.
 
@@ -106,16 +107,15 @@ def scan_with_planes(
     stop_after, chunk_size
         As `scan_on` takes them; the headers after the image are read with
         ``planes - 1`` guesses, as without pixels.
-    max_bytes
-        The most pixel bytes read here, the image's own and the guesses
-        together; none are read if they would be more.
+    reserve
+        Called with how many pixels of the image's size the pixel bytes read
+        here make (the image's own and the guesses), before they are read.
 
     Returns
     -------
     tuple
         The index scanned on, and the bytes read for pixels (filter them with
-        `used`); none if the guessed planes are too large to be worth the risk
-        or more than ``max_bytes``.
+        `used`); none if the guessed planes are too large to be worth the risk.
 
     Raises
     ------
@@ -130,14 +130,15 @@ def scan_with_planes(
     guessed: list[tuple[int, int]] = []
     for k in range(1, planes + 1):
         guessed += _widened(exact, k * stride, size)
-    read_ahead = sum(b - a for a, b in exact) + sum(b - a for a, b in guessed)
-    if _transfer_seconds(guessed, cost) > cost.round_trip or read_ahead > max_bytes:
-        # a wrong guess would cost more than the round trip a right one saves,
-        # or hold more memory than the worker set aside for it
+    if _transfer_seconds(guessed, cost) > cost.round_trip:
+        # a wrong guess would cost more than the round trip a right one saves
         index = scan_on(
             reader, index, stop_after=stop_after, chunk_size=chunk_size, guesses=planes - 1
         )
         return index, ()
+    if reserve is not None:
+        reading = sum(b - a for a, b in exact) + sum(b - a for a, b in guessed)
+        reserve(pixels_in(reading, image.header))
     with ThreadPoolExecutor(max_workers=max(1, len(exact) + len(guessed))) as pool:
         own = [pool.submit(reader.read_range, a, b) for a, b in exact]
         ahead = [pool.submit(reader.read_range, a, b) for a, b in guessed]
@@ -154,6 +155,12 @@ def scan_with_planes(
             with contextlib.suppress(SkycutError):  # only a guess: the cut reads what it needs
                 held.append((a, f.result()))
     return index, tuple((a, np.frombuffer(data, dtype=np.uint8)) for a, data in held)
+
+
+def pixels_in(nbytes: int, header: fits.Header) -> int:
+    """Return how many pixels of an image ``header``'s type ``nbytes`` hold (rounded up)."""
+    item = max(1, abs(int(header.get("BITPIX", 8))) // 8)
+    return -(-nbytes // item)
 
 
 def used(held: Held, needed: Iterable[tuple[int, int]]) -> Held:

@@ -17,7 +17,7 @@ from functools import partial
 from typing import Protocol
 
 from skycut.config import Settings
-from skycut.cutout.cutplan import plan_cut, read_ahead_limit
+from skycut.cutout.cutplan import plan_cut
 from skycut.cutout.engine import Cutout, cut
 from skycut.cutout.fitsindex import FitsIndex, HduInfo, named_image, scan_fits
 from skycut.cutout.prefetch import MEMORY_COST
@@ -69,8 +69,8 @@ class Cutter:
     """Cuts tasks from sources opened with ``open_source(source, generation or None)``.
 
     A cut alone holds its planned pixels from ``budget`` (the process's) while
-    it reads and encodes them, and the most its planning may read while it
-    plans; cuts of a prefetched group share pixels the group read at once.
+    it reads and encodes them, and what its planning reads ahead before it
+    reads it; cuts of a prefetched group share pixels the group read at once.
     """
 
     open_source: Callable[[SourceRef, int | None], VersionedReader]
@@ -237,9 +237,7 @@ class Cutter:
                 try:
                     index = self._index(gcs, reader)
                     version = _pinned(gcs)
-                    # planning may read pixels ahead (counted as bytes: at least as many)
-                    ahead = read_ahead_limit(index, request.detail, self.cost)
-                    with self.budget.held(ahead) as hold:
+                    with self.budget.held(0) as hold:  # planning may read pixels ahead
                         plan = plan_cut(
                             reader,
                             spec.selection,
@@ -250,6 +248,7 @@ class Cutter:
                             max_pixels=limits.max_cutout_pixels,
                             chunk_size=limits.header_chunk_bytes,
                             cost=self.cost,
+                            reserve=hold.resize,
                         )
                         hold.resize(plan.pixels)
                         cutout = cut_task(
