@@ -327,6 +327,53 @@ def row_of(browser: Any, job_id: str) -> Any:
     raise AssertionError("the jobs table was rebuilt each time it was read")
 
 
+def test_my_jobs_fits_a_1280_pixel_window_whatever_its_jobs(
+    browser: Any, gateway: str, stack: Any
+) -> None:
+    """Long names, results, errors and every button: the table never scrolls sideways."""
+    who = "carol-wide@example.org"
+    source = f"gs://{stack.config.sources_bucket}/sample/calexp-r-0001.fits"
+    headers = {"Authorization": f"Bearer {who}"}
+    jobs = {}
+    missing = f"gs://{stack.config.sources_bucket}/sample/missing.fits"
+    for name, params in (
+        ("done", {"ID": source, "PHASE": "RUN"}),
+        ("failed", {"ID": missing, "PHASE": "RUN"}),  # its error shown in the row
+        ("waiting", {"ID": source}),
+    ):
+        runid = f"{name}-a-run-name-as-long-as-the-service-allows-it-xxxxxxxxxxxxxxxxx"[:64]
+        created = requests.post(
+            f"{gateway}/async",
+            data={"CIRCLE": "150.05 2.24 0.001", "RUNID": runid, **params},
+            headers=headers,
+            allow_redirects=False,
+            timeout=30,
+        )
+        assert created.status_code == 303, created.text
+        jobs[name] = created.headers["Location"]
+    mosaic = create_mosaic_job(gateway, who, stack, PHASE="RUN", RUNID="m" * 64)
+    for url in (jobs["done"], jobs["failed"], mosaic):
+        wait_for(
+            lambda url=url: job_phase(url, who) in ("COMPLETED", "ERROR", "ABORTED"),
+            seconds=150,
+            what=f"{url}'s end",
+        )
+    assert job_phase(jobs["failed"], who) == "ERROR"
+
+    browser.get(f"{gateway}/ui/")
+    sign_in(browser, who)
+    by_css(browser, "nav button[data-page=jobs]")[0].click()
+    wait_for(lambda: len(by_css(browser, "#jobs-table tbody tr")) == 4, what="carol's jobs")
+    thumb = wait_for(lambda: by_css(browser, "#jobs-table img.thumb"), what="the preview")[0]
+    wait_for(lambda: thumb.get_attribute("naturalWidth") not in ("0", None), what="the preview")
+    screenshot(browser, "my-jobs-wide")
+    wrap = by_css(browser, "#page-jobs .table-wrap")[0]
+    inner, outer = (int(wrap.get_property(k)) for k in ("scrollWidth", "clientWidth"))
+    assert inner <= outer, f"the table is {inner} px wide in {outer} px: it scrolls sideways"
+    page = browser.execute_script("return [document.documentElement.scrollWidth, innerWidth]")
+    assert page[0] <= page[1]
+
+
 def test_my_jobs_lists_mosaic_jobs_beside_cutout_jobs_with_their_preview_and_fits(
     browser: Any, gateway: str, stack: Any, downloads: Path
 ) -> None:
