@@ -114,9 +114,9 @@ def plan_cut(
     ``DETAIL=image,mask,variance`` plan that must read the headers after the
     image also reads, meanwhile, the pixels of the image and of the planes
     guessed to follow it (``held``): one round trip fewer when the guess holds.
-    ``reserve``, if given, is called with how many pixels (of the image's
-    size) that reads, before it reads them: a worker holds them from its
-    pixel budget.
+    ``reserve``, if given, is called before that read with the most
+    pixels the plan will then hold (`CutPlan.pixels` if the guess is right):
+    a worker holds them from its pixel budget.
 
     Returns
     -------

@@ -27,6 +27,7 @@ per plane).
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -108,8 +109,9 @@ def scan_with_planes(
         As `scan_on` takes them; the headers after the image are read with
         ``planes - 1`` guesses, as without pixels.
     reserve
-        Called with how many pixels of the image's size the pixel bytes read
-        here make (the image's own and the guesses), before they are read.
+        Called, before any pixel is read, with the most pixels the cut will
+        hold if the guess is right: the bytes read here (the image's own and
+        the guesses) as pixels of the image's size, and the region in each plane.
 
     Returns
     -------
@@ -138,7 +140,8 @@ def scan_with_planes(
         return index, ()
     if reserve is not None:
         reading = sum(b - a for a, b in exact) + sum(b - a for a, b in guessed)
-        reserve(pixels_in(reading, image.header))
+        cut = math.prod(s.stop - s.start for s in region) * (1 + planes)
+        reserve(pixels_in(reading, image.header) + cut)
     with ThreadPoolExecutor(max_workers=max(1, len(exact) + len(guessed))) as pool:
         own = [pool.submit(reader.read_range, a, b) for a, b in exact]
         ahead = [pool.submit(reader.read_range, a, b) for a, b in guessed]
