@@ -77,6 +77,9 @@ def test_async_job_runs_to_completion_with_one_result_per_combination(
     assert text_bodies[0].text.startswith("UsageError: no overlap")
 
     valid_uws(http.get(f"{job_url}/results", timeout=30))
+    unknown = http.get(f"{job_url}/results/cutout-999999", allow_redirects=False, timeout=30)
+    assert unknown.status_code == 404
+    assert unknown.text.startswith("NotFound: ")
     valid_uws(http.get(f"{job_url}/parameters", timeout=30))
     listing = valid_uws(http.get(f"{base_url}/async", timeout=30))
     ids = [ref.get("id") for ref in listing.findall("uws:jobref", namespaces=NS)]

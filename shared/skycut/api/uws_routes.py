@@ -61,6 +61,10 @@ class JobTree(Protocol):
         """Return a job's results."""
         ...
 
+    def result(self, job_id: str, result_id: str) -> StoredResult | None:
+        """Return one of a job's results, if it is recorded."""
+        ...
+
     def wait(self, record: JobRecord, *, seconds: float, phase: ExecutionPhase | None) -> JobRecord:
         """Block while the job stays in its phase."""
         ...
@@ -263,10 +267,11 @@ class UwsRoutes:
     ) -> Response:
         """GET one result: ``303`` to a fresh link to its file."""
         self._record(ctx, job_id)
-        for result in self._jobs.results(job_id):
-            if result.result_id == result_id:
-                return redirect(self._result_url(result.object_name))
-        raise NotFoundError(f"job {job_id} has no result {result_id!r}")
+        # one document read: a client fetching each of a job's n results reads n, not n²
+        result = self._jobs.result(job_id, result_id)
+        if result is None:
+            raise NotFoundError(f"job {job_id} has no result {result_id!r}")
+        return redirect(self._result_url(result.object_name))
 
     def parameters(self, request: Request, ctx: RequestContext, job_id: str) -> Response:
         """GET the parameters; POST adds some while the job is PENDING."""

@@ -198,6 +198,10 @@ class MosaicJobs:
         """Return a job's stored results."""
         return self._store.results(job_id)
 
+    def result(self, job_id: str, result_id: str) -> StoredResult | None:
+        """Return one of a job's stored results, if it is recorded."""
+        return self._store.result(job_id, result_id)
+
     def wait(self, record: JobRecord, *, seconds: float, phase: ExecutionPhase | None) -> JobRecord:
         """Block (UWS WAIT) while the job stays in its phase, up to ``seconds``."""
         start_phase = record.job.phase
