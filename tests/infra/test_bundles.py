@@ -13,6 +13,7 @@ import tomllib
 import zipfile
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from importlib import metadata
 from pathlib import Path
@@ -337,19 +338,20 @@ print(json.dumps({"status": response.status_code, "body": response.get_data(as_t
 
 
 @pytest.fixture(scope="module")
-def bundle_python(tmp_path_factory: pytest.TempPathFactory) -> Callable[[bytes], Path]:
-    """Return a maker of fresh virtualenvs, one per requirements.txt, holding it alone.
+def bundle_python(
+    built: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[[bytes], Path]]:
+    """Return the fresh virtualenv of a requirements.txt, holding it alone.
 
     Bundles with the same extras share one (`test_requirements_pin_the_runtime_dependencies_only`).
+    Every bundle's virtualenv is installed at once, side by side: pip mostly waits on files.
     """
-    pythons: dict[bytes, Path] = {}
-
-    def python_for(requirements: bytes) -> Path:
-        if requirements not in pythons:
-            pythons[requirements] = _clean_venv(tmp_path_factory.mktemp("clean"), requirements)
-        return pythons[requirements]
-
-    return python_for
+    distinct = {(built / f / "requirements.txt").read_bytes() for f in FUNCTIONS}
+    with ThreadPoolExecutor(max_workers=len(distinct)) as pool:
+        pythons = {
+            r: pool.submit(_clean_venv, tmp_path_factory.mktemp("clean"), r) for r in distinct
+        }
+        yield lambda requirements: pythons[requirements].result()
 
 
 def _clean_venv(root: Path, requirements: bytes) -> Path:
@@ -365,6 +367,9 @@ def _clean_venv(root: Path, requirements: bytes) -> Path:
             "install",
             "--quiet",
             "--disable-pip-version-check",
+            # as Google's Python buildpack installs a function's requirements.txt: it compiles
+            # afterwards, ignoring compile errors, so compiling here would prove nothing more
+            "--no-compile",
             "-r",
             str(root / "requirements.txt"),
         ],
