@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -9,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from skycut.errors import ServiceUnavailableError
+from skycut.logs import log
 
 __all__ = ["ServiceState", "ServiceStatus", "refuse_if_draining"]
 
@@ -38,6 +41,26 @@ def refuse_if_draining(status: ServiceStatus) -> None:
         raise ServiceUnavailableError(
             "the service is not accepting new jobs" + (f": {status.note}" if status.note else "")
         )
+
+
+def _time_of(value: Any) -> datetime | None:
+    """Read ``back_at`` as operators may write it: a timestamp or an ISO 8601 string.
+
+    A time without an offset is UTC. Anything else is ignored with a warning:
+    VOSI availability must answer whatever the document holds.
+    """
+    moment: datetime | None = None
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            moment = datetime.fromisoformat(value.strip())
+    if value is not None and moment is None:
+        log(logging.WARNING, "service status back_at ignored: not a time", back_at=repr(value))
+        return None
+    if moment is not None and moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment
 
 
 class ServiceState:
@@ -75,7 +98,7 @@ class ServiceState:
         return ServiceStatus(
             available=bool(doc.get("available", True)),
             note=doc.get("note"),
-            back_at=doc.get("back_at"),
+            back_at=_time_of(doc.get("back_at")),
         )
 
     def set_status(self, status: ServiceStatus) -> None:
