@@ -25,13 +25,14 @@ from emulators.processes import (
     free_port,
     kill_group,
     port_is_free,
+    stop_together,
     wait_for_http,
 )
 from emulators.resources import create_buckets, create_topics_and_subscriptions
 from emulators.sample import LoadedSample, load_sample, wait_until_indexed
 from emulators.scheduler import SweepTicker
 
-__all__ = ["KEEPALIVE_SECONDS", "Stack", "StackConfig", "function_argv", "main"]
+__all__ = ["EMULATORS", "KEEPALIVE_SECONDS", "Stack", "StackConfig", "function_argv", "main"]
 
 REPO = Path(__file__).resolve().parent.parent
 # every port a stack listens on, as StackConfig fields (and --api-port style options),
@@ -47,6 +48,8 @@ PORT_HELP = {
     "storage_port": "the Cloud Storage emulator, fake-gcs-server",
 }
 PORT_FIELDS = tuple(PORT_HELP)
+# the processes the functions call, stopped after them
+EMULATORS = ("pubsub", "firestore", "storage")
 
 
 # How long the functions keep an idle client connection open. gunicorn's default (2 s) closes
@@ -395,12 +398,17 @@ class Stack:
         )
 
     def stop(self) -> None:
-        """Stop every process this stack started, newest first."""
+        """Stop every process this stack started: the functions, then the emulators they use.
+
+        The processes of each kind stop together, so a slow one (gunicorn finishing its
+        requests) does not hold up the others.
+        """
         if self._ticker is not None:
             self._ticker.stop()
             self._ticker = None
-        while self.processes:
-            self.processes.pop().stop()
+        stop_together([p for p in self.processes if p.name not in EMULATORS])
+        stop_together([p for p in self.processes if p.name in EMULATORS])
+        self.processes.clear()
         self._groups_file.unlink(missing_ok=True)
 
     def stop_leftovers(self) -> int:
