@@ -498,7 +498,7 @@ def test_an_input_replaced_after_planning_ends_the_job_in_error_naming_it(
         blob.delete()
 
 
-def test_a_pending_job_takes_parameters_and_a_run_it_cannot_make_is_refused(
+def test_a_pending_job_takes_parameters_refuses_a_run_it_cannot_make_and_is_mended(
     base_url: str, http: requests.Session
 ) -> None:
     created = http.post(
@@ -521,6 +521,16 @@ def test_a_pending_job_takes_parameters_and_a_run_it_cannot_make_is_refused(
     assert refused.status_code == 400
     assert "no indexed image (COLLECTION calexp) covers POS=CIRCLE 10.0 -60.0 0.01" in refused.text
     assert http.get(f"{job_url}/phase", timeout=30).text == "PENDING"
+    # a region images cover replaces the one none covers: the job runs (POS is given once)
+    mended = http.post(
+        f"{job_url}/parameters", data={"POS": REGION}, allow_redirects=False, timeout=30
+    )
+    assert mended.status_code == 303, mended.text
+    params = valid_xml(http.get(f"{job_url}/parameters", timeout=30))
+    assert [p.text for p in params.iterfind("uws:parameter[@id='POS']", NS)] == [REGION]
+    ran = http.post(f"{job_url}/phase", data={"PHASE": "RUN"}, allow_redirects=False, timeout=60)
+    assert ran.status_code == 303, ran.text
+    assert http.get(f"{job_url}/phase", timeout=30).text != "PENDING"
 
 
 def test_a_png_mosaic_job_gives_the_preview_as_its_result(

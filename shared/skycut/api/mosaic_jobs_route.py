@@ -17,14 +17,13 @@ from functools import cached_property
 from flask import Request, Response
 
 from skycut.api.context import RequestContext
-from skycut.api.http import form_params
 from skycut.api.uws_routes import JobTree, UwsRoutes
 from skycut.config import Settings
 from skycut.errors import UsageError
 from skycut.jobs.lifecycle import JobLifecycle
 from skycut.jobs.records import JobRecord
 from skycut.mosaic.job.service import MosaicJobs
-from skycut.mosaic.request import MosaicRequest, parse_mosaic_request
+from skycut.mosaic.request import REPEATABLE_PARAMETERS, MosaicRequest, parse_mosaic_request
 from skycut.soda.params import group_params
 
 __all__ = ["MosaicJobRoutes"]
@@ -51,6 +50,7 @@ class MosaicJobRoutes(UwsRoutes):
     """
 
     tree = "mosaic"
+    repeatable = REPEATABLE_PARAMETERS
 
     def __init__(
         self,
@@ -112,9 +112,9 @@ class MosaicJobRoutes(UwsRoutes):
     def _bulk_upload(self, request: Request, ctx: RequestContext) -> Response:
         raise UsageError("a mosaic job takes no BULK file; post the mosaic's parameters")
 
-    def _add_parameters(self, request: Request, ctx: RequestContext, record: JobRecord) -> None:
-        """Add parameters to a PENDING job: the whole list must parse as a mosaic request."""
-        added = form_params(request)
-        pairs = [(p.name, p.value) for p in record.job.parameters] + list(added)
+    def _set_parameters(
+        self, request: Request, ctx: RequestContext, record: JobRecord, pairs: list[tuple[str, str]]
+    ) -> None:
+        """Give a PENDING job these parameters: the whole list must parse as a mosaic request."""
         parsed = self._parse(group_params(pairs), None)
         self._mosaic_jobs.set_request(record, parsed, pairs, owner=ctx.owner)

@@ -338,12 +338,12 @@ class SodaService:
             owner=owner, kinds=CUTOUT_KINDS, phases=phases, after=after, last=last
         )
 
-    def add_parameters(
-        self, record: JobRecord, added: Sequence[tuple[str, str]], *, owner: str
+    def set_parameters(
+        self, record: JobRecord, pairs: Sequence[tuple[str, str]], *, owner: str
     ) -> None:
-        """Add parameters to a PENDING job once they parse (they need not be complete)."""
-        parse_job_parameters(added, settings=self._settings, complete=False)
-        params = [*record.job.parameters, *(JobParameter(n, v) for n, v in added)]
+        """Give a PENDING job these parameters once they parse (they need not be complete)."""
+        parse_job_parameters(pairs, settings=self._settings, complete=False)
+        params = [JobParameter(n, v) for n, v in pairs]
         self._store.set_parameters(record.job.job_id, owner=owner, parameters=params)
 
     def results(self, job_id: str) -> list[StoredResult]:

@@ -18,8 +18,9 @@ from skycut.config import Settings
 from skycut.errors import NotFoundError, UsageError
 from skycut.jobs.lifecycle import JobLifecycle
 from skycut.jobs.records import JobRecord, StoredResult
-from skycut.soda.params import group_params
+from skycut.soda.params import REPEATABLE, group_params
 from skycut.uws.model import ExecutionPhase, Job, JobResult
+from skycut.uws.parameters import changed_parameters, refuse_controls
 from skycut.uws.xml import (
     error_votable,
     format_time,
@@ -93,6 +94,8 @@ class UwsRoutes:
 
     tree = "async"
     """The job list's path under the base URL."""
+    repeatable: frozenset[str] = REPEATABLE
+    """Parameters a POST to ``{job}/parameters`` adds values to (the others it replaces)."""
 
     def __init__(
         self,
@@ -156,6 +159,7 @@ class UwsRoutes:
             phase = grouped.get("PHASE", [])
             if phase not in ([], ["RUN"]):
                 raise UsageError("PHASE at job creation can only be RUN")
+            refuse_controls(pairs, allowed=("PHASE",), where="when a job is created")
             job_pairs = [(n, v) for n, v in pairs if n.strip().upper() != "PHASE"]
             record = self._create(request, ctx, job_pairs, run=bool(phase))
             return redirect(self._job_url(ctx, record.job.job_id))
@@ -274,16 +278,21 @@ class UwsRoutes:
         return redirect(self._result_url(result.object_name))
 
     def parameters(self, request: Request, ctx: RequestContext, job_id: str) -> Response:
-        """GET the parameters; POST adds some while the job is PENDING."""
+        """GET the parameters; POST sets some while the job is PENDING (`changed_parameters`)."""
         record = self._record(ctx, job_id)
         if request.method == "POST":
-            self._add_parameters(request, ctx, record)
+            posted = form_params(request)
+            refuse_controls(posted, where="by {job}/parameters")
+            pairs = changed_parameters(record.job.parameters, posted, repeatable=self.repeatable)
+            self._set_parameters(request, ctx, record, pairs)
             return redirect(self._job_url(ctx, job_id))
         return xml(parameters_xml(record.job.parameters))
 
-    def _add_parameters(self, request: Request, ctx: RequestContext, record: JobRecord) -> None:
-        """Add the POSTed parameters to a PENDING job."""
-        self._service.add_parameters(record, form_params(request), owner=ctx.owner)
+    def _set_parameters(
+        self, request: Request, ctx: RequestContext, record: JobRecord, pairs: list[tuple[str, str]]
+    ) -> None:
+        """Give a PENDING job these parameters, once they parse."""
+        self._service.set_parameters(record, pairs, owner=ctx.owner)
 
     def error(self, request: Request, ctx: RequestContext, job_id: str) -> Response:
         """GET the error document (a DALI VOTable) of a failed job."""

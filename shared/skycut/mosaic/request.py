@@ -66,6 +66,7 @@ from skycut.soda.ignored import name_ignored
 __all__ = [
     "BACKGROUNDS",
     "KNOWN_PARAMETERS",
+    "REPEATABLE_PARAMETERS",
     "Background",
     "ImageSelection",
     "MosaicRequest",
@@ -80,7 +81,8 @@ COLORS: tuple[Color, ...] = get_args(Color)
 _REGION = ("POS", "CIRCLE", "POLYGON")
 _CENTRE = ("CRVAL", "CENTER")
 _GRID_OPTIONS = ("PIXSCALE", "PROJECTION", "ROTATION", "FRAME")
-_REPEATABLE = frozenset({"ID", "COLLECTION", "BAND", "TIME"})
+REPEATABLE_PARAMETERS = frozenset({"ID", "COLLECTION", "BAND", "TIME"})
+"""The parameters that take several values (every other known one takes one)."""
 KNOWN_PARAMETERS = (
     *_REGION, *_CENTRE, "WIDTH", "HEIGHT", *_GRID_OPTIONS, "TEMPLATE",
     "ID", "COLLECTION", "BAND", "TIME",
@@ -297,7 +299,7 @@ def _parse(
     ignored: tuple[str, ...],
 ) -> MosaicRequest:
     for name, values in params.items():
-        if name in KNOWN_PARAMETERS and name not in _REPEATABLE and len(values) > 1:
+        if name in KNOWN_PARAMETERS and name not in REPEATABLE_PARAMETERS and len(values) > 1:
             raise MultiValuedParamNotSupportedError(
                 f"{name} was given {len(values)} times; it takes one value"
             )

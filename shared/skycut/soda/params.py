@@ -65,6 +65,7 @@ __all__ = [
     "FITS",
     "JPEG",
     "PNG",
+    "REPEATABLE",
     "CutoutSpec",
     "SodaRequest",
     "group_params",
@@ -82,6 +83,8 @@ _MAX_RUNID = 64
 _FILTERS = ("POS", "CIRCLE", "POLYGON", "BAND", "TIME", "POL")
 # every parameter a SODA request is read for; DALI lets a service ignore the others
 _KNOWN = ("ID", "COLLECTION", *_FILTERS, "RESPONSEFORMAT", "DETAIL", "MASKOUTSIDE", "RUNID")
+REPEATABLE = frozenset({"ID", "COLLECTION", *_FILTERS})
+"""The parameters that take several values (every other known one takes one)."""
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 
