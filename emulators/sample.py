@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import csv
+import hashlib
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from emulators.resources import client_environment
 from skycut.sample.survey import SurveyManifest, generate_survey
@@ -31,8 +34,10 @@ def upload_files(
 ) -> dict[str, str]:
     """Upload files to ``gs://bucket/prefix<name>``; announce those already there.
 
-    A file whose object is already there with its size is not sent again: its
-    metadata is changed instead, so its object event reaches the indexer.
+    A file whose object is already there with the same content (the MD5 the
+    store computed of it) is not sent again: its metadata is
+    changed instead, so its object event reaches the indexer. Any other file,
+    a replacement of the same size included, is uploaded.
 
     Returns
     -------
@@ -49,7 +54,7 @@ def upload_files(
         for path in files:
             name = prefix + path.name
             blob = target.get_blob(name)
-            if blob is None or blob.size != path.stat().st_size:
+            if blob is None or not _holds(blob, path):
                 target.blob(name).upload_from_filename(str(path), timeout=600)
             else:
                 # kept from an earlier run, whose index the new Firestore emulator does not
@@ -58,6 +63,18 @@ def upload_files(
                 blob.patch()
             ids[path.name] = f"gs://{bucket}/{name}"
     return ids
+
+
+def _holds(blob: Any, path: Path) -> bool:
+    # whether the stored object has the file's bytes: a replacement of the same size is
+    # another file. An object without an MD5 (a composite one) is sent again.
+    if blob.size != path.stat().st_size or not blob.md5_hash:
+        return False
+    md5 = hashlib.md5(usedforsecurity=False)  # as the store hashed it
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            md5.update(chunk)
+    return bool(blob.md5_hash == base64.b64encode(md5.digest()).decode())
 
 
 def load_sample(env: Mapping[str, str], *, sample_dir: Path, bucket: str) -> LoadedSample:
