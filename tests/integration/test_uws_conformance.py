@@ -96,8 +96,11 @@ def test_execution_duration_and_destruction_are_settable_within_limits(
     assert kept == pytest.approx(created + timedelta(days=7), abs=timedelta(milliseconds=1))
 
     past = datetime.now(UTC) - timedelta(seconds=1)
-    http.post(f"{job_url}/destruction", data={"DESTRUCTION": format_time(past)}, timeout=30)
-    assert http.get(job_url, timeout=30).status_code == 404, "destroyed jobs are gone"
+    refused = http.post(
+        f"{job_url}/destruction", data={"DESTRUCTION": format_time(past)}, timeout=30
+    )
+    assert refused.status_code == 400, "a time in the past is refused, not obeyed"
+    assert http.get(job_url, timeout=30).status_code == 200
 
 
 def test_illegal_phase_changes_are_refused(base_url, http, deep_id):

@@ -6,7 +6,7 @@ keeps them within its configured maxima and says so in the job document.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from skycut.errors import ConflictError, UsageError
@@ -18,7 +18,6 @@ if TYPE_CHECKING:  # its module loads the storage client library
     from skycut.storage.gcs import ResultWriter
 
 __all__ = ["JobLifecycle"]
-
 
 
 class JobLifecycle:
@@ -95,7 +94,22 @@ class JobLifecycle:
         return self._store.set_execution_duration(job_id, seconds)
 
     def set_destruction(self, job_id: str, *, owner: str, when: datetime) -> JobRecord:
-        """Move the destruction time; it can be brought forward, not past the maximum."""
+        """Move the destruction time; it can be brought forward, not past the maximum.
+
+        Raises
+        ------
+        UsageError
+            If ``when`` has passed: UWS lets a service choose the time it keeps,
+            and a time in the past is far more likely a typo than a wish to
+            destroy the job at once, which DELETE is for.
+
+        """
         record = self._store.get_for(job_id, owner=owner)
+        if when <= datetime.now(UTC):
+            shown = when.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+            raise UsageError(
+                f"DESTRUCTION {shown} is in the past; give a later time "
+                "(DELETE the job to destroy it now)"
+            )
         latest = record.job.creation_time + timedelta(days=self._max_days)
         return self._store.set_destruction(job_id, min(when, latest))
