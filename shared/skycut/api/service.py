@@ -45,7 +45,10 @@ from skycut.uws.model import (
 
 __all__ = ["CUTOUT_KINDS", "SodaService", "SyncOutcome", "job_tasks", "parse_job_parameters"]
 
-CUTOUT_KINDS: frozenset[JobKind] = frozenset({"soda", "bulk"})
+CUTOUT_KINDS: frozenset[JobKind] = frozenset({"soda", "sync", "bulk"})
+"""The jobs under ``{async}``: each is found there by its URL."""
+LISTED_KINDS: frozenset[JobKind] = frozenset({"soda", "bulk"})
+"""The jobs its job list shows: not a sync request's, unless it outlived the request."""
 """The jobs under ``{async}``."""
 
 
@@ -197,7 +200,13 @@ class SodaService:
         return record
 
     def _create(
-        self, request: SodaRequest, pairs: Sequence[tuple[str, str]], *, owner: str, run: bool
+        self,
+        request: SodaRequest,
+        pairs: Sequence[tuple[str, str]],
+        *,
+        owner: str,
+        run: bool,
+        kind: JobKind = "soda",
     ) -> JobRecord:
         """Store a new job of a parsed request (QUEUED with its tasks if ``run``)."""
         self.refuse_if_draining()
@@ -215,7 +224,9 @@ class SodaService:
             parameters=[JobParameter(name, value) for name, value in pairs],
             progress=Progress(total=len(tasks)) if run else None,
         )
-        record = JobRecord(job=job, response_format=request.response_format, tasks=tasks)
+        record = JobRecord(
+            job=job, kind=kind, response_format=request.response_format, tasks=tasks
+        )
         self._store.create(record)
         return record
 
@@ -287,7 +298,7 @@ class SodaService:
         """
         steps = steps or Steps()
         with steps.step("create"):
-            record = self._create(request, pairs, owner=owner, run=True)
+            record = self._create(request, pairs, owner=owner, run=True, kind="sync")
         job_id = record.job.job_id
         with steps.step("publish"):
             self._publish(record)
@@ -301,6 +312,7 @@ class SodaService:
             )
         woke_at = time.time()
         if final is None or final.job.phase not in FINAL_PHASES:
+            self._store.list_as_async(job_id)  # the caller is told to follow it there
             raise ServiceUnavailableError(
                 f"the cutout did not finish within {self._settings.sync_timeout_seconds:g} s; "
                 f"it goes on as async job {job_id}"
@@ -335,7 +347,7 @@ class SodaService:
     ) -> list[JobRecord]:
         """Return the caller's cutout jobs, newest first, filtered as UWS §2.2.2.1 says."""
         return self._store.list_kinds_for(
-            owner=owner, kinds=CUTOUT_KINDS, phases=phases, after=after, last=last
+            owner=owner, kinds=LISTED_KINDS, phases=phases, after=after, last=last
         )
 
     def set_parameters(

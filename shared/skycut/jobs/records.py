@@ -50,7 +50,9 @@ FINALIZE_LEASE = timedelta(minutes=10)
 OUTPUTS_LEASE = timedelta(minutes=10)
 """How long the worker writing a complete bulk job's outputs has before another may."""
 
-JobKind = Literal["soda", "bulk", "mosaic"]
+JobKind = Literal["soda", "sync", "bulk", "mosaic"]
+"""What made a job: an async SODA request, a SODA sync request (not in the job list
+while the request waits for it), a bulk file or a mosaic request."""
 ResultStatus = Literal["ok", "no_overlap", "error"]
 
 

@@ -347,6 +347,10 @@ class JobStore(JobStorage):
         """Record that the job's end went out on the job-events topic."""
         self._set(job_id, {"extra.finalized": True})
 
+    def list_as_async(self, job_id: str) -> None:
+        """List a sync request's job with its owner's async jobs: it outlived the request."""
+        self._set(job_id, {"kind": "soda"})
+
     def mark_published(self, job_id: str) -> None:
         """Record that every message of a bulk job has been published."""
         self._set(job_id, {"extra.published": True})
