@@ -36,7 +36,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         # a short lease and frequent sweeps, so lost messages are recovered within a test
         sweep_seconds=3.0,
         # small mosaic tiles, so a small mosaic job still fans out over several tiles
-        extra_env={"SKYCUT_JOB_LEASE_SECONDS": "15", "SKYCUT_MOSAIC_TILE_SIZE": "96"},
+        extra_env={"SKYCUT_JOB_LEASE_SECONDS": "10", "SKYCUT_MOSAIC_TILE_SIZE": "96"},
     )
     running = Stack(config)
     running.start()
