@@ -329,14 +329,17 @@ def test_unreadable_and_empty_files_become_jobs_in_error(base_url, http, stack, 
         stack, "binary.csv", b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe", content_type="text/csv"
     )
     no_rows = drop(stack, "bad-only.csv", "id,ra,dec,radius\ngs://nope/a.fits,1,2,3\n")
-    for job_id, text in ((binary, "not UTF-8"), (no_rows, "none of the 1 rows")):
+    expected = {binary: "not UTF-8", no_rows: "none of the 1 rows"}
+    for job_id, text in expected.items():
         job = wait_for_job(http, f"{base_url}/async/{job_id}")
         assert phase_of(job) == "ERROR"
         message = job.findtext("uws:errorSummary/uws:message", namespaces=NS)
         assert message.startswith("UsageError: ")
         assert text in message
-        # whoever dropped the file and waits for its event hears why it failed
-        (event,) = events(job_id)
+    # whoever dropped the file and waits for its event hears why it failed
+    announced = events.of_jobs(list(expected))
+    for job_id, text in expected.items():
+        (event,) = announced[job_id]
         assert event["phase"] == "ERROR"
         assert text in event["error"]
 
