@@ -15,6 +15,7 @@ from skycut.api.identity import USERINFO_HEADER, AuthenticationError
 from skycut.api.mosaic_route import MosaicRoute
 from skycut.config import Settings
 from skycut.errors import UsageError
+from skycut.jobs.service_state import ServiceStatus
 from skycut.mosaic.grid import grid_from_parameters
 from skycut.mosaic.request import MosaicRequest
 from skycut.mosaic.service import MadeMosaic, MosaicService
@@ -46,7 +47,10 @@ def route(settings: Settings, service: Service) -> MosaicRoute:
         return cast(MosaicService, service)  # the route only calls make()
 
     return MosaicRoute(
-        settings=settings, service=make, result_url=lambda name: f"https://results/{name}"
+        settings=settings,
+        service=make,
+        result_url=lambda name: f"https://results/{name}",
+        status=ServiceStatus,
     )
 
 

@@ -80,7 +80,10 @@ class ApiFactory:
                 covering=lambda: self.covering,
             ),
             mosaic=MosaicRoute(
-                settings=settings, service=lambda: self.mosaic, result_url=self._result_url
+                settings=settings,
+                service=lambda: self.mosaic,
+                result_url=self._result_url,
+                status=lambda: self._clients.service_state.status(),
             ),
             mosaic_jobs=MosaicJobRoutes(
                 settings=settings,

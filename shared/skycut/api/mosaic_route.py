@@ -19,6 +19,7 @@ from skycut.api.context import RequestContext
 from skycut.api.http import redirect, request_params
 from skycut.config import Settings
 from skycut.errors import UsageError
+from skycut.jobs.service_state import ServiceStatus, refuse_if_draining
 from skycut.mosaic.request import parse_mosaic_request
 from skycut.mosaic.service import MosaicService
 from skycut.soda.params import group_params
@@ -37,6 +38,9 @@ class MosaicRoute:
         Returns the mosaic service (built on first use).
     result_url
         The download URL of a result object.
+    status
+        The operators' drain switch: while drained, a mosaic is refused (``503``) as
+        sync cutouts and new jobs are.
 
     """
 
@@ -46,10 +50,12 @@ class MosaicRoute:
         settings: Settings,
         service: Callable[[], MosaicService],
         result_url: Callable[[str], str],
+        status: Callable[[], ServiceStatus],
     ) -> None:
         self._settings = settings
         self._make_service = service
         self._result_url = result_url
+        self._status = status
 
     @cached_property
     def _service(self) -> MosaicService:
@@ -73,5 +79,6 @@ class MosaicRoute:
             max_inputs=settings.mosaic_sync_max_inputs,
             max_area=settings.mosaic_sync_max_area,
         )
+        refuse_if_draining(self._status())
         made = self._service.make(parsed)
         return redirect(self._result_url(made.object_name))

@@ -41,4 +41,5 @@ def submitter_for(clients: Clients) -> BulkSubmitter:
         drop_bucket=settings.drop_bucket,
         destruction_days=settings.destruction_days,
         covering=covering_for(clients),
+        status=clients.service_state.status,
     )

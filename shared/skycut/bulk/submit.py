@@ -22,10 +22,11 @@ from skycut.bulk.drops import DropObject, bulk_job_id, owner_of
 from skycut.bulk.found import FoundRecorder, found_object_name
 from skycut.bulk.report import WriteResult, attach_errors_report
 from skycut.bulk.rows import ParsedRows
-from skycut.errors import SkycutError
+from skycut.errors import ServiceUnavailableError, SkycutError
 from skycut.jobs.events import JobEvents
 from skycut.jobs.queue import JobQueue
-from skycut.jobs.records import Announcement, BulkState, JobRecord
+from skycut.jobs.records import Announcement, BulkState, JobRecord, error_summary
+from skycut.jobs.service_state import ServiceStatus, draining_message
 from skycut.jobs.store import JobStore
 from skycut.logs import log
 from skycut.sia.covering import CoveringImages
@@ -59,6 +60,9 @@ class BulkSubmitter:
         How long a bulk job and its results are kept.
     covering
         Finds the images covering the rows without ``id``.
+    status
+        The operators' drain switch: a file dropped while the service is
+        drained gets a job ended at once in ERROR, its rows unread.
 
     """
 
@@ -75,6 +79,7 @@ class BulkSubmitter:
         drop_bucket: str,
         destruction_days: float,
         covering: CoveringImages,
+        status: Callable[[], ServiceStatus],
     ) -> None:
         self._store = store
         self._events = events
@@ -86,6 +91,7 @@ class BulkSubmitter:
         self._drop_bucket = drop_bucket
         self._destruction_days = destruction_days
         self._covering = covering
+        self._status = status
 
     def submit(self, drop: DropObject) -> str | None:
         """Create (or finish publishing) the bulk job of ``drop``.
@@ -121,13 +127,18 @@ class BulkSubmitter:
             destruction=now + timedelta(days=self._destruction_days),
             parameters=[JobParameter("SOURCE", f"gs://{drop.bucket}/{drop.name}")],
         )
+        status = self._status()
+        if not status.available:
+            # Redelivering the event until the drain ends would dead-letter it within
+            # the hour, and a drain may last longer: the owner sees this job instead.
+            return self._refuse(job, _drained(status))
         recorder = FoundRecorder(self._covering)
         try:
             options, rows = self._drops.read(drop, find=recorder)
         except SkycutError as e:
             if e.error_type == "transient":
                 raise  # the index or storage is unreachable: the event is delivered again
-            return self._refuse(job, e.to_text())
+            return self._refuse(job, e)
         job.parameters += [JobParameter(k.upper(), v) for k, v in sorted(options.items())]
         # every cutout counts, and every refused row as failed already, as in the manifest
         job.progress = Progress(total=rows.outcomes, failed=len(rows.bad))
@@ -176,14 +187,14 @@ class BulkSubmitter:
             self._events.announce_soon(record)
         return job_id
 
-    def _refuse(self, job: Job, message: str) -> str:
+    def _refuse(self, job: Job, error: SkycutError) -> str:
         job.phase = ExecutionPhase.ERROR
         job.end_time = datetime.now(UTC)
-        job.error = ErrorSummary(message=message)
+        job.error = error_summary(error)
         record = JobRecord(job=job, kind="bulk", announcement=Announcement.due(job.end_time))
         if self._store.create(record):
             self._events.announce_soon(record)
-        log(logging.INFO, "bulk file refused", job_id=job.job_id, error=message)
+        log(logging.INFO, "bulk file refused", job_id=job.job_id, error=job.error.message)
         return job.job_id
 
     def _publish(self, job_id: str, rows: ParsedRows) -> None:
@@ -210,3 +221,14 @@ class BulkSubmitter:
         _, rows = self._drops.read(drop, find=self._drops.kept_matches(job_id))
         self._publish(job_id, rows)
         log(logging.WARNING, "bulk job publication resumed", job_id=job_id)
+
+
+def _drained(status: ServiceStatus) -> ServiceUnavailableError:
+    """Return the error of a file dropped while operators drain the service."""
+    when = "once the service is back"
+    if status.back_at is not None:
+        back = status.back_at.astimezone(UTC).isoformat(timespec="minutes")
+        when += f" (expected at {back.replace('+00:00', 'Z')})"
+    return ServiceUnavailableError(
+        f"{draining_message(status)}; the file was not read: drop it again {when}"
+    )

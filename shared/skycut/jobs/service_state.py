@@ -13,7 +13,7 @@ from typing import Any
 from skycut.errors import ServiceUnavailableError
 from skycut.logs import log
 
-__all__ = ["ServiceState", "ServiceStatus", "refuse_if_draining"]
+__all__ = ["ServiceState", "ServiceStatus", "draining_message", "refuse_if_draining"]
 
 _SMOOTHING = 0.2  # weight of the newest measurement in the moving average
 _THROUGHPUT_EVERY_SECONDS = 10.0  # one process writes its measurements this often at most
@@ -28,6 +28,11 @@ class ServiceStatus:
     back_at: datetime | None = None
 
 
+def draining_message(status: ServiceStatus) -> str:
+    """Say that the service takes no new work, and the operators' note if any."""
+    return "the service is not accepting new jobs" + (f": {status.note}" if status.note else "")
+
+
 def refuse_if_draining(status: ServiceStatus) -> None:
     """Refuse new work while operators drain the service.
 
@@ -38,9 +43,7 @@ def refuse_if_draining(status: ServiceStatus) -> None:
 
     """
     if not status.available:
-        raise ServiceUnavailableError(
-            "the service is not accepting new jobs" + (f": {status.note}" if status.note else "")
-        )
+        raise ServiceUnavailableError(draining_message(status))
 
 
 def _time_of(value: Any) -> datetime | None:
