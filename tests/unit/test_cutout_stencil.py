@@ -110,6 +110,9 @@ def test_random_polygons_round_trip(lon: float, lat: float, size: float, clockwi
         ("10 20 11 20 11", "at least 6 numbers"),
         ("10 20 11 20 11 21 12", "pairs"),
         ("10 20 11 x 11 21", "not a number"),
+        ("10 20 1_1 20 11 21", "not a number"),  # float() reads 11
+        ("10 20 \u0661\u0661 20 11 21", "not a number"),  # Arabic-Indic digits: float() reads 11
+        ("10 20 11 20 0x1 21", "not a number"),
         ("10 20 11 nan 11 21", "finite"),
         ("10 20 11 +Inf 11 21", "finite"),
         ("10 95 11 20 11 21", r"latitude 95\.0 is outside \[-90, 90\]"),

@@ -8,12 +8,19 @@ Rendering uses each float's shortest exact form, so ``parse(render(x)) == x``.
 from __future__ import annotations
 
 import math
+import re
 
 from skycut.errors import UsageError
 
-__all__ = ["format_number", "parse_numbers"]
+__all__ = ["DECIMAL", "format_number", "parse_numbers"]
 
 _OPEN_ENDS = {"-Inf": -math.inf, "+Inf": math.inf}
+DECIMAL = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+"""A number as DALI writes one: ASCII digits, an optional point and exponent.
+
+Python's ``float`` takes more (``1_0``, ``nan``, ``infinity``, other scripts' digits),
+which a parameter must not mean.
+"""
 
 
 def parse_numbers(
@@ -71,12 +78,12 @@ def parse_numbers(
                 raise UsageError(f"{what} values must be finite numbers, got {part!r}")
             values.append(_OPEN_ENDS[part])
             continue
-        try:
-            value = float(part)
-        except ValueError as e:
-            raise UsageError(
-                f"{what} has a value that is not a number: {part!r} in {text!r}"
-            ) from e
+        if not DECIMAL.fullmatch(part):
+            if part.lower().lstrip("+-") in ("inf", "infinity", "nan"):
+                hint = f"; open ends are written -Inf or +Inf ({example})" if open_ends else ""
+                raise UsageError(f"{what} values must be finite numbers, got {part!r}{hint}")
+            raise UsageError(f"{what} has a value that is not a number: {part!r} in {text!r}")
+        value = float(part)
         if not math.isfinite(value):
             hint = f"; open ends are written -Inf or +Inf ({example})" if open_ends else ""
             raise UsageError(f"{what} values must be finite numbers, got {part!r}{hint}")

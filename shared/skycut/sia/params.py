@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
+from skycut.cutout.dali import DECIMAL
 from skycut.cutout.intervals import Interval, PolState, parse_pol
 from skycut.cutout.stencil import Stencil, parse_stencil
 from skycut.errors import MultiValuedParamNotSupportedError, UsageError
@@ -66,8 +67,6 @@ _KNOWN = (
     "RESPONSEFORMAT",
 )  # fmt: skip
 _MAX_VALUE_SHOWN = 200
-# ASCII digits only: float() would also take "nan", "inf", "1_0" and other scripts' digits
-_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 _OPEN_ENDS = {"-Inf": -math.inf, "+Inf": math.inf}
 _T = TypeVar("_T")
 
@@ -170,7 +169,7 @@ def _fail(name: str, text: str, reason: str) -> UsageError:
 def _number(name: str, text: str, token: str, *, open_ends: bool) -> float:
     if open_ends and token in _OPEN_ENDS:
         return _OPEN_ENDS[token]
-    if not _NUMBER.fullmatch(token):
+    if not DECIMAL.fullmatch(token):  # not float(): it takes 1_0, nan...
         hint = " (open ends are -Inf and +Inf)" if open_ends else ""
         raise _fail(name, text, f"{token!r} is not a finite decimal number{hint}")
     value = float(token)
