@@ -329,7 +329,12 @@ def test_unreadable_and_empty_files_become_jobs_in_error(base_url, http, stack, 
         stack, "binary.csv", b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe", content_type="text/csv"
     )
     no_rows = drop(stack, "bad-only.csv", "id,ra,dec,radius\ngs://nope/a.fits,1,2,3\n")
-    expected = {binary: "not UTF-8", no_rows: "none of the 1 rows"}
+    header_only = drop(stack, "header-only.csv", "id,ra,dec,radius\n")
+    expected = {
+        binary: "not UTF-8",
+        no_rows: "none of the 1 rows",
+        header_only: "the file has a header and no rows",  # no errors result to point at
+    }
     for job_id, text in expected.items():
         job = wait_for_job(http, f"{base_url}/async/{job_id}")
         assert phase_of(job) == "ERROR"

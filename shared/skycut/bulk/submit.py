@@ -148,7 +148,9 @@ class BulkSubmitter:
             job.end_time = now
             uncovered = all(bad.status == "no_image" for bad in rows.bad)
             job.error = ErrorSummary(
-                message=f"UsageError: no indexed image covers any of the {rows.total_rows} "
+                message="UsageError: the file has a header and no rows; nothing to cut"
+                if not rows.total_rows
+                else f"UsageError: no indexed image covers any of the {rows.total_rows} "
                 "rows; see the errors result"
                 if uncovered and rows.bad
                 else f"UsageError: none of the {rows.total_rows} rows can run; "
