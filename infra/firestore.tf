@@ -44,7 +44,9 @@ resource "google_firestore_index" "jobs_by_owner" {
 }
 
 # UWS destruction: Firestore deletes a job document once its `destruction`
-# time (a timestamp) has passed, usually within a day.
+# time (a timestamp) has passed, usually within a day. The sweep destroys such
+# jobs first, objects and documents (skycut.worker.sweep, a query on this
+# field's automatic index); the TTL is the backstop.
 resource "google_firestore_field" "jobs_destruction_ttl" {
   project    = var.project_id
   database   = google_firestore_database.default.name

@@ -153,7 +153,8 @@ resource "google_storage_bucket_iam_member" "worker_writes_results" {
 }
 
 # The sweep takes over stalled jobs: it publishes their uncounted messages
-# again (skycut.worker.sweep).
+# again (skycut.worker.sweep). It also destroys jobs past their destruction
+# time: listing and deleting their objects is in worker_writes_results.
 resource "google_pubsub_topic_iam_member" "worker_publishes_jobs" {
   project = var.project_id
   topic   = google_pubsub_topic.this["jobs"].name

@@ -28,7 +28,10 @@ resource "google_storage_bucket" "results" {
   }
 
   # A result is written with Custom-Time = its job's destruction time and is
-  # deleted once that passes (the code sets it; see skycut.storage.gcs).
+  # deleted once that passes (the code sets it; see skycut.storage.gcs). The
+  # sweep deletes a job's objects sooner, within minutes of its destruction
+  # time, and also after a destruction brought forward (a Custom-Time cannot
+  # be moved earlier); this rule is the backstop if the sweep does not run.
   lifecycle_rule {
     condition {
       days_since_custom_time = 0

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
+
+from skycut.clients import Clients
+from skycut.config import get_settings
+from skycut.uws.model import FINAL_PHASES, ExecutionPhase
+from skycut.uws.xml import format_time
+from skycut.worker.factory import sweeper_for
 
 pytestmark = pytest.mark.integration
 
@@ -32,3 +40,27 @@ def test_a_destruction_in_the_past_is_refused_and_the_job_kept(api, stack, past)
     assert message.startswith(f"UsageError: DESTRUCTION {past} is in the past")
     assert api.get(job).status_code == 200, "a typo does not destroy the job"
     assert api.get(f"{job}/destruction").get_data(as_text=True) == kept
+
+
+def test_a_destruction_brought_forward_removes_the_results_once_it_passes(api, stack):
+    clients = Clients(get_settings())
+    job = pending_job(api, stack)
+    job_id = job.rsplit("/", 1)[1]
+    assert api.post(f"{job}/phase", data={"PHASE": "RUN"}).status_code == 303
+    ended = clients.jobs.wait(job_id, until=lambda r: r.job.phase in FINAL_PHASES, timeout=60)
+    assert ended is not None
+    assert ended.job.phase == ExecutionPhase.COMPLETED
+    (result,) = clients.jobs.results(job_id)
+    cutout = clients.storage.bucket(result.bucket).get_blob(result.object_name)
+    # its lifecycle rule's Custom-Time, which Cloud Storage will not move earlier
+    assert cutout.custom_time == ended.job.destruction
+
+    soon = datetime.now(UTC) + timedelta(seconds=2)
+    moved = api.post(f"{job}/destruction", data={"DESTRUCTION": format_time(soon)})
+    assert moved.status_code == 303
+    # the next sweep after that time (every few minutes in production)
+    sweeper_for(clients).sweep(now=soon + timedelta(seconds=1))
+    assert not cutout.exists(), "the cutout cannot be downloaded after the job's destruction"
+    assert clients.jobs.load(job_id) is None
+    assert clients.jobs.results(job_id) == []
+    assert api.get(job).status_code == 404

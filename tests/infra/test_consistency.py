@@ -356,6 +356,7 @@ def store_queries(collection: str) -> list[RecordedQuery]:
     store.results("job-1")
     store.active()
     store.unannounced()
+    store.expired(datetime(2026, 1, 1, tzinfo=UTC))
     return recorder.log
 
 
@@ -408,6 +409,7 @@ def test_the_recorder_covers_every_query_in_the_code() -> None:
         "FirestoreJobStore.results",
         "FirestoreJobStore.active",
         "FirestoreJobStore.unannounced",
+        "FirestoreJobStore.expired",
         "FirestoreImageIndex.with_cells",
         "FirestoreImageIndex.in_collections",
         "FirestoreImageIndex.images",

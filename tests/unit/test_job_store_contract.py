@@ -484,3 +484,19 @@ def test_a_stopped_mosaic_job_does_not_move_on(store: JobStore) -> None:
     assert store.start(record) is not None
     assert store.abort(job_id) is not None
     assert store.advance_mosaic(job_id, after="reproject", to="assemble", backgrounds={}) is None
+
+
+def test_expired_jobs_are_those_past_their_destruction_whatever_their_phase(
+    store: JobStore,
+) -> None:
+    now = datetime.now(UTC)
+    running = new_job(store, phase=ExecutionPhase.EXECUTING)
+    ended = new_job(store, phase=ExecutionPhase.COMPLETED)
+    kept = new_job(store, phase=ExecutionPhase.COMPLETED)
+    store.set_destruction(running, now + timedelta(seconds=1))
+    store.set_destruction(ended, now + timedelta(seconds=2))
+    store.set_destruction(kept, now + timedelta(hours=1))
+    expired = {r.job.job_id for r in store.expired(now + timedelta(minutes=1))}
+    assert {running, ended} <= expired
+    assert kept not in expired
+    assert running not in {r.job.job_id for r in store.expired(now)}

@@ -304,6 +304,15 @@ class FirestoreJobStore(JobStore):
         query: Any = self._jobs.where(filter=firestore.FieldFilter("extra.finalized", "==", False))
         return [JobRecord.from_document(s.id, s.to_dict() or {}) for s in query.stream()]
 
+    def expired(self, now: datetime) -> list[JobRecord]:
+        """Return the jobs whose destruction time is ``now`` or earlier (the sweep destroys them).
+
+        Firestore's TTL policy on the field deletes them too, but only within a
+        day or so, and it cannot reach their objects in Cloud Storage.
+        """
+        query: Any = self._jobs.where(filter=firestore.FieldFilter("destruction", "<=", now))
+        return [JobRecord.from_document(s.id, s.to_dict() or {}) for s in query.stream()]
+
     def progress(self, job_id: str) -> tuple[int, int]:
         """Return the job's counted ``(done, failed)``."""
         return self._progress.counts(job_id)

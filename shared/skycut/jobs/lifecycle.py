@@ -17,7 +17,17 @@ from skycut.jobs.store import ABORTABLE, JobStore
 if TYPE_CHECKING:  # its module loads the storage client library
     from skycut.storage.gcs import ResultWriter
 
-__all__ = ["JobLifecycle"]
+__all__ = ["JobLifecycle", "job_objects_prefix"]
+
+
+def job_objects_prefix(job_id: str) -> str:
+    """Return the folder of the results bucket holding every object of a job.
+
+    Results, reports, manifests, packages and intermediates are all named
+    under it (`skycut.worker.run`, `skycut.worker.finalize`, `skycut.bulk`,
+    `skycut.mosaic.job.scratch`).
+    """
+    return f"jobs/{job_id}/"
 
 
 class JobLifecycle:
@@ -64,12 +74,26 @@ class JobLifecycle:
         self._results.delete([r.object_name for r in removed])
 
     def delete(self, job_id: str, *, owner: str) -> None:
-        """Destroy a job: abort it if running, delete its results, forget it."""
-        record = self._store.get_for(job_id, owner=owner)
+        """Destroy a job of ``owner`` now (UWS DELETE)."""
+        self.destroy(self._store.get_for(job_id, owner=owner))
+
+    def destroy(self, record: JobRecord) -> None:
+        """Destroy a job whoever owns it: abort it if running, delete its objects, forget it.
+
+        Every object the job wrote is deleted, recorded as a result or not
+        (a bulk job's found images, a mosaic's intermediates, a cutout written
+        by a worker that then saw the job aborted), before the documents: a
+        destruction cut short by storage leaves the job for the sweep to try again.
+        """
+        job_id = record.job.job_id
         if record.job.phase in ABORTABLE:
             self._store.abort(job_id)  # running workers see it and stop
+        prefix = job_objects_prefix(job_id)
+        self._results.delete_under(prefix)
         removed = self._store.delete(job_id)
-        self._results.delete([r.object_name for r in removed])
+        self._results.delete(
+            [r.object_name for r in removed if not r.object_name.startswith(prefix)]
+        )
 
     def set_execution_duration(self, job_id: str, *, owner: str, text: str) -> JobRecord:
         """Set the run time limit in seconds; 0 or more than the maximum means the maximum.

@@ -110,6 +110,12 @@ class MemoryJobStore(JobStore):
         """Return the ended jobs whose end has not been announced."""
         return [r for r in self._all() if not r.announcement.finalized]
 
+    def expired(self, now: datetime) -> list[JobRecord]:
+        """Return the jobs whose destruction time is ``now`` or earlier."""
+        return [
+            r for r in self._all() if r.job.destruction is not None and r.job.destruction <= now
+        ]
+
     def wait(
         self,
         job_id: str,

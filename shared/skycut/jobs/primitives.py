@@ -55,6 +55,10 @@ class JobStorage(ABC):
         """Return the ended jobs whose end has not been announced on the job-events topic."""
 
     @abstractmethod
+    def expired(self, now: datetime) -> list[JobRecord]:
+        """Return the jobs whose destruction time is ``now`` or earlier, whatever their phase."""
+
+    @abstractmethod
     def wait(
         self,
         job_id: str,

@@ -341,6 +341,18 @@ class ResultWriter:
             with contextlib.suppress(gexc.NotFound):
                 self._bucket.blob(name).delete()
 
+    def delete_under(self, prefix: str) -> int:
+        """Delete every object whose name starts with ``prefix``; return how many there were."""
+        removed = 0
+        try:
+            for blob in self._bucket.list_blobs(prefix=prefix):
+                with contextlib.suppress(gexc.NotFound):
+                    blob.delete()
+                removed += 1
+        except TRANSIENT_ERRORS as e:
+            raise ServiceUnavailableError(f"storage unavailable deleting {prefix}") from e
+        return removed
+
     def read(self, object_name: str) -> bytes:
         """Return a (small) result object, e.g. an error document."""
         data: bytes = self._bucket.blob(object_name).download_as_bytes()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from skycut.bulk.factory import drop_files_for
 from skycut.clients import Clients
 from skycut.jobs.completion import JobCompletion
+from skycut.jobs.lifecycle import JobLifecycle
 from skycut.mosaic.job.queue import MosaicQueue
 from skycut.mosaic.job.recovery import MosaicRecovery
 from skycut.storage.gcs import GcsRangeReader
@@ -23,9 +24,7 @@ __all__ = ["sweeper_for", "worker_for"]
 def _ending(clients: Clients) -> tuple[Finalizer, JobCompletion]:
     """Return what ends a job: its outputs and announcement, and the end written once."""
     finalizer = Finalizer(store=clients.jobs, events=clients.events, results=clients.results)
-    completion = JobCompletion(
-        store=clients.jobs, events=clients.events, prepare=finalizer.prepare
-    )
+    completion = JobCompletion(store=clients.jobs, events=clients.events, prepare=finalizer.prepare)
     return finalizer, completion
 
 
@@ -63,6 +62,13 @@ def sweeper_for(clients: Clients) -> Sweeper:
         bulk_tasks=drop_files_for(clients).tasks_of,
         lease_seconds=settings.job_lease_seconds,
         max_recoveries=settings.max_job_recoveries,
+        destroy=JobLifecycle(
+            store=clients.jobs,
+            results=clients.results,
+            events=clients.events,
+            execution_duration_seconds=settings.execution_duration_seconds,
+            destruction_days=settings.destruction_days,
+        ).destroy,
         mosaic_recover=MosaicRecovery(
             store=clients.jobs,
             queue=MosaicQueue(

@@ -14,7 +14,12 @@ still no progress the job ends in ERROR with counts of what did and did not run.
 
 The sweep also announces ended jobs whose job-events message was never
 published (their writer died or the topic was down), once their finalize
-lease is over (`skycut.jobs.events`).
+lease is over (`skycut.jobs.events`), and destroys the jobs past their
+destruction time as DELETE does: their objects and documents. The results
+bucket's lifecycle rule (on each object's Custom-Time, the destruction time
+it was written with) and Firestore's TTL do it too, but only within a day,
+and cannot follow a destruction brought forward (Cloud Storage refuses to
+move a Custom-Time earlier).
 
 Cloud Scheduler asks for a sweep every few minutes by publishing a message
 with the ``sweep`` attribute to the job topic; the local stack does the same.
@@ -66,6 +71,9 @@ class Sweeper:
         How long a job may show no activity before it is taken over.
     max_recoveries
         Take-overs of a job that still makes no progress before it ends in ERROR.
+    destroy
+        Destroys a job past its destruction time, whatever its phase
+        (`skycut.jobs.lifecycle.JobLifecycle.destroy`).
     mosaic_recover
         Publishes again the uncounted units of a mosaic job's stage
         (`skycut.mosaic.job.recovery.MosaicRecovery.recover`); returns the messages sent.
@@ -80,10 +88,11 @@ class Sweeper:
     bulk_tasks: Callable[[JobRecord], list[CutoutTask]]
     lease_seconds: float
     max_recoveries: int
+    destroy: Callable[[JobRecord], None]
     mosaic_recover: Callable[[JobRecord], int] = field(default=lambda record: 0)
 
     def sweep(self, now: datetime | None = None) -> list[str]:
-        """Take over every stalled job; return the ids of those acted on.
+        """Destroy expired jobs, take over every stalled one; return the ids of those acted on.
 
         Ended jobs whose announcement was lost (the events topic was down, or
         their writer died) are announced too, once their finalize lease is over.
@@ -94,7 +103,7 @@ class Sweeper:
                 self.finalizer.resume(ended, now=now)
             except Exception as e:  # the next sweep tries again
                 log(logging.WARNING, "announcement failed", job_id=ended.job.job_id, error=repr(e))
-        acted = []
+        acted = self._destroy_expired(now)
         for record in self.store.active():
             try:
                 if self._recover_if_stalled(record, now):
@@ -108,6 +117,19 @@ class Sweeper:
                     exc_info=True,
                 )
         return acted
+
+    def _destroy_expired(self, now: datetime) -> list[str]:
+        destroyed = []
+        for record in self.store.expired(now):
+            job_id = record.job.job_id
+            try:
+                self.destroy(record)
+            except Exception as e:  # the next sweep tries again
+                log(logging.WARNING, "destruction failed", job_id=job_id, error=repr(e))
+                continue
+            log(logging.INFO, "job destroyed at its destruction time", job_id=job_id)
+            destroyed.append(job_id)
+        return destroyed
 
     def last_activity(self, record: JobRecord) -> datetime:
         """Return when the job last showed life: created, started, counted or taken over."""

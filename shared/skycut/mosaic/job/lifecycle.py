@@ -1,4 +1,4 @@
-"""ABORT and DELETE of a mosaic job also delete its intermediates.
+"""ABORT of a mosaic job also deletes its intermediates (DELETE deletes every object of a job).
 
 A running job's workers delete them too when they next look at the job
 (`skycut.mosaic.job.runner`); deleting them here leaves nothing behind when
@@ -25,9 +25,4 @@ class MosaicLifecycle(JobLifecycle):
     def discard_results(self, job_id: str) -> None:
         """Delete the job's results and intermediates."""
         super().discard_results(job_id)
-        self._objects.delete_work(job_id)
-
-    def delete(self, job_id: str, *, owner: str) -> None:
-        """Destroy the job, its results and intermediates."""
-        super().delete(job_id, owner=owner)
         self._objects.delete_work(job_id)

@@ -11,7 +11,6 @@ compose (`compose`): no worker uploads or holds the whole file.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -65,15 +64,7 @@ class JobObjects(ResultWriter):
 
     def delete_work(self, job_id: str) -> int:
         """Delete every intermediate of the job; return how many there were."""
-        removed = 0
-        try:
-            for blob in self._bucket.list_blobs(prefix=work_prefix(job_id)):
-                with contextlib.suppress(gexc.NotFound):
-                    blob.delete()
-                removed += 1
-        except TRANSIENT_ERRORS as e:
-            raise ServiceUnavailableError(f"storage unavailable cleaning job {job_id}") from e
-        return removed
+        return self.delete_under(work_prefix(job_id))
 
     def work_names(self, job_id: str) -> list[str]:
         """Return the names of the job's intermediates (under `work_prefix`)."""
