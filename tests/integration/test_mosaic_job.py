@@ -236,7 +236,7 @@ class Deliveries:
         self.topic = f"mosaic-test-{uuid.uuid4().hex[:8]}"
         self._publisher = pubsub_v1.PublisherClient()
         self._subscriber = pubsub_v1.SubscriberClient()
-        topic_path = self._publisher.topic_path(project, self.topic)
+        topic_path = self._topic_path = self._publisher.topic_path(project, self.topic)
         self._publisher.create_topic(name=topic_path)
         self._sub = self._subscriber.subscription_path(project, self.topic)
         self._subscriber.create_subscription(request={"name": self._sub, "topic": topic_path})
@@ -261,10 +261,26 @@ class Deliveries:
         return got
 
     def nothing_more(self) -> None:
-        answer = self._subscriber.pull(
-            request={"subscription": self._sub, "max_messages": 100}, timeout=5
-        )
-        assert list(answer.received_messages) == []
+        """Assert nothing more was published: a marker published now is pulled alone.
+
+        Whatever was published before the marker is delivered with it or before it; a pull
+        that waited for nothing would have to wait out its whole timeout instead.
+        """
+        marker = uuid.uuid4().hex.encode()
+        self._publisher.publish(self._topic_path, marker).result(timeout=30)
+        pulled: list[bytes] = []
+        deadline = time.monotonic() + 20
+        while marker not in pulled and time.monotonic() < deadline:
+            answer = self._subscriber.pull(
+                request={"subscription": self._sub, "max_messages": 100}, timeout=5
+            )
+            if answer.received_messages:
+                self._subscriber.acknowledge(
+                    request={"subscription": self._sub,
+                             "ack_ids": [m.ack_id for m in answer.received_messages]}
+                )  # fmt: skip
+            pulled += [m.message.data for m in answer.received_messages]
+        assert pulled == [marker], f"{len(pulled) - 1} more messages published"
 
 
 @pytest.fixture
