@@ -64,6 +64,17 @@ def test_availability_ignores_a_back_at_that_is_no_time(api, status_doc, back_at
     assert doc.find("v:backAt", namespaces=VOSI) is None
 
 
+@pytest.mark.parametrize(
+    ("available", "shown"),
+    [("false", "false"), (" False ", "false"), ("no", "false"), ("true", "true"), (0, "false"),
+     ("maintenance", "false")],
+)  # fmt: skip
+def test_availability_reads_the_switch_written_as_a_word(api, status_doc, available, shown):
+    status_doc.set({"available": available, "note": "maintenance"})
+    doc = availability(api)
+    assert doc.findtext("v:available", namespaces=VOSI) == shown
+
+
 def test_mosaic_sync_is_refused_while_drained(api, status_doc, stack):
     status_doc.set({"available": False, "note": "maintenance"})
     response = api.get(

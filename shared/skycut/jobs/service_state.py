@@ -46,6 +46,24 @@ def refuse_if_draining(status: ServiceStatus) -> None:
         raise ServiceUnavailableError(draining_message(status))
 
 
+_SWITCH_WORDS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+
+
+def _available_of(value: Any) -> bool:
+    """Read ``available`` as operators may write it: a boolean, a number or a word.
+
+    ``"false"`` is a drain, not a true (non-empty) string. A value that says
+    neither drains too, with a warning: the switch was touched.
+    """
+    if isinstance(value, bool | int | float):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _SWITCH_WORDS:
+        return _SWITCH_WORDS[value.strip().lower()]
+    log(logging.WARNING, "service status available is neither true nor false: drained",
+        available=repr(value))  # fmt: skip
+    return False
+
+
 def _time_of(value: Any) -> datetime | None:
     """Read ``back_at`` as operators may write it: a timestamp or an ISO 8601 string.
 
@@ -99,7 +117,7 @@ class ServiceState:
         if not doc:
             return ServiceStatus()
         return ServiceStatus(
-            available=bool(doc.get("available", True)),
+            available=_available_of(doc.get("available", True)),
             note=doc.get("note"),
             back_at=_time_of(doc.get("back_at")),
         )
