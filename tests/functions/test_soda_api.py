@@ -30,6 +30,16 @@ def test_capabilities_need_no_back_end_and_validate(make_client, monkeypatch):
     assert load_schema("capabilities").validate(doc)
     urls = {u.text for u in doc.iter("accessURL")}
     assert f"https://sky.example.org{BASE}/sync" in urls
+    # the options beyond SODA the service takes are listed on both interfaces
+    for standard in ("sync", "async"):
+        (cap,) = [
+            c
+            for c in doc.iter("capability")
+            if c.get("standardID") == f"ivo://ivoa.net/std/SODA#{standard}-1.0"
+        ]
+        names = {p.findtext("name"): p.get("use") for p in cap.iter("param")}
+        for option in ("DETAIL", "MASKOUTSIDE", "RUNID"):
+            assert names[option] == "optional", (standard, option)
 
 
 @pytest.mark.parametrize("method", ["get", "post"])

@@ -27,7 +27,7 @@ from skycut.jobs.service_state import ServiceStatus
 from skycut.logs import log
 from skycut.mosaic.capability import mosaic_capability, mosaic_job_capability
 from skycut.sia.capability import sia_capability
-from skycut.soda.semantics import COLLECTION_PARAMETER
+from skycut.soda.semantics import COLLECTION_PARAMETER, OPTION_PARAMETERS
 from skycut.timing import Steps
 from skycut.uws.model import ExecutionPhase
 from skycut.vosi.xml import SodaParameter, availability_xml, capabilities_xml
@@ -250,6 +250,7 @@ class SodaApi:
                 base_url=ctx.base_url,
                 parameters=SUPPORTED_PARAMETERS,
                 async_extensions=[COLLECTION_PARAMETER],
+                options=OPTION_PARAMETERS,
                 others=[
                     sia_capability(f"{ctx.base_url}/sia/query"),
                     mosaic_capability(f"{ctx.base_url}/mosaic/sync"),

@@ -10,6 +10,7 @@ from typing import Literal
 
 __all__ = [
     "COLLECTION_PARAMETER",
+    "OPTION_PARAMETERS",
     "SODA_PARAMETERS",
     "SODA_PARAMETER_SEMANTICS",
     "ExtensionParameter",
@@ -18,7 +19,7 @@ __all__ = [
 ]
 
 SodaParameter = Literal["ID", "POS", "CIRCLE", "POLYGON", "BAND", "TIME", "POL", "RESPONSEFORMAT"]
-ExtensionParameter = Literal["COLLECTION"]
+ExtensionParameter = Literal["COLLECTION", "DETAIL", "MASKOUTSIDE", "RUNID"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,3 +123,32 @@ COLLECTION_PARAMETER = SodaParameterSemantics(
     "*",
 )
 """Skycut's parameter beyond SODA 1.0 that async jobs take in place of ``ID``."""
+
+OPTION_PARAMETERS: tuple[SodaParameterSemantics, ...] = (
+    SodaParameterSemantics(
+        "DETAIL",
+        "skycut extension: the HDUs a FITS cutout holds: image (default), "
+        "image,mask,variance or all",
+        "meta.code",
+        None,
+        "char",
+        "*",
+    ),
+    SodaParameterSemantics(
+        "MASKOUTSIDE",
+        "skycut extension: true to blank the pixels outside the region (default false)",
+        "meta.code",
+        None,
+        "char",
+        "*",
+    ),
+    SodaParameterSemantics(
+        "RUNID",
+        "Name given to the job by its client (at most 64 characters)",
+        "meta.id",
+        None,
+        "char",
+        "*",
+    ),
+)
+"""Skycut's optional parameters beyond SODA 1.0, on both interfaces."""

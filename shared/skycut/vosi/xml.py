@@ -99,6 +99,7 @@ def capabilities_xml(
     base_url: str,
     parameters: Iterable[SodaParameter] = SODA_PARAMETERS,
     async_extensions: Iterable[_Param] = (),
+    options: Iterable[_Param] = (),
     others: Iterable[etree._Element] = (),
 ) -> bytes:
     """Build the VOSI capabilities document of a SODA service.
@@ -116,6 +117,9 @@ def capabilities_xml(
     async_extensions
         Parameters beyond SODA that the async interface also takes in place
         of ``ID`` (e.g. ``COLLECTION``); ``ID`` is then optional there.
+    options
+        Optional parameters beyond SODA that both interfaces take (e.g.
+        ``DETAIL``), listed after the others.
     others
         Capabilities of the service's other resources (e.g. SIA 2.0's
         ``{query}``, :func:`skycut.sia.capability.sia_capability`), after SODA's.
@@ -134,12 +138,13 @@ def capabilities_xml(
     )
     wanted = set(parameters)
     params = [p for p in _SODA_PARAMS if p.name in wanted]
-    _soda_capability(root, _SODA_SYNC, f"{base}/sync", params)
+    beyond = list(options)
+    _soda_capability(root, _SODA_SYNC, f"{base}/sync", params + beyond)
     extensions = list(async_extensions)
     async_params = [
         replace(p, required=False) if p.name == "ID" and extensions else p for p in params
     ]
-    _soda_capability(root, _SODA_ASYNC, f"{base}/async", async_params + extensions)
+    _soda_capability(root, _SODA_ASYNC, f"{base}/async", async_params + extensions + beyond)
     _interface(_capability(root, _UWS), f"{base}/async", use="base")
     _interface(_capability(root, _DATALINK), f"{base}/links", use="base")
     root.extend(others)
