@@ -68,3 +68,14 @@ def test_uws_controls_given_at_creation_are_refused_before_a_job_exists(api, sta
     refused = api.post(f"{BASE}/async", data={"ID": source, name: value})
     assert refused.status_code == 400
     assert f"set it with POST {{job}}/{name.lower()}" in refused.get_data(as_text=True)
+
+
+def test_a_job_that_left_pending_keeps_its_parameters_with_a_403_usage_error(api, pending):
+    assert api.post(f"{BASE}{pending}/phase", data={"PHASE": "RUN"}).status_code == 303
+    before = parameters(api, pending)
+    refused = api.post(f"{BASE}{pending}/parameters", data={"CIRCLE": "150.07 2.24 0.001"})
+    assert refused.status_code == 403
+    # a change the job's phase does not allow, labelled as a phase change refused is
+    assert refused.get_data(as_text=True).startswith("UsageError: ")
+    assert "no longer PENDING" in refused.get_data(as_text=True)
+    assert parameters(api, pending) == before

@@ -20,7 +20,7 @@ from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from skycut.errors import ConflictError, NotFoundError, PermissionDeniedError
+from skycut.errors import ConflictError, NotFoundError
 from skycut.jobs.messages import CutoutTask
 from skycut.jobs.mosaic_state import MosaicStage, MosaicState
 from skycut.jobs.primitives import JobStorage
@@ -172,8 +172,8 @@ class JobStore(JobStorage):
 
         Raises
         ------
-        PermissionDeniedError
-            If the job has left PENDING.
+        ConflictError
+            If the job has left PENDING (403, as any change its phase does not allow).
 
         """
         self._set_while_pending(
@@ -362,14 +362,14 @@ class JobStore(JobStorage):
 
         Raises
         ------
-        PermissionDeniedError
-            If the job has left PENDING.
+        ConflictError
+            If the job has left PENDING (403, as any change its phase does not allow).
 
         """
         self._set_while_pending(job_id, owner=owner, fields=_parameters_field(parameters))
 
     def _set_while_pending(self, job_id: str, *, owner: str | None, fields: dict[str, Any]) -> None:
-        """Set fields of the caller's job if it is still PENDING (`PermissionDeniedError`)."""
+        """Set fields of the caller's job if it is still PENDING (`ConflictError`)."""
         self.get_for(job_id, owner=owner)
         changed = self._move(
             job_id,
@@ -378,7 +378,7 @@ class JobStore(JobStorage):
             fields=fields,
         )
         if changed is None:
-            raise PermissionDeniedError(f"job {job_id!r} is no longer PENDING")
+            raise ConflictError(f"job {job_id!r} is no longer PENDING; its parameters are fixed")
 
     def set_execution_duration(self, job_id: str, seconds: int) -> JobRecord:
         """Set the run time limit of a job that has not started.
