@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import subprocess
 import sys
+import time
 import uuid
 
 import pytest
@@ -81,6 +82,43 @@ def test_bad_file_fails_with_the_reason(stack, tmp_path):
     result = skycut(stack, "submit", str(path))
     assert result.returncode == 1
     assert "not UTF-8" in result.stderr
+
+
+@pytest.mark.parametrize("owner", ["../x", "..", "a/b", "", "x y"])
+def test_an_owner_that_is_not_one_folder_is_refused_before_anything_is_dropped(
+    stack, rows_file, owner
+):
+    dropped = rows_file.with_name(f"stamps-{uuid.uuid4().hex[:8]}.csv")
+    dropped.write_bytes(rows_file.read_bytes())
+    started = time.monotonic()
+    result = skycut(stack, "submit", str(dropped), "--via", "drop", "--owner", owner)
+    assert result.returncode != 0
+    assert f"--owner {owner!r} cannot be a folder of incoming/" in result.stderr
+    assert not result.stdout, "no job id"
+    assert time.monotonic() - started < 30
+    names = [b.name for b in storage.Client().bucket(stack.config.drop_bucket).list_blobs()]
+    assert not [name for name in names if name.endswith(dropped.name)]
+
+
+def test_following_a_dropped_file_whose_job_is_not_the_callers_stops_and_says_why(stack, rows_file):
+    # the bulk function makes the job someone else's; the caller (dev) never sees it
+    started = time.monotonic()
+    result = skycut(
+        stack, "submit", str(rows_file), "--via", "drop", "--owner", "someone-else",
+        "--appear-timeout", "5",
+    )  # fmt: skip
+    assert time.monotonic() - started < 60
+    assert result.returncode == 1
+    job_id = result.stdout.strip()
+    assert job_id.startswith("bulk-")
+    assert f"job {job_id} did not appear within 5 s" in result.stderr
+    assert f"gs://{stack.config.drop_bucket}/incoming/someone-else/stamps.csv" in result.stderr
+    assert "check that --owner someone-else is the identity" in result.stderr
+    assert "`skycut jobs`" in result.stderr
+
+    followed = skycut(stack, "status", job_id, "--follow", "--appear-timeout", "2")
+    assert followed.returncode == 1
+    assert f"no job {job_id} of yours within 2 s" in followed.stderr
 
 
 def test_without_a_service_the_cli_says_what_to_do(tmp_path, monkeypatch):

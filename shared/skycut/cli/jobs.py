@@ -9,6 +9,7 @@ answer), so every job command works on both kinds.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from lxml import etree
 from skycut.bulk.drops import DropObject, bulk_job_id
 from skycut.cli.config import Target
 
-__all__ = ["KINDS", "JobRef", "JobState", "JobsClient"]
+__all__ = ["KINDS", "JobRef", "JobState", "JobsClient", "check_drop_owner"]
 
 _NS = {
     "uws": "http://www.ivoa.net/xml/UWS/v1.0",
@@ -29,6 +30,8 @@ _NS = {
     "p": "https://skycut.dev/xml/progress/v1",
 }
 _FINAL = {"COMPLETED", "ERROR", "ABORTED", "ARCHIVED"}
+# an owner folder in the drop bucket: what the API keeps of its caller's identity there
+_OWNER = re.compile(r"[A-Za-z0-9@._+-]+")
 
 KINDS = {"async": "cutout", "mosaic": "mosaic"}
 """The service's job lists (their path under the base URL) and the kind of job each holds."""
@@ -128,11 +131,19 @@ class JobsClient:
         return job_id
 
     def submit_drop(self, path: Path, options: Mapping[str, str], *, owner: str) -> str:
-        """Upload the file to ``incoming/<owner>/`` of the drop bucket; return the job id."""
+        """Upload the file to ``incoming/<owner>/`` of the drop bucket; return the job id.
+
+        Raises
+        ------
+        SystemExit
+            If there is no drop bucket, or ``owner`` is not one folder name of it.
+
+        """
         from google.cloud import storage  # type: ignore[attr-defined]
 
         if not self._target.drop_bucket:
             raise SystemExit("skycut: no drop bucket: pass --drop-bucket or set SKYCUT_DROP_BUCKET")
+        check_drop_owner(owner)
         blob = (
             storage.Client().bucket(self._target.drop_bucket).blob(f"incoming/{owner}/{path.name}")
         )
@@ -168,14 +179,40 @@ class JobsClient:
         on_change: Callable[[JobState], None],
         *,
         timeout: float,
+        appear_timeout: float | None = None,
         poll: float = 1.0,
     ) -> JobState | None:
-        """Report the job's state as it changes until it ends or ``timeout`` passes."""
-        deadline = time.monotonic() + timeout
+        """Report the job's state as it changes until it ends or ``timeout`` passes.
+
+        Parameters
+        ----------
+        job_id
+            The job.
+        on_change
+            Called with each new state.
+        timeout
+            The longest to follow it.
+        appear_timeout
+            The longest to wait for a job not there yet (a dropped file's, until the bulk
+            function creates it); `None` waits as long as ``timeout``.
+        poll
+            Seconds between two readings.
+
+        Returns
+        -------
+        JobState or None
+            The last state read, or `None` if the job never appeared.
+
+        """
+        start = time.monotonic()
+        deadline = start + timeout
+        appear_by = start + (timeout if appear_timeout is None else appear_timeout)
         last = None
         state = None
         while time.monotonic() < deadline:
             state = self.state(job_id)
+            if state is None and last is None and time.monotonic() >= appear_by:
+                return None
             if state is not None and state != last:
                 on_change(state)
                 last = state
@@ -241,6 +278,28 @@ class JobsClient:
         """Delete the job, a cutout or a mosaic job: it is aborted if running, its results go."""
         response = self._http.delete(self._found_url(job_id), allow_redirects=False, timeout=60)
         _check(response, 303)
+
+
+def check_drop_owner(owner: str) -> None:
+    """Refuse an owner that is not one folder name under ``incoming/`` of the drop bucket.
+
+    The bulk function takes a dropped file's owner from the first folder after
+    ``incoming/``; the name must stay that folder's (no ``/``, ``.`` or ``..``, which
+    object paths resolve away) and use the characters the API keeps when it stores a
+    ``BULK`` upload under its caller's folder.
+
+    Raises
+    ------
+    SystemExit
+        Saying what an owner may be.
+
+    """
+    if not _OWNER.fullmatch(owner) or owner in (".", ".."):
+        raise SystemExit(
+            f"skycut: --owner {owner!r} cannot be a folder of incoming/ in the drop bucket: "
+            "give your identity (letters, digits and @ . _ + -, not . or ..), "
+            "the one the service knows you by"
+        )
 
 
 def _check(response: requests.Response, expected: int) -> None:

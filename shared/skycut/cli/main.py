@@ -22,6 +22,12 @@ from skycut.cli.progress import ProgressLine
 __all__ = ["main"]
 
 _OPTIONS = ("detail", "format", "band", "time", "pol", "maskoutside", "package", "package_size")
+# A dropped file's job appears within seconds once the bulk function has read the file (a
+# file of the largest size takes longer); one that never appears is not the caller's to see.
+_APPEAR_TIMEOUT = 120.0
+_APPEAR_HELP = (
+    "seconds to wait for a job that is not there yet, a dropped file's (default %(default)g)"
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -43,7 +49,12 @@ def _parser() -> argparse.ArgumentParser:
         default="api",
         help="POST it to the async API (default) or upload it to the drop bucket",
     )
-    submit.add_argument("--owner", default="dev", help="owner prefix when dropping (local stack)")
+    submit.add_argument(
+        "--owner",
+        default="dev",
+        help="with --via drop: your identity, the folder under incoming/ the file goes to "
+        "(default dev, the local stack's); the service shows you only your own jobs",
+    )
     for option in _OPTIONS:
         submit.add_argument(
             f"--{option.replace('_', '-')}",
@@ -52,11 +63,13 @@ def _parser() -> argparse.ArgumentParser:
         )
     submit.add_argument("--no-wait", action="store_true", help="print the job id and return")
     submit.add_argument("--timeout", type=float, default=3600)
+    submit.add_argument("--appear-timeout", type=float, default=_APPEAR_TIMEOUT, help=_APPEAR_HELP)
 
     status = commands.add_parser("status", help="show (and follow) a job, cutout or mosaic")
     status.add_argument("job_id")
     status.add_argument("--follow", action="store_true")
     status.add_argument("--timeout", type=float, default=3600)
+    status.add_argument("--appear-timeout", type=float, default=_APPEAR_TIMEOUT, help=_APPEAR_HELP)
 
     listing = commands.add_parser(
         "jobs",
@@ -111,10 +124,27 @@ def main(argv: list[str] | None = None) -> int:
         print(job_id)
         if args.no_wait:
             return 0
-        return _follow(client, job_id, args.timeout)
+        appear = min(args.timeout, args.appear_timeout)
+        missing = (
+            f"no job {job_id} of yours within {appear:g} s"
+            if args.via == "api"
+            else f"job {job_id} did not appear within {appear:g} s of dropping "
+            f"gs://{target.drop_bucket}/incoming/{args.owner}/{args.file.name}. The service "
+            f"shows you only your own jobs: check that --owner {args.owner} is the identity it "
+            f"knows you by, that {target.drop_bucket} is the drop bucket it watches, and "
+            f"`skycut jobs`; if it appears later, `skycut status {job_id} --follow`"
+        )
+        return _follow(client, job_id, args.timeout, appear, missing=missing)
     if args.command == "status":
         if args.follow:
-            return _follow(client, args.job_id, args.timeout)
+            appear = min(args.timeout, args.appear_timeout)
+            return _follow(
+                client,
+                args.job_id,
+                args.timeout,
+                appear,
+                missing=f"no job {args.job_id} of yours within {appear:g} s (see `skycut jobs`)",
+            )
         state = client.state(args.job_id)
         if state is None:
             print(f"skycut: no job {args.job_id}", file=sys.stderr)
@@ -137,9 +167,14 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
-def _follow(client: JobsClient, job_id: str, timeout: float) -> int:
-    state = client.follow(job_id, ProgressLine(), timeout=timeout)
-    if state is None or not state.finished:
+def _follow(
+    client: JobsClient, job_id: str, timeout: float, appear_timeout: float, *, missing: str
+) -> int:
+    state = client.follow(job_id, ProgressLine(), timeout=timeout, appear_timeout=appear_timeout)
+    if state is None:  # it never appeared
+        print(f"skycut: {missing}", file=sys.stderr)
+        return 1
+    if not state.finished:
         print(f"skycut: {job_id} did not finish within {timeout:g} s", file=sys.stderr)
         return 1
     if state.error:
