@@ -246,17 +246,7 @@ class Deliveries:
         got: list[MosaicMessage] = []
         deadline = time.monotonic() + seconds
         while len(got) < count and time.monotonic() < deadline:
-            answer = self._subscriber.pull(
-                request={"subscription": self._sub, "max_messages": 100}, timeout=5
-            )
-            if answer.received_messages:
-                self._subscriber.acknowledge(
-                    request={"subscription": self._sub,
-                             "ack_ids": [m.ack_id for m in answer.received_messages]}
-                )  # fmt: skip
-            got += [
-                MosaicMessage.model_validate_json(m.message.data) for m in answer.received_messages
-            ]
+            got += [MosaicMessage.model_validate_json(data) for data in self._take()]
         assert len(got) == count, f"{len(got)} messages published, expected {count}"
         return got
 
@@ -271,16 +261,20 @@ class Deliveries:
         pulled: list[bytes] = []
         deadline = time.monotonic() + 20
         while marker not in pulled and time.monotonic() < deadline:
-            answer = self._subscriber.pull(
-                request={"subscription": self._sub, "max_messages": 100}, timeout=5
-            )
-            if answer.received_messages:
-                self._subscriber.acknowledge(
-                    request={"subscription": self._sub,
-                             "ack_ids": [m.ack_id for m in answer.received_messages]}
-                )  # fmt: skip
-            pulled += [m.message.data for m in answer.received_messages]
+            pulled += self._take()
         assert pulled == [marker], f"{len(pulled) - 1} more messages published"
+
+    def _take(self) -> list[bytes]:
+        """Pull what is waiting (up to 5 s for something to come) and acknowledge it."""
+        answer = self._subscriber.pull(
+            request={"subscription": self._sub, "max_messages": 100}, timeout=5
+        )
+        if answer.received_messages:
+            self._subscriber.acknowledge(
+                request={"subscription": self._sub,
+                         "ack_ids": [m.ack_id for m in answer.received_messages]}
+            )  # fmt: skip
+        return [m.message.data for m in answer.received_messages]
 
 
 @pytest.fixture
