@@ -23,7 +23,7 @@ import uuid
 import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pytest
@@ -641,12 +641,29 @@ def _run_stage(worker: Any, deliveries: Deliveries, stage: str, messages: int) -
         deliver(worker, message)
 
 
-def _run_to_assembly(worker: Any, deliveries: Deliveries, state: Any) -> list[MosaicMessage]:
-    """Run a job (no background matching) up to its assembly; return the band messages."""
+class _AtAssembly(NamedTuple):
+    """A job run up to its assembly, and what ran it."""
+
+    worker: Any
+    job_id: str
+    state: Any
+    request: Any
+    bands: list[MosaicMessage]
+
+
+def _run_to_assembly(
+    stack: Any, clients: Clients, deliveries: Deliveries, **extra: str
+) -> _AtAssembly:
+    """Create a job (no background matching) and run it up to its assembly's band messages."""
+    jobs, worker = jobs_for(clients, finder=_no_finder), worker_for(clients)
+    parsed, pairs = _request(stack, **extra)
+    record = jobs.create_job(parsed, pairs, owner="dev", run=True)
+    state = record.mosaic
+    assert state is not None
     _run_stage(worker, deliveries, "reproject", math.ceil(len(state.tasks) / 2))
     bands = deliveries.pull(state.bands)
     assert [m.units for m in bands] == [[b] for b in range(state.bands)]
-    return bands
+    return _AtAssembly(worker, record.job.job_id, state, parsed, bands)
 
 
 def _result_bytes(clients: Clients, job_id: str) -> bytes:
@@ -658,12 +675,9 @@ def test_the_bands_joined_are_the_single_writers_file_byte_for_byte(
     stack: Any, fanout: tuple[Clients, Deliveries]
 ) -> None:
     clients, deliveries = fanout
-    jobs, worker = jobs_for(clients, finder=_no_finder), worker_for(clients)
-    parsed, pairs = _request(stack, DETAIL="coverage,count")
-    record = jobs.create_job(parsed, pairs, owner="dev", run=True)
-    job_id, state = record.job.job_id, record.mosaic
-    assert state is not None
-    bands = _run_to_assembly(worker, deliveries, state)
+    worker, job_id, state, parsed, bands = _run_to_assembly(
+        stack, clients, deliveries, DETAIL="coverage,count"
+    )
     # the tiles coadded from the job's reprojected planes, as its coadd stage did before the
     # one writer read them back to stream the file
     objects = objects_for(clients)
@@ -733,12 +747,7 @@ def test_redelivered_bands_and_finishes_change_nothing_and_the_sweep_finishes_a_
     stack: Any, fanout: tuple[Clients, Deliveries]
 ) -> None:
     clients, deliveries = fanout
-    jobs, worker = jobs_for(clients, finder=_no_finder), worker_for(clients)
-    parsed, pairs = _request(stack)
-    record = jobs.create_job(parsed, pairs, owner="dev", run=True)
-    job_id, state = record.job.job_id, record.mosaic
-    assert state is not None
-    *first, last = _run_to_assembly(worker, deliveries, state)
+    worker, job_id, state, _, (*first, last) = _run_to_assembly(stack, clients, deliveries)
     for message in first:
         worker.handle(message)
         worker.handle(message)  # a band delivered again: not written or counted again
@@ -782,12 +791,9 @@ def test_abort_during_the_bands_leaves_nothing(
     base_url: str, http: requests.Session, stack: Any, fanout: tuple[Clients, Deliveries]
 ) -> None:
     clients, deliveries = fanout
-    jobs, worker = jobs_for(clients, finder=_no_finder), worker_for(clients)
-    parsed, pairs = _request(stack, DETAIL="coverage")
-    record = jobs.create_job(parsed, pairs, owner="dev", run=True)
-    job_id, state = record.job.job_id, record.mosaic
-    assert state is not None
-    first, *rest = _run_to_assembly(worker, deliveries, state)
+    worker, job_id, state, _, (first, *rest) = _run_to_assembly(
+        stack, clients, deliveries, DETAIL="coverage"
+    )
     worker.handle(first)
     objects = objects_for(clients)
     # the band's two planes and its preview, beside the reprojected planes
@@ -863,12 +869,7 @@ def test_abort_during_the_finish_keeps_no_result(
     from google.cloud import storage  # type: ignore[attr-defined]
 
     clients, deliveries = fanout
-    jobs, worker = jobs_for(clients, finder=_no_finder), worker_for(clients)
-    parsed, pairs = _request(stack)
-    record = jobs.create_job(parsed, pairs, owner="dev", run=True)
-    job_id, state = record.job.job_id, record.mosaic
-    assert state is not None
-    *first, last = _run_to_assembly(worker, deliveries, state)
+    worker, job_id, _, _, (*first, last) = _run_to_assembly(stack, clients, deliveries)
     for message in first:
         worker.handle(message)
 
