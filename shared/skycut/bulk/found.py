@@ -20,6 +20,7 @@ from typing import Protocol
 from skycut.cutout.stencil import Stencil
 from skycut.errors import UsageError
 from skycut.jobs.messages import FoundImage
+from skycut.jobs.records import job_objects_prefix
 from skycut.sia.covering import CoveringImages, ImageChoice, found_image
 from skycut.soda.ids import SourceRef
 
@@ -37,7 +38,7 @@ Match = tuple[SourceRef, FoundImage]
 
 def found_object_name(job_id: str) -> str:
     """Return the results-bucket object holding the images found for a job's rows."""
-    return f"jobs/{job_id}/found.jsonl"
+    return job_objects_prefix(job_id) + "found.jsonl"
 
 
 class ImageFinder(Protocol):

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from skycut.bulk.rows import BadRow
-from skycut.jobs.records import StoredResult
+from skycut.jobs.records import StoredResult, job_objects_prefix
 from skycut.jobs.store import JobStore
 
 __all__ = [
@@ -86,7 +86,7 @@ def attach_errors_report(
 
     Writing it again rewrites the same file under the same result id.
     """
-    name = f"jobs/{job_id}/errors.csv"
+    name = job_objects_prefix(job_id) + "errors.csv"
     size = write(name, errors_report(bad), content_type="text/csv", expires=expires)
     store.attach_result(
         job_id,

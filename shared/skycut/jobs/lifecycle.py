@@ -11,23 +11,13 @@ from typing import TYPE_CHECKING
 
 from skycut.errors import ConflictError, UsageError
 from skycut.jobs.events import JobEvents
-from skycut.jobs.records import JobRecord
+from skycut.jobs.records import JobRecord, job_objects_prefix
 from skycut.jobs.store import ABORTABLE, JobStore
 
 if TYPE_CHECKING:  # its module loads the storage client library
     from skycut.storage.gcs import ResultWriter
 
-__all__ = ["JobLifecycle", "job_objects_prefix"]
-
-
-def job_objects_prefix(job_id: str) -> str:
-    """Return the folder of the results bucket holding every object of a job.
-
-    Results, reports, manifests, packages and intermediates are all named
-    under it (`skycut.worker.run`, `skycut.worker.finalize`, `skycut.bulk`,
-    `skycut.mosaic.job.scratch`).
-    """
-    return f"jobs/{job_id}/"
+__all__ = ["JobLifecycle"]
 
 
 class JobLifecycle:

@@ -33,6 +33,7 @@ __all__ = [
     "destroyed",
     "error_document",
     "error_summary",
+    "job_objects_prefix",
     "result_id_for",
     "task_document",
     "task_from_document",
@@ -280,6 +281,15 @@ class JobRecord:
             ),
             mosaic=None if not doc.get("mosaic") else MosaicState.from_document(doc["mosaic"]),
         )
+
+
+def job_objects_prefix(job_id: str) -> str:
+    """Return the folder of the results bucket holding every object of a job.
+
+    Results, reports, manifests, packages and intermediates are all named
+    under it, so destroying a job deletes the folder (`JobLifecycle.destroy`).
+    """
+    return f"jobs/{job_id}/"
 
 
 def result_id_for(index: int) -> str:

@@ -20,7 +20,7 @@ from skycut.bulk.package import archive, fits_members, fits_packages, read_ahead
 from skycut.bulk.report import ERRORS_RESULT_ID, read_errors_report
 from skycut.bulk.rows import BadRow
 from skycut.jobs.events import JobEvents
-from skycut.jobs.records import FINALIZE_LEASE, JobRecord, StoredResult
+from skycut.jobs.records import FINALIZE_LEASE, JobRecord, StoredResult, job_objects_prefix
 from skycut.jobs.store import JobStore
 from skycut.uws.model import FINAL_PHASES, Progress
 
@@ -166,7 +166,7 @@ class Finalizer:
         expires: datetime | None,
     ) -> StoredResult:
         writer = self._results
-        object_name = f"jobs/{job_id}/{name}"
+        object_name = job_objects_prefix(job_id) + name
         size = writer.write(object_name, data, content_type=mime, expires=expires)
         result = StoredResult(
             result_id=result_id,

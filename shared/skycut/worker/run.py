@@ -19,7 +19,7 @@ from skycut.errors import NoOverlapError, SkycutError, UsageError
 from skycut.jobs.completion import JobCompletion
 from skycut.jobs.events import JobEvents
 from skycut.jobs.messages import CutoutTask, JobMessage, batch_id
-from skycut.jobs.records import JobRecord, StoredResult, result_id_for
+from skycut.jobs.records import JobRecord, StoredResult, job_objects_prefix, result_id_for
 from skycut.jobs.service_state import ServiceState
 from skycut.jobs.store import JobStore
 from skycut.logs import log
@@ -242,7 +242,7 @@ class Worker:
                 cutout, version = self.cutter.cut(request, spec, task, stats, watch, shared)
             generation = version.generation
             mime: str = cutout.content_type
-            name = f"jobs/{job_id}/{rid}{_SUFFIXES.get(mime, '')}"
+            name = f"{job_objects_prefix(job_id)}{rid}{_SUFFIXES.get(mime, '')}"
             with steps.step("write"):
                 size = writer.write(name, cutout.content, content_type=mime, expires=expires)
             status: str = "ok"
@@ -253,7 +253,7 @@ class Worker:
             status = "no_overlap" if isinstance(e, NoOverlapError) else "error"
             failure = e
             message_text = e.to_text()
-            name = f"jobs/{job_id}/{rid}.txt"
+            name = f"{job_objects_prefix(job_id)}{rid}.txt"
             mime = "text/plain"
             size = writer.write(
                 name, (message_text + "\n").encode(), content_type=mime, expires=expires

@@ -18,6 +18,7 @@ from typing import Any
 from google.api_core import exceptions as gexc
 
 from skycut.errors import ServiceUnavailableError
+from skycut.jobs.records import job_objects_prefix
 from skycut.storage.gcs import TRANSIENT_ERRORS, ResultWriter
 
 __all__ = ["JobObjects", "work_prefix"]
@@ -28,7 +29,7 @@ MAX_COMPOSE_SOURCES = 32
 
 def work_prefix(job_id: str) -> str:
     """Return the folder of a job's intermediates."""
-    return f"jobs/{job_id}/work/"
+    return job_objects_prefix(job_id) + "work/"
 
 
 class JobObjects(ResultWriter):

@@ -25,6 +25,7 @@ from skycut.cutout.geometry import PixelBox
 from skycut.cutout.readplan import ReadCost
 from skycut.cutout.selection import FITS, PNG, ResponseFormat
 from skycut.jobs.mosaic_state import LayerTile, MosaicInput, MosaicState, MosaicTask
+from skycut.jobs.records import job_objects_prefix
 from skycut.mosaic.assemble import InputRecord, MosaicFile, PlaneName, band_bytes
 from skycut.mosaic.background import Plane, add_sums, correct, solve_backgrounds, tile_overlaps
 from skycut.mosaic.coadd import coadd_tile
@@ -308,7 +309,7 @@ class StageWork:
 
         A job stopped before it recorded them keeps none of them.
         """
-        prefix = f"jobs/{self._job_id}/"
+        prefix = job_objects_prefix(self._job_id)
         if self._as_fits:
             return [
                 ("mosaic", prefix + "mosaic.fits", FITS),
