@@ -28,7 +28,6 @@ from skycut.errors import UsageError
 from skycut.index.bands import filter_table
 from skycut.index.factory import image_index_for
 from skycut.index.firestore_index import FirestoreImageIndex
-from skycut.jobs.factory import lifecycle_for as job_lifecycle_for
 from skycut.jobs.lifecycle import JobLifecycle
 from skycut.mosaic.job.factory import jobs_for, lifecycle_for
 from skycut.mosaic.job.lifecycle import MosaicLifecycle
@@ -144,7 +143,14 @@ class ApiFactory:
     @cached_property
     def lifecycle(self) -> JobLifecycle:
         """Jobs aborted, deleted and re-timed by their owners."""
-        return job_lifecycle_for(self._clients)
+        clients = self._clients
+        return JobLifecycle(
+            store=clients.jobs,
+            results=clients.results,
+            events=clients.events,
+            execution_duration_seconds=clients.settings.execution_duration_seconds,
+            destruction_days=clients.settings.destruction_days,
+        )
 
     @cached_property
     def submitter(self) -> BulkSubmitter:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from skycut.bulk.factory import drop_files_for
 from skycut.clients import Clients
 from skycut.jobs.completion import JobCompletion
-from skycut.jobs.factory import lifecycle_for
+from skycut.jobs.lifecycle import JobLifecycle
 from skycut.mosaic.job.queue import MosaicQueue
 from skycut.mosaic.job.recovery import MosaicRecovery
 from skycut.storage.gcs import GcsRangeReader
@@ -62,7 +62,13 @@ def sweeper_for(clients: Clients) -> Sweeper:
         bulk_tasks=drop_files_for(clients).tasks_of,
         lease_seconds=settings.job_lease_seconds,
         max_recoveries=settings.max_job_recoveries,
-        destroy=lifecycle_for(clients).destroy,
+        destroy=JobLifecycle(
+            store=clients.jobs,
+            results=clients.results,
+            events=clients.events,
+            execution_duration_seconds=settings.execution_duration_seconds,
+            destruction_days=settings.destruction_days,
+        ).destroy,
         mosaic_recover=MosaicRecovery(
             store=clients.jobs,
             queue=MosaicQueue(
