@@ -20,10 +20,13 @@ from typing import Any
 from skycut.bulk.drops import DropObject
 from skycut.errors import UsageError
 
-__all__ = ["BulkUpload", "check_upload_size", "store_bulk_upload"]
+__all__ = ["OWNER_FOLDER", "BulkUpload", "check_upload_size", "store_bulk_upload"]
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
-_SAFE_OWNER = re.compile(r"[^A-Za-z0-9@._+-]+")
+_OWNER_CHARACTERS = "A-Za-z0-9@._+-"
+OWNER_FOLDER = re.compile(f"[{_OWNER_CHARACTERS}]+")
+"""An owner's folder under ``incoming/``: the characters an upload keeps of an identity."""
+_SAFE_OWNER = re.compile(f"[^{_OWNER_CHARACTERS}]+")
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ answer), so every job command works on both kinds.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ import requests
 from lxml import etree
 
 from skycut.bulk.drops import DropObject, bulk_job_id
+from skycut.bulk.upload import OWNER_FOLDER
 from skycut.cli.config import Target
 
 __all__ = ["KINDS", "JobRef", "JobState", "JobsClient", "check_drop_owner"]
@@ -30,8 +30,6 @@ _NS = {
     "p": "https://skycut.dev/xml/progress/v1",
 }
 _FINAL = {"COMPLETED", "ERROR", "ABORTED", "ARCHIVED"}
-# an owner folder in the drop bucket: what the API keeps of its caller's identity there
-_OWNER = re.compile(r"[A-Za-z0-9@._+-]+")
 
 KINDS = {"async": "cutout", "mosaic": "mosaic"}
 """The service's job lists (their path under the base URL) and the kind of job each holds."""
@@ -294,7 +292,7 @@ def check_drop_owner(owner: str) -> None:
         Saying what an owner may be.
 
     """
-    if not _OWNER.fullmatch(owner) or owner in (".", ".."):
+    if not OWNER_FOLDER.fullmatch(owner) or owner in (".", ".."):
         raise SystemExit(
             f"skycut: --owner {owner!r} cannot be a folder of incoming/ in the drop bucket: "
             "give your identity (letters, digits and @ . _ + -, not . or ..), "
